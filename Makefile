@@ -1,0 +1,58 @@
+# engmetrics: every target bootstraps what it needs from nothing (Debian packages via apt-get as root).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SYSTEM_STAMP := $(VENV)/.system-packages
+# Debian packages: Java for the PySpark portability test; git for definition versions.
+APT_PACKAGES := default-jre-headless git
+DEMO_DIR ?= demo-workspace
+
+.PHONY: install system-packages demo test lint bench docs clean
+
+system-packages: $(SYSTEM_STAMP)
+$(SYSTEM_STAMP):
+	@missing=""; \
+	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
+	command -v git >/dev/null || missing="$$missing git"; \
+	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "please install:$$missing (Debian names; Java 17+ for PySpark)"; exit 1; \
+	  fi; \
+	fi
+	@mkdir -p $(VENV) && touch $@
+
+$(BIN)/python: | $(SYSTEM_STAMP)
+	$(PYTHON) -m venv $(VENV)
+
+install: $(STAMP)
+$(STAMP): pyproject.toml $(SYSTEM_STAMP) | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev,spark]'
+	touch $@
+
+demo: install
+	rm -rf $(DEMO_DIR)
+	$(BIN)/engmetrics demo $(DEMO_DIR)
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks || true
+
+test: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --doctest-modules src tests
+
+bench: install
+	$(BIN)/python benchmarks/ingest.py
+
+docs: install
+	$(BIN)/python -m engmetrics.docs
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The `engmetrics` command line: a thin shell over the library."""

@@ -1,0 +1,76 @@
+"""What every command shares: the workspace option, settings, store access, JSON and error output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from ..errors import EngmetricsError
+from ..settings import Settings, load_settings
+from ..store import Store
+
+__all__ = ["JsonOption", "State", "console", "emit_json", "fail", "open_store", "state", "stderr"]
+
+console = Console()
+stderr = Console(stderr=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+@dataclass
+class State:
+    """Global options, set by the app callback."""
+
+    workspace: Path | None = None
+    store_url: str | None = None
+    _settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.workspace, store_url=self.store_url)
+        return self._settings
+
+
+state = State()
+
+
+@contextmanager
+def open_store(*, read_only: bool = False) -> Iterator[Store]:
+    """The workspace's store, locked for the duration of the block."""
+    settings = state.settings
+    store = Store.open(settings.store_url or "", read_only=read_only, lock_timeout=settings.store_lock_timeout)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def emit_json(data: Any) -> None:
+    """Print `data` as JSON on stdout."""
+    sys.stdout.write(json.dumps(data, default=_default, indent=2, allow_nan=False) + "\n")
+
+
+def fail(error: EngmetricsError | str, code: int = 1) -> typer.Exit:
+    """Print an error on stderr and return the Exit to raise."""
+    stderr.print(f"[bold red]error:[/] {error}", highlight=False, markup=True, soft_wrap=True)
+    return typer.Exit(getattr(error, "exit_code", code))

@@ -1,0 +1,147 @@
+"""Input files as SQL sources: CSV, JSON Lines and Parquet, gzip-compressed or not.
+
+`open_source` checks what can be checked before reading (the file exists, the format, the header has
+every required column) and returns a SQL subquery yielding `_row` (position in the file), `_bad`
+(a JSON Lines line that is not an object) and the dataset's columns as raw values. The engine streams
+the file; nothing is loaded into Python.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import InputError
+from ..store.registry import Dataset
+from .coerce import quote_ident, quote_literal
+
+__all__ = ["FORMATS", "Source", "detect_format", "open_source"]
+
+FORMATS = ("csv", "jsonl", "parquet")
+_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+             ".parquet": "parquet", ".pq": "parquet"}
+REJECTS = "_em_rejects"
+
+
+@dataclass
+class Source:
+    """A readable input: subquery, the DuckDB type of each raw column, and where lines are."""
+
+    path: Path
+    fmt: str
+    query: str
+    types: dict[str, str]
+    ignored_columns: list[str] = field(default_factory=list)
+    structural_rejects: bool = False  # CSV: malformed lines were collected in REJECTS
+
+
+def detect_format(path: Path, fmt: str | None) -> str:
+    """The format named, or the one the file name says (`.csv`, `.jsonl.gz`, `.parquet`, ...)."""
+    if fmt:
+        if fmt not in FORMATS:
+            raise InputError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}", file=path)
+        return fmt
+    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
+    if suffixes and suffixes[-1] in _SUFFIXES:
+        return _SUFFIXES[suffixes[-1]]
+    raise InputError("cannot tell the format from the file name; pass --format csv|jsonl|parquet", file=path)
+
+
+def _is_gzip(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
+
+
+def _csv_header(path: Path) -> list[str]:
+    opener = gzip.open if _is_gzip(path) else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:  # type: ignore[operator]
+            header = next(csv.reader(io.StringIO(handle.readline())), [])
+    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as exc:
+        raise InputError(f"not a readable UTF-8 CSV file ({exc.__class__.__name__})", file=path, line=1) from None
+    header = [h.strip() for h in header]
+    if not header or header == [""]:
+        raise InputError("the file is empty or has no header line", file=path, line=1)
+    seen: set[str] = set()
+    for i, name in enumerate(header, start=1):
+        if name in seen:
+            raise InputError(f"header names column {name!r} twice", file=path, line=1, column=i)
+        seen.add(name)
+    return header
+
+
+def _require(dataset: Dataset, present: list[str], path: Path) -> list[str]:
+    missing = [c.name for c in dataset.columns
+               if c.required and c.name not in present and not (dataset.hash_key and c.name in dataset.key)]
+    if missing:
+        raise InputError(f"lacks required column(s) {', '.join(missing)} for dataset {dataset.name}",
+                         file=path, line=1)
+    return [c for c in present if c not in dataset.column_index]
+
+
+def _select(dataset: Dataset, present: set[str], expr: dict[str, str] | None = None) -> str:
+    cols = []
+    for c in dataset.column_names:
+        if c in present:
+            cols.append(f"{(expr or {}).get(c, quote_ident(c))} AS {quote_ident(c)}")
+        else:
+            cols.append(f"NULL::VARCHAR AS {quote_ident(c)}")
+    return ", ".join(cols)
+
+
+def _csv(con, dataset: Dataset, path: Path) -> Source:
+    header = _csv_header(path)
+    ignored = _require(dataset, header, path)
+    columns = "{" + ", ".join(f"{quote_literal(h)}: 'VARCHAR'" for h in header) + "}"
+    con.execute(f"DROP TABLE IF EXISTS {REJECTS}")
+    con.execute(f"DROP TABLE IF EXISTS {REJECTS}_scan")
+    reader = (f"read_csv({quote_literal(str(path))}, header = true, auto_detect = false, columns = {columns}, "
+              f"delim = ',', quote = '\"', escape = '\"', store_rejects = true, "
+              f"rejects_table = '{REJECTS}', rejects_scan = '{REJECTS}_scan')")
+    query = f"SELECT row_number() OVER () AS _row, FALSE AS _bad, {_select(dataset, set(header))} FROM {reader}"
+    types = {c: "VARCHAR" for c in dataset.column_names}
+    return Source(path, "csv", query, types, ignored, structural_rejects=True)
+
+
+def _jsonl(con, dataset: Dataset, path: Path) -> Source:
+    reader = (f"read_csv({quote_literal(str(path))}, columns = {{'_text': 'VARCHAR'}}, header = false, "
+              f"auto_detect = false, delim = chr(0), quote = '', escape = '')")
+    lines = f"SELECT row_number() OVER () AS _row, _text FROM {reader}"
+    objects = (f"SELECT _row, _text, CASE WHEN json_valid(_text) THEN _text::JSON END AS _j FROM ({lines}) "
+               f"WHERE trim(coalesce(_text, '')) <> ''")
+    try:
+        found = con.execute(f"SELECT count(*) FILTER (WHERE json_type(_j) = 'OBJECT'), count(*) "
+                            f"FROM ({objects})").fetchone()
+    except Exception as exc:
+        raise InputError(f"cannot read as JSON Lines: {exc}", file=path) from None
+    if found[1] and not found[0]:
+        raise InputError("no line is a JSON object; is this JSON Lines?", file=path, line=1)
+    expr = {c: f"_j ->> {quote_literal(c)}" for c in dataset.column_names}
+    query = (f"SELECT _row, coalesce(json_type(_j) <> 'OBJECT', TRUE) AS _bad, "
+             f"{_select(dataset, set(dataset.column_names), expr)} FROM ({objects})")
+    return Source(path, "jsonl", query, {c: "VARCHAR" for c in dataset.column_names})
+
+
+def _parquet(con, dataset: Dataset, path: Path) -> Source:
+    reader = f"read_parquet({quote_literal(str(path))}, file_row_number = true)"
+    try:
+        described = con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
+    except Exception as exc:
+        raise InputError(f"not a readable Parquet file: {exc}", file=path) from None
+    types = {name: str(kind) for name, kind, *_ in described if name != "file_row_number"}
+    ignored = _require(dataset, list(types), path)
+    query = f"SELECT file_row_number + 1 AS _row, FALSE AS _bad, {_select(dataset, set(types))} FROM {reader}"
+    return Source(path, "parquet", query, {c: types.get(c, "VARCHAR") for c in dataset.column_names}, ignored)
+
+
+def open_source(con, dataset: Dataset, path: Path, fmt: str | None) -> Source:
+    """Check `path` and return its SQL source. Raises InputError when the file cannot be read at all."""
+    if not path.exists():
+        raise InputError("no such file", file=path)
+    if not path.is_file():
+        raise InputError("not a regular file", file=path)
+    kind = detect_format(path, fmt)
+    return {"csv": _csv, "jsonl": _jsonl, "parquet": _parquet}[kind](con, dataset, path)

@@ -1,0 +1,121 @@
+"""Workspace settings: command-line option > environment > `engmetrics.yaml` > defaults.
+
+>>> s = load_settings(workspace=Path("/tmp/ws-example"))
+>>> s.store_url
+'duckdb:///tmp/ws-example/.engmetrics/store.duckdb'
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from .errors import InputError
+from .yamlio import LineDict, load_all, locate
+
+__all__ = ["SETTINGS_FILE", "PrivacySettings", "Settings", "load_settings"]
+
+SETTINGS_FILE = "engmetrics.yaml"
+ENV_PREFIX = "ENGMETRICS_"
+
+
+class PrivacySettings(BaseModel):
+    """How individual-level data may be shown (see DESIGN.md, principle 4)."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_group_size: int = Field(5, ge=2, description="smallest group an aggregate about people may cover")
+    individual_delay_days: int = Field(7, ge=0, description="individual data is shown only when this old")
+
+
+class Settings(BaseSettings):
+    """Resolved settings of one workspace."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
+
+    workspace: Path = Field(default_factory=Path.cwd, description="the workspace directory")
+    name: str = Field("engmetrics", description="organisation or workspace name shown in reports")
+    timezone: str = Field("UTC", description="default IANA time zone for calendars and reports")
+    store_url: str | None = Field(None, description="Ibis URL of the store; default the embedded DuckDB")
+    store_lock_timeout: float = Field(30.0, ge=0, description="seconds to wait for another writer")
+    pseudonym_key_file: Path | None = Field(None, description="keyed-hash secret for person columns")
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings],
+                                   init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _YamlSource(settings_cls)
+
+    def model_post_init(self, __context: Any) -> None:
+        self.workspace = self.workspace.resolve()
+        if self.store_url is None:
+            self.store_url = f"duckdb://{self.state_dir / 'store.duckdb'}"
+        if self.pseudonym_key_file is None:
+            self.pseudonym_key_file = self.state_dir / "pseudonym.key"
+        elif not self.pseudonym_key_file.is_absolute():
+            self.pseudonym_key_file = self.workspace / self.pseudonym_key_file
+
+    @property
+    def state_dir(self) -> Path:
+        """`.engmetrics/`: the embedded store and secrets (git-ignored)."""
+        return self.workspace / ".engmetrics"
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Reads `engmetrics.yaml` in the workspace chosen by option or environment."""
+
+    current_file: Path | None = None
+    current_doc: LineDict | None = None
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        doc = _YamlSource.current_doc
+        return dict(doc) if isinstance(doc, dict) else {}
+
+
+def _workspace_from(option: Path | None) -> Path:
+    if option is not None:
+        return Path(option)
+    return Path(os.environ.get(f"{ENV_PREFIX}WORKSPACE") or Path.cwd())
+
+
+def load_settings(workspace: Path | None = None, **overrides: Any) -> Settings:
+    """Settings for `workspace` (option, else `ENGMETRICS_WORKSPACE`, else the current directory).
+
+    `overrides` are command-line options; `None` values are ignored. Errors name file and line.
+    """
+    root = _workspace_from(workspace)
+    path = root / SETTINGS_FILE
+    doc = None
+    if path.is_file():
+        docs = load_all(path)
+        doc = docs[0] if docs else None
+        if doc is not None and not isinstance(doc, dict):
+            raise InputError("expected a mapping of settings", file=path, line=getattr(doc, "line", 1))
+    _YamlSource.current_doc = doc
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(workspace=root, **given)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        name = ".".join(str(p) for p in loc)
+        if loc and loc[0] in given:
+            raise InputError(f"option {name}: {err['msg']}") from exc
+        env = ENV_PREFIX + "__".join(str(p) for p in loc).upper()
+        if env in os.environ or (loc and f"{ENV_PREFIX}{str(loc[0]).upper()}" in os.environ):
+            raise InputError(f"environment {env}: {err['msg']}") from exc
+        if isinstance(doc, dict):
+            raise InputError(f"setting {name}: {err['msg']}", file=path, line=locate(doc, loc)) from exc
+        raise InputError(f"setting {name}: {err['msg']}") from exc
+    finally:
+        _YamlSource.current_doc = None

@@ -1,0 +1,92 @@
+"""Open the store from an Ibis URL. Calculations read through `Store.table()` (Ibis); ingestion
+writes through `Store.sql` (the engine's own connection: writes may be engine-specific).
+
+>>> store = Store.open("duckdb://")          # in memory, migrated
+>>> store.table("deployments").count().execute()
+0
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import ibis
+
+from ..errors import EngmetricsError
+from .lock import StoreLock
+from .migrations import migrate
+
+__all__ = ["Store", "duckdb_path"]
+
+
+def duckdb_path(url: str) -> Path | None:
+    """The database file of a `duckdb://` URL, or None for an in-memory store."""
+    parsed = urlparse(url)
+    if parsed.scheme != "duckdb":
+        return None
+    path = (parsed.netloc + parsed.path) if parsed.netloc else parsed.path
+    return None if path in ("", ":memory:", "/:memory:") else Path(path)
+
+
+class Store:
+    """A connected, migrated store. Use as a context manager to release the lock."""
+
+    def __init__(self, backend: Any, *, url: str = "", lock: StoreLock | None = None) -> None:
+        self.backend, self.url, self._lock = backend, url, lock
+
+    @classmethod
+    def open(cls, url: str, *, read_only: bool = False, lock_timeout: float = 30.0) -> Store:
+        """Connect to `url`, taking the cross-process lock for DuckDB files and migrating if needed."""
+        path = duckdb_path(url)
+        lock = None
+        if path is not None:
+            lock = StoreLock(path.with_name(path.name + ".lock"), exclusive=not read_only, timeout=lock_timeout)
+            lock.acquire()
+            if read_only and not path.exists():
+                read_only = False  # nothing to read yet: create and migrate it
+        try:
+            if url.startswith("duckdb"):
+                backend = ibis.duckdb.connect(str(path) if path else ":memory:", read_only=read_only)
+                backend.raw_sql("SET TimeZone = 'UTC'")
+            else:
+                backend = ibis.connect(url)
+        except Exception as exc:
+            if lock:
+                lock.release()
+            raise EngmetricsError(f"cannot open the store {url}: {exc}") from exc
+        store = cls(backend, url=url, lock=lock)
+        if not read_only and store.is_duckdb:
+            migrate(store.sql)
+        return store
+
+    @property
+    def is_duckdb(self) -> bool:
+        return self.backend.name == "duckdb"
+
+    @property
+    def sql(self) -> Any:
+        """The engine's own connection (DuckDB: a `DuckDBPyConnection`), for writes."""
+        return self.backend.con
+
+    def table(self, name: str) -> ibis.Table:
+        """An Ibis table of the store."""
+        return self.backend.table(name)
+
+    def count(self, name: str) -> int:
+        return int(self.table(name).count().execute())
+
+    def close(self) -> None:
+        try:
+            self.backend.disconnect()
+        finally:
+            if self._lock:
+                self._lock.release()
+                self._lock = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,225 @@
+"""The canonical datasets (DESIGN.md, "Datasets"). docs/datasets.md is generated from this file."""
+
+from __future__ import annotations
+
+from .registry import Column as C
+from .registry import Dataset, Registry, Rule
+
+__all__ = ["REGISTRY"]
+
+ts = "timestamp"
+ENVIRONMENTS = ("production", "staging", "development", "test", "preview")
+
+
+def _after(later: str, earlier: str) -> Rule:
+    return Rule(f"{later} >= {earlier}", f"{later} is before {earlier}", later)
+
+
+_teams = Dataset(
+    "teams", "Teams, their parent in the org tree and their working hours.", ("team",), (
+        C("team", required=True, description="team identifier"),
+        C("name", description="display name"),
+        C("parent", description="parent team or group"),
+        C("timezone", description="IANA time zone of the team's working hours"),
+        C("work_start", "time", description="start of the working day (local)"),
+        C("work_end", "time", description="end of the working day (local)"),
+        C("work_days", description="working days, e.g. Mon-Fri"),
+        C("holiday_calendar", description="calendar in `holidays`"),
+    ), rules=(_after("work_end", "work_start"),))
+
+_people = Dataset(
+    "people", "Effective-dated team membership of (pseudonymised) people.", ("person", "valid_from"), (
+        C("person", required=True, person=True, description="pseudonymised person id"),
+        C("valid_from", "date", required=True, description="first day of this membership"),
+        C("valid_to", "date", description="last day of this membership (null = current)"),
+        C("team", required=True, description="team the person belongs to"),
+        C("timezone", description="IANA time zone of the person's working hours"),
+    ), rules=(_after("valid_to", "valid_from"),))
+
+_services = Dataset(
+    "services", "Services, their owning team, tier and dependencies.", ("service",), (
+        C("service", required=True),
+        C("team", required=True, description="owning team"),
+        C("tier", "int", min=0, max=4, description="criticality tier, 0 most critical"),
+        C("depends_on", "string[]", description="services this one calls"),
+    ))
+
+_holidays = Dataset(
+    "holidays", "Public holidays per calendar.", ("calendar", "date"), (
+        C("calendar", required=True), C("date", "date", required=True), C("name"),
+    ))
+
+_sli_events = Dataset(
+    "sli_events", "Good and total event counts per service indicator and time bucket.",
+    ("service", "indicator", "ts"), (
+        C("service", required=True), C("indicator", required=True, description="e.g. availability"),
+        C("ts", ts, required=True, description="start of the bucket"),
+        C("good", "float", required=True, min=0, description="good events in the bucket"),
+        C("total", "float", required=True, min=0, description="all events in the bucket"),
+    ), rules=(Rule("good <= total", "good is greater than total", "good"),), time_column="ts")
+
+_telemetry = Dataset(
+    "telemetry_samples", "Raw counter, gauge and histogram samples.", ("series", "ts"), (
+        C("series", required=True, description="series identity: metric name and sorted labels"),
+        C("ts", ts, required=True), C("metric", required=True), C("labels", "json"),
+        C("value", "float", required=True), C("source", description="scrape target or receiver"),
+    ), time_column="ts", restricted=True)
+
+_deployments = Dataset(
+    "deployments", "Deployments of a service to an environment.", ("deployment_id",), (
+        C("deployment_id", required=True), C("service", required=True),
+        C("environment", required=True, enum=ENVIRONMENTS),
+        C("started_at", ts, required=True), C("finished_at", ts),
+        C("status", required=True, enum=("success", "failure", "in_progress", "cancelled")),
+        C("commit_sha"), C("change_ids", "string[]", description="changes shipped by this deploy"),
+        C("is_rollback", "bool"), C("is_hotfix", "bool"),
+        C("fixes_incident_id", description="incident this deploy was made to fix"),
+    ), rules=(_after("finished_at", "started_at"),), time_column="started_at")
+
+_changes = Dataset(
+    "changes", "Pull or merge requests.", ("change_id",), (
+        C("change_id", required=True), C("repo", required=True), C("service"),
+        C("author", required=True, person=True), C("first_commit_at", ts), C("created_at", ts, required=True),
+        C("ready_at", ts), C("first_review_at", ts), C("approved_at", ts), C("merged_at", ts),
+        C("closed_at", ts), C("merge_commit_sha"), C("additions", "int", min=0), C("deletions", "int", min=0),
+        C("is_bot", "bool"),
+    ), rules=(_after("merged_at", "created_at"), _after("first_review_at", "created_at")),
+    time_column="created_at")
+
+_reviews = Dataset(
+    "reviews", "Reviews submitted on changes.", ("change_id", "reviewer", "submitted_at"), (
+        C("change_id", required=True), C("reviewer", required=True, person=True),
+        C("submitted_at", ts, required=True),
+        C("state", required=True, enum=("approved", "changes_requested", "commented", "dismissed")),
+    ), time_column="submitted_at")
+
+_commit_files = Dataset(
+    "commit_files", "Files touched per commit (from git log --numstat).", ("sha", "path"), (
+        C("sha", required=True), C("path", required=True), C("repo", required=True),
+        C("author", required=True, person=True), C("committed_at", ts, required=True),
+        C("added", "int", min=0), C("deleted", "int", min=0),
+    ), time_column="committed_at")
+
+_incidents = Dataset(
+    "incidents", "Incidents with their lifecycle timestamps.", ("incident_id",), (
+        C("incident_id", required=True), C("service"), C("team"),
+        C("severity", "int", required=True, min=1, max=5, description="1 most severe"),
+        C("title"), C("summary"), C("impact_started_at", ts), C("detected_at", ts),
+        C("declared_at", ts, required=True), C("acknowledged_at", ts), C("mitigated_at", ts),
+        C("resolved_at", ts), C("detection_source"), C("customer_impact", "bool"),
+        C("users_affected", "int", min=0), C("root_cause_category"),
+        C("contributing_factors", "string[]"), C("caused_by_deployment_id"),
+        C("confidentiality", enum=("public", "internal", "confidential", "restricted")),
+    ), rules=(_after("resolved_at", "declared_at"), _after("mitigated_at", "impact_started_at"),
+              _after("acknowledged_at", "detected_at"), _after("resolved_at", "mitigated_at")),
+    time_column="declared_at")
+
+_action_items = Dataset(
+    "action_items", "Postmortem action items.", ("incident_id", "item_id"), (
+        C("incident_id", required=True), C("item_id", required=True),
+        C("type", enum=("mitigate", "prevent", "process")), C("owner_team"),
+        C("created_at", ts, required=True), C("due_at", ts), C("completed_at", ts),
+        C("status", enum=("open", "in_progress", "done", "wont_do")),
+    ), rules=(_after("completed_at", "created_at"),), time_column="created_at")
+
+_alerts = Dataset(
+    "alerts", "Alerts fired by monitoring rules.", ("alert_id",), (
+        C("alert_id", required=True), C("rule", required=True), C("source"), C("service"), C("team"),
+        C("urgency", enum=("high", "low")), C("fired_at", ts, required=True), C("acknowledged_at", ts),
+        C("resolved_at", ts), C("responder", person=True), C("incident_id"),
+        C("actionable", "bool"), C("auto_resolved", "bool"),
+    ), rules=(_after("resolved_at", "fired_at"), _after("acknowledged_at", "fired_at")),
+    time_column="fired_at")
+
+_oncall = Dataset(
+    "oncall_shifts", "On-call shifts.", ("person", "rotation", "start_at"), (
+        C("person", required=True, person=True), C("rotation", required=True),
+        C("start_at", ts, required=True), C("team"), C("end_at", ts, required=True),
+    ), rules=(Rule("end_at > start_at", "end_at is not after start_at", "end_at"),), time_column="start_at")
+
+_maintenance = Dataset(
+    "maintenance_windows", "Planned maintenance windows (excluded from SLOs).", ("window_id",), (
+        C("window_id", required=True), C("service"), C("start_at", ts, required=True),
+        C("end_at", ts, required=True), C("rrule", description="RFC 5545 recurrence rule"),
+        C("reason"), C("approved_by"),
+    ), rules=(Rule("end_at > start_at", "end_at is not after start_at", "end_at"),), time_column="start_at")
+
+_FOCUS_STRINGS = (
+    "BillingAccountId", "BillingAccountName", "BillingCurrency", "ChargeClass", "ChargeDescription",
+    "ChargeFrequency", "CommitmentDiscountCategory", "CommitmentDiscountId", "CommitmentDiscountName",
+    "CommitmentDiscountStatus", "CommitmentDiscountType", "ConsumedUnit", "InvoiceIssuerName",
+    "PricingCategory", "PricingUnit", "ProviderName", "PublisherName", "RegionId", "RegionName",
+    "ResourceId", "ResourceName", "ResourceType", "ServiceCategory", "ServiceName", "SkuId", "SkuPriceId",
+    "SubAccountId", "SubAccountName", "AvailabilityZone",
+)
+_FOCUS_NUMBERS = (
+    "BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "ConsumedQuantity", "ContractedUnitPrice",
+    "ListUnitPrice", "PricingQuantity",
+)
+_cost = Dataset(
+    "cost", "Cloud billing in FOCUS 1.x columns (spec names) plus x_ extensions.", ("x_row_hash",), (
+        C("x_row_hash", required=True, description="hash of every other column (the row's identity)"),
+        C("BillingPeriodStart", ts, required=True), C("BillingPeriodEnd", ts, required=True),
+        C("ChargePeriodStart", ts, required=True), C("ChargePeriodEnd", ts, required=True),
+        C("ChargeCategory", required=True, enum=("Usage", "Purchase", "Tax", "Credit", "Adjustment")),
+        *(C(n, "float", required=n in ("BilledCost", "EffectiveCost")) for n in _FOCUS_NUMBERS),
+        *(C(n) for n in _FOCUS_STRINGS),
+        C("Tags", "json", description="FOCUS Tags as a JSON object"),
+    ), rules=(_after("ChargePeriodEnd", "ChargePeriodStart"), _after("BillingPeriodEnd", "BillingPeriodStart")),
+    time_column="ChargePeriodStart", naive_timestamps_utc=True, hash_key=True, restricted=True)
+
+_utilization = Dataset(
+    "utilization", "CPU and memory utilisation per resource.", ("resource_id", "ts"), (
+        C("resource_id", required=True), C("ts", ts, required=True),
+        C("cpu_util", "float", min=0, max=1), C("mem_util", "float", min=0, max=1),
+        C("provider"), C("resource_type"), C("region"),
+    ), time_column="ts")
+
+_business_volume = Dataset(
+    "business_volume", "Business volume per service (e.g. transactions per day).", ("service", "metric", "ts"), (
+        C("service", required=True), C("metric", required=True), C("ts", ts, required=True),
+        C("value", "float", required=True, min=0),
+    ), time_column="ts")
+
+_csat = Dataset(
+    "csat", "Customer satisfaction survey responses.", ("response_id",), (
+        C("response_id", required=True), C("ts", ts, required=True), C("segment"), C("service"),
+        C("score", "float", required=True, min=0), C("scale", "int", required=True, min=2, max=100),
+    ), rules=(Rule("score <= scale", "score is above the scale", "score"),), time_column="ts")
+
+_support = Dataset(
+    "support_requests", "Requests one team makes of another.", ("request_id",), (
+        C("request_id", required=True), C("from_team"), C("to_team", required=True),
+        C("created_at", ts, required=True), C("resolved_at", ts), C("topic"),
+    ), rules=(_after("resolved_at", "created_at"),), time_column="created_at")
+
+_doc_updates = Dataset(
+    "doc_updates", "Documentation updates.", ("doc_id", "updated_at"), (
+        C("doc_id", required=True), C("updated_at", ts, required=True), C("team"),
+        C("author", person=True),
+    ), time_column="updated_at")
+
+_decisions = Dataset(
+    "decisions", "Decision log: what was decided, on which metrics, with what outcome.", ("decision_id",), (
+        C("decision_id", required=True), C("date", "date", required=True), C("title", required=True),
+        C("owner_team"), C("metrics", "string[]"), C("outcome"),
+    ), time_column="date")
+
+_perception = Dataset(
+    "perception", "Team perception survey scores (aggregated per team).", ("team", "period", "dimension"), (
+        C("team", required=True), C("period", required=True, description="e.g. 2026-Q3"),
+        C("dimension", required=True), C("score", "float", required=True),
+    ))
+
+_feedback = Dataset(
+    "feedback", "Peer feedback scores (individual-level; review board only).",
+    ("rater", "ratee", "period", "dimension"), (
+        C("rater", required=True, person=True), C("ratee", required=True, person=True),
+        C("period", required=True), C("dimension", required=True), C("score", "float", required=True),
+    ), restricted=True)
+
+REGISTRY = Registry([
+    _teams, _people, _services, _holidays, _sli_events, _telemetry, _deployments, _changes, _reviews,
+    _commit_files, _incidents, _action_items, _alerts, _oncall, _maintenance, _cost, _utilization,
+    _business_volume, _csat, _support, _doc_updates, _decisions, _perception, _feedback,
+])

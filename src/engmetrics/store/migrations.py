@@ -1,0 +1,96 @@
+"""Versioned store migrations. A store made by an older version is upgraded in one transaction;
+a store made by a newer version is refused, never recreated.
+
+Add a migration by appending to `MIGRATIONS`; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..errors import EngmetricsError
+from .datasets import REGISTRY
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "current_version", "migrate"]
+
+Connection = object  # a duckdb.DuckDBPyConnection; kept loose to avoid importing duckdb types here
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[Connection], None]
+
+
+def _create_meta(con) -> None:
+    con.execute("""
+        CREATE TABLE IF NOT EXISTS _ingests (
+            batch_id VARCHAR PRIMARY KEY, dataset VARCHAR NOT NULL, files VARCHAR[] NOT NULL,
+            started_at TIMESTAMPTZ NOT NULL, finished_at TIMESTAMPTZ NOT NULL,
+            "read" BIGINT, inserted BIGINT, updated BIGINT, unchanged BIGINT, quarantined BIGINT)""")
+    con.execute("""
+        CREATE TABLE IF NOT EXISTS _quarantine (
+            batch_id VARCHAR NOT NULL, dataset VARCHAR NOT NULL, source_file VARCHAR NOT NULL,
+            line BIGINT, "column" VARCHAR, reason VARCHAR NOT NULL, record VARCHAR,
+            quarantined_at TIMESTAMPTZ NOT NULL)""")
+    con.execute("""
+        CREATE TABLE IF NOT EXISTS _metric_results (
+            metric VARCHAR NOT NULL, period_start DATE NOT NULL, period_end DATE NOT NULL,
+            "value" DOUBLE, previous DOUBLE, status VARCHAR NOT NULL, definition_version VARCHAR NOT NULL,
+            git_commit VARCHAR, as_of DATE NOT NULL, evaluated_at TIMESTAMPTZ NOT NULL)""")
+
+
+def _create_datasets_v1(con) -> None:
+    for ds in REGISTRY.values():
+        cols = ", ".join(f'"{c.name}" {c.sql_type}' for c in ds.columns)
+        con.execute(f'CREATE TABLE IF NOT EXISTS "{ds.name}" ({cols})')
+
+
+def _metric_results_groups(con) -> None:
+    con.execute('ALTER TABLE _metric_results ADD COLUMN "group" VARCHAR')
+    con.execute("ALTER TABLE _metric_results ADD COLUMN sample_size BIGINT")
+    con.execute("ALTER TABLE _metric_results ADD COLUMN previous_sample_size BIGINT")
+
+
+MIGRATIONS: list[Migration] = [
+    Migration(1, "schema version, ingest log, quarantine and metric results", _create_meta),
+    Migration(2, "the canonical datasets of DESIGN.md", _create_datasets_v1),
+    Migration(3, "metric results: group and sample sizes", _metric_results_groups),
+]
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+
+def current_version(con) -> int:
+    """The store's schema version; 0 for an empty store."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = '_schema_version'").fetchone()[0]
+    if not exists:
+        return 0
+    return con.execute("SELECT coalesce(max(version), 0) FROM _schema_version").fetchone()[0]
+
+
+def migrate(con) -> list[int]:
+    """Apply pending migrations in one transaction; return the versions applied."""
+    version = current_version(con)
+    if version > SCHEMA_VERSION:
+        raise EngmetricsError(
+            f"the store has schema version {version}, newer than this engmetrics ({SCHEMA_VERSION}); "
+            "upgrade engmetrics")
+    pending = [m for m in MIGRATIONS if m.version > version]
+    if not pending:
+        return []
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("""CREATE TABLE IF NOT EXISTS _schema_version (
+            version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMPTZ DEFAULT now())""")
+        for m in pending:
+            m.apply(con)
+            con.execute("INSERT INTO _schema_version (version, description) VALUES (?, ?)",
+                        [m.version, m.description])
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return [m.version for m in pending]
