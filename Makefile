@@ -52,7 +52,7 @@ bench: install
 	$(BIN)/python benchmarks/ingest.py
 
 docs: install
-	$(BIN)/python -m engmetrics.docs
+	$(BIN)/python -m engmetrics.store.docs docs/datasets.md
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .ruff_cache

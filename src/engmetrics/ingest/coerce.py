@@ -5,7 +5,7 @@ Each column yields a typed expression and a list of (condition, message) checks 
 
 >>> spec = column_sql(Column("n", "int", min=0), '"n"', "VARCHAR", TimeRules())
 >>> spec.typed
-'TRY_CAST("n" AS BIGINT)'
+'CASE WHEN TRY_CAST("n" AS DOUBLE) = TRY_CAST("n" AS BIGINT) THEN TRY_CAST("n" AS BIGINT) END'
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ..errors import InputError
 from ..store.registry import Column
 
-__all__ = ["TYPED", "ColumnSql", "TimeRules", "column_sql", "quote_ident", "quote_literal"]
+__all__ = ["FORM", "TYPED", "ColumnSql", "TimeRules", "column_sql", "quote_ident", "quote_literal"]
 
 _OFFSET = r"\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?|\s?UTC)$"
 _EPOCH_S = r"-?\d{9,10}(\.\d+)?"
 _EPOCH_MS = r"-?\d{12,13}"
 _TEXT_TYPES = ("VARCHAR", "JSON")
 TYPED = "__typed__"  # placeholder in checks for the column's typed value
+FORM = "__form__"  # placeholder for the column's helper value
 
 
 def quote_ident(name: str) -> str:
@@ -54,6 +55,7 @@ class ColumnSql:
 
     name: str
     typed: str
+    helper: str | None  # SQL over the raw value, computed once before `typed` and the checks (as FORM)
     checks: tuple[tuple[str, str], ...]  # (condition that refuses the row, message SQL); TYPED = typed value
 
 
@@ -62,41 +64,43 @@ def _shown(raw: str) -> str:
 
 
 def _naive_to_utc(local: str, rules: TimeRules) -> tuple[str, list[tuple[str, str]]]:
-    """A naive TIMESTAMP expression to TIMESTAMPTZ, with DST refusals under --assume-tz."""
+    """A naive TIMESTAMP expression to TIMESTAMPTZ, with the refusals that apply to naive values."""
     if rules.naive_is_utc:
         return f"timezone('UTC', {local})", []
     if not rules.assume_tz:
         return "NULL::TIMESTAMPTZ", [("TRUE", "'has no UTC offset; give one or pass --assume-tz'")]
     tz = quote_literal(rules.assume_tz)
     utc = f"timezone({tz}, {local})"
-    back = f"timezone({tz}, {utc})"
     twin = " OR ".join(f"timezone({tz}, {utc} {sign} INTERVAL {step}) = {local}"
                        for sign in "+-" for step in ("1 HOUR", "30 MINUTE"))
     return utc, [
-        (f"{back} <> {local}", f"'does not exist in {rules.assume_tz} (DST gap)'"),
+        (f"timezone({tz}, {utc}) <> {local}", f"'does not exist in {rules.assume_tz} (DST gap)'"),
         (twin, f"'is ambiguous in {rules.assume_tz} (DST overlap)'"),
     ]
 
 
-def _timestamp(r: str, source: str, rules: TimeRules) -> tuple[str, list[tuple[str, str]]]:
+def _timestamp(r: str, form: str, source: str, rules: TimeRules) -> tuple[str, str | None, list[tuple[str, str]]]:
+    """(typed, form helper, refusals) for a timestamp column.
+
+    Text values are classified once into a helper column `form`: o = has an offset, s / m = epoch
+    seconds / milliseconds, n = naive local time; only naive values need `--assume-tz`.
+    """
     if source.startswith("TIMESTAMP WITH TIME ZONE") or source == "TIMESTAMPTZ":
-        return r, []
+        return r, None, []
     if source.startswith("TIMESTAMP") or source == "DATE":
-        typed, dst = _naive_to_utc(f"{r}::TIMESTAMP", rules)
-        return typed, [(f"{r} IS NOT NULL AND ({c})", m) for c, m in dst]
+        typed, naive = _naive_to_utc(f"{r}::TIMESTAMP", rules)
+        return typed, None, [(f"{r} IS NOT NULL AND ({c})", m) for c, m in naive]
     if source not in _TEXT_TYPES:
-        return f"to_timestamp({r}::DOUBLE)", []
+        return f"to_timestamp({r}::DOUBLE)", None, []
+    helper = (f"CASE WHEN {r} IS NULL THEN NULL WHEN suffix({r}, 'Z') OR regexp_matches({r}, '{_OFFSET}') "
+              f"THEN 'o' WHEN regexp_full_match({r}, '{_EPOCH_S}') THEN 's' "
+              f"WHEN regexp_full_match({r}, '{_EPOCH_MS}') THEN 'm' ELSE 'n' END")
     local = f"TRY_CAST({r} AS TIMESTAMP)"
-    naive, dst = _naive_to_utc(local, rules)
-    offset = f"regexp_matches({r}, '{_OFFSET}')"
-    epoch_s = f"regexp_full_match({r}, '{_EPOCH_S}')"
-    epoch_ms = f"regexp_full_match({r}, '{_EPOCH_MS}')"
-    typed = (f"CASE WHEN {epoch_s} THEN to_timestamp({r}::DOUBLE) "
-             f"WHEN {epoch_ms} THEN to_timestamp({r}::DOUBLE / 1000) "
-             f"WHEN {offset} THEN TRY_CAST({r} AS TIMESTAMPTZ) ELSE {naive} END")
-    plain = f"NOT ({epoch_s} OR {epoch_ms} OR {offset})"
-    checks = [(f"{r} IS NOT NULL AND {plain} AND {local} IS NOT NULL AND ({cond})", msg) for cond, msg in dst]
-    return typed, checks
+    naive, refusals = _naive_to_utc(local, rules)
+    typed = (f"CASE {form} WHEN 'o' THEN TRY_CAST({r} AS TIMESTAMPTZ) WHEN 's' THEN to_timestamp({r}::DOUBLE) "
+             f"WHEN 'm' THEN to_timestamp({r}::DOUBLE / 1000) WHEN 'n' THEN {naive} END")
+    checks = [(f"{form} = 'n' AND {local} IS NOT NULL AND ({cond})", msg) for cond, msg in refusals]
+    return typed, helper, checks
 
 
 def _list(r: str, source: str) -> str:
@@ -124,11 +128,12 @@ def column_sql(column: Column, raw: str, source_type: str, rules: TimeRules) -> 
     """
     r = raw
     extra: list[tuple[str, str]] = []
+    helper = None
     kind = column.type
     if column.enum:
         typed = _enum(r, column.enum)
     elif kind == "timestamp":
-        typed, extra = _timestamp(r, source_type, rules)
+        typed, helper, extra = _timestamp(r, FORM, source_type, rules)
     elif kind == "string[]":
         typed = _list(r, source_type)
     elif kind == "json":
@@ -136,7 +141,8 @@ def column_sql(column: Column, raw: str, source_type: str, rules: TimeRules) -> 
     elif kind == "float":
         typed = f"CASE WHEN isfinite(TRY_CAST({r} AS DOUBLE)) THEN TRY_CAST({r} AS DOUBLE) END"
     elif kind == "int":
-        typed = f"TRY_CAST({r} AS BIGINT)"
+        # TRY_CAST rounds 1.5 to 2: accept only values that are whole numbers
+        typed = f"CASE WHEN TRY_CAST({r} AS DOUBLE) = TRY_CAST({r} AS BIGINT) THEN TRY_CAST({r} AS BIGINT) END"
     else:
         typed = f"TRY_CAST({r} AS {column.sql_type})"
     name = column.name
@@ -156,4 +162,4 @@ def column_sql(column: Column, raw: str, source_type: str, rules: TimeRules) -> 
         checks.append((f"{TYPED} < {column.min}", f"'{name}: ' || {TYPED}::VARCHAR || ' is below {column.min:g}'"))
     if column.max is not None:
         checks.append((f"{TYPED} > {column.max}", f"'{name}: ' || {TYPED}::VARCHAR || ' is above {column.max:g}'"))
-    return ColumnSql(name, typed, tuple(checks))
+    return ColumnSql(name, typed, helper, tuple(checks))

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..store import REGISTRY, Dataset, Store
-from .coerce import TYPED, TimeRules, column_sql, quote_ident, quote_literal
+from .coerce import FORM, TYPED, TimeRules, column_sql, quote_ident, quote_literal
 from .pseudonym import hmac_sql
 from .sources import REJECTS, Source, open_source
 
@@ -29,7 +29,6 @@ __all__ = ["IngestResult", "ingest_files"]
 
 Progress = Callable[[str, int, int], None]  # (what is happening, step, steps)
 _T = "_em_typed"
-_V = "_em_valid"
 _F = "_em_final"
 
 
@@ -53,40 +52,52 @@ class IngestResult:
 
 
 def _typed_select(dataset: Dataset, source: Source, rules: TimeRules, key: bytes | None, file_index: int) -> str:
-    """SQL over the source yielding typed columns plus `_reason`, `_column` and `_record` per row."""
+    """SQL over the source yielding typed columns, the row's value hash `_h`, and for refused rows
+    `_reason`, `_column` and `_record` (NULL for valid rows).
+
+    Layers: raw values (renamed `__r_<col>`) and helpers; typed values; the verdict `_ok`; output.
+    """
     specs = [column_sql(c, quote_ident("__r_" + c.name), source.types[c.name], rules) for c in dataset.columns
              if not (dataset.hash_key and c.name in dataset.key)]
+    form = {s.name: quote_ident("__f_" + s.name) for s in specs}
     raw = ", ".join(f"{quote_ident(c)} AS {quote_ident('__r_' + c)}" for c in dataset.column_names)
-    typed = ", ".join(f"{s.typed} AS {quote_ident(s.name)}" for s in specs)
-    middle = f"SELECT _row, _bad, {raw}, {typed} FROM ({source.query})"
-    checks = [(c.replace(TYPED, quote_ident(s.name)), m.replace(TYPED, quote_ident(s.name)), s.name)
-              for s in specs for c, m in s.checks]
+    helpers = "".join(f", {s.helper} AS {form[s.name]}" for s in specs if s.helper)
+    layer1 = f"SELECT _row, _bad, {raw} FROM ({source.query})"
+    layer1 = f"SELECT *{helpers} FROM ({layer1})"
+
+    def fill(sql: str, name: str) -> str:
+        return sql.replace(TYPED, quote_ident(name)).replace(FORM, form[name])
+
+    typed = ", ".join(f"{fill(s.typed, s.name)} AS {quote_ident(s.name)}" for s in specs)
+    layer2 = f"SELECT *, {typed} FROM ({layer1})"
+    checks = [(fill(c, s.name), fill(m, s.name), s.name) for s in specs for c, m in s.checks]
     checks += [(f"NOT ({rule.check})", quote_literal(f"{rule.column}: {rule.message}"), rule.column)
                for rule in dataset.rules]
+    refused = " OR ".join(f"coalesce({c}, FALSE)" for c, _, _ in checks) or "FALSE"
+    layer3 = f"SELECT *, _bad OR {refused} AS _refused FROM ({layer2})"
     reasons = ", ".join(f"CASE WHEN {c} THEN {m} END" for c, m, _ in checks) or "NULL"
     first = ", ".join(f"CASE WHEN {c} THEN {quote_literal(col)} END" for c, _, col in checks) or "NULL"
-    bad_line = "'not a JSON object'"
-    reason = f"CASE WHEN _bad THEN {bad_line} ELSE concat_ws('; ', {reasons}) END"
 
     def out(c: str) -> str:
         col = dataset.column(c)
         if dataset.hash_key and c in dataset.key:
-            parts = ", ".join(f"coalesce({quote_ident(v)}::VARCHAR, '\\0')" for v in dataset.value_columns)
+            parts = ", ".join(f"coalesce({quote_ident(v)}::VARCHAR, chr(0))" for v in dataset.value_columns)
             return f"md5(concat_ws(chr(31), {parts}))"
         if col.person:
             return hmac_sql(quote_ident(c), _need_key(key, dataset))
         return quote_ident(c)
 
-    record_cols = ", ".join(
-        f"{quote_literal(c)}: "
-        + (hmac_sql(quote_ident('__r_' + c) + "::VARCHAR", _need_key(key, dataset))
-           if dataset.column(c).person else quote_ident("__r_" + c))
-        for c in dataset.column_names if c in source.types)
+    def shown(c: str) -> str:
+        value = quote_ident("__r_" + c)
+        return hmac_sql(f"{value}::VARCHAR", _need_key(key, dataset)) if dataset.column(c).person else value
+
+    record = "{" + ", ".join(f"{quote_literal(c)}: {shown(c)}" for c in dataset.column_names) + "}"
     outputs = ", ".join(f"{out(c)} AS {quote_ident(c)}" for c in dataset.column_names)
-    return (f"SELECT {file_index} AS _file, _row, {outputs}, _reason, "
-            f"CASE WHEN _reason <> '' THEN coalesce(CASE WHEN _bad THEN '' END, {first}) END AS _column, "
-            f"CASE WHEN _reason <> '' THEN to_json({{{record_cols}}})::VARCHAR END AS _record "
-            f"FROM (SELECT *, {reason} AS _reason FROM ({middle}))")
+    return (f"SELECT {file_index} AS _file, _row, {outputs}, {_hash(dataset.value_columns)} AS _h, "
+            f"CASE WHEN _refused THEN CASE WHEN _bad THEN 'not a JSON object' "
+            f"ELSE concat_ws('; ', {reasons}) END END AS _reason, "
+            f"CASE WHEN _refused THEN CASE WHEN _bad THEN NULL ELSE coalesce({first}) END END AS _column, "
+            f"CASE WHEN _refused THEN to_json({record})::VARCHAR END AS _record FROM ({layer3})")
 
 
 def _need_key(key: bytes | None, dataset: Dataset) -> bytes:
@@ -108,7 +119,7 @@ def _stage_file(con, dataset: Dataset, source: Source, rules: TimeRules, key: by
 def _quarantine(con, dataset: Dataset, files: list[Path], batch: str) -> None:
     names = "[" + ", ".join(quote_literal(str(f)) for f in files) + "]"
     # CSV records after a skipped malformed line sit one line further down per skipped line.
-    con.execute(f"""
+    con.execute("""
         CREATE TEMP TABLE _em_shift AS SELECT _file, line - 1 - row_number() OVER (
             PARTITION BY _file ORDER BY line) AS threshold FROM _em_structural""")
     con.execute(f"""
@@ -117,7 +128,7 @@ def _quarantine(con, dataset: Dataset, files: list[Path], batch: str) -> None:
                CASE WHEN s.fmt = 'csv' THEN q._row + 1 + (SELECT count(*) FROM _em_shift h
                     WHERE h._file = q._file AND h.threshold <= q._row - 1) ELSE q._row END,
                q._column, q._reason, q._record, now()
-        FROM {_T} q JOIN _em_files s ON s._file = q._file WHERE q._reason <> ''""")
+        FROM {_T} q JOIN _em_files s ON s._file = q._file WHERE q._reason IS NOT NULL""")
     con.execute(f"""
         INSERT INTO _quarantine SELECT '{batch}', '{dataset.name}', {names}[_file + 1], line, "column",
                reason, record, now() FROM _em_structural""")
@@ -133,11 +144,10 @@ def _upsert(con, dataset: Dataset, result: IngestResult) -> None:
     cols = ", ".join(quote_ident(c) for c in dataset.column_names)
     on = " AND ".join(f"t.{quote_ident(k)} = f.{quote_ident(k)}" for k in key)
     keys = ", ".join(quote_ident(k) for k in key)
-    con.execute(f"CREATE TEMP TABLE {_V} AS SELECT _file, _row, {cols}, {_hash(values)} AS _h "
-                f"FROM {_T} WHERE _reason = ''")
+    valid = f"(SELECT * FROM {_T} WHERE _reason IS NULL)"
     inserted, updated, unchanged, repeats = con.execute(f"""
         WITH s AS (SELECT {keys}, _h, lag(_h) OVER (PARTITION BY {keys} ORDER BY _file, _row) AS _prev
-                   FROM {_V}),
+                   FROM {valid}),
              cur AS (SELECT {keys}, {_hash(values)} AS _h FROM {target})
         SELECT count(*) FILTER (WHERE s._prev IS NULL AND c._h IS NULL),
                count(*) FILTER (WHERE (s._prev IS NULL AND c._h <> s._h) OR s._prev <> s._h),
@@ -145,21 +155,27 @@ def _upsert(con, dataset: Dataset, result: IngestResult) -> None:
                count(*) FILTER (WHERE s._prev IS NOT NULL)
         FROM s LEFT JOIN cur c USING ({keys})""").fetchone()
     result.inserted, result.updated, result.unchanged = inserted, updated, unchanged
-    final = _V
+    final = valid
     if repeats:  # the later row of a repeated key wins
         final = _F
-        con.execute(f"CREATE TEMP TABLE {_F} AS SELECT * FROM {_V} QUALIFY row_number() OVER "
+        con.execute(f"CREATE TEMP TABLE {_F} AS SELECT * FROM {valid} QUALIFY row_number() OVER "
                     f"(PARTITION BY {keys} ORDER BY _file DESC, _row DESC) = 1")
     if updated:
         con.execute(f"DELETE FROM {target} t USING {final} f WHERE {on} AND {_hash(values, 't')} <> f._h")
+    new_rows = f"SELECT {cols} FROM {final} f"
+    if updated or unchanged:  # some keys are in the store already: insert only the others
+        new_rows += f" WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})"
     if inserted or updated:
-        con.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {final} f "
-                    f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})")
+        con.execute("SET preserve_insertion_order = false")  # row order means nothing in a table: write in parallel
+        try:
+            con.execute(f"INSERT INTO {target} ({cols}) {new_rows}")
+        finally:
+            con.execute("RESET preserve_insertion_order")
 
 
 def _prepare(con, dataset: Dataset, files: list[Path]) -> None:
     types = ", ".join(f"{quote_ident(c.name)} {c.sql_type}" for c in dataset.columns)
-    con.execute(f"CREATE TEMP TABLE {_T} (_file INTEGER, _row BIGINT, {types}, _reason VARCHAR, "
+    con.execute(f"CREATE TEMP TABLE {_T} (_file INTEGER, _row BIGINT, {types}, _h UBIGINT, _reason VARCHAR, "
                 f"_column VARCHAR, _record VARCHAR)")
     con.execute("CREATE TEMP TABLE _em_structural (_file INTEGER, line BIGINT, \"column\" VARCHAR, "
                 "reason VARCHAR, record VARCHAR)")
@@ -167,7 +183,7 @@ def _prepare(con, dataset: Dataset, files: list[Path]) -> None:
 
 
 def _cleanup(con) -> None:
-    for table in (_T, _V, _F, "_em_structural", "_em_files", "_em_shift", REJECTS, REJECTS + "_scan"):
+    for table in (_T, _F, "_em_structural", "_em_files", "_em_shift", REJECTS, REJECTS + "_scan"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 

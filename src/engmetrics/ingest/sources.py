@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +54,16 @@ def detect_format(path: Path, fmt: str | None) -> str:
 def _is_gzip(path: Path) -> bool:
     with path.open("rb") as handle:
         return handle.read(2) == b"\x1f\x8b"
+
+
+def _check_gzip(path: Path) -> None:
+    """DuckDB reads a truncated or corrupt gzip stream up to the damage without an error: check it first."""
+    try:
+        with gzip.open(path, "rb") as handle:
+            while handle.read(1 << 20):
+                pass
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"corrupt or truncated gzip file ({exc})", file=path) from None
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -117,7 +128,9 @@ def _jsonl(con, dataset: Dataset, path: Path) -> Source:
                             f"FROM ({objects})").fetchone()
     except Exception as exc:
         raise InputError(f"cannot read as JSON Lines: {exc}", file=path) from None
-    if found[1] and not found[0]:
+    if not found[1]:
+        raise InputError("the file is empty (no JSON Lines)", file=path, line=1)
+    if not found[0]:
         raise InputError("no line is a JSON object; is this JSON Lines?", file=path, line=1)
     expr = {c: f"_j ->> {quote_literal(c)}" for c in dataset.column_names}
     query = (f"SELECT _row, coalesce(json_type(_j) <> 'OBJECT', TRUE) AS _bad, "
@@ -144,4 +157,6 @@ def open_source(con, dataset: Dataset, path: Path, fmt: str | None) -> Source:
     if not path.is_file():
         raise InputError("not a regular file", file=path)
     kind = detect_format(path, fmt)
+    if _is_gzip(path):
+        _check_gzip(path)
     return {"csv": _csv, "jsonl": _jsonl, "parquet": _parquet}[kind](con, dataset, path)
