@@ -1,0 +1,149 @@
+"""Compute a declarative calculation for one period, as one Ibis aggregation per period.
+
+Semantics (also in docs/catalog.md):
+
+- rows belong to the period when `start <= time_column < end` (UTC); `window: all_time` drops the start;
+- the calculation's `filters` select the *population*; a measure's own `filters` select within it;
+- sample size: `count` and `sum` - rows in the population; `ratio` - rows feeding the denominator;
+  `percentile` - rows (after the measure's filters) where both timestamps are set;
+- fewer rows than `min_sample` (default 1), a null sum or a zero denominator give no value (no data);
+- except that an empty `count` or `sum` (with the default `min_sample`) over a *covered* period is a real
+  0: covered means the dataset holds rows both before the period's end and at or after its start, so the
+  feed was alive (a week without incidents is 0 incidents, a dataset never ingested is no data).
+
+>>> from engmetrics.store import Store
+>>> from engmetrics.catalog.model import Calculation
+>>> from engmetrics.catalog.periods import Period
+>>> from datetime import date
+>>> calc = Calculation.model_validate({"dataset": "deployments", "measure": {"type": "count"}})
+>>> compute(Store.open("duckdb://"), calc, Period(date(2026, 1, 1), date(2026, 1, 7)))
+{None: GroupValue(value=None, sample_size=0)}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from .model import Calculation, CountMeasure, Filter, PercentileMeasure, RatioMeasure, SumMeasure
+from .periods import Period
+from .rules import resolved_time_column
+
+__all__ = ["NULL_GROUP", "GroupValue", "compute"]
+
+NULL_GROUP = "(null)"
+_UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
+
+
+@dataclass(frozen=True)
+class GroupValue:
+    value: float | None
+    sample_size: int
+
+
+def _condition(t: ir.Table, f: Filter) -> ir.BooleanValue:
+    col = t[f.column]
+    ops = {
+        "eq": lambda: col == f.value, "ne": lambda: col != f.value, "lt": lambda: col < f.value,
+        "le": lambda: col <= f.value, "gt": lambda: col > f.value, "ge": lambda: col >= f.value,
+        "in": lambda: col.isin(f.value), "not_in": lambda: col.notin(f.value),
+        "is_null": col.isnull, "not_null": col.notnull,
+    }
+    return ops[f.op]()
+
+
+def _all(t: ir.Table, filters: list[Filter]) -> ir.BooleanValue | None:
+    cond = None
+    for f in filters:
+        c = _condition(t, f)
+        cond = c if cond is None else cond & c
+    return cond
+
+
+def _limits(col: ir.Column, period: Period) -> tuple[ir.BooleanValue, ir.BooleanValue]:
+    """(on or after the period's start, before its end) for a timestamp or date column."""
+    if col.type().is_date():
+        return col >= ibis.date(period.start), col <= ibis.date(period.end)
+    return col >= ibis.timestamp(period.start_ts), col < ibis.timestamp(period.end_ts)
+
+
+def _bounds(t: ir.Table, column: str, period: Period, all_time: bool) -> ir.BooleanValue:
+    lower, upper = _limits(t[column], period)
+    return upper if all_time else lower & upper
+
+
+def _simple(t: ir.Table, m: CountMeasure | SumMeasure, prefix: str) -> dict[str, ir.Scalar]:
+    cond = _all(t, m.filters)
+    if isinstance(m, CountMeasure):
+        return {f"{prefix}value": t.count(where=cond), f"{prefix}rows": t.count(where=cond)}
+    return {f"{prefix}value": t[m.column].sum(where=cond), f"{prefix}rows": t.count(where=cond)}
+
+
+def _metrics(t: ir.Table, calc: Calculation) -> tuple[ir.Table, dict[str, ir.Scalar]]:
+    m = calc.measure
+    if isinstance(m, CountMeasure | SumMeasure):
+        aggs = _simple(t, m, "")
+        aggs["n"] = t.count()
+    elif isinstance(m, RatioMeasure):
+        aggs = {**_simple(t, m.numerator, "num_"), **_simple(t, m.denominator, "den_")}
+    else:
+        assert isinstance(m, PercentileMeasure)
+        seconds = t[m.end].epoch_seconds() - t[m.start].epoch_seconds()
+        t = t.mutate(_duration=seconds.cast("float64") / _UNIT_SECONDS[m.unit])
+        cond = t._duration.notnull()
+        extra = _all(t, m.filters)
+        cond = cond if extra is None else cond & extra
+        aggs = {"value": t._duration.quantile(m.percentile, where=cond), "n": t.count(where=cond)}
+    return t, aggs
+
+
+def _finish(row: dict[str, Any], calc: Calculation) -> GroupValue:
+    if isinstance(calc.measure, RatioMeasure):
+        n = int(row["den_rows"] or 0)
+        num, den = row["num_value"], row["den_value"]
+        value = None if num is None or den is None or den == 0 else float(num) / float(den)
+    else:
+        n = int(row["n"] or 0)
+        value = None if row["value"] is None else float(row["value"])
+    if n < calc.min_sample or value is None or value != value:  # NaN from an empty engine reduction
+        return GroupValue(None, n)
+    return GroupValue(value, n)
+
+
+def _covers(store: Any, calc: Calculation, time_column: str, period: Period) -> bool:
+    """Whether the dataset holds rows before the period's end and at or after its start."""
+    t = store.table(calc.dataset)
+    after, before = _limits(t[time_column], period)
+    row = t.aggregate(before=t.count(where=before), after=t.count(where=after)).execute().iloc[0]
+    return bool(row["before"]) and bool(row["after"])
+
+
+def compute(store: Any, calc: Calculation, period: Period) -> dict[str | None, GroupValue]:
+    """The calculation's value per group (key None when not grouped) for `period`.
+
+    Every group present in the period's population is returned; no rows at all gives `{None: no data}`
+    for an ungrouped calculation and `{}` for a grouped one.
+    """
+    t = store.table(calc.dataset)
+    time_column = resolved_time_column(calc)
+    assert time_column is not None, "the loader checks the time column"
+    t = t.filter(_bounds(t, time_column, period, calc.window == "all_time"))
+    population = _all(t, calc.filters)
+    if population is not None:
+        t = t.filter(population)
+    if calc.group_by:
+        t = t.mutate(_group=t[calc.group_by].cast("string").fill_null(NULL_GROUP))
+    t, aggs = _metrics(t, calc)
+    expr = t.group_by("_group").aggregate(**aggs) if calc.group_by else t.aggregate(**aggs)
+    frame = expr.execute()
+    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    if not calc.group_by:
+        result = _finish(rows[0], calc)
+        zero_ok = isinstance(calc.measure, CountMeasure | SumMeasure) and calc.min_sample == 1
+        if result.sample_size == 0 and zero_ok and _covers(store, calc, time_column, period):
+            return {None: GroupValue(0.0, 0)}
+        return {None: result}
+    return {str(r["_group"]): _finish(r, calc) for r in rows}

@@ -1,0 +1,28 @@
+"""What every lint rule receives, and a helper to make its issues."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from ...errors import Issue
+from ..loader import Catalog, Definition
+
+__all__ = ["LintContext", "issue"]
+
+
+@dataclass(frozen=True)
+class LintContext:
+    catalog: Catalog
+    today: date
+
+    @property
+    def current(self) -> list[Definition]:
+        """Indicators that are not deprecated (proposed or active)."""
+        return [d for d in self.catalog.definitions if d.indicator.status != "deprecated"]
+
+
+def issue(level: str, rule: str, d: Definition, message: str, *loc: Any) -> Issue:
+    """An issue about definition `d`, located at field `loc` (or the indicator itself)."""
+    return Issue(level, rule, message, file=d.file, line=d.line_of(*loc), metric=d.id)

@@ -1,0 +1,104 @@
+"""Stage 3 of loading: rules across definitions and against the store's dataset registry.
+
+Checks: ids unique across indicators and outcomes; the dataset exists; every column named by the
+calculation exists with a fitting type (sums over numbers, durations between timestamps, the time
+column a timestamp or date); a named calculator is registered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import Issue
+from ..store.datasets import REGISTRY
+from ..store.registry import Dataset
+from .calculators import CALCULATORS
+from .loader import Catalog, Definition
+from .model import Calculation, CalculatorCall, PercentileMeasure, RatioMeasure, SumMeasure
+
+__all__ = ["cross_definition_issues", "resolved_time_column"]
+
+NUMERIC = {"int", "float"}
+TEMPORAL = {"timestamp", "date"}
+
+
+def resolved_time_column(calc: Calculation) -> str | None:
+    """The calculation's time column, defaulting to the dataset's."""
+    if calc.time_column:
+        return calc.time_column
+    dataset = REGISTRY.get(calc.dataset)
+    return dataset.time_column if dataset else None
+
+
+def _columns(calc: Calculation) -> Iterator[tuple[tuple[Any, ...], str, set[str] | None]]:
+    """(location, column, allowed logical types or None for any) for every column the calculation names."""
+    for i, f in enumerate(calc.filters):
+        yield ("calculation", "filters", i, "column"), f.column, None
+    if calc.group_by:
+        yield ("calculation", "group_by"), calc.group_by, None
+    m = calc.measure
+    parts: list[tuple[tuple[Any, ...], Any]] = [(("calculation", "measure"), m)]
+    if isinstance(m, RatioMeasure):
+        parts = [(("calculation", "measure", "numerator"), m.numerator),
+                 (("calculation", "measure", "denominator"), m.denominator)]
+    for base, measure in parts:
+        for i, f in enumerate(measure.filters):
+            yield (*base, "filters", i, "column"), f.column, None
+        if isinstance(measure, SumMeasure):
+            yield (*base, "column"), measure.column, NUMERIC
+        if isinstance(measure, PercentileMeasure):
+            yield (*base, "start"), measure.start, {"timestamp"}
+            yield (*base, "end"), measure.end, {"timestamp"}
+
+
+def _calculation_issues(d: Definition) -> Iterator[Issue]:
+    calc = d.indicator.calculation
+
+    def issue(message: str, *loc: Any) -> Issue:
+        return Issue("ERROR", "calculation", message, file=d.file, line=d.line_of(*loc), metric=d.id)
+
+    if isinstance(calc, CalculatorCall):
+        if calc.calculator not in CALCULATORS:
+            yield issue(f"unknown calculator {calc.calculator!r}; registered: "
+                        f"{', '.join(sorted(CALCULATORS)) or 'none'}", "calculation", "calculator")
+        return
+    dataset: Dataset | None = REGISTRY.get(calc.dataset)
+    if dataset is None:
+        yield issue(f"unknown dataset {calc.dataset!r}; known: {', '.join(REGISTRY)}",
+                    "calculation", "dataset")
+        return
+    time_column = resolved_time_column(calc)
+    if time_column is None:
+        yield issue(f"dataset {dataset.name} has no default time column: set calculation.time_column",
+                    "calculation")
+    else:
+        yield from _check_column(issue, dataset, ("calculation", "time_column"), time_column, TEMPORAL)
+    for loc, column, types in _columns(calc):
+        yield from _check_column(issue, dataset, loc, column, types)
+
+
+def _check_column(issue: Any, dataset: Dataset, loc: tuple[Any, ...], column: str,
+                  types: set[str] | None) -> Iterator[Issue]:
+    if column not in dataset.column_index:
+        yield issue(f"dataset {dataset.name} has no column {column!r}", *loc)
+    elif types is not None and dataset.column(column).type not in types:
+        yield issue(f"column {dataset.name}.{column} is {dataset.column(column).type}, expected "
+                    f"{' or '.join(sorted(types))}", *loc)
+
+
+def cross_definition_issues(catalog: Catalog) -> list[Issue]:
+    """Every ERROR found across the catalog's definitions."""
+    issues: list[Issue] = []
+    seen: dict[str, str] = {}
+    located = [(d.id, d.file, d.line) for d in catalog.definitions]
+    located += [(o.outcome.id, o.file, o.line) for o in catalog.outcomes]
+    for ident, file, line in located:
+        if ident in seen:
+            issues.append(Issue("ERROR", "duplicate-id", f"id {ident!r} is already defined at {seen[ident]}",
+                                file=file, line=line, metric=ident))
+        else:
+            seen[ident] = f"{file}:{line}"
+    for d in catalog.definitions:
+        issues.extend(_calculation_issues(d))
+    return issues

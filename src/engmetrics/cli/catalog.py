@@ -1,0 +1,128 @@
+"""`engmetrics catalog ...`: validate, lint and browse the indicator definitions in metrics/*.yaml."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+import yaml
+from rich.table import Table
+from rich.tree import Tree
+
+from ..catalog.lint import lint
+from ..catalog.loader import check_catalog, load_catalog
+from ..catalog.views import TreeNode, catalog_tree, indicator_detail, indicator_summary
+from ..errors import Issue
+from .common import JsonOption, console, emit_json, state, stderr
+
+app = typer.Typer(no_args_is_help=True,
+                  help="Indicator definitions (metrics/*.yaml): validate, lint, browse.")
+
+TodayOption = Annotated[datetime | None, typer.Option(
+    "--today", formats=["%Y-%m-%d"],
+    help="Date that review dates are checked against (default: today, UTC).")]
+
+
+def _issue_dict(i: Issue) -> dict[str, object]:
+    return {"level": i.level, "rule": i.rule, "metric": i.metric, "file": i.file, "line": i.line,
+            "message": i.message}
+
+
+def _print_issues(issues: list[Issue]) -> None:
+    for i in issues:
+        colour = "red" if i.level == "ERROR" else "yellow"
+        stderr.print(f"[{colour}]{i}[/]", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def validate(as_json: JsonOption = False) -> None:
+    """Check every definition: schema, model and cross-definition rules. Exits 1 on any error.
+
+    Example: engmetrics catalog validate
+    """
+    report = check_catalog(state.settings.workspace)
+    if as_json:
+        emit_json([_issue_dict(i) for i in report.issues])
+    else:
+        _print_issues(report.issues)
+        if not report.errors:
+            c = report.catalog
+            console.print(f"OK: {len(c.definitions)} indicators, {len(c.outcomes)} outcomes")
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@app.command("lint")
+def lint_command(as_json: JsonOption = False, today: TodayOption = None) -> None:
+    """Find definitions that mislead: missing owners, vanity and unguarded velocity indicators, overdue
+    reviews, dangling links, only-lagging catalogs, bad threshold bands, duplicates. Exits 1 on an ERROR.
+
+    Example: engmetrics catalog lint --json
+    """
+    report = check_catalog(state.settings.workspace)
+    issues = report.errors or lint(report.catalog, today=today.date() if today else datetime.now(UTC).date())
+    if as_json:
+        emit_json([_issue_dict(i) for i in issues])
+    else:
+        _print_issues(issues)
+        if not issues:
+            console.print(f"OK: {len(report.catalog.definitions)} indicators, no lint findings")
+    if any(i.level == "ERROR" for i in issues):
+        raise typer.Exit(1)
+
+
+@app.command("list")
+def list_command(as_json: JsonOption = False) -> None:
+    """List the indicators.
+
+    Example: engmetrics catalog list --json
+    """
+    rows = [indicator_summary(d) for d in load_catalog(state.settings.workspace).definitions]
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table("id", "name", "kind", "cadence", "status", "owner", "outcome", "guardrail")
+    for r in rows:
+        table.add_row(*(str(r[k] or "") for k in ("id", "name", "kind", "cadence", "status", "owner",
+                                                  "outcome", "guardrail")))
+    console.print(table)
+
+
+@app.command()
+def show(metric: Annotated[str, typer.Argument(help="Indicator id.")], as_json: JsonOption = False) -> None:
+    """Show one indicator's full definition, where it is defined and its definition version.
+
+    Example: engmetrics catalog show change_failure_rate
+    """
+    detail = indicator_detail(load_catalog(state.settings.workspace).get(metric))
+    if as_json:
+        emit_json(detail)
+        return
+    console.print(yaml.safe_dump(detail, sort_keys=False, allow_unicode=True), highlight=False,
+                  soft_wrap=True, markup=False)
+
+
+def _add(tree: Tree, node: TreeNode) -> None:
+    label = f"[bold]{node.name}[/] ({node.id})" if node.type == "outcome" else f"{node.id}: {node.name}"
+    if node.guardrail:
+        label += f"  [dim]guardrail: {node.guardrail}[/]"
+    branch = tree.add(label)
+    for child in node.children:
+        _add(branch, child)
+
+
+@app.command()
+def tree(as_json: JsonOption = False) -> None:
+    """Show outcomes -> indicators -> guardrails.
+
+    Example: engmetrics catalog tree
+    """
+    roots = catalog_tree(load_catalog(state.settings.workspace))
+    if as_json:
+        emit_json([r.to_dict() for r in roots])
+        return
+    top = Tree("outcomes")
+    for root in roots:
+        _add(top, root)
+    console.print(top)

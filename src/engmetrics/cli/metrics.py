@@ -1,0 +1,87 @@
+"""`engmetrics metrics evaluate` and `engmetrics scorecard`: compute indicators with RAG status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..catalog.evaluate import MetricResult, evaluate, save_results
+from ..catalog.loader import load_catalog
+from ..catalog.periods import default_as_of
+from ..catalog.views import ScorecardRow, scorecard
+from ..workspace import git_commit
+from .common import JsonOption, console, emit_json, open_store, state
+
+app = typer.Typer(no_args_is_help=True, help="Compute indicators for a period, with RAG status.")
+
+AsOfOption = Annotated[datetime | None, typer.Option(
+    "--as-of", formats=["%Y-%m-%d"], help="Last day of the period, inclusive (default: yesterday, UTC).")]
+COLOURS = {"green": "green", "amber": "yellow", "red": "red", "no_data": "dim"}
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+def _status(status: str) -> str:
+    return f"[{COLOURS.get(status, 'white')}]{status}[/]"
+
+
+def _results(as_of: datetime | None, *, save: bool) -> list[MetricResult]:
+    settings = state.settings
+    catalog = load_catalog(settings.workspace)
+    day = as_of.date() if as_of else default_as_of()
+    with open_store(read_only=not save) as store:
+        results = evaluate(store, catalog, day, git_commit=git_commit(settings.workspace))
+        if save:
+            save_results(store, results)
+    return results
+
+
+@app.command("evaluate")
+def evaluate_command(as_of: AsOfOption = None, as_json: JsonOption = False) -> None:
+    """Compute every active indicator for its period ending on the as-of date and the period before,
+    store the results with their definition version, and show them.
+
+    Example: engmetrics metrics evaluate --as-of 2026-03-31 --json
+    """
+    results = _results(as_of, save=True)
+    if as_json:
+        emit_json([r.to_dict() for r in results])
+        return
+    table = Table("metric", "group", "period", "value", "previous", "status", "n")
+    for r in results:
+        table.add_row(r.metric, r.group or "", f"{r.period_start}..{r.period_end}", _fmt(r.value),
+                      _fmt(r.previous), _status(r.status), str(r.sample_size))
+    console.print(table)
+
+
+def _arrow(row: ScorecardRow) -> str:
+    if row.trend is None:
+        return ""
+    arrow = {"up": "↑", "down": "↓", "flat": "→"}[row.trend]
+    colour = "dim" if row.improving is None else ("green" if row.improving else "red")
+    return f"[{colour}]{arrow}[/]"
+
+
+def scorecard_command(as_of: AsOfOption = None, as_json: JsonOption = False) -> None:
+    """Show the RAG scorecard grouped by outcome, with trend arrows (green = moving the right way).
+
+    Example: engmetrics scorecard --as-of 2026-03-31
+    """
+    settings = state.settings
+    results = _results(as_of, save=False)
+    groups = scorecard(load_catalog(settings.workspace), results)
+    if as_json:
+        emit_json([g.to_dict() for g in groups])
+        return
+    for g in groups:
+        table = Table("indicator", "group", "value", "", "previous", "status", "unit", "guardrail",
+                      title=f"{g.name}", title_justify="left")
+        for row in g.rows:
+            table.add_row(row.name, row.group or "", _fmt(row.value), _arrow(row), _fmt(row.previous),
+                          _status(row.status), row.unit, row.guardrail or "")
+        console.print(table)
