@@ -56,7 +56,8 @@ def test_single_indicator_file(tmp_path: Path) -> None:
 def test_active_indicator_without_thresholds_is_an_error(tmp_path: Path) -> None:
     _write(tmp_path, GOOD.split("    thresholds:")[0])
     assert _where(tmp_path) == [("metrics/a.yaml", 5, "model")]
-    _write(tmp_path, GOOD.split("    thresholds:")[0].replace("cadence: weekly", "cadence: weekly\n    status: proposed"))
+    proposed = GOOD.split("    thresholds:")[0].replace("cadence: weekly", "cadence: weekly\n    status: proposed")
+    _write(tmp_path, proposed)
     assert _where(tmp_path) == []
 
 
@@ -164,3 +165,13 @@ def test_empty_band_is_a_model_error(tmp_path: Path) -> None:
     write_catalog(tmp_path, [indicator(thresholds={"green": {"min": 5, "max": 5}, "red": {"max": 5}})])
     [issue] = check_catalog(tmp_path).issues
     assert "empty band" in issue.message
+
+
+def test_individual_level_indicators_cannot_be_active(tmp_path: Path) -> None:
+    by_person = GOOD.replace("      dataset: deployments\n", "      dataset: changes\n      group_by: author\n")
+    _write(tmp_path, by_person)
+    assert _where(tmp_path) == [("metrics/a.yaml", 13, "calculation")]
+    _write(tmp_path, GOOD.replace("    cadence: weekly\n", "    cadence: weekly\n    audience: individual\n"))
+    assert _where(tmp_path) == [("metrics/a.yaml", 11, "calculation")]
+    _write(tmp_path, by_person.replace("    cadence: weekly\n", "    cadence: weekly\n    status: proposed\n"))
+    assert _where(tmp_path) == []

@@ -76,6 +76,25 @@ def _calculation_issues(d: Definition) -> Iterator[Issue]:
         yield from _check_column(issue, dataset, ("calculation", "time_column"), time_column, TEMPORAL)
     for loc, column, types in _columns(calc):
         yield from _check_column(issue, dataset, loc, column, types)
+    yield from _privacy_issues(d, dataset, issue)
+
+
+def _privacy_issues(d: Definition, dataset: Dataset, issue: Any) -> Iterator[Issue]:
+    """Numbers about individuals compute only with review-board approval (DESIGN.md, principle 4).
+
+    The review board does not exist yet, so such an indicator cannot be active.
+    """
+    calc = d.indicator.calculation
+    if d.indicator.status != "active":
+        return
+    if isinstance(calc, Calculation) and calc.group_by in dataset.column_index \
+            and dataset.column(calc.group_by).person:
+        yield issue(f"group_by {calc.group_by!r} is a person column: individual-level numbers need "
+                    "review-board approval; group by team instead or keep the indicator proposed",
+                    "calculation", "group_by")
+    if d.indicator.audience == "individual":
+        yield issue("audience individual needs review-board approval before it computes; keep the "
+                    "indicator proposed until it is approved", "audience")
 
 
 def _check_column(issue: Any, dataset: Dataset, loc: tuple[Any, ...], column: str,

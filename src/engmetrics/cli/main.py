@@ -53,9 +53,13 @@ def main(
 
 
 # Command groups: one module each, registered here and nowhere else.
-from . import datasets, ingest, workspace  # noqa: E402
+from . import catalog, datasets, demo, ingest, metrics, workspace  # noqa: E402
 
 app.command("init")(workspace.init)
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(datasets.quarantine_app, name="quarantine")
 app.command("ingest")(ingest.ingest)
+app.add_typer(catalog.app, name="catalog")
+app.add_typer(metrics.app, name="metrics")
+app.command("scorecard")(metrics.scorecard_command)
+app.command("demo")(demo.demo)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 import typer
@@ -11,7 +11,7 @@ from rich.table import Table
 from ..catalog.evaluate import MetricResult, evaluate, save_results
 from ..catalog.loader import load_catalog
 from ..catalog.periods import default_as_of
-from ..catalog.views import ScorecardRow, scorecard
+from ..catalog.views import ScorecardGroup, ScorecardRow, scorecard
 from ..workspace import git_commit
 from .common import JsonOption, console, emit_json, open_store, state
 
@@ -78,10 +78,17 @@ def scorecard_command(as_of: AsOfOption = None, as_json: JsonOption = False) -> 
     if as_json:
         emit_json([g.to_dict() for g in groups])
         return
+    print_scorecard(groups)
+
+
+def print_scorecard(groups: list[ScorecardGroup], as_of: date | None = None) -> None:
+    """Print scorecard groups as one Rich table per outcome (shared by `scorecard` and `demo`)."""
     for g in groups:
-        table = Table("indicator", "group", "value", "", "previous", "status", "unit", "guardrail",
-                      title=f"{g.name}", title_justify="left")
+        title = f"{g.name} (as of {as_of})" if as_of else g.name
+        grouped = any(row.group for row in g.rows)
+        table = Table("indicator", *(["group"] if grouped else []), "value", "", "previous", "status", "unit",
+                      "guardrail", title=title, title_justify="left")
         for row in g.rows:
-            table.add_row(row.name, row.group or "", _fmt(row.value), _arrow(row), _fmt(row.previous),
-                          _status(row.status), row.unit, row.guardrail or "")
+            table.add_row(row.name, *([row.group or ""] if grouped else []), _fmt(row.value), _arrow(row),
+                          _fmt(row.previous), _status(row.status), row.unit, row.guardrail or "")
         console.print(table)

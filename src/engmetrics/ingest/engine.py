@@ -109,10 +109,17 @@ def _need_key(key: bytes | None, dataset: Dataset) -> bytes:
 
 def _stage_file(con, dataset: Dataset, source: Source, rules: TimeRules, key: bytes | None, index: int) -> None:
     con.execute(f"INSERT INTO {_T} {_typed_select(dataset, source, rules, key, index)}")
+    refused = con.execute(f"SELECT count(*) FROM {_T} WHERE _file = ? AND _reason IS NOT NULL", [index]).fetchone()
+    if source.newlines_query and refused[0]:
+        # Only when rows are refused: a second pass finds quoted fields that span lines.
+        con.execute(f"INSERT INTO _em_newlines SELECT {index}, _rec, _nl FROM ({source.newlines_query}) "
+                    "WHERE _nl > 0")
     if source.fmt == "csv":
-        # Malformed lines (too many / too few columns, bad quoting) were skipped by the reader.
+        # Malformed lines (too many / too few columns, bad quoting) were skipped by the reader. Their raw
+        # text cannot be split reliably, so it is not kept when the dataset has person columns.
+        line = "NULL" if dataset.person_columns else "csv_line"
         con.execute(f"""INSERT INTO _em_structural
-            SELECT {index}, line, column_name, error_type::VARCHAR || ': ' || error_message, csv_line
+            SELECT {index}, line, column_name, error_type::VARCHAR || ': ' || error_message, {line}
             FROM (SELECT DISTINCT ON (line) * FROM {REJECTS} ORDER BY line, column_idx)""")
 
 
@@ -125,8 +132,10 @@ def _quarantine(con, dataset: Dataset, files: list[Path], batch: str) -> None:
     con.execute(f"""
         INSERT INTO _quarantine
         SELECT '{batch}', '{dataset.name}', {names}[q._file + 1],
-               CASE WHEN s.fmt = 'csv' THEN q._row + 1 + (SELECT count(*) FROM _em_shift h
-                    WHERE h._file = q._file AND h.threshold <= q._row - 1) ELSE q._row END,
+               CASE WHEN s.fmt = 'csv' THEN q.rowid - s.start + 2 + (SELECT count(*) FROM _em_shift h
+                    WHERE h._file = q._file AND h.threshold <= q.rowid - s.start)
+                    + (SELECT coalesce(sum(_nl), 0) FROM _em_newlines n
+                       WHERE n._file = q._file AND n._rec < q.rowid - s.start) ELSE q._row END,
                q._column, q._reason, q._record, now()
         FROM {_T} q JOIN _em_files s ON s._file = q._file WHERE q._reason IS NOT NULL""")
     con.execute(f"""
@@ -144,22 +153,23 @@ def _upsert(con, dataset: Dataset, result: IngestResult) -> None:
     cols = ", ".join(quote_ident(c) for c in dataset.column_names)
     on = " AND ".join(f"t.{quote_ident(k)} = f.{quote_ident(k)}" for k in key)
     keys = ", ".join(quote_ident(k) for k in key)
-    valid = f"(SELECT * FROM {_T} WHERE _reason IS NULL)"
+    valid = f"(SELECT *, rowid AS _seq FROM {_T} WHERE _reason IS NULL)"  # rowid: file order, file by file
+    matched, stored = f"c.{quote_ident(key[0])} IS NOT NULL", _hash(values, "c")
+    joined = " AND ".join(f"c.{quote_ident(k)} = s.{quote_ident(k)}" for k in key)
     inserted, updated, unchanged, repeats = con.execute(f"""
-        WITH s AS (SELECT {keys}, _h, lag(_h) OVER (PARTITION BY {keys} ORDER BY _file, _row) AS _prev
-                   FROM {valid}),
-             cur AS (SELECT {keys}, {_hash(values)} AS _h FROM {target})
-        SELECT count(*) FILTER (WHERE s._prev IS NULL AND c._h IS NULL),
-               count(*) FILTER (WHERE (s._prev IS NULL AND c._h <> s._h) OR s._prev <> s._h),
-               count(*) FILTER (WHERE (s._prev IS NULL AND c._h = s._h) OR s._prev = s._h),
+        WITH s AS (SELECT {keys}, _h, lag(_h) OVER (PARTITION BY {keys} ORDER BY _seq) AS _prev
+                   FROM {valid})
+        SELECT count(*) FILTER (WHERE s._prev IS NULL AND NOT {matched}),
+               count(*) FILTER (WHERE (s._prev IS NULL AND {matched} AND {stored} <> s._h) OR s._prev <> s._h),
+               count(*) FILTER (WHERE (s._prev IS NULL AND {matched} AND {stored} = s._h) OR s._prev = s._h),
                count(*) FILTER (WHERE s._prev IS NOT NULL)
-        FROM s LEFT JOIN cur c USING ({keys})""").fetchone()
+        FROM s LEFT JOIN {target} c ON {joined}""").fetchone()
     result.inserted, result.updated, result.unchanged = inserted, updated, unchanged
     final = valid
     if repeats:  # the later row of a repeated key wins
         final = _F
         con.execute(f"CREATE TEMP TABLE {_F} AS SELECT * FROM {valid} QUALIFY row_number() OVER "
-                    f"(PARTITION BY {keys} ORDER BY _file DESC, _row DESC) = 1")
+                    f"(PARTITION BY {keys} ORDER BY _seq DESC) = 1")
     if updated:
         con.execute(f"DELETE FROM {target} t USING {final} f WHERE {on} AND {_hash(values, 't')} <> f._h")
     new_rows = f"SELECT {cols} FROM {final} f"
@@ -179,11 +189,14 @@ def _prepare(con, dataset: Dataset, files: list[Path]) -> None:
                 f"_column VARCHAR, _record VARCHAR)")
     con.execute("CREATE TEMP TABLE _em_structural (_file INTEGER, line BIGINT, \"column\" VARCHAR, "
                 "reason VARCHAR, record VARCHAR)")
-    con.execute("CREATE TEMP TABLE _em_files (_file INTEGER, fmt VARCHAR)")
+    con.execute("CREATE TEMP TABLE _em_files (_file INTEGER, fmt VARCHAR, start BIGINT)")
+    con.execute("CREATE TEMP TABLE _em_newlines (_file INTEGER, _rec BIGINT, _nl BIGINT)")
 
 
 def _cleanup(con) -> None:
-    for table in (_T, _F, "_em_structural", "_em_files", "_em_shift", REJECTS, REJECTS + "_scan"):
+    temporary = (_T, _F, "_em_structural", "_em_files", "_em_shift", "_em_newlines")
+    rejects = (REJECTS, REJECTS + "_scan", REJECTS + "_again", REJECTS + "_again_scan")
+    for table in temporary + rejects:
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
@@ -218,8 +231,9 @@ def ingest_files(store: Store, dataset: str, files: Sequence[Path], *, fmt: str 
             source = open_source(con, spec, path, fmt)
             if source.ignored_columns:
                 result.ignored_columns[str(path)] = source.ignored_columns
-            con.execute("INSERT INTO _em_files VALUES (?, ?)", [index, source.fmt])
             _stage_file(con, spec, source, rules, pseudonym_key, index)
+            con.execute(f"INSERT INTO _em_files SELECT ?, ?, min(rowid) FROM {_T} WHERE _file = ?",
+                        [index, source.fmt, index])
         if progress:
             progress(f"writing {dataset}", len(paths), steps)
         started = con.execute("SELECT now()").fetchone()[0]

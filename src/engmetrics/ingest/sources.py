@@ -1,7 +1,8 @@
 """Input files as SQL sources: CSV, JSON Lines and Parquet, gzip-compressed or not.
 
 `open_source` checks what can be checked before reading (the file exists, the format, the header has
-every required column) and returns a SQL subquery yielding `_row` (position in the file), `_bad`
+every required column) and returns a SQL subquery yielding `_row` (position in the file; NULL for CSV,
+whose records keep their file order in the staging table, so the position is derived from `rowid`), `_bad`
 (a JSON Lines line that is not an object) and the dataset's columns as raw values. The engine streams
 the file; nothing is loaded into Python.
 """
@@ -36,7 +37,8 @@ class Source:
     query: str
     types: dict[str, str]
     ignored_columns: list[str] = field(default_factory=list)
-    structural_rejects: bool = False  # CSV: malformed lines were collected in REJECTS
+    # CSV: (record index, newlines inside its quoted fields), to turn record numbers into line numbers
+    newlines_query: str | None = None
 
 
 def detect_format(path: Path, fmt: str | None) -> str:
@@ -103,18 +105,26 @@ def _select(dataset: Dataset, present: set[str], expr: dict[str, str] | None = N
     return ", ".join(cols)
 
 
+def _csv_reader(path: Path, header: list[str], rejects: str) -> str:
+    columns = "{" + ", ".join(f"{quote_literal(h)}: 'VARCHAR'" for h in header) + "}"
+    return (f"read_csv({quote_literal(str(path))}, header = true, auto_detect = false, columns = {columns}, "
+            f"delim = ',', quote = '\"', escape = '\"', store_rejects = true, "
+            f"rejects_table = '{rejects}', rejects_scan = '{rejects}_scan')")
+
+
 def _csv(con, dataset: Dataset, path: Path) -> Source:
     header = _csv_header(path)
     ignored = _require(dataset, header, path)
-    columns = "{" + ", ".join(f"{quote_literal(h)}: 'VARCHAR'" for h in header) + "}"
-    con.execute(f"DROP TABLE IF EXISTS {REJECTS}")
-    con.execute(f"DROP TABLE IF EXISTS {REJECTS}_scan")
-    reader = (f"read_csv({quote_literal(str(path))}, header = true, auto_detect = false, columns = {columns}, "
-              f"delim = ',', quote = '\"', escape = '\"', store_rejects = true, "
-              f"rejects_table = '{REJECTS}', rejects_scan = '{REJECTS}_scan')")
-    query = f"SELECT row_number() OVER () AS _row, FALSE AS _bad, {_select(dataset, set(header))} FROM {reader}"
+    for table in (REJECTS, REJECTS + "_scan", REJECTS + "_again", REJECTS + "_again_scan"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    reader = _csv_reader(path, header, REJECTS)
+    query = f"SELECT NULL::BIGINT AS _row, FALSE AS _bad, {_select(dataset, set(header))} FROM {reader}"
     types = {c: "VARCHAR" for c in dataset.column_names}
-    return Source(path, "csv", query, types, ignored, structural_rejects=True)
+    newlines = " + ".join(f"(length(coalesce({quote_ident(h)}, '')) - length(replace(coalesce({quote_ident(h)}, "
+                          f"''), chr(10), '')))" for h in header)
+    again = _csv_reader(path, header, REJECTS + "_again")
+    lines = f"SELECT row_number() OVER () - 1 AS _rec, {newlines} AS _nl FROM {again}"
+    return Source(path, "csv", query, types, ignored, newlines_query=lines)
 
 
 def _jsonl(con, dataset: Dataset, path: Path) -> Source:

@@ -16,7 +16,7 @@ import ibis
 
 from ..errors import EngmetricsError
 from .lock import StoreLock
-from .migrations import migrate
+from .migrations import check_version, migrate
 
 __all__ = ["Store", "duckdb_path"]
 
@@ -57,8 +57,14 @@ class Store:
                 lock.release()
             raise EngmetricsError(f"cannot open the store {url}: {exc}") from exc
         store = cls(backend, url=url, lock=lock)
-        if not read_only and store.is_duckdb:
-            migrate(store.sql)
+        try:
+            if store.is_duckdb and read_only:
+                check_version(store.sql)
+            elif store.is_duckdb:
+                migrate(store.sql)
+        except BaseException:
+            store.close()  # a refused or failed migration must not keep the lock
+            raise
         return store
 
     @property

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ..errors import EngmetricsError
 from .datasets import REGISTRY
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "current_version", "migrate"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "check_version", "current_version", "migrate"]
 
 Connection = object  # a duckdb.DuckDBPyConnection; kept loose to avoid importing duckdb types here
 
@@ -71,13 +71,19 @@ def current_version(con) -> int:
     return con.execute("SELECT coalesce(max(version), 0) FROM _schema_version").fetchone()[0]
 
 
-def migrate(con) -> list[int]:
-    """Apply pending migrations in one transaction; return the versions applied."""
+def check_version(con) -> int:
+    """The store's schema version; refuses a store made by a newer engmetrics."""
     version = current_version(con)
     if version > SCHEMA_VERSION:
         raise EngmetricsError(
             f"the store has schema version {version}, newer than this engmetrics ({SCHEMA_VERSION}); "
             "upgrade engmetrics")
+    return version
+
+
+def migrate(con) -> list[int]:
+    """Apply pending migrations in one transaction; return the versions applied."""
+    version = check_version(con)
     pending = [m for m in MIGRATIONS if m.version > version]
     if not pending:
         return []

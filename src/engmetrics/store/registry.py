@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["SQL_TYPES", "Column", "Dataset", "Registry", "Rule"]
+from ..errors import InputError
+
+__all__ = ["SQL_TYPES", "Column", "Dataset", "Registry", "Rule", "UnknownDatasetError"]
 
 # Logical column types and their storage types (DuckDB spelling; Ibis maps them for other engines).
 SQL_TYPES = {
@@ -99,6 +101,12 @@ class Dataset:
         return [c.name for c in self.columns if c.name not in self.key]
 
 
+class UnknownDatasetError(InputError, KeyError):
+    """A dataset name that is not registered: a KeyError for callers, bad input (exit 1) for the CLI."""
+
+    __str__ = InputError.__str__
+
+
 class Registry(dict[str, Dataset]):
     """Datasets by name, in declaration order."""
 
@@ -106,8 +114,8 @@ class Registry(dict[str, Dataset]):
         super().__init__((d.name, d) for d in datasets)
 
     def get_dataset(self, name: str) -> Dataset:
-        """The dataset called `name`, or a KeyError that lists the known names."""
+        """The dataset called `name`, or an `UnknownDatasetError` (a KeyError) that lists the known names."""
         try:
             return self[name]
         except KeyError:
-            raise KeyError(f"unknown dataset {name!r}; known: {', '.join(self)}") from None
+            raise UnknownDatasetError(f"unknown dataset {name!r}; known: {', '.join(self)}") from None

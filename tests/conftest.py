@@ -1,0 +1,97 @@
+"""Shared fixtures: an in-memory store, file writing, ingestion with a fixed key, a workspace and the CLI."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from engmetrics.cli.main import app
+from engmetrics.ingest import ingest_files
+from engmetrics.store import Store
+from engmetrics.store.inventory import quarantine_rows
+from engmetrics.workspace import init_workspace
+
+KEY = bytes(range(32))  # the pseudonymisation key of in-memory tests
+
+
+@pytest.fixture(autouse=True)
+def _no_engmetrics_env(monkeypatch):
+    """Tests never see the developer's ENGMETRICS_* settings."""
+    for name in list(os.environ):
+        if name.startswith("ENGMETRICS_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def store():
+    with Store.open("duckdb://") as s:
+        yield s
+
+
+@pytest.fixture
+def write(tmp_path):
+    """write(name, text_or_bytes) -> path; a name ending in .gz is gzip-compressed."""
+
+    def _write(name: str, content: str | bytes) -> Path:
+        path = tmp_path / name
+        data = content.encode() if isinstance(content, str) else content
+        path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+        return path
+
+    return _write
+
+
+@pytest.fixture
+def ingest(store):
+    """ingest(dataset, *files, **options) into the in-memory store, with KEY."""
+
+    def _ingest(dataset: str, *files: Path, **options):
+        options.setdefault("pseudonym_key", KEY)
+        return ingest_files(store, dataset, list(files), **options)
+
+    return _ingest
+
+
+@pytest.fixture
+def rows(store):
+    """rows(sql) -> list of tuples from the in-memory store."""
+    return lambda sql, *params: store.sql.execute(sql, list(params)).fetchall()
+
+
+@pytest.fixture
+def quarantined(store):
+    """quarantined(dataset) -> quarantine rows of the in-memory store, ordered by line."""
+    return lambda dataset=None: sorted(quarantine_rows(store, dataset), key=lambda r: (r["source_file"], r["line"]))
+
+
+@pytest.fixture
+def workspace(tmp_path) -> Path:
+    return init_workspace(tmp_path / "ws")
+
+
+@pytest.fixture
+def cli(workspace):
+    """cli(*args) runs `engmetrics -w WORKSPACE *args` in process."""
+    runner = CliRunner()
+    return lambda *args: runner.invoke(app, ["-w", str(workspace), *[str(a) for a in args]])
+
+
+@pytest.fixture(scope="session")
+def spark_session():
+    """One local PySpark session (UTC) for every portability test; skipped without PySpark or Java."""
+    pytest.importorskip("pyspark")
+    if shutil.which("java") is None:
+        pytest.skip("PySpark needs Java (Debian package default-jre-headless; `make test` installs it)")
+    from pyspark.sql import SparkSession
+
+    spark = (SparkSession.builder.master("local[2]").appName("engmetrics-tests")
+             .config("spark.sql.session.timeZone", "UTC").config("spark.ui.enabled", "false")
+             .config("spark.sql.shuffle.partitions", "2").getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    yield spark
+    spark.stop()

@@ -1,0 +1,85 @@
+"""Upsert by primary key, idempotent; repeated keys within a batch; the later file wins."""
+
+from __future__ import annotations
+
+HEAD = "calendar,date,name\n"
+
+
+def counts(result) -> tuple[int, int, int, int, int]:
+    return result.read, result.inserted, result.updated, result.unchanged, result.quarantined
+
+
+def test_same_file_twice_changes_nothing(write, ingest, rows, store):
+    path = write("h.csv", HEAD + "uk,2026-12-25,Christmas\nuk,2026-12-26,Boxing Day\nde,2026-10-03,Einheit\n")
+    assert counts(ingest("holidays", path)) == (3, 3, 0, 0, 0)
+    before = rows("SELECT * FROM holidays ORDER BY ALL")
+    assert counts(ingest("holidays", path)) == (3, 0, 0, 3, 0)
+    assert rows("SELECT * FROM holidays ORDER BY ALL") == before
+    assert store.count("_ingests") == 2
+
+
+def test_changed_row_is_updated_and_new_key_inserted(write, ingest, rows):
+    ingest("holidays", write("a.csv", HEAD + "uk,2026-12-25,Christmas\nuk,2026-12-26,Boxing Day\n"))
+    result = ingest("holidays", write("b.csv", HEAD + "uk,2026-12-25,Xmas\nuk,2026-12-26,Boxing Day\n"
+                                                      "uk,2026-01-01,New Year\n"))
+    assert counts(result) == (3, 1, 1, 1, 0)
+    assert rows("SELECT date::VARCHAR, name FROM holidays ORDER BY date") == [
+        ("2026-01-01", "New Year"), ("2026-12-25", "Xmas"), ("2026-12-26", "Boxing Day")]
+
+
+def test_value_set_to_null_is_an_update(write, ingest, rows):
+    ingest("holidays", write("a.csv", HEAD + "uk,2026-12-25,Christmas\n"))
+    assert counts(ingest("holidays", write("b.csv", HEAD + "uk,2026-12-25,\n"))) == (1, 0, 1, 0, 0)
+    assert rows("SELECT name FROM holidays") == [(None,)]
+
+
+def test_repeated_key_with_same_values_in_one_batch_is_unchanged(write, ingest, rows):
+    result = ingest("holidays", write("h.csv", HEAD + "uk,2026-12-25,Christmas\nuk,2026-12-25,Christmas\n"))
+    assert counts(result) == (2, 1, 0, 1, 0)
+    assert rows("SELECT name FROM holidays") == [("Christmas",)]
+
+
+def test_repeated_key_with_other_values_in_one_batch_later_wins(write, ingest, rows):
+    result = ingest("holidays", write("h.csv", HEAD + "uk,2026-12-25,First\nuk,2026-12-26,Other\n"
+                                                     "uk,2026-12-25,Second\nuk,2026-12-25,Third\n"))
+    assert counts(result) == (4, 2, 2, 0, 0)
+    assert rows("SELECT name FROM holidays ORDER BY date") == [("Third",), ("Other",)]
+
+
+def test_later_file_of_one_call_wins(write, ingest, rows):
+    a = write("a.csv", HEAD + "uk,2026-12-25,From A\nuk,2026-12-26,Only A\n")
+    b = write("b.jsonl", '{"calendar": "uk", "date": "2026-12-25", "name": "From B"}\n')
+    assert counts(ingest("holidays", a, b)) == (3, 2, 1, 0, 0)
+    assert rows("SELECT name FROM holidays ORDER BY date") == [("From B",), ("Only A",)]
+    # and the other order: A wins
+    assert counts(ingest("holidays", b, a)) == (3, 0, 1, 2, 0)
+    assert rows("SELECT name FROM holidays ORDER BY date") == [("From A",), ("Only A",)]
+
+
+def test_invalid_repeat_does_not_override_a_valid_row(write, ingest, rows):
+    result = ingest("holidays", write("h.csv", HEAD + "uk,2026-12-25,Christmas\nuk,2026-12-25,x,y\n"))
+    assert counts(result) == (2, 1, 0, 0, 1)
+    assert rows("SELECT name FROM holidays") == [("Christmas",)]
+
+
+def test_composite_and_person_keys(write, ingest, rows):
+    path = write("p.csv", "person,valid_from,team\nalice,2026-01-01,a\nalice,2026-02-01,b\nbob,2026-01-01,a\n")
+    assert counts(ingest("people", path)) == (3, 3, 0, 0, 0)
+    assert counts(ingest("people", path)) == (3, 0, 0, 3, 0)
+    assert rows("SELECT count(DISTINCT person) FROM people") == [(2,)]
+
+
+def test_cost_rows_are_keyed_by_their_hash(write, ingest, rows):
+    head = ("BillingPeriodStart,BillingPeriodEnd,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,"
+            "BilledCost,EffectiveCost")
+    line = "2026-01-01T00:00:00Z,2026-02-01T00:00:00Z,2026-01-01T00:00:00Z,2026-01-02T00:00:00Z,Usage"
+    path = write("c.csv", f"{head}\n{line},1,1\n{line},1,1\n{line},2,2\n")
+    assert counts(ingest("cost", path)) == (3, 2, 0, 1, 0)
+    assert counts(ingest("cost", path)) == (3, 0, 0, 3, 0)
+    assert rows('SELECT "BilledCost" FROM cost ORDER BY 1') == [(1.0,), (2.0,)]
+    assert rows("SELECT count(DISTINCT x_row_hash) FROM cost") == [(2,)]
+
+
+def test_json_summary_has_exactly_the_documented_fields(write, ingest):
+    result = ingest("holidays", write("h.csv", HEAD + "uk,2026-12-25,Christmas\n"))
+    assert set(result.as_dict()) == {"dataset", "files", "read", "inserted", "updated", "unchanged", "quarantined"}

@@ -1,0 +1,103 @@
+"""Versioned migrations: old stores are upgraded with their data, newer stores are refused."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from engmetrics.errors import EngmetricsError
+from engmetrics.store import REGISTRY, Store
+from engmetrics.store import migrations as mig
+from engmetrics.store.migrations import SCHEMA_VERSION, current_version, migrate
+
+
+def test_new_store_is_at_the_current_version_with_every_table(tmp_path):
+    assert SCHEMA_VERSION == 3
+    url = f"duckdb://{tmp_path / 'store.duckdb'}"
+    with Store.open(url) as store:
+        assert store.sql.execute("SELECT version FROM _schema_version ORDER BY 1").fetchall() == [(1,), (2,), (3,)]
+        tables = {t for (t,) in store.sql.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        assert set(REGISTRY) | {"_ingests", "_quarantine", "_metric_results", "_schema_version"} <= tables
+    with Store.open(url) as store:  # reopening applies nothing
+        assert migrate(store.sql) == []
+
+
+def _make_store(path):
+    with Store.open(f"duckdb://{path}") as store:
+        store.sql.execute("INSERT INTO _ingests VALUES ('b1', 'holidays', ['h.csv'], "
+                          "TIMESTAMPTZ '2026-01-01 00:00:00Z', TIMESTAMPTZ '2026-01-01 00:00:01Z', 1, 1, 0, 0, 0)")
+        store.sql.execute("INSERT INTO _metric_results (metric, period_start, period_end, value, status, "
+                          "definition_version, as_of, evaluated_at) VALUES ('m', DATE '2026-01-01', "
+                          "DATE '2026-01-31', 0.5, 'ok', 'v1', DATE '2026-02-01', TIMESTAMPTZ '2026-02-01 00:00:00Z')")
+
+
+def test_store_from_version_2_is_upgraded_and_keeps_its_data(tmp_path):
+    path = tmp_path / "store.duckdb"
+    _make_store(path)
+    with duckdb.connect(str(path)) as con:  # undo migration 3: what the previous release wrote
+        con.execute("DELETE FROM _schema_version WHERE version = 3")
+        for column in ("group", "sample_size", "previous_sample_size"):
+            con.execute(f'ALTER TABLE _metric_results DROP COLUMN "{column}"')
+        con.execute("INSERT INTO holidays VALUES ('uk', DATE '2026-12-25', 'Christmas')")
+    with Store.open(f"duckdb://{path}") as store:
+        assert current_version(store.sql) == SCHEMA_VERSION
+        assert store.sql.execute("SELECT batch_id, inserted FROM _ingests").fetchall() == [("b1", 1)]
+        assert store.sql.execute('SELECT metric, "value", "group", sample_size FROM _metric_results').fetchall() == [
+            ("m", 0.5, None, None)]
+        assert store.sql.execute("SELECT name FROM holidays").fetchall() == [("Christmas",)]
+
+
+def test_store_from_version_1_gets_the_datasets_and_keeps_its_log(tmp_path):
+    path = tmp_path / "store.duckdb"
+    _make_store(path)
+    with duckdb.connect(str(path)) as con:  # undo migrations 2 and 3
+        con.execute("DELETE FROM _schema_version WHERE version >= 2")
+        for column in ("group", "sample_size", "previous_sample_size"):
+            con.execute(f'ALTER TABLE _metric_results DROP COLUMN "{column}"')
+        for name in REGISTRY:
+            con.execute(f'DROP TABLE "{name}"')
+    with Store.open(f"duckdb://{path}") as store:
+        assert current_version(store.sql) == SCHEMA_VERSION
+        assert store.sql.execute("SELECT batch_id FROM _ingests").fetchall() == [("b1",)]
+        assert store.count("deployments") == 0
+
+
+def test_failed_migration_rolls_back(tmp_path, monkeypatch):
+    path = tmp_path / "store.duckdb"
+    _make_store(path)
+    with duckdb.connect(str(path)) as con:
+        con.execute("DELETE FROM _schema_version WHERE version = 3")
+        for column in ("group", "sample_size", "previous_sample_size"):
+            con.execute(f'ALTER TABLE _metric_results DROP COLUMN "{column}"')
+
+    def broken(con):
+        con.execute("ALTER TABLE _metric_results ADD COLUMN half_done VARCHAR")
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(mig, "MIGRATIONS", [*mig.MIGRATIONS[:2], mig.Migration(3, "broken", broken)])
+    with pytest.raises(RuntimeError, match="boom"):
+        Store.open(f"duckdb://{path}")
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert current_version(con) == 2
+        columns = [r[0] for r in con.execute("DESCRIBE _metric_results").fetchall()]
+        assert "half_done" not in columns
+        assert con.execute("SELECT count(*) FROM _ingests").fetchone() == (1,)
+
+
+def test_newer_store_is_refused_not_recreated(tmp_path, cli, workspace):
+    path = workspace / ".engmetrics" / "store.duckdb"
+    _make_store(path)
+    with duckdb.connect(str(path)) as con:
+        con.execute("INSERT INTO _schema_version (version, description) VALUES (99, 'from the future')")
+    with pytest.raises(EngmetricsError) as err:
+        Store.open(f"duckdb://{path}")
+    assert "schema version 99, newer than this engmetrics (3)" in str(err.value)
+    with pytest.raises(EngmetricsError, match="schema version 99"):
+        Store.open(f"duckdb://{path}", read_only=True)
+    for args in (["ingest", "holidays", tmp_path / "none.csv"], ["datasets", "list", "--json"]):
+        result = cli(*args)  # the lock of the refused opens above was released, so no waiting here
+        assert result.exit_code == 1
+        assert "schema version 99, newer than this engmetrics (3); upgrade engmetrics" in result.stderr
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM _ingests").fetchone() == (1,)
+        assert current_version(con) == 99
