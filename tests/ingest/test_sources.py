@@ -108,3 +108,12 @@ def test_unknown_format_option(write, ingest):
 def test_unknown_dataset(write, ingest):
     with pytest.raises(KeyError, match="unknown dataset 'nope'"):
         ingest("nope", write("h.csv", CSV))
+
+
+def test_gzip_content_is_detected_without_a_gz_name(write, ingest, rows):
+    import gzip
+
+    csv_path = write("h.csv", gzip.compress(b"calendar,date,name\nuk,2026-12-25,Christmas\n"))
+    jsonl_path = write("h.jsonl", gzip.compress(b'{"calendar": "de", "date": "2026-10-03"}\n'))
+    assert ingest("holidays", csv_path, jsonl_path).inserted == 2
+    assert rows("SELECT calendar FROM holidays ORDER BY calendar") == [("de",), ("uk",)]

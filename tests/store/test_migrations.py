@@ -101,3 +101,17 @@ def test_newer_store_is_refused_not_recreated(tmp_path, cli, workspace):
     with duckdb.connect(str(path), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM _ingests").fetchone() == (1,)
         assert current_version(con) == 99
+
+
+def test_read_only_open_upgrades_an_older_store_first(tmp_path):
+    from engmetrics.store import Store
+    from engmetrics.store.migrations import SCHEMA_VERSION, current_version
+
+    url = f"duckdb://{tmp_path / 'old.duckdb'}"
+    with Store.open(url) as store:  # make it a version-2 store: undo migration 3
+        store.sql.execute("DELETE FROM _schema_version WHERE version = 3")
+        for column in ("group", "sample_size", "previous_sample_size"):
+            store.sql.execute(f'ALTER TABLE _metric_results DROP COLUMN "{column}"')
+    with Store.open(url, read_only=True) as store:
+        assert current_version(store.sql) == SCHEMA_VERSION == 3
+        assert store.table("_metric_results").schema()["group"].is_string()

@@ -53,6 +53,11 @@ def detect_format(path: Path, fmt: str | None) -> str:
     raise InputError("cannot tell the format from the file name; pass --format csv|jsonl|parquet", file=path)
 
 
+def _compression(path: Path) -> str:
+    """DuckDB's compression option, by content (gzip bytes in a file not named .gz are still gzip)."""
+    return "compression = 'gzip'" if _is_gzip(path) else "compression = 'none'"
+
+
 def _is_gzip(path: Path) -> bool:
     with path.open("rb") as handle:
         return handle.read(2) == b"\x1f\x8b"
@@ -108,7 +113,7 @@ def _select(dataset: Dataset, present: set[str], expr: dict[str, str] | None = N
 def _csv_reader(path: Path, header: list[str], rejects: str) -> str:
     columns = "{" + ", ".join(f"{quote_literal(h)}: 'VARCHAR'" for h in header) + "}"
     return (f"read_csv({quote_literal(str(path))}, header = true, auto_detect = false, columns = {columns}, "
-            f"delim = ',', quote = '\"', escape = '\"', store_rejects = true, "
+            f"delim = ',', quote = '\"', escape = '\"', store_rejects = true, {_compression(path)}, "
             f"rejects_table = '{rejects}', rejects_scan = '{rejects}_scan')")
 
 
@@ -129,7 +134,7 @@ def _csv(con, dataset: Dataset, path: Path) -> Source:
 
 def _jsonl(con, dataset: Dataset, path: Path) -> Source:
     reader = (f"read_csv({quote_literal(str(path))}, columns = {{'_text': 'VARCHAR'}}, header = false, "
-              f"auto_detect = false, delim = chr(0), quote = '', escape = '')")
+              f"auto_detect = false, delim = chr(0), quote = '', escape = '', {_compression(path)})")
     lines = f"SELECT row_number() OVER () AS _row, _text FROM {reader}"
     objects = (f"SELECT _row, _text, CASE WHEN json_valid(_text) THEN _text::JSON END AS _j FROM ({lines}) "
                f"WHERE trim(coalesce(_text, '')) <> ''")

@@ -16,7 +16,7 @@ import ibis
 
 from ..errors import EngmetricsError
 from .lock import StoreLock
-from .migrations import check_version, migrate
+from .migrations import SCHEMA_VERSION, check_version, migrate
 
 __all__ = ["Store", "duckdb_path"]
 
@@ -38,14 +38,32 @@ class Store:
 
     @classmethod
     def open(cls, url: str, *, read_only: bool = False, lock_timeout: float = 30.0) -> Store:
-        """Connect to `url`, taking the cross-process lock for DuckDB files and migrating if needed."""
+        """Connect to `url`, taking the cross-process lock for DuckDB files and migrating if needed.
+
+        A read-only open of a store that does not exist yet, or of one made by an older version, opens it
+        for writing first (under the exclusive lock) to create or upgrade it.
+        """
         path = duckdb_path(url)
+        if read_only and path is not None and not path.exists():
+            read_only = False
+        store = cls._connect(url, path, read_only, lock_timeout)
+        if read_only and store.is_duckdb:
+            try:
+                outdated = check_version(store.sql) < SCHEMA_VERSION
+            except BaseException:
+                store.close()
+                raise
+            if outdated:
+                store.close()
+                store = cls._connect(url, path, False, lock_timeout)
+        return store
+
+    @classmethod
+    def _connect(cls, url: str, path: Path | None, read_only: bool, lock_timeout: float) -> Store:
         lock = None
         if path is not None:
             lock = StoreLock(path.with_name(path.name + ".lock"), exclusive=not read_only, timeout=lock_timeout)
             lock.acquire()
-            if read_only and not path.exists():
-                read_only = False  # nothing to read yet: create and migrate it
         try:
             if url.startswith("duckdb"):
                 backend = ibis.duckdb.connect(str(path) if path else ":memory:", read_only=read_only)
@@ -57,14 +75,12 @@ class Store:
                 lock.release()
             raise EngmetricsError(f"cannot open the store {url}: {exc}") from exc
         store = cls(backend, url=url, lock=lock)
-        try:
-            if store.is_duckdb and read_only:
-                check_version(store.sql)
-            elif store.is_duckdb:
+        if store.is_duckdb and not read_only:
+            try:
                 migrate(store.sql)
-        except BaseException:
-            store.close()  # a refused or failed migration must not keep the lock
-            raise
+            except BaseException:
+                store.close()  # a refused or failed migration must not keep the lock
+                raise
         return store
 
     @property
