@@ -42,7 +42,6 @@ demo: install
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks || true
 
 test: install
 	$(BIN)/ruff check src tests benchmarks

@@ -7,7 +7,8 @@ calculator that a domain registers (see `engmetrics.catalog.calculators`).
 >>> ind = Indicator.model_validate({
 ...     "id": "deploys", "name": "Deployments", "kind": "leading", "unit": "deployments",
 ...     "direction": "higher_is_better", "cadence": "weekly",
-...     "calculation": {"dataset": "deployments", "measure": {"type": "count"}}})
+...     "calculation": {"dataset": "deployments", "measure": {"type": "count"}},
+...     "thresholds": {"green": {"min": 5}, "amber": {"min": 2, "max": 5}, "red": {"max": 2}}})
 >>> ind.calculation.measure.type, ind.status
 ('count', 'active')
 """

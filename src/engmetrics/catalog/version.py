@@ -5,7 +5,8 @@ default do not change the version; any change of meaning does.
 >>> from engmetrics.catalog.model import Indicator
 >>> a = Indicator.model_validate({"id": "x", "name": "X", "kind": "leading", "unit": "n",
 ...     "direction": "higher_is_better", "cadence": "daily",
-...     "calculation": {"dataset": "deployments", "measure": {"type": "count"}}})
+...     "calculation": {"dataset": "deployments", "measure": {"type": "count"}},
+...     "thresholds": {"green": {"min": 1}, "red": {"max": 1}}})
 >>> definition_version(a) == definition_version(a.model_copy())
 True
 >>> definition_version(a)[:7]
