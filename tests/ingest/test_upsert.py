@@ -83,3 +83,13 @@ def test_cost_rows_are_keyed_by_their_hash(write, ingest, rows):
 def test_json_summary_has_exactly_the_documented_fields(write, ingest):
     result = ingest("holidays", write("h.csv", HEAD + "uk,2026-12-25,Christmas\n"))
     assert set(result.as_dict()) == {"dataset", "files", "read", "inserted", "updated", "unchanged", "quarantined"}
+
+
+def test_reingest_keeps_one_quarantine_entry_per_bad_row(write, ingest, rows):
+    path = write("h.csv", HEAD + "uk,2026-12-25,Christmas\nuk,2026-13-01,Bad\nuk,,Missing\n")
+    assert counts(ingest("holidays", path)) == (3, 1, 0, 0, 2)
+    assert counts(ingest("holidays", path)) == (3, 0, 0, 1, 2)  # counted again: read = sum still holds
+    assert rows("SELECT line, count(*) FROM _quarantine GROUP BY line ORDER BY line") == [(3, 1), (4, 1)]
+    other = write("other.csv", HEAD + "uk,2026-13-01,Bad\n")  # same row, another file: its own entry
+    ingest("holidays", other)
+    assert rows("SELECT count(*) FROM _quarantine") == [(3,)]

@@ -141,6 +141,12 @@ def _quarantine(con, dataset: Dataset, files: list[Path], batch: str) -> None:
     con.execute(f"""
         INSERT INTO _quarantine SELECT '{batch}', '{dataset.name}', {names}[_file + 1], line, "column",
                reason, record, now() FROM _em_structural""")
+    # Re-ingesting a file quarantines its bad rows again: keep one entry each, the newest.
+    con.execute(f"""
+        DELETE FROM _quarantine o USING _quarantine n
+        WHERE n.batch_id = '{batch}' AND o.batch_id <> '{batch}' AND o.dataset = n.dataset
+          AND o.source_file = n.source_file AND o.line IS NOT DISTINCT FROM n.line
+          AND o.reason = n.reason AND o.record IS NOT DISTINCT FROM n.record""")
 
 
 def _hash(cols: list[str], alias: str = "") -> str:
