@@ -1,8 +1,9 @@
 """Ingest files into a dataset, losing nothing: every row read ends up inserted, updated, unchanged or
 quarantined, and `read == inserted + updated + unchanged + quarantined`.
 
-A batch (all files of one call) is one transaction: a file that cannot be read, `--strict` with an
-invalid row, or a killed process leaves the store exactly as it was.
+A batch (all files of one call) is staged in temporary tables, then written in one transaction: a file
+that cannot be read, `--strict` with an invalid row, or a killed process leaves the store exactly as it
+was.
 
 >>> from engmetrics.store import Store
 >>> import tempfile, pathlib
@@ -17,10 +18,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import InputError
-from ..store import REGISTRY, Dataset, Store
+from ..store import REGISTRY, Column, Dataset, Store
 from .coerce import FORM, TYPED, TimeRules, column_sql, quote_ident, quote_literal
 from .pseudonym import hmac_sql
 from .sources import REJECTS, Source, open_source
@@ -81,7 +83,7 @@ def _typed_select(dataset: Dataset, source: Source, rules: TimeRules, key: bytes
     def out(c: str) -> str:
         col = dataset.column(c)
         if dataset.hash_key and c in dataset.key:
-            parts = ", ".join(f"coalesce({quote_ident(v)}::VARCHAR, chr(0))" for v in dataset.value_columns)
+            parts = ", ".join(f"coalesce({_text(dataset.column(v))}, chr(0))" for v in dataset.value_columns)
             return f"md5(concat_ws(chr(31), {parts}))"
         if col.person:
             return hmac_sql(quote_ident(c), _need_key(key, dataset))
@@ -98,6 +100,13 @@ def _typed_select(dataset: Dataset, source: Source, rules: TimeRules, key: bytes
             f"ELSE concat_ws('; ', {reasons}) END END AS _reason, "
             f"CASE WHEN _refused THEN CASE WHEN _bad THEN NULL ELSE coalesce({first}) END END AS _column, "
             f"CASE WHEN _refused THEN to_json({record})::VARCHAR END AS _record FROM ({layer3})")
+
+
+def _text(column: Column) -> str:
+    """Exact text of a typed value for the row hash (timestamps as epoch microseconds: cheap to format)."""
+    if column.type == "timestamp":
+        return f"epoch_us({quote_ident(column.name)})::VARCHAR"
+    return f"{quote_ident(column.name)}::VARCHAR"
 
 
 def _need_key(key: bytes | None, dataset: Dataset) -> bytes:
@@ -213,6 +222,20 @@ def _strict_failure(con, batch: str, quarantined: int) -> InputError:
     return InputError(f"--strict: {quarantined} invalid row(s); nothing was written. First ones:\n{shown}")
 
 
+def _write(con, spec: Dataset, paths: list[Path], batch: str, strict: bool, result: IngestResult,
+           started: datetime) -> None:
+    """The batch's writes (quarantine, upsert, ingest log), inside the caller's transaction."""
+    _quarantine(con, spec, paths, batch)
+    result.quarantined = con.execute("SELECT count(*) FROM _quarantine WHERE batch_id = ?", [batch]).fetchone()[0]
+    if strict and result.quarantined:
+        raise _strict_failure(con, batch, result.quarantined)
+    _upsert(con, spec, result)
+    result.read = result.inserted + result.updated + result.unchanged + result.quarantined
+    con.execute("INSERT INTO _ingests VALUES (?, ?, ?, ?, now(), ?, ?, ?, ?, ?)",
+                [batch, spec.name, result.files, started, result.read, result.inserted, result.updated,
+                 result.unchanged, result.quarantined])
+
+
 def ingest_files(store: Store, dataset: str, files: Sequence[Path], *, fmt: str | None = None,
                  assume_tz: str | None = None, strict: bool = False, pseudonym_key: bytes | None = None,
                  progress: Progress | None = None) -> IngestResult:
@@ -228,8 +251,10 @@ def ingest_files(store: Store, dataset: str, files: Sequence[Path], *, fmt: str 
     con = store.sql
     batch = uuid.uuid4().hex
     steps = len(paths) + 1
-    con.execute("BEGIN TRANSACTION")
+    started = datetime.now(UTC)
     try:
+        # Staging lives in temporary tables outside the transaction (they die with the process); only
+        # the writes to the store's own tables form the transaction, which keeps it short and fast.
         _prepare(con, spec, paths)
         for index, path in enumerate(paths):
             if progress:
@@ -242,22 +267,15 @@ def ingest_files(store: Store, dataset: str, files: Sequence[Path], *, fmt: str 
                         [index, source.fmt, index])
         if progress:
             progress(f"writing {dataset}", len(paths), steps)
-        started = con.execute("SELECT now()").fetchone()[0]
-        _quarantine(con, spec, paths, batch)
-        result.quarantined = con.execute("SELECT count(*) FROM _quarantine WHERE batch_id = ?", [batch]).fetchone()[0]
-        if strict and result.quarantined:
-            raise _strict_failure(con, batch, result.quarantined)
-        _upsert(con, spec, result)
-        result.read = result.inserted + result.updated + result.unchanged + result.quarantined
-        con.execute("INSERT INTO _ingests VALUES (?, ?, ?, ?, now(), ?, ?, ?, ?, ?)",
-                    [batch, dataset, result.files, started, result.read, result.inserted, result.updated,
-                     result.unchanged, result.quarantined])
+        con.execute("BEGIN TRANSACTION")
+        try:
+            _write(con, spec, paths, batch, strict, result, started)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    finally:
         _cleanup(con)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        _cleanup(con)
-        raise
     if progress:
         progress("done", steps, steps)
     return result
