@@ -1,8 +1,9 @@
 """Ingest speed against a bare DuckDB load of the same file, measured in the same run.
 
 Generates N `deployments`-shaped rows and N FOCUS-shaped `cost` rows as CSV (ISO-8601 text) and Parquet
-(typed columns, as real exports are), cached in benchmarks/.data/, then times `engmetrics ingest` (full validation, quarantine, upsert, into a fresh
-file-backed store) against DuckDB's own `CREATE TABLE AS SELECT * FROM read_csv/read_parquet`.
+(typed columns, as real exports are), cached in benchmarks/.data/, then times `engmetrics ingest` (full
+validation, quarantine, upsert, into a fresh file-backed store) against DuckDB's own
+`CREATE TABLE AS SELECT * FROM read_csv/read_parquet`. Results are in docs/performance.md.
 
 Targets (issue 2): >= 500k rows/s from CSV, >= 1.5M rows/s from Parquet, within 2.5x of the bare load.
 

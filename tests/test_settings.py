@@ -117,3 +117,14 @@ def test_cli_store_url_option_and_environment(cli, workspace, tmp_path, monkeypa
     assert env_store.exists() and not (workspace / ".engmetrics" / "store.duckdb").exists()
     assert cli("--store-url", f"duckdb://{opt_store}", "ingest", "holidays", path, "--json").exit_code == 0
     assert opt_store.exists()
+
+
+def test_every_setting_is_documented_in_the_workspace_template():
+    from importlib import resources
+
+    from engmetrics.settings import PrivacySettings, Settings
+
+    template = (resources.files("engmetrics") / "templates" / "workspace" / "engmetrics.yaml").read_text()
+    names = [n for n in Settings.model_fields if n != "workspace"] + list(PrivacySettings.model_fields)
+    missing = [n for n in names if f"{n}:" not in template]
+    assert missing == [], f"settings missing from templates/workspace/engmetrics.yaml: {missing}"
