@@ -2,12 +2,15 @@
 
 Checks: ids unique across indicators and outcomes; the dataset exists; every column named by the
 calculation exists with a fitting type (sums over numbers, durations between timestamps, the time
-column a timestamp or date); a named calculator is registered.
+column a timestamp or date); filter values fit their column's type; a named calculator is registered
+and accepts the given params.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
+from datetime import date, datetime
 from typing import Any
 
 from ..errors import Issue
@@ -62,6 +65,11 @@ def _calculation_issues(d: Definition) -> Iterator[Issue]:
         if calc.calculator not in CALCULATORS:
             yield issue(f"unknown calculator {calc.calculator!r}; registered: "
                         f"{', '.join(sorted(CALCULATORS)) or 'none'}", "calculation", "calculator")
+            return
+        try:
+            inspect.signature(CALCULATORS[calc.calculator]).bind(None, None, **calc.params)
+        except TypeError as exc:
+            yield issue(f"calculator {calc.calculator}: {exc}", "calculation", "params")
         return
     dataset: Dataset | None = REGISTRY.get(calc.dataset)
     if dataset is None:
@@ -76,6 +84,7 @@ def _calculation_issues(d: Definition) -> Iterator[Issue]:
         yield from _check_column(issue, dataset, ("calculation", "time_column"), time_column, TEMPORAL)
     for loc, column, types in _columns(calc):
         yield from _check_column(issue, dataset, loc, column, types)
+    yield from _filter_value_issues(calc, dataset, issue)
     yield from _privacy_issues(d, dataset, issue)
 
 
@@ -95,6 +104,40 @@ def _privacy_issues(d: Definition, dataset: Dataset, issue: Any) -> Iterator[Iss
     if d.indicator.audience == "individual":
         yield issue("audience individual needs review-board approval before it computes; keep the "
                     "indicator proposed until it is approved", "audience")
+
+
+def _fits(value: Any, kind: str) -> bool:
+    """Whether a filter value can be compared with a column of logical type `kind`."""
+    if kind in NUMERIC:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind in TEMPORAL:
+        try:
+            (date if kind == "date" else datetime).fromisoformat(str(value))
+        except ValueError:
+            return False
+        return isinstance(value, str)
+    return isinstance(value, str) and kind != "string[]"
+
+
+def _filter_value_issues(calc: Calculation, dataset: Dataset, issue: Any) -> Iterator[Issue]:
+    """Filter values must fit their column's type (else the engine refuses the comparison at evaluation)."""
+    m = calc.measure
+    parts: list[tuple[tuple[Any, ...], Any]] = [(("calculation",), calc), (("calculation", "measure"), m)]
+    if isinstance(m, RatioMeasure):
+        parts[1:] = [(("calculation", "measure", "numerator"), m.numerator),
+                     (("calculation", "measure", "denominator"), m.denominator)]
+    for base, holder in parts:
+        for i, f in enumerate(holder.filters):
+            if f.value is None or f.column not in dataset.column_index:
+                continue
+            kind = dataset.column(f.column).type
+            values = f.value if isinstance(f.value, list) else [f.value]
+            bad = [v for v in values if not _fits(v, kind)]
+            if bad:
+                yield issue(f"filter on {dataset.name}.{f.column} ({kind}): value {bad[0]!r} does not fit",
+                            *base, "filters", i, "value")
 
 
 def _check_column(issue: Any, dataset: Dataset, loc: tuple[Any, ...], column: str,

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 import yaml
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -32,7 +33,7 @@ def _issue_dict(i: Issue) -> dict[str, object]:
 def _print_issues(issues: list[Issue]) -> None:
     for i in issues:
         colour = "red" if i.level == "ERROR" else "yellow"
-        stderr.print(f"[{colour}]{i}[/]", highlight=False, soft_wrap=True)
+        stderr.print(f"[{colour}]{escape(str(i))}[/]", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -84,8 +85,8 @@ def list_command(as_json: JsonOption = False) -> None:
         return
     table = Table("id", "name", "kind", "cadence", "status", "owner", "outcome", "guardrail")
     for r in rows:
-        table.add_row(*(str(r[k] or "") for k in ("id", "name", "kind", "cadence", "status", "owner",
-                                                  "outcome", "guardrail")))
+        table.add_row(*(escape(str(r[k] or "")) for k in ("id", "name", "kind", "cadence", "status", "owner",
+                                                          "outcome", "guardrail")))
     console.print(table)
 
 
@@ -104,9 +105,10 @@ def show(metric: Annotated[str, typer.Argument(help="Indicator id.")], as_json: 
 
 
 def _add(tree: Tree, node: TreeNode) -> None:
-    label = f"[bold]{node.name}[/] ({node.id})" if node.type == "outcome" else f"{node.id}: {node.name}"
+    name = escape(node.name)
+    label = f"[bold]{name}[/] ({node.id})" if node.type == "outcome" else f"{node.id}: {name}"
     if node.guardrail:
-        label += f"  [dim]guardrail: {node.guardrail}[/]"
+        label += f"  [dim]guardrail: {escape(node.guardrail)}[/]"
     branch = tree.add(label)
     for child in node.children:
         _add(branch, child)

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import EngmetricsError
 from ..settings import Settings, load_settings
@@ -72,5 +73,5 @@ def emit_json(data: Any) -> None:
 
 def fail(error: EngmetricsError | str, code: int = 1) -> typer.Exit:
     """Print an error on stderr and return the Exit to raise."""
-    stderr.print(f"[bold red]error:[/] {error}", highlight=False, markup=True, soft_wrap=True)
+    stderr.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, markup=True, soft_wrap=True)
     return typer.Exit(getattr(error, "exit_code", code))

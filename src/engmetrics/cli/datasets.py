@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..store.inventory import dataset_inventory, quarantine_rows
@@ -51,6 +52,7 @@ def list_quarantine(
         return
     table = Table("dataset", "file:line", "column", "reason")
     for row in rows:
-        table.add_row(row["dataset"], f"{row['source_file']}:{row['line']}", row["column"] or "", row["reason"])
+        table.add_row(row["dataset"], escape(f"{row['source_file']}:{row['line']}"), row["column"] or "",
+                      escape(row["reason"]))
     console.print(table)
     console.print(f"{len(rows):,} quarantined row(s)")

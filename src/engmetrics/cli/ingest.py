@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..errors import InputError
 from ..ingest import FORMATS, ingest_files
+from ..store import REGISTRY
 from ..workspace import ensure_pseudonym_key
 from .common import JsonOption, console, emit_json, open_store, state, stderr
 
@@ -27,8 +29,12 @@ def ingest(
 
     Example: engmetrics ingest deployments deploys.csv.gz --assume-tz Europe/Berlin
     """
-    key = ensure_pseudonym_key(state.settings.pseudonym_key_file)  # type: ignore[arg-type]
+    key_file = state.settings.pseudonym_key_file
     with open_store() as store:
+        if not key_file.exists() and any(store.count(d.name) for d in REGISTRY.values() if d.person_columns):
+            raise InputError("the pseudonymisation key is missing, but the store holds pseudonymised rows; "
+                             "restore the key (a new one would give everyone new pseudonyms)", file=key_file)
+        key = ensure_pseudonym_key(key_file)  # type: ignore[arg-type]
         if json_out or not console.is_terminal:
             result = ingest_files(store, dataset, files, fmt=fmt, assume_tz=assume_tz, strict=strict,
                                   pseudonym_key=key)
@@ -46,7 +52,7 @@ def ingest(
         emit_json(result.as_dict())
         return
     for path, columns in result.ignored_columns.items():
-        stderr.print(f"note: {path}: ignored columns not in {dataset}: {', '.join(columns)}")
+        stderr.print(f"note: {path}: ignored columns not in {dataset}: {', '.join(columns)}", markup=False)
     console.print(
         f"{result.dataset}: read {result.read:,} = inserted {result.inserted:,} + updated {result.updated:,} "
         f"+ unchanged {result.unchanged:,} + quarantined {result.quarantined:,}")

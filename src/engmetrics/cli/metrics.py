@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..catalog.evaluate import MetricResult, evaluate, save_results
@@ -54,7 +55,7 @@ def evaluate_command(as_of: AsOfOption = None, as_json: JsonOption = False) -> N
         return
     table = Table("metric", "group", "period", "value", "previous", "status", "n")
     for r in results:
-        table.add_row(r.metric, r.group or "", f"{r.period_start}..{r.period_end}", _fmt(r.value),
+        table.add_row(r.metric, escape(r.group or ""), f"{r.period_start}..{r.period_end}", _fmt(r.value),
                       _fmt(r.previous), _status(r.status), str(r.sample_size))
     console.print(table)
 
@@ -84,11 +85,12 @@ def scorecard_command(as_of: AsOfOption = None, as_json: JsonOption = False) -> 
 def print_scorecard(groups: list[ScorecardGroup], as_of: date | None = None) -> None:
     """Print scorecard groups as one Rich table per outcome (shared by `scorecard` and `demo`)."""
     for g in groups:
-        title = f"{g.name} (as of {as_of})" if as_of else g.name
+        title = escape(f"{g.name} (as of {as_of})" if as_of else g.name)
         grouped = any(row.group for row in g.rows)
         table = Table("indicator", *(["group"] if grouped else []), "value", "", "previous", "status", "unit",
                       "guardrail", title=title, title_justify="left")
         for row in g.rows:
-            table.add_row(row.name, *([row.group or ""] if grouped else []), _fmt(row.value), _arrow(row),
-                          _fmt(row.previous), _status(row.status), row.unit, row.guardrail or "")
+            table.add_row(escape(row.name), *([escape(row.group or "")] if grouped else []), _fmt(row.value),
+                          _arrow(row), _fmt(row.previous), _status(row.status), escape(row.unit),
+                          escape(row.guardrail or ""))
         console.print(table)

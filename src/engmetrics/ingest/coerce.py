@@ -19,6 +19,7 @@ from ..store.registry import Column
 __all__ = ["FORM", "TYPED", "ColumnSql", "TimeRules", "column_sql", "quote_ident", "quote_literal"]
 
 _OFFSET = r"\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?|\s?UTC)$"
+_NO_SECONDS = r"^(.*[T ]\d{2}:\d{2})(\s*(Z|[+-][0-9:]+| ?UTC))$"  # HH:MM then an offset: DuckDB needs :SS
 _EPOCH_S = r"-?\d{9,10}(\.\d+)?"
 _EPOCH_MS = r"-?\d{12,13}"
 _TEXT_TYPES = ("VARCHAR", "JSON")
@@ -90,14 +91,18 @@ def _timestamp(r: str, form: str, source: str, rules: TimeRules) -> tuple[str, s
     if source.startswith("TIMESTAMP") or source == "DATE":
         typed, naive = _naive_to_utc(f"{r}::TIMESTAMP", rules)
         return typed, None, [(f"{r} IS NOT NULL AND ({c})", m) for c, m in naive]
-    if source not in _TEXT_TYPES:
-        return f"to_timestamp({r}::DOUBLE)", None, []
+    if source not in _TEXT_TYPES:  # numbers: epoch seconds or milliseconds, told apart as for text
+        v = f"abs({r}::DOUBLE)"
+        return (f"CASE WHEN {v} >= 1e8 AND {v} < 1e10 THEN to_timestamp({r}::DOUBLE) "
+                f"WHEN {v} >= 1e11 AND {v} < 1e13 THEN to_timestamp({r}::DOUBLE / 1000) END"), None, []
     helper = (f"CASE WHEN {r} IS NULL THEN NULL WHEN suffix({r}, 'Z') OR regexp_matches({r}, '{_OFFSET}') "
               f"THEN 'o' WHEN regexp_full_match({r}, '{_EPOCH_S}') THEN 's' "
               f"WHEN regexp_full_match({r}, '{_EPOCH_MS}') THEN 'm' ELSE 'n' END")
     local = f"TRY_CAST({r} AS TIMESTAMP)"
     naive, refusals = _naive_to_utc(local, rules)
-    typed = (f"CASE {form} WHEN 'o' THEN TRY_CAST({r} AS TIMESTAMPTZ) WHEN 's' THEN to_timestamp({r}::DOUBLE) "
+    with_offset = (f"coalesce(TRY_CAST({r} AS TIMESTAMPTZ), TRY_CAST(regexp_replace(upper({r}), "
+                   f"'{_NO_SECONDS}', '\\1:00\\2') AS TIMESTAMPTZ))")
+    typed = (f"CASE {form} WHEN 'o' THEN {with_offset} WHEN 's' THEN to_timestamp({r}::DOUBLE) "
              f"WHEN 'm' THEN to_timestamp({r}::DOUBLE / 1000) WHEN 'n' THEN {naive} END")
     checks = [(f"{form} = 'n' AND {local} IS NOT NULL AND ({cond})", msg) for cond, msg in refusals]
     return typed, helper, checks

@@ -95,11 +95,15 @@ def _typed_select(dataset: Dataset, source: Source, rules: TimeRules, key: bytes
 
     record = "{" + ", ".join(f"{quote_literal(c)}: {shown(c)}" for c in dataset.column_names) + "}"
     outputs = ", ".join(f"{out(c)} AS {quote_ident(c)}" for c in dataset.column_names)
-    return (f"SELECT {file_index} AS _file, _row, {outputs}, {_hash(dataset.value_columns)} AS _h, "
-            f"CASE WHEN _refused THEN CASE WHEN _bad THEN 'not a JSON object' "
-            f"ELSE concat_ws('; ', {reasons}) END END AS _reason, "
-            f"CASE WHEN _refused THEN CASE WHEN _bad THEN NULL ELSE coalesce({first}) END END AS _column, "
-            f"CASE WHEN _refused THEN to_json({record})::VARCHAR END AS _record FROM ({layer3})")
+    inner = (f"SELECT {file_index} AS _file, _row, {outputs}, "
+             f"CASE WHEN _refused THEN CASE WHEN _bad THEN 'not a JSON object' "
+             f"ELSE concat_ws('; ', {reasons}) END END AS _reason, "
+             f"CASE WHEN _refused THEN CASE WHEN _bad THEN NULL ELSE coalesce({first}) END END AS _column, "
+             f"CASE WHEN _refused THEN to_json({record})::VARCHAR END AS _record FROM ({layer3})")
+    # The row hash is over the stored values (pseudonyms, not raw person ids), as `_upsert` compares them.
+    cols = ", ".join(quote_ident(c) for c in dataset.column_names)
+    return (f"SELECT _file, _row, {cols}, {_hash(dataset.value_columns)} AS _h, _reason, _column, _record "
+            f"FROM ({inner})")
 
 
 def _text(column: Column) -> str:

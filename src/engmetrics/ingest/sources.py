@@ -73,11 +73,16 @@ def _check_gzip(path: Path) -> None:
         raise InputError(f"corrupt or truncated gzip file ({exc})", file=path) from None
 
 
+def _delimiter(path: Path) -> str:
+    """Tab for `.tsv` (and `.tsv.gz`), else comma."""
+    return "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
+
+
 def _csv_header(path: Path) -> list[str]:
     opener = gzip.open if _is_gzip(path) else open
     try:
         with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:  # type: ignore[operator]
-            header = next(csv.reader(io.StringIO(handle.readline())), [])
+            header = next(csv.reader(io.StringIO(handle.readline()), delimiter=_delimiter(path)), [])
     except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as exc:
         raise InputError(f"not a readable UTF-8 CSV file ({exc.__class__.__name__})", file=path, line=1) from None
     header = [h.strip() for h in header]
@@ -113,8 +118,8 @@ def _select(dataset: Dataset, present: set[str], expr: dict[str, str] | None = N
 def _csv_reader(path: Path, header: list[str], rejects: str) -> str:
     columns = "{" + ", ".join(f"{quote_literal(h)}: 'VARCHAR'" for h in header) + "}"
     return (f"read_csv({quote_literal(str(path))}, header = true, auto_detect = false, columns = {columns}, "
-            f"delim = ',', quote = '\"', escape = '\"', store_rejects = true, {_compression(path)}, "
-            f"rejects_table = '{rejects}', rejects_scan = '{rejects}_scan')")
+            f"delim = {quote_literal(_delimiter(path))}, quote = '\"', escape = '\"', store_rejects = true, "
+            f"{_compression(path)}, rejects_table = '{rejects}', rejects_scan = '{rejects}_scan')")
 
 
 def _csv(con, dataset: Dataset, path: Path) -> Source:

@@ -23,19 +23,21 @@ def band_problems(bands: list[tuple[str, Band]], direction: str) -> list[str]:
     """Plain-language problems of `bands` (name, band) for `direction`; empty when they tile the line."""
     ordered = sorted(bands, key=lambda nb: (_NEG if nb[1].min is None else nb[1].min))
     problems = []
-    first, last = ordered[0], ordered[-1]
+    first = ordered[0]
     if first[1].min is not None:
         problems.append(f"gap: values below {_fmt(first[1].min)} are in no band")
+    reach = float("inf") if first[1].max is None else first[1].max  # every value below it is in a band
     for (a_name, a), (b_name, b) in pairwise(ordered):
         a_max = float("inf") if a.max is None else a.max
         b_min = _NEG if b.min is None else b.min
         if a_max > b_min:
             problems.append(f"overlap: {a_name} and {b_name} both hold [{_fmt(b.min)}, "
                             f"{_fmt(min(a_max, b.max if b.max is not None else a_max))})")
-        elif a_max < b_min:
-            problems.append(f"gap: values in [{_fmt(a.max)}, {_fmt(b.min)}) are in no band")
-    if last[1].max is not None:
-        problems.append(f"gap: values from {_fmt(last[1].max)} up are in no band")
+        elif reach < b_min:
+            problems.append(f"gap: values in [{_fmt(reach)}, {_fmt(b.min)}) are in no band")
+        reach = max(reach, float("inf") if b.max is None else b.max)
+    if reach != float("inf"):
+        problems.append(f"gap: values from {_fmt(reach)} up are in no band")
     expected = ["red", "amber", "green"] if direction == "higher_is_better" else ["green", "amber", "red"]
     names = [n for n, _ in ordered]
     if names != [n for n in expected if n in names]:
