@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 
 def counts(result) -> tuple[int, int, int, int, int]:
     return result.read, result.inserted, result.updated, result.unchanged, result.quarantined
@@ -63,8 +61,6 @@ def _lines(quarantined, dataset="holidays") -> list[int]:
     return [r["line"] for r in quarantined(dataset)]
 
 
-@pytest.mark.xfail(strict=True, reason="DuckDB's CSV reader skips blank lines; the record index -> line "
-                   "mapping in ingest/engine.py (_quarantine) does not count them")
 def test_csv_blank_lines_do_not_shift_quarantine_line_numbers(write, ingest, quarantined):
     # line 1 header, 2 valid, 3 blank, 4 bad
     path = write("h.csv", "calendar,date,name\nuk,2026-01-01,a\n\nuk,bad,b\n")
@@ -72,8 +68,6 @@ def test_csv_blank_lines_do_not_shift_quarantine_line_numbers(write, ingest, qua
     assert _lines(quarantined) == [4]
 
 
-@pytest.mark.xfail(strict=True, reason="DuckDB's rejects table numbers a malformed line by records, not "
-                   "lines; quoted fields spanning lines before it are not added (ingest/engine.py _stage_file)")
 def test_csv_malformed_line_after_multiline_field_has_its_real_line(write, ingest, quarantined):
     # line 1 header, 2-4 one record with a quoted field over three lines, 5 too many columns
     path = write("h.csv", 'calendar,date,name\nuk,2026-01-01,"a\nb\nc"\nuk,2026-01-03,x,y\n')

@@ -21,3 +21,31 @@ def test_quarantine_lines_in_a_large_parallel_read(tmp_path):
     shifted = {line if line <= 200_000 else line + 1 for line in BAD_LINES}
     assert lines == sorted(shifted | {200_001})
     assert (result.read, result.quarantined, result.inserted) == (ROWS + 1, 5, ROWS - 4)
+
+
+def test_lines_with_crlf_blank_lines_multiline_fields_and_malformed_records(tmp_path):
+    rows = [
+        "calendar,date,name",  # 1 header
+        "uk,2026-01-01,a",  # 2
+        "",  # 3 blank: not a record
+        'uk,2026-01-02,"two',  # 4 one record over lines 4-6, with a blank line inside the quotes
+        "",  # 5
+        'lines"',  # 6
+        "uk,2026-13-01,bad date",  # 7 refused: month 13
+        "uk,2026-01-04,too,many",  # 8 malformed: too many columns
+        "",  # 9
+        'uk,2026-01-05,"say ""hi""',  # 10 escaped quotes inside a field spanning lines 10-11
+        'there"',  # 11
+        "uk,,missing date",  # 12 refused: date required
+    ]
+    path = tmp_path / "h.csv.gz"
+    import gzip
+
+    path.write_bytes(gzip.compress(("\r\n".join(rows) + "\r\n").encode()))
+    with Store.open("duckdb://") as store:
+        result = ingest_files(store, "holidays", [path])
+        got = store.sql.execute("SELECT line, \"column\" FROM _quarantine ORDER BY line").fetchall()
+        names = store.sql.execute("SELECT name FROM holidays ORDER BY date").fetchall()
+    assert got == [(7, "date"), (8, None), (12, "date")]  # a malformed record names no column
+    assert (result.read, result.inserted, result.quarantined) == (6, 3, 3)
+    assert names == [("a",), ("two\r\n\r\nlines",), ('say "hi"\r\nthere',)]

@@ -25,7 +25,7 @@ from ..errors import InputError
 from ..store import REGISTRY, Column, Dataset, Store
 from .coerce import FORM, TYPED, TimeRules, column_sql, quote_ident, quote_literal
 from .pseudonym import hmac_sql
-from .sources import REJECTS, Source, open_source
+from .sources import REJECTS, Source, open_source, physical_lines
 
 __all__ = ["IngestResult", "ingest_files"]
 
@@ -122,33 +122,53 @@ def _need_key(key: bytes | None, dataset: Dataset) -> bytes:
 
 def _stage_file(con, dataset: Dataset, source: Source, rules: TimeRules, key: bytes | None, index: int) -> None:
     con.execute(f"INSERT INTO {_T} {_typed_select(dataset, source, rules, key, index)}")
-    refused = con.execute(f"SELECT count(*) FROM {_T} WHERE _file = ? AND _reason IS NOT NULL", [index]).fetchone()
-    if source.newlines_query and refused[0]:
-        # Only when rows are refused: a second pass finds quoted fields that span lines.
-        con.execute(f"INSERT INTO _em_newlines SELECT {index}, _rec, _nl FROM ({source.newlines_query}) "
-                    "WHERE _nl > 0")
-    if source.fmt == "csv":
-        # Malformed lines (too many / too few columns, bad quoting) were skipped by the reader. Their raw
-        # text cannot be split reliably, so it is not kept when the dataset has person columns.
-        line = "NULL" if dataset.person_columns else "csv_line"
-        con.execute(f"""INSERT INTO _em_structural
-            SELECT {index}, line, column_name, error_type::VARCHAR || ': ' || error_message, {line}
-            FROM (SELECT DISTINCT ON (line) * FROM {REJECTS} ORDER BY line, column_idx)""")
+    con.execute(f"INSERT INTO _em_files SELECT ?, ?, min(rowid) FROM {_T} WHERE _file = ?",
+                [index, source.fmt, index])
+    if source.fmt != "csv":
+        return
+    # Malformed lines (too many / too few columns, bad quoting) were skipped by the reader. Their raw
+    # text cannot be split reliably, so it is not kept when the dataset has person columns.
+    line = "NULL" if dataset.person_columns else "csv_line"
+    con.execute(f"""INSERT INTO _em_structural
+        SELECT {index}, line, column_name, error_type::VARCHAR || ': ' || error_message, {line}
+        FROM (SELECT DISTINCT ON (line) * FROM {REJECTS} ORDER BY line, column_idx)""")
+    refused = con.execute(f"SELECT (SELECT count(*) FROM {_T} WHERE _file = ? AND _reason IS NOT NULL) "
+                          f"+ (SELECT count(*) FROM _em_structural WHERE _file = ?)", [index, index]).fetchone()
+    if refused[0]:
+        _map_csv_lines(con, source.path, index)
+
+
+def _map_csv_lines(con, path: Path, index: int) -> None:
+    """Physical line of every CSV record, for files with refused rows only (a second, cheap pass).
+
+    The reader counts a record spanning lines as one "line" and a blank line as one, so its positions
+    are units: blank lines and records, where a line starts a record unless it continues a quoted field
+    (an odd number of quotes so far). Good records, in order, are the units that are neither blank,
+    the header, nor a malformed record; the n-th of them is the n-th staged row of the file.
+    """
+    con.execute(f"""
+        INSERT INTO _em_units
+        SELECT {index}, row_number() OVER (ORDER BY ln), ln, _text IS NULL FROM (
+            SELECT ln, _text, coalesce(sum(strlen(_text) - strlen(replace(_text, '"', ''))) OVER (
+                ORDER BY ln ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) % 2 = 1 AS _inside
+            FROM ({physical_lines(path)})) WHERE NOT _inside""")
+    con.execute(f"""
+        UPDATE _em_structural s SET line = u.line FROM _em_units u
+        WHERE s._file = {index} AND u._file = {index} AND u.unit = s.line""")
+    con.execute(f"""
+        INSERT INTO _em_records
+        SELECT {index}, row_number() OVER (ORDER BY unit) - 1, line FROM _em_units u
+        WHERE _file = {index} AND NOT blank AND unit > 1
+          AND unit NOT IN (SELECT line FROM {REJECTS})""")
 
 
 def _quarantine(con, dataset: Dataset, files: list[Path], batch: str) -> None:
     names = "[" + ", ".join(quote_literal(str(f)) for f in files) + "]"
-    # CSV records after a skipped malformed line sit one line further down per skipped line.
-    con.execute("""
-        CREATE TEMP TABLE _em_shift AS SELECT _file, line - 1 - row_number() OVER (
-            PARTITION BY _file ORDER BY line) AS threshold FROM _em_structural""")
     con.execute(f"""
         INSERT INTO _quarantine
         SELECT '{batch}', '{dataset.name}', {names}[q._file + 1],
-               CASE WHEN s.fmt = 'csv' THEN q.rowid - s.start + 2 + (SELECT count(*) FROM _em_shift h
-                    WHERE h._file = q._file AND h.threshold <= q.rowid - s.start)
-                    + (SELECT coalesce(sum(_nl), 0) FROM _em_newlines n
-                       WHERE n._file = q._file AND n._rec < q.rowid - s.start) ELSE q._row END,
+               CASE WHEN s.fmt = 'csv' THEN (SELECT r.line FROM _em_records r
+                    WHERE r._file = q._file AND r.good = q.rowid - s.start) ELSE q._row END,
                q._column, q._reason, q._record, now()
         FROM {_T} q JOIN _em_files s ON s._file = q._file WHERE q._reason IS NOT NULL""")
     con.execute(f"""
@@ -209,12 +229,13 @@ def _prepare(con, dataset: Dataset, files: list[Path]) -> None:
     con.execute("CREATE TEMP TABLE _em_structural (_file INTEGER, line BIGINT, \"column\" VARCHAR, "
                 "reason VARCHAR, record VARCHAR)")
     con.execute("CREATE TEMP TABLE _em_files (_file INTEGER, fmt VARCHAR, start BIGINT)")
-    con.execute("CREATE TEMP TABLE _em_newlines (_file INTEGER, _rec BIGINT, _nl BIGINT)")
+    con.execute("CREATE TEMP TABLE _em_units (_file INTEGER, unit BIGINT, line BIGINT, blank BOOLEAN)")
+    con.execute("CREATE TEMP TABLE _em_records (_file INTEGER, good BIGINT, line BIGINT)")
 
 
 def _cleanup(con) -> None:
-    temporary = (_T, _F, "_em_structural", "_em_files", "_em_shift", "_em_newlines")
-    rejects = (REJECTS, REJECTS + "_scan", REJECTS + "_again", REJECTS + "_again_scan")
+    temporary = (_T, _F, "_em_structural", "_em_files", "_em_units", "_em_records")
+    rejects = (REJECTS, REJECTS + "_scan")
     for table in temporary + rejects:
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
@@ -267,8 +288,6 @@ def ingest_files(store: Store, dataset: str, files: Sequence[Path], *, fmt: str 
             if source.ignored_columns:
                 result.ignored_columns[str(path)] = source.ignored_columns
             _stage_file(con, spec, source, rules, pseudonym_key, index)
-            con.execute(f"INSERT INTO _em_files SELECT ?, ?, min(rowid) FROM {_T} WHERE _file = ?",
-                        [index, source.fmt, index])
         if progress:
             progress(f"writing {dataset}", len(paths), steps)
         con.execute("BEGIN TRANSACTION")

@@ -20,7 +20,7 @@ from ..errors import InputError
 from ..store.registry import Dataset
 from .coerce import quote_ident, quote_literal
 
-__all__ = ["FORMATS", "Source", "detect_format", "open_source"]
+__all__ = ["FORMATS", "Source", "detect_format", "open_source", "physical_lines"]
 
 FORMATS = ("csv", "jsonl", "parquet")
 _SUFFIXES = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
@@ -37,8 +37,6 @@ class Source:
     query: str
     types: dict[str, str]
     ignored_columns: list[str] = field(default_factory=list)
-    # CSV: (record index, newlines inside its quoted fields), to turn record numbers into line numbers
-    newlines_query: str | None = None
 
 
 def detect_format(path: Path, fmt: str | None) -> str:
@@ -122,27 +120,28 @@ def _csv_reader(path: Path, header: list[str], rejects: str) -> str:
             f"{_compression(path)}, rejects_table = '{rejects}', rejects_scan = '{rejects}_scan')")
 
 
+def physical_lines(path: Path) -> str:
+    """SQL yielding every physical line of a text file in order: `ln` (1-based) and `_text`, NULL when
+    blank. The engine reads it; it serves JSON Lines records and the CSV line map."""
+    reader = (f"read_csv({quote_literal(str(path))}, columns = {{'_text': 'VARCHAR'}}, header = false, "
+              f"auto_detect = false, delim = chr(0), quote = '', escape = '', {_compression(path)})")
+    return f"SELECT row_number() OVER () AS ln, _text FROM {reader}"
+
+
 def _csv(con, dataset: Dataset, path: Path) -> Source:
     header = _csv_header(path)
     ignored = _require(dataset, header, path)
-    for table in (REJECTS, REJECTS + "_scan", REJECTS + "_again", REJECTS + "_again_scan"):
+    for table in (REJECTS, REJECTS + "_scan"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     reader = _csv_reader(path, header, REJECTS)
     query = f"SELECT NULL::BIGINT AS _row, FALSE AS _bad, {_select(dataset, set(header))} FROM {reader}"
     types = {c: "VARCHAR" for c in dataset.column_names}
-    newlines = " + ".join(f"(length(coalesce({quote_ident(h)}, '')) - length(replace(coalesce({quote_ident(h)}, "
-                          f"''), chr(10), '')))" for h in header)
-    again = _csv_reader(path, header, REJECTS + "_again")
-    lines = f"SELECT row_number() OVER () - 1 AS _rec, {newlines} AS _nl FROM {again}"
-    return Source(path, "csv", query, types, ignored, newlines_query=lines)
+    return Source(path, "csv", query, types, ignored)
 
 
 def _jsonl(con, dataset: Dataset, path: Path) -> Source:
-    reader = (f"read_csv({quote_literal(str(path))}, columns = {{'_text': 'VARCHAR'}}, header = false, "
-              f"auto_detect = false, delim = chr(0), quote = '', escape = '', {_compression(path)})")
-    lines = f"SELECT row_number() OVER () AS _row, _text FROM {reader}"
-    objects = (f"SELECT _row, _text, CASE WHEN json_valid(_text) THEN _text::JSON END AS _j FROM ({lines}) "
-               f"WHERE trim(coalesce(_text, '')) <> ''")
+    objects = (f"SELECT ln AS _row, _text, CASE WHEN json_valid(_text) THEN _text::JSON END AS _j "
+               f"FROM ({physical_lines(path)}) WHERE trim(coalesce(_text, '')) <> ''")
     try:
         found = con.execute(f"SELECT count(*) FILTER (WHERE json_type(_j) = 'OBJECT'), count(*) "
                             f"FROM ({objects})").fetchone()
