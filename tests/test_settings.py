@@ -128,3 +128,14 @@ def test_every_setting_is_documented_in_the_workspace_template():
     names = [n for n in Settings.model_fields if n != "workspace"] + list(PrivacySettings.model_fields)
     missing = [n for n in names if f"{n}:" not in template]
     assert missing == [], f"settings missing from templates/workspace/engmetrics.yaml: {missing}"
+
+
+def test_relative_duckdb_store_url_is_relative_to_the_workspace(tmp_path, monkeypatch):
+    from engmetrics.settings import load_settings
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "engmetrics.yaml").write_text("store_url: duckdb://data/store.duckdb\n")
+    monkeypatch.chdir(tmp_path)
+    assert load_settings(workspace).store_url == f"duckdb://{workspace}/data/store.duckdb"
+    assert load_settings(workspace, store_url="duckdb://").store_url == "duckdb://"

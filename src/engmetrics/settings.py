@@ -57,6 +57,10 @@ class Settings(BaseSettings):
         self.workspace = self.workspace.resolve()
         if self.store_url is None:
             self.store_url = f"duckdb://{self.state_dir / 'store.duckdb'}"
+        elif self.store_url.startswith("duckdb://"):
+            path = self.store_url.removeprefix("duckdb://")
+            if path not in ("", ":memory:") and not path.startswith("/"):
+                self.store_url = f"duckdb://{self.workspace / path}"  # relative to the workspace
         if self.pseudonym_key_file is None:
             self.pseudonym_key_file = self.state_dir / "pseudonym.key"
         elif not self.pseudonym_key_file.is_absolute():

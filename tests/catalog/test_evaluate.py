@@ -155,3 +155,13 @@ def test_evaluate_items_status_and_storage(store):
                                      ("empty", None, None, "no_data")]
     assert {r[4] for r in rows[:2]} == {results[0].definition_version}
     assert {(r[5], r[6]) for r in rows} == {("abc123", AS_OF)}
+
+
+def test_a_group_absent_from_one_period_is_zero_there_when_covered(store):
+    by_env = _definition(id="by_env", calculation={
+        "dataset": "deployments", "group_by": "environment", "measure": {"type": "count"}},
+        thresholds={"green": {"min": 2}, "red": {"max": 2}})
+    results = evaluate(store, Catalog(definitions=[by_env]), AS_OF)
+    # current week: production d1 d2 d6, staging d5; previous week: production d4 d7, no staging
+    assert [(r.group, r.value, r.previous, r.status) for r in results] == [
+        ("production", 3.0, 2.0, "green"), ("staging", 1.0, 0.0, "red")]

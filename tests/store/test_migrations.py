@@ -115,3 +115,34 @@ def test_read_only_open_upgrades_an_older_store_first(tmp_path):
     with Store.open(url, read_only=True) as store:
         assert current_version(store.sql) == SCHEMA_VERSION == 3
         assert store.table("_metric_results").schema()["group"].is_string()
+
+
+def test_every_registry_version_has_its_migration_and_a_migrated_store_matches_the_registry():
+    from engmetrics.store import REGISTRY, Store
+    from engmetrics.store.migrations import MIGRATIONS, SCHEMA_VERSION
+
+    versions = {ds.since for ds in REGISTRY.values()} | {c.since for ds in REGISTRY.values() for c in ds.columns}
+    registry_migrations = {m.version for m in MIGRATIONS if m.apply.__qualname__.startswith("registry_changes")}
+    assert versions <= registry_migrations and max(versions) <= SCHEMA_VERSION
+    with Store.open("duckdb://") as store:
+        for ds in REGISTRY.values():
+            schema = store.table(ds.name).schema()
+            assert list(schema.names) == ds.column_names, ds.name
+
+
+def test_registry_changes_adds_only_what_a_version_introduced():
+    import duckdb
+
+    from engmetrics.store.migrations import registry_changes
+    from engmetrics.store.registry import Column, Dataset, Registry
+
+    old = Dataset("things", "t", ("id",), (Column("id", required=True), Column("size", "int", since=4)))
+    new = Dataset("gadgets", "g", ("id",), (Column("id", required=True),), since=4)
+    registry = Registry([old, new])
+    con = duckdb.connect()
+    registry_changes(2, registry)(con)
+    assert [r[0] for r in con.execute("DESCRIBE things").fetchall()] == ["id"]
+    assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'gadgets'").fetchone() == (0,)
+    registry_changes(4, registry)(con)
+    assert [r[0] for r in con.execute("DESCRIBE things").fetchall()] == ["id", "size"]
+    assert [r[0] for r in con.execute("DESCRIBE gadgets").fetchall()] == ["id"]

@@ -9,7 +9,8 @@ Semantics (also in docs/catalog.md):
 - fewer rows than `min_sample` (default 1), a null sum or a zero denominator give no value (no data);
 - except that an empty `count` or `sum` (with the default `min_sample`) over a *covered* period is a real
   0: covered means the dataset holds rows both before the period's end and at or after its start, so the
-  feed was alive (a week without incidents is 0 incidents, a dataset never ingested is no data).
+  feed was alive (a week without incidents is 0 incidents, a dataset never ingested is no data); the
+  same holds for a group seen in one period and absent from the other.
 
 >>> from engmetrics.store import Store
 >>> from engmetrics.catalog.model import Calculation
@@ -32,7 +33,7 @@ from .model import Calculation, CountMeasure, Filter, PercentileMeasure, RatioMe
 from .periods import Period
 from .rules import resolved_time_column
 
-__all__ = ["NULL_GROUP", "GroupValue", "compute"]
+__all__ = ["NULL_GROUP", "GroupValue", "compute", "empty_value"]
 
 NULL_GROUP = "(null)"
 _UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
@@ -113,12 +114,15 @@ def _finish(row: dict[str, Any], calc: Calculation) -> GroupValue:
     return GroupValue(value, n)
 
 
-def _covers(store: Any, calc: Calculation, time_column: str, period: Period) -> bool:
-    """Whether the dataset holds rows before the period's end and at or after its start."""
+def empty_value(store: Any, calc: Calculation, period: Period) -> GroupValue:
+    """The value of a period (or a group) with no rows: a real 0 for a `count` or `sum` (default
+    `min_sample`) when the dataset covers the period, else no data (see the module docstring)."""
+    if not (isinstance(calc.measure, CountMeasure | SumMeasure) and calc.min_sample == 1):
+        return GroupValue(None, 0)
     t = store.table(calc.dataset)
-    after, before = _limits(t[time_column], period)
+    after, before = _limits(t[resolved_time_column(calc)], period)
     row = t.aggregate(before=t.count(where=before), after=t.count(where=after)).execute().iloc[0]
-    return bool(row["before"]) and bool(row["after"])
+    return GroupValue(0.0, 0) if row["before"] and row["after"] else GroupValue(None, 0)
 
 
 def compute(store: Any, calc: Calculation, period: Period) -> dict[str | None, GroupValue]:
@@ -142,8 +146,5 @@ def compute(store: Any, calc: Calculation, period: Period) -> dict[str | None, G
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
     if not calc.group_by:
         result = _finish(rows[0], calc)
-        zero_ok = isinstance(calc.measure, CountMeasure | SumMeasure) and calc.min_sample == 1
-        if result.sample_size == 0 and zero_ok and _covers(store, calc, time_column, period):
-            return {None: GroupValue(0.0, 0)}
-        return {None: result}
+        return {None: empty_value(store, calc, period) if result.sample_size == 0 else result}
     return {str(r["_group"]): _finish(r, calc) for r in rows}

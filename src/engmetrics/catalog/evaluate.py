@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from .calculators import CALCULATORS
-from .compute import GroupValue, compute
+from .compute import GroupValue, compute, empty_value
 from .loader import Catalog, Definition
 from .model import CalculatorCall
 from .periods import Period, current_and_previous
@@ -68,11 +68,14 @@ def evaluate_definition(store: Any, definition: Definition, as_of: date,
     else:
         now, before = compute(store, calc, current), compute(store, calc, previous)
     version = definition_version(ind)
-    empty = GroupValue(None, 0)
     groups = sorted(set(now) | set(before), key=lambda g: (g is not None, g or "")) or [None]
+    if isinstance(calc, CalculatorCall) or set(now) == set(before):
+        empty_now = empty_before = GroupValue(None, 0)
+    else:  # a group absent from one period: 0 there when the data covers it
+        empty_now, empty_before = empty_value(store, calc, current), empty_value(store, calc, previous)
     results = []
     for group in groups:
-        cur, prev = now.get(group, empty), before.get(group, empty)
+        cur, prev = now.get(group, empty_now), before.get(group, empty_before)
         results.append(MetricResult(
             metric=ind.id, period_start=current.start, period_end=current.end, value=cur.value,
             previous=prev.value, status=rag_status(cur.value, ind.thresholds), definition_version=version,

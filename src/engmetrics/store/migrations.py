@@ -1,7 +1,10 @@
 """Versioned store migrations. A store made by an older version is upgraded in one transaction;
 a store made by a newer version is refused, never recreated.
 
-Add a migration by appending to `MIGRATIONS`; never edit one that has shipped.
+Add a migration by appending to `MIGRATIONS`; never edit one that has shipped. Registry changes need
+no hand-written SQL: give the new dataset or column `since=N` in `datasets.py` and append
+`Migration(N, "...", registry_changes(N))`; a test checks every `since` has its migration and that a
+migrated store matches the registry exactly.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from dataclasses import dataclass
 
 from ..errors import EngmetricsError
 from .datasets import REGISTRY
+from .registry import Registry
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "check_version", "current_version", "migrate"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "check_version", "current_version", "migrate", "registry_changes"]
 
 Connection = object  # a duckdb.DuckDBPyConnection; kept loose to avoid importing duckdb types here
 
@@ -42,10 +46,20 @@ def _create_meta(con) -> None:
             git_commit VARCHAR, as_of DATE NOT NULL, evaluated_at TIMESTAMPTZ NOT NULL)""")
 
 
-def _create_datasets_v1(con) -> None:
-    for ds in REGISTRY.values():
-        cols = ", ".join(f'"{c.name}" {c.sql_type}' for c in ds.columns)
-        con.execute(f'CREATE TABLE IF NOT EXISTS "{ds.name}" ({cols})')
+def registry_changes(version: int, registry: Registry = REGISTRY) -> Callable[[Connection], None]:
+    """The migration that creates the datasets and adds the columns introduced in `version`."""
+
+    def apply(con) -> None:
+        for ds in registry.values():
+            if ds.since == version:
+                cols = ", ".join(f'"{c.name}" {c.sql_type}' for c in ds.columns if c.since <= version)
+                con.execute(f'CREATE TABLE "{ds.name}" ({cols})')
+            elif ds.since < version:
+                for c in ds.columns:
+                    if c.since == version:
+                        con.execute(f'ALTER TABLE "{ds.name}" ADD COLUMN "{c.name}" {c.sql_type}')
+
+    return apply
 
 
 def _metric_results_groups(con) -> None:
@@ -56,7 +70,7 @@ def _metric_results_groups(con) -> None:
 
 MIGRATIONS: list[Migration] = [
     Migration(1, "schema version, ingest log, quarantine and metric results", _create_meta),
-    Migration(2, "the canonical datasets of DESIGN.md", _create_datasets_v1),
+    Migration(2, "the canonical datasets of DESIGN.md", registry_changes(2)),
     Migration(3, "metric results: group and sample sizes", _metric_results_groups),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1].version

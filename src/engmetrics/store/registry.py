@@ -42,6 +42,7 @@ class Column:
     min: float | None = None
     max: float | None = None
     person: bool = False  # pseudonymised with a keyed hash at ingest
+    since: int = 2  # store schema version that added the column (see migrations.registry_changes)
 
     def __post_init__(self) -> None:
         if self.type not in SQL_TYPES:
@@ -77,6 +78,7 @@ class Dataset:
     naive_timestamps_utc: bool = False  # the format's spec fixes UTC (FOCUS)
     hash_key: bool = False  # the key is a hash of every other column (no natural key)
     restricted: bool = False  # raw data readable only by named roles (policies/access.yaml)
+    since: int = 2  # store schema version that added the dataset (see migrations.registry_changes)
     column_index: dict[str, Column] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
