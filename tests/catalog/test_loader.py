@@ -176,9 +176,3 @@ def test_individual_level_indicators_cannot_be_active(tmp_path: Path) -> None:
     _write(tmp_path, by_person.replace("    cadence: weekly\n", "    cadence: weekly\n    status: proposed\n"))
     assert _where(tmp_path) == []
 
-
-def test_outcome_chain_that_loops_is_an_error(tmp_path: Path) -> None:
-    looped = GOOD.replace("    cadence: weekly\n", "    cadence: weekly\n    outcome: deploys\n")
-    _write(tmp_path, looped)
-    [issue] = check_catalog(tmp_path).issues
-    assert (issue.rule, issue.line, issue.message) == ("outcome-cycle", 11, "outcome chain loops: deploys -> deploys")

@@ -163,18 +163,5 @@ def cross_definition_issues(catalog: Catalog) -> list[Issue]:
             seen[ident] = f"{file}:{line}"
     for d in catalog.definitions:
         issues.extend(_calculation_issues(d))
-    issues.extend(_outcome_cycles(catalog))
     return issues
 
-
-def _outcome_cycles(catalog: Catalog) -> Iterator[Issue]:
-    """An indicator whose outcome chain (indicator -> parent indicator -> ...) comes back to itself."""
-    parent = {d.id: d.indicator.outcome for d in catalog.definitions}
-    for d in catalog.definitions:
-        chain, current = [d.id], parent.get(d.id)
-        while current in parent and current not in chain:
-            chain.append(current)
-            current = parent[current]
-        if current == d.id:
-            yield Issue("ERROR", "outcome-cycle", f"outcome chain loops: {' -> '.join([*chain, d.id])}",
-                        file=d.file, line=d.line_of("outcome"), metric=d.id)
