@@ -49,3 +49,18 @@ def test_lines_with_crlf_blank_lines_multiline_fields_and_malformed_records(tmp_
     assert got == [(7, "date"), (8, None), (12, "date")]  # a malformed record names no column
     assert (result.read, result.inserted, result.quarantined) == (6, 3, 3)
     assert names == [("a",), ("two\r\n\r\nlines",), ('say "hi"\r\nthere',)]
+
+
+def test_progress_reports_each_stage_in_order_with_fractions_in_range(tmp_path):
+    path = tmp_path / "sli.csv"
+    with path.open("w") as out:
+        out.write("service,indicator,ts,good,total\n")
+        out.writelines(f"s,a,{1_700_000_000 + i * 60},1,2\n" for i in range(200_000))
+    seen: list[tuple[str, float, int]] = []
+    with Store.open("duckdb://") as store:
+        ingest_files(store, "sli_events", [path, path], progress=lambda *event: seen.append(event))
+    stages = [what for what, _, _ in seen]
+    assert [s for i, s in enumerate(stages) if i == 0 or stages[i - 1] != s] == [
+        "reading sli.csv", "writing sli_events", "done"]
+    done = [step for _, step, _ in seen]
+    assert done == sorted(done) and done[0] == 0 and done[-1] == 3 and {n for *_, n in seen} == {3}

@@ -16,7 +16,7 @@ was.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,12 +24,12 @@ from pathlib import Path
 from ..errors import InputError
 from ..store import REGISTRY, Column, Dataset, Store
 from .coerce import FORM, TYPED, TimeRules, column_sql, quote_ident, quote_literal
+from .progress import Progress, watching
 from .pseudonym import hmac_sql
 from .sources import REJECTS, Source, open_source, physical_lines
 
 __all__ = ["IngestResult", "ingest_files"]
 
-Progress = Callable[[str, int, int], None]  # (what is happening, step, steps)
 _T = "_em_typed"
 _F = "_em_final"
 
@@ -282,21 +282,19 @@ def ingest_files(store: Store, dataset: str, files: Sequence[Path], *, fmt: str 
         # the writes to the store's own tables form the transaction, which keeps it short and fast.
         _prepare(con, spec, paths)
         for index, path in enumerate(paths):
-            if progress:
-                progress(f"reading {path.name}", index, steps)
-            source = open_source(con, spec, path, fmt)
-            if source.ignored_columns:
-                result.ignored_columns[str(path)] = source.ignored_columns
-            _stage_file(con, spec, source, rules, pseudonym_key, index)
-        if progress:
-            progress(f"writing {dataset}", len(paths), steps)
-        con.execute("BEGIN TRANSACTION")
-        try:
-            _write(con, spec, paths, batch, strict, result, started)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+            with watching(con, progress, f"reading {path.name}", index, steps):
+                source = open_source(con, spec, path, fmt)
+                if source.ignored_columns:
+                    result.ignored_columns[str(path)] = source.ignored_columns
+                _stage_file(con, spec, source, rules, pseudonym_key, index)
+        with watching(con, progress, f"writing {dataset}", len(paths), steps):
+            con.execute("BEGIN TRANSACTION")
+            try:
+                _write(con, spec, paths, batch, strict, result, started)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
     finally:
         _cleanup(con)
     if progress:
