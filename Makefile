@@ -5,17 +5,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSTEM_STAMP := $(VENV)/.system-packages
-# Debian packages: Java for the PySpark portability test; git for definition versions.
-APT_PACKAGES := default-jre-headless git
+# Debian packages: Java for the PySpark portability test; git for definition versions; prometheus for
+# promtool, which checks the /metrics exposition.
 DEMO_DIR ?= demo-workspace
 
 .PHONY: install system-packages demo test lint bench docs clean
 
 system-packages: $(SYSTEM_STAMP)
-$(SYSTEM_STAMP):
+$(SYSTEM_STAMP): Makefile
 	@missing=""; \
 	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
 	command -v git >/dev/null || missing="$$missing git"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["DEFINITION_DIRS", "ensure_pseudonym_key", "git_commit", "init_workspace"]
+__all__ = ["DEFINITION_DIRS", "ensure_pseudonym_key", "ensure_secret", "git_commit", "init_workspace"]
 
 DEFINITION_DIRS = ("metrics", "slos", "budgets", "policies", "org")
 
@@ -49,6 +49,12 @@ def init_workspace(root: Path, *, force: bool = False) -> Path:
 
 def ensure_pseudonym_key(path: Path) -> bytes:
     """The secret for keyed hashing of person columns; created (mode 0600) when missing."""
+    return ensure_secret(path, "pseudonymisation key")
+
+
+def ensure_secret(path: Path, what: str = "secret key") -> bytes:
+    """A 32-byte secret kept hex-encoded in `path` (e.g. `.engmetrics/session.key`); created (mode 0600)
+    when missing."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -58,7 +64,7 @@ def ensure_pseudonym_key(path: Path) -> bytes:
     try:
         return bytes.fromhex(key)
     except ValueError:
-        raise InputError("the pseudonymisation key is not hexadecimal", file=path, line=1) from None
+        raise InputError(f"the {what} is not hexadecimal", file=path, line=1) from None
 
 
 def git_commit(root: Path) -> str | None:

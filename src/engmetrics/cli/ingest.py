@@ -8,10 +8,8 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..errors import InputError
 from ..ingest import FORMATS, ingest_files
-from ..store import REGISTRY
-from ..workspace import ensure_pseudonym_key
+from ..ingest.keys import ingest_key
 from .common import JsonOption, console, emit_json, open_store, state, stderr
 
 
@@ -29,12 +27,8 @@ def ingest(
 
     Example: engmetrics ingest deployments deploys.csv.gz --assume-tz Europe/Berlin
     """
-    key_file = state.settings.pseudonym_key_file
     with open_store() as store:
-        if not key_file.exists() and any(store.count(d.name) for d in REGISTRY.values() if d.person_columns):
-            raise InputError("the pseudonymisation key is missing, but the store holds pseudonymised rows; "
-                             "restore the key (a new one would give everyone new pseudonyms)", file=key_file)
-        key = ensure_pseudonym_key(key_file)  # type: ignore[arg-type]
+        key = ingest_key(store, state.settings.pseudonym_key_file)  # type: ignore[arg-type]
         if json_out or not console.is_terminal:
             result = ingest_files(store, dataset, files, fmt=fmt, assume_tz=assume_tz, strict=strict,
                                   pseudonym_key=key)

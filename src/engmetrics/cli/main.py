@@ -53,7 +53,7 @@ def main(
 
 
 # Command groups: one module each, registered here and nowhere else.
-from . import catalog, datasets, demo, ingest, metrics, workspace  # noqa: E402
+from . import catalog, datasets, demo, export, ingest, metrics, serve, token, workspace  # noqa: E402
 
 app.command("init")(workspace.init)
 app.add_typer(datasets.app, name="datasets")
@@ -63,3 +63,6 @@ app.add_typer(catalog.app, name="catalog")
 app.add_typer(metrics.app, name="metrics")
 app.command("scorecard")(metrics.scorecard_command)
 app.command("demo")(demo.demo)
+app.command("serve")(serve.serve)
+app.add_typer(token.app, name="token")
+app.add_typer(export.app, name="export")

@@ -162,7 +162,7 @@ def _map_csv_lines(con, path: Path, index: int) -> None:
           AND unit NOT IN (SELECT line FROM {REJECTS})""")
 
 
-def _quarantine(con, dataset: Dataset, files: list[Path], batch: str) -> None:
+def _quarantine(con, dataset: Dataset, files: list[str], batch: str) -> None:
     names = "[" + ", ".join(quote_literal(str(f)) for f in files) + "]"
     con.execute(f"""
         INSERT INTO _quarantine
@@ -247,10 +247,10 @@ def _strict_failure(con, batch: str, quarantined: int) -> InputError:
     return InputError(f"--strict: {quarantined} invalid row(s); nothing was written. First ones:\n{shown}")
 
 
-def _write(con, spec: Dataset, paths: list[Path], batch: str, strict: bool, result: IngestResult,
+def _write(con, spec: Dataset, names: list[str], batch: str, strict: bool, result: IngestResult,
            started: datetime) -> None:
     """The batch's writes (quarantine, upsert, ingest log), inside the caller's transaction."""
-    _quarantine(con, spec, paths, batch)
+    _quarantine(con, spec, names, batch)
     result.quarantined = con.execute("SELECT count(*) FROM _quarantine WHERE batch_id = ?", [batch]).fetchone()[0]
     if strict and result.quarantined:
         raise _strict_failure(con, batch, result.quarantined)
@@ -263,15 +263,20 @@ def _write(con, spec: Dataset, paths: list[Path], batch: str, strict: bool, resu
 
 def ingest_files(store: Store, dataset: str, files: Sequence[Path], *, fmt: str | None = None,
                  assume_tz: str | None = None, strict: bool = False, pseudonym_key: bytes | None = None,
-                 progress: Progress | None = None) -> IngestResult:
+                 progress: Progress | None = None, names: Sequence[str] | None = None) -> IngestResult:
     """Validate and upsert `files` into `dataset` in one transaction; return the accounting.
 
     Invalid rows go to the quarantine with file, line, column and reason; with `strict` any invalid
-    row fails the whole batch (InputError) and nothing is written.
+    row fails the whole batch (InputError) and nothing is written. `names` (one per file) are what the
+    accounting and the quarantine call the files, e.g. an upload's own file name instead of its temporary
+    path; by default the paths as given.
     """
     spec = REGISTRY.get_dataset(dataset)
     paths = [Path(f) for f in files]
-    result = IngestResult(dataset, [str(p) for p in paths])
+    if names is not None and len(names) != len(paths):
+        raise ValueError("names must give one name per file")
+    shown = [str(n) for n in names] if names is not None else [str(p) for p in paths]
+    result = IngestResult(dataset, shown)
     rules = TimeRules(assume_tz=assume_tz, naive_is_utc=spec.naive_timestamps_utc)
     con = store.sql
     batch = uuid.uuid4().hex
@@ -285,12 +290,12 @@ def ingest_files(store: Store, dataset: str, files: Sequence[Path], *, fmt: str 
             with watching(con, progress, f"reading {path.name}", index, steps):
                 source = open_source(con, spec, path, fmt)
                 if source.ignored_columns:
-                    result.ignored_columns[str(path)] = source.ignored_columns
+                    result.ignored_columns[shown[index]] = source.ignored_columns
                 _stage_file(con, spec, source, rules, pseudonym_key, index)
         with watching(con, progress, f"writing {dataset}", len(paths), steps):
             con.execute("BEGIN TRANSACTION")
             try:
-                _write(con, spec, paths, batch, strict, result, started)
+                _write(con, spec, shown, batch, strict, result, started)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")

@@ -68,10 +68,19 @@ def _metric_results_groups(con) -> None:
     con.execute("ALTER TABLE _metric_results ADD COLUMN previous_sample_size BIGINT")
 
 
+def _api_tokens(con) -> None:
+    con.execute("""
+        CREATE TABLE _api_tokens (
+            token_id VARCHAR PRIMARY KEY, secret_sha256 VARCHAR NOT NULL UNIQUE, role VARCHAR NOT NULL,
+            teams VARCHAR[] NOT NULL, description VARCHAR NOT NULL, created_at TIMESTAMPTZ NOT NULL,
+            expires_at TIMESTAMPTZ NOT NULL, revoked_at TIMESTAMPTZ)""")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "schema version, ingest log, quarantine and metric results", _create_meta),
     Migration(2, "the canonical datasets of DESIGN.md", registry_changes(2)),
     Migration(3, "metric results: group and sample sizes", _metric_results_groups),
+    Migration(4, "API tokens (hashed secrets, role, teams, expiry, revocation)", _api_tokens),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

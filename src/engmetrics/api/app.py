@@ -1,0 +1,76 @@
+"""`create_app(settings)`: the FastAPI app of one workspace; nothing global, so tests build their own.
+
+>>> from engmetrics.settings import Settings
+>>> from engmetrics.store import Store
+>>> import tempfile, pathlib
+>>> app = create_app(Settings(workspace=pathlib.Path(tempfile.mkdtemp())), store=Store.open("duckdb://"))
+>>> app.openapi_url
+'/api/v1/openapi.json'
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from .. import __version__
+from ..settings import Settings
+from ..store import Store
+from ..workspace import ensure_secret
+from .problems import install_problem_handlers
+from .routes import API_ROUTERS, ROOT_ROUTERS
+from .session import SessionSigner
+from .state import CatalogCache, StoreProvider
+
+__all__ = ["API_PREFIX", "create_app"]
+
+API_PREFIX = "/api/v1"
+
+
+def _operation_id(route: APIRoute) -> str:
+    """Operation ids are the route functions' names (`list_indicators`); a test keeps them unique."""
+    return route.name
+
+
+def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
+    """The app for `settings`' workspace.
+
+    With `store` (e.g. `Store.open("duckdb://")` in tests) the app uses it and leaves closing it to the
+    caller; otherwise the app opens the workspace's store when it starts and holds it (DuckDB has one
+    writer process) until it stops. Requests share it safely: see `engmetrics.api.state`.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if store is not None:
+            yield
+            return
+        opened = Store.open(settings.store_url or "", lock_timeout=settings.store_lock_timeout)
+        app.state.stores = StoreProvider(opened)
+        try:
+            yield
+        finally:
+            opened.close()
+
+    app = FastAPI(
+        title=f"engmetrics: {settings.name}", version=__version__, lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs", redoc_url=None,
+        swagger_ui_oauth2_redirect_url=f"{API_PREFIX}/docs/oauth2-redirect",
+        generate_unique_id_function=_operation_id,
+        description="Indicators, scorecard, datasets and ingest of one engmetrics workspace. "
+                    "Authenticate with `Authorization: Bearer <token>` (`engmetrics token create`).",
+    )
+    app.state.settings = settings
+    app.state.catalogs = CatalogCache(settings.workspace)
+    app.state.signer = SessionSigner(ensure_secret(settings.state_dir / "session.key", "session key"))
+    if store is not None:
+        app.state.stores = StoreProvider(store)
+    install_problem_handlers(app)
+    for router in ROOT_ROUTERS:
+        app.include_router(router)
+    for router in API_ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    return app

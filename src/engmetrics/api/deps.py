@@ -1,0 +1,78 @@
+"""Typed dependencies of the routes: settings, the per-request store, the catalog and the current user.
+
+    @router.get("/things")
+    def list_things(store: StoreDep, user: CurrentUser) -> list[dict]: ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+
+from ..auth.roles import Principal
+from ..auth.tokens import AuthError, active_token, authenticate
+from ..settings import Settings
+from ..store import Store
+from .problems import BEARER_CHALLENGE, Problem
+from .session import COOKIE, SessionSigner
+from .state import LoadedCatalog
+
+__all__ = ["CatalogDep", "CurrentUser", "SettingsDep", "SignerDep", "StoreDep", "WriteStoreDep", "current_user"]
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def _store(request: Request) -> Iterator[Store]:
+    with request.app.state.stores.reader() as store:
+        yield store
+
+
+def _write_store(request: Request) -> Iterator[Store]:
+    with request.app.state.stores.writer() as store:
+        yield store
+
+
+def _catalog(request: Request) -> LoadedCatalog:
+    return request.app.state.catalogs.get()
+
+
+def _signer(request: Request) -> SessionSigner:
+    return request.app.state.signer
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+StoreDep = Annotated[Store, Depends(_store)]
+"""A store for reading, on the request's own cursor."""
+WriteStoreDep = Annotated[Store, Depends(_write_store)]
+"""A store for writing: the request holds the app's write lock."""
+CatalogDep = Annotated[LoadedCatalog, Depends(_catalog)]
+SignerDep = Annotated[SessionSigner, Depends(_signer)]
+
+_bearer = HTTPBearer(auto_error=False, description="An API token: `engmetrics token create --role ROLE`.")
+_cookie = APIKeyCookie(name=COOKIE, auto_error=False, description="The web session set by `POST /login`.")
+
+
+def current_user(store: StoreDep, signer: SignerDep,
+                 bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+                 session: Annotated[str | None, Depends(_cookie)]) -> Principal:
+    """The principal of the request's bearer token, else of its session cookie; 401 without either."""
+    if bearer is not None:
+        info = authenticate(store, bearer.credentials)
+    elif session:
+        token_id = signer.verify(session)
+        if token_id is None:
+            raise AuthError("the web session expired or is invalid; log in again")
+        info = active_token(store, token_id)
+    else:
+        raise Problem(401, "authentication required: send `Authorization: Bearer <token>` "
+                           "(create one with `engmetrics token create`) or log in at POST /login",
+                      headers={"WWW-Authenticate": BEARER_CHALLENGE})
+    return Principal(info.token_id, info.role, info.teams)
+
+
+CurrentUser = Annotated[Principal, Depends(current_user)]

@@ -1,0 +1,12 @@
+"""The routers, one module per domain; `create_app` includes every one listed here."""
+
+from fastapi import APIRouter
+
+from . import catalog, datasets, health, ingest, metrics, prometheus, session, tokens
+
+__all__ = ["API_ROUTERS", "ROOT_ROUTERS"]
+
+# Mounted under /api/v1.
+API_ROUTERS: list[APIRouter] = [catalog.router, metrics.router, datasets.router, ingest.router, tokens.router]
+# Mounted at the root: health, Prometheus exposition and web login.
+ROOT_ROUTERS: list[APIRouter] = [health.router, prometheus.router, session.router]

@@ -1,0 +1,91 @@
+"""What one app instance holds for its lifetime: the store (with safe concurrent access) and the catalog.
+
+Concurrency: DuckDB allows one writer *process*, so the server opens the store once and keeps it. Each
+request gets its own DuckDB cursor (a connection to the same database, safe to use from its thread)
+wrapped in an Ibis backend, so reads run in parallel under DuckDB's MVCC. Writes (ingest, tokens) also
+take one process-wide lock, so two uploads never race each other into a transaction conflict. Stores on
+other engines are shared by all requests behind that lock.
+
+>>> from engmetrics.store import Store
+>>> provider = StoreProvider(Store.open("duckdb://"))
+>>> with provider.reader() as store:
+...     store.count("deployments")
+0
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import ibis
+
+from ..catalog.loader import Catalog, load_catalog, metrics_dir
+from ..store import Store
+from ..workspace import git_commit
+
+__all__ = ["CatalogCache", "LoadedCatalog", "StoreProvider"]
+
+
+class StoreProvider:
+    """Hands out per-request stores over one open store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._write_lock = threading.RLock()
+
+    @contextmanager
+    def reader(self) -> Iterator[Store]:
+        """A store for one request: its own DuckDB cursor, closed afterwards."""
+        if not self.store.is_duckdb:
+            with self._write_lock:
+                yield self.store
+            return
+        cursor = self.store.sql.cursor()
+        cursor.execute("SET TimeZone = 'UTC'")
+        store = Store(ibis.duckdb.from_connection(cursor), url=self.store.url)
+        try:
+            yield store
+        finally:
+            store.close()  # closes the cursor only; the shared connection stays open
+
+    @contextmanager
+    def writer(self) -> Iterator[Store]:
+        """Like `reader`, holding the process-wide write lock for the whole request."""
+        with self._write_lock, self.reader() as store:
+            yield store
+
+
+@dataclass(frozen=True)
+class LoadedCatalog:
+    catalog: Catalog
+    git_commit: str | None
+
+
+class CatalogCache:
+    """The workspace's catalog, reloaded when a file in `metrics/` changes (by name, size, mtime)."""
+
+    def __init__(self, workspace: Path) -> None:
+        self.workspace = workspace
+        self._lock = threading.Lock()
+        self._signature: tuple[tuple[str, int, int], ...] | None = None
+        self._loaded: LoadedCatalog | None = None
+
+    def _current_signature(self) -> tuple[tuple[str, int, int], ...]:
+        directory = metrics_dir(self.workspace)
+        if not directory.is_dir():
+            return ()
+        paths = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+        return tuple((p.name, (s := p.stat()).st_size, s.st_mtime_ns) for p in paths)
+
+    def get(self) -> LoadedCatalog:
+        """The catalog (raises `ValidationFailed` while the definitions have errors)."""
+        signature = self._current_signature()
+        with self._lock:
+            if self._loaded is None or signature != self._signature:
+                self._loaded = LoadedCatalog(load_catalog(self.workspace), git_commit(self.workspace))
+                self._signature = signature
+            return self._loaded

@@ -1,0 +1,73 @@
+"""Every route x every role: the declared permissions, and what the server actually answers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.routing import APIRoute
+
+from engmetrics.api.auth import MountedRoute, mounted_routes, route_roles
+
+PUBLIC = "public"
+READ = {"viewer", "team-member", "manager", "metrics-admin", "auditor"}
+AUDIT = {"metrics-admin", "auditor"}
+ADMIN = {"metrics-admin"}
+# operation id -> who may call it. A new route must be added here (and declare its permission).
+EXPECTED: dict[str, object] = {
+    "healthz": PUBLIC, "login": PUBLIC, "logout": PUBLIC, "get_prometheus_metrics": READ,
+    "list_indicators": READ, "show_indicator": READ, "get_catalog_tree": READ,
+    "list_metric_values": READ, "get_scorecard": READ,
+    "list_datasets": READ, "list_quarantine": AUDIT, "ingest_dataset": ADMIN,
+    "get_current_user": READ, "list_api_tokens": AUDIT, "create_api_token": ADMIN, "revoke_api_token": ADMIN,
+}
+# FastAPI's own pages (not APIRoutes): the OpenAPI document and the docs are open.
+FRAMEWORK_PATHS = {"/api/v1/openapi.json", "/api/v1/docs", "/api/v1/docs/oauth2-redirect"}
+PATH_VALUES = {"metric": "deploys", "dataset": "holidays", "token_id": "000000000000"}
+
+
+def _api_routes(app) -> list[MountedRoute]:
+    routes = list(mounted_routes(app))
+    others = {r.path for r in routes if not isinstance(r.route, APIRoute)}
+    assert others <= FRAMEWORK_PATHS, f"routes outside the permission system: {others - FRAMEWORK_PATHS}"
+    return [r for r in routes if isinstance(r.route, APIRoute)]
+
+
+def _url(route: MountedRoute) -> str:
+    return re.sub(r"{(\w+)}", lambda m: PATH_VALUES[m.group(1)], route.path)
+
+
+def test_every_route_declares_exactly_the_expected_roles(app):
+    routes = _api_routes(app)
+    assert sorted(r.name for r in routes) == sorted(EXPECTED)
+    for route in routes:
+        declared = route_roles(route.route)  # raises for a route without exactly one declaration
+        expected = EXPECTED[route.name]
+        assert (PUBLIC if declared is None else {r.value for r in declared}) == expected, route.path
+
+
+@pytest.mark.parametrize("role", [None, "viewer", "team-member", "manager", "metrics-admin", "auditor"])
+def test_walk_every_route_with_every_role(app, client, auth, role):
+    for route in _api_routes(app):
+        for method in sorted(route.methods):
+            headers = auth(role) if role else {}
+            response = client.request(method, _url(route), headers=headers, params={"as_of": "2026-03-31"})
+            allowed = EXPECTED[route.name]
+            where = f"{method} {route.path} as {role}: {response.status_code} {response.text[:200]}"
+            if allowed == PUBLIC:
+                assert response.status_code not in (401, 403), where
+            elif role is None:
+                assert response.status_code == 401, where
+                assert response.headers["www-authenticate"].startswith("Bearer"), where
+            elif role in allowed:  # type: ignore[operator]
+                assert response.status_code not in (401, 403), where
+            else:
+                assert response.status_code == 403, where
+                assert response.headers["content-type"] == "application/problem+json", where
+                assert role in response.json()["detail"], where
+            assert response.status_code < 500, where
+
+
+def test_framework_pages_are_open(client):
+    assert client.get("/api/v1/openapi.json").status_code == 200
+    assert client.get("/api/v1/docs").status_code == 200
