@@ -8,6 +8,8 @@ SYSTEM_STAMP := $(VENV)/.system-packages
 # Debian packages: Java for the PySpark portability test; git for definition versions; prometheus for
 # promtool, which checks the /metrics exposition.
 DEMO_DIR ?= demo-workspace
+DEMO_PORT ?= 8000
+DEMO_SERVE ?= 1
 
 .PHONY: install system-packages demo test lint bench docs clean
 
@@ -37,9 +39,15 @@ $(STAMP): pyproject.toml $(SYSTEM_STAMP) | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev,spark]'
 	touch $@
 
+# Builds the demo organisation, prints its scorecard, then serves it (DEMO_SERVE=0 to stop after the scorecard).
 demo: install
 	rm -rf $(DEMO_DIR)
 	$(BIN)/engmetrics demo $(DEMO_DIR)
+	@token=$$($(BIN)/engmetrics -w $(DEMO_DIR) token create --role metrics-admin --description "make demo" \
+	  2>/dev/null) && url=http://127.0.0.1:$(DEMO_PORT) && echo && \
+	echo "Server: $$url  (API docs: $$url/api/v1/docs)" && echo "Admin token: $$token" && \
+	echo "Try: curl -H 'Authorization: Bearer $$token' $$url/api/v1/scorecard" && \
+	if [ "$(DEMO_SERVE)" != 0 ]; then exec $(BIN)/engmetrics -w $(DEMO_DIR) serve --port $(DEMO_PORT); fi
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

@@ -35,7 +35,7 @@ def demo(
     seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed and end date, same files.")] = 7,
     end: Annotated[datetime | None, typer.Option(
         "--end", formats=["%Y-%m-%d"],
-        help="Last day of data (default: the Sunday before the current week).")] = None,
+        help="Last day of data (default: yesterday, UTC).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild an earlier demo in DIRECTORY.")] = False,
     as_json: JsonOption = False,
 ) -> None:

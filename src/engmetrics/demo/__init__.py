@@ -11,9 +11,8 @@
 """
 
 from .build import DemoResult, build_demo, write_demo_files
-from .common import default_end
 from .files import FILES, DataFile
 from .generate import DemoData, generate
 
-__all__ = ["FILES", "DataFile", "DemoData", "DemoResult", "build_demo", "default_end", "generate",
+__all__ = ["FILES", "DataFile", "DemoData", "DemoResult", "build_demo", "generate",
            "write_demo_files"]

@@ -17,11 +17,11 @@ from typing import Any
 
 import yaml
 
+from ..catalog.periods import default_as_of
 from ..errors import InputError
 from ..settings import load_settings
 from ..store import Store
 from ..workspace import ensure_pseudonym_key, init_workspace
-from .common import default_end
 from .files import FILES, write_dataset
 from .generate import DemoData, generate
 from .indicators import write_indicators
@@ -128,11 +128,12 @@ def build_demo(directory: Path, *, days: int = 180, seed: int = 7, end: date | N
     """Write the demo workspace at `directory`, ingest every file and evaluate the indicators.
 
     Same `seed`, `days` and `end` give byte-identical data files. `end` is the last day with data
-    (default: the Sunday before the current week); indicators are evaluated as of that day.
+    (default: yesterday, UTC, the default as-of date of every evaluation); indicators are evaluated
+    as of that day.
     """
     from ..ingest import ingest_files
 
-    end = end or default_end()
+    end = end or default_as_of()
     steps = len(FILES) + 3
     report = progress or (lambda what, step, total: None)
     report("generating data", 0, steps)

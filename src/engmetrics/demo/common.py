@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 __all__ = [
-    "HOUR", "MINUTE", "NAT", "Period", "after_end", "default_end", "hex_ids", "local_times",
+    "HOUR", "MINUTE", "NAT", "Period", "after_end", "hex_ids", "local_times",
     "lognormal_seconds", "to_table", "topic_rng", "utc_offsets", "with_prefix",
 ]
 
@@ -33,12 +33,6 @@ NAT = np.datetime64("NaT", "s")
 def topic_rng(seed: int, topic: str) -> np.random.Generator:
     """The random generator of one topic: independent of every other topic's draws."""
     return np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(topic.encode())]))
-
-
-def default_end(today: date | None = None) -> date:
-    """The default last day of the demo: the Sunday before the current week (stable for a week)."""
-    today = today or date.today()
-    return today - timedelta(days=today.weekday() + 1)
 
 
 @dataclass(frozen=True)
