@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSTEM_STAMP := $(VENV)/.system-packages
 # Debian packages: Java for the PySpark portability test; git for definition versions; prometheus for
-# promtool, which checks the /metrics exposition.
+# promtool, which checks the /metrics exposition; chromium for browser tests and PDF reports.
 DEMO_DIR ?= demo-workspace
 DEMO_PORT ?= 8000
 DEMO_SERVE ?= 1
@@ -19,6 +19,7 @@ $(SYSTEM_STAMP): Makefile
 	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
 	command -v git >/dev/null || missing="$$missing git"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v chromium >/dev/null || missing="$$missing chromium fonts-dejavu-core"; \
 	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \

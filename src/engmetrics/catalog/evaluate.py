@@ -16,12 +16,12 @@ from typing import Any
 from .calculators import CALCULATORS
 from .compute import GroupValue, compute, empty_value
 from .loader import Catalog, Definition
-from .model import CalculatorCall
+from .model import Calculation, CalculatorCall
 from .periods import Period, current_and_previous
 from .rag import rag_status
 from .version import definition_version
 
-__all__ = ["MetricResult", "evaluate", "evaluate_definition", "save_results"]
+__all__ = ["MetricResult", "evaluate", "evaluate_definition", "period_values", "save_results"]
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,12 @@ class MetricResult:
         return data
 
 
-def _calculator(store: Any, call: CalculatorCall, period: Period) -> dict[str | None, GroupValue]:
-    result = CALCULATORS[call.calculator](store, period, **call.params)
-    if result.value is None or result.sample_size < call.min_sample:
+def period_values(store: Any, calc: Calculation | CalculatorCall, period: Period) -> dict[str | None, GroupValue]:
+    """A calculation's value per group for one period: a declarative one or a registered calculator."""
+    if not isinstance(calc, CalculatorCall):
+        return compute(store, calc, period)
+    result = CALCULATORS[calc.calculator](store, period, **calc.params)
+    if result.value is None or result.sample_size < calc.min_sample:
         return {None: GroupValue(None, result.sample_size)}
     return {None: GroupValue(float(result.value), result.sample_size)}
 
@@ -63,10 +66,7 @@ def evaluate_definition(store: Any, definition: Definition, as_of: date,
     ind = definition.indicator
     current, previous = current_and_previous(ind.cadence, as_of)
     calc = ind.calculation
-    if isinstance(calc, CalculatorCall):
-        now, before = _calculator(store, calc, current), _calculator(store, calc, previous)
-    else:
-        now, before = compute(store, calc, current), compute(store, calc, previous)
+    now, before = period_values(store, calc, current), period_values(store, calc, previous)
     version = definition_version(ind)
     groups = sorted(set(now) | set(before), key=lambda g: (g is not None, g or "")) or [None]
     if isinstance(calc, CalculatorCall) or set(now) == set(before):

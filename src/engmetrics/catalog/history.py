@@ -1,0 +1,57 @@
+"""An indicator's history: its value and status over the last N periods of its cadence, ending on the
+as-of date. The indicator page draws it with the thresholds over it.
+
+>>> from datetime import date
+>>> [(p.start, p.end) for p in periods_back("weekly", date(2026, 3, 31), 2)]
+[(datetime.date(2026, 3, 18), datetime.date(2026, 3, 24)), (datetime.date(2026, 3, 25), datetime.date(2026, 3, 31))]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from .evaluate import period_values
+from .loader import Definition
+from .periods import Period, period_ending
+from .rag import rag_status
+
+__all__ = ["HistoryPoint", "history", "periods_back"]
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """One period of an indicator (and group). `value` None means no data; `status` is None only for
+    an indicator without thresholds (a proposed one)."""
+
+    period_start: date
+    period_end: date
+    value: float | None
+    status: str | None
+    sample_size: int
+    group: str | None = None
+
+
+def periods_back(cadence: str, as_of: date, count: int) -> list[Period]:
+    """The `count` consecutive periods of `cadence` ending on `as_of`, oldest first."""
+    periods: list[Period] = []
+    end = as_of
+    for _ in range(count):
+        periods.append(period_ending(cadence, end))
+        end = periods[-1].start - timedelta(days=1)
+    return periods[::-1]
+
+
+def history(store: Any, definition: Definition, as_of: date, periods: int = 12) -> list[HistoryPoint]:
+    """Values and statuses of `definition` for the `periods` periods ending on `as_of`, oldest first;
+    a group-by indicator has one point per group seen in each period, groups sorted."""
+    ind = definition.indicator
+    points = []
+    for period in periods_back(ind.cadence, as_of, periods):
+        values = period_values(store, ind.calculation, period)
+        for group in sorted(values, key=lambda g: (g is not None, g or "")):
+            value = values[group]
+            status = rag_status(value.value, ind.thresholds) if ind.thresholds else None
+            points.append(HistoryPoint(period.start, period.end, value.value, status, value.sample_size, group))
+    return points
