@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSTEM_STAMP := $(VENV)/.system-packages
 # Debian packages: Java for the PySpark portability test; git for definition versions; prometheus for
-# promtool, which checks the /metrics exposition; chromium for browser tests and PDF reports.
+# promtool, which checks the /metrics exposition; chromium for browser tests and PDF reports;
+# poppler-utils to read the PDF report back in its test.
 DEMO_DIR ?= demo-workspace
 DEMO_PORT ?= 8000
 DEMO_SERVE ?= 1
@@ -20,6 +21,7 @@ $(SYSTEM_STAMP): Makefile
 	command -v git >/dev/null || missing="$$missing git"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v chromium >/dev/null || missing="$$missing chromium fonts-dejavu-core"; \
+	command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
 	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \

@@ -20,7 +20,12 @@ EXPECTED: dict[str, object] = {
     "list_metric_values": READ, "get_scorecard": READ,
     "list_datasets": READ, "list_quarantine": AUDIT, "ingest_dataset": ADMIN,
     "get_current_user": READ, "list_api_tokens": AUDIT, "create_api_token": ADMIN, "revoke_api_token": ADMIN,
+    # web pages (engmetrics.web): same roles as the API behind them
+    "dashboard_css": PUBLIC, "login_page": PUBLIC, "overview_page": READ, "indicator_page": READ,
+    "catalog_page": READ, "datasets_page": READ, "quarantine_page": AUDIT,
 }
+# Pages answer a browser: no session -> 303 to /login, a role without access -> an HTML 403 page.
+PAGES = {"overview_page", "indicator_page", "catalog_page", "datasets_page", "quarantine_page"}
 # FastAPI's own pages (not APIRoutes): the OpenAPI document and the docs are open.
 FRAMEWORK_PATHS = {"/api/v1/openapi.json", "/api/v1/docs", "/api/v1/docs/oauth2-redirect"}
 PATH_VALUES = {"metric": "deploys", "dataset": "holidays", "token_id": "000000000000"}
@@ -51,10 +56,18 @@ def test_walk_every_route_with_every_role(app, client, auth, role):
     for route in _api_routes(app):
         for method in sorted(route.methods):
             headers = auth(role) if role else {}
-            response = client.request(method, _url(route), headers=headers, params={"as_of": "2026-03-31"})
+            response = client.request(method, _url(route), headers=headers, params={"as_of": "2026-03-31"},
+                                      follow_redirects=False)
             allowed = EXPECTED[route.name]
             where = f"{method} {route.path} as {role}: {response.status_code} {response.text[:200]}"
-            if allowed == PUBLIC:
+            if route.name in PAGES and role is None:
+                assert response.status_code == 303, where
+                assert response.headers["location"].startswith("/login?next="), where
+            elif route.name in PAGES and role not in allowed:  # type: ignore[operator]
+                assert response.status_code == 403, where
+                assert response.headers["content-type"].startswith("text/html"), where
+                assert role in response.text, where
+            elif allowed == PUBLIC:
                 assert response.status_code not in (401, 403), where
             elif role is None:
                 assert response.status_code == 401, where

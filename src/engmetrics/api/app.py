@@ -23,7 +23,7 @@ from ..workspace import ensure_secret
 from .problems import install_problem_handlers
 from .routes import API_ROUTERS, ROOT_ROUTERS
 from .session import SessionSigner
-from .state import CatalogCache, StoreProvider
+from .state import CatalogCache, EvaluationCache, StoreProvider
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -49,7 +49,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
             yield
             return
         opened = Store.open(settings.store_url or "", lock_timeout=settings.store_lock_timeout)
-        app.state.stores = StoreProvider(opened)
+        app.state.stores = StoreProvider(opened, on_write=evaluations.invalidate)
         try:
             yield
         finally:
@@ -63,14 +63,19 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
         description="Indicators, scorecard, datasets and ingest of one engmetrics workspace. "
                     "Authenticate with `Authorization: Bearer <token>` (`engmetrics token create`).",
     )
+    evaluations = EvaluationCache()
     app.state.settings = settings
     app.state.catalogs = CatalogCache(settings.workspace)
+    app.state.evaluations = evaluations
     app.state.signer = SessionSigner(ensure_secret(settings.state_dir / "session.key", "session key"))
     if store is not None:
-        app.state.stores = StoreProvider(store)
+        app.state.stores = StoreProvider(store, on_write=evaluations.invalidate)
     install_problem_handlers(app)
     for router in ROOT_ROUTERS:
         app.include_router(router)
     for router in API_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    from ..web import install_web  # here: the web package imports the API's auth and deps
+
+    install_web(app)  # the dashboard pages, at the root
     return app

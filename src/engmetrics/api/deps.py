@@ -14,13 +14,15 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 
 from ..auth.roles import Principal
 from ..auth.tokens import AuthError, active_token, authenticate
+from ..catalog.cache import EvaluationCache
 from ..settings import Settings
 from ..store import Store
 from .problems import BEARER_CHALLENGE, Problem
 from .session import COOKIE, SessionSigner
 from .state import LoadedCatalog
 
-__all__ = ["CatalogDep", "CurrentUser", "SettingsDep", "SignerDep", "StoreDep", "WriteStoreDep", "current_user"]
+__all__ = ["CatalogDep", "CurrentUser", "EvaluationsDep", "SettingsDep", "SignerDep", "StoreDep", "WriteStoreDep",
+           "current_user"]
 
 
 def _settings(request: Request) -> Settings:
@@ -41,6 +43,10 @@ def _catalog(request: Request) -> LoadedCatalog:
     return request.app.state.catalogs.get()
 
 
+def _evaluations(request: Request) -> EvaluationCache:
+    return request.app.state.evaluations
+
+
 def _signer(request: Request) -> SessionSigner:
     return request.app.state.signer
 
@@ -51,6 +57,9 @@ StoreDep = Annotated[Store, Depends(_store)]
 WriteStoreDep = Annotated[Store, Depends(_write_store)]
 """A store for writing: the request holds the app's write lock."""
 CatalogDep = Annotated[LoadedCatalog, Depends(_catalog)]
+EvaluationsDep = Annotated[EvaluationCache, Depends(_evaluations)]
+"""The app's evaluation cache: `evaluations.evaluate(store, loaded.catalog, as_of, git_commit=loaded.git_commit,
+catalog_version=loaded.version)` instead of evaluating on every request."""
 SignerDep = Annotated[SessionSigner, Depends(_signer)]
 
 _bearer = HTTPBearer(auto_error=False, description="An API token: `engmetrics token create --role ROLE`.")

@@ -1,4 +1,5 @@
-"""What one app instance holds for its lifetime: the store (with safe concurrent access) and the catalog.
+"""What one app instance holds for its lifetime: the store (with safe concurrent access), the catalog and
+the evaluation cache (`engmetrics.catalog.cache.EvaluationCache`, emptied after every write request).
 
 Concurrency: DuckDB allows one writer *process*, so the server opens the store once and keeps it. Each
 request gets its own DuckDB cursor (a connection to the same database, safe to use from its thread)
@@ -16,26 +17,30 @@ other engines are shared by all requests behind that lock.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import ibis
 
+from ..catalog.cache import EvaluationCache, catalog_version
 from ..catalog.loader import Catalog, load_catalog, metrics_dir
 from ..store import Store
 from ..workspace import git_commit
 
-__all__ = ["CatalogCache", "LoadedCatalog", "StoreProvider"]
+__all__ = ["CatalogCache", "EvaluationCache", "LoadedCatalog", "StoreProvider"]
 
 
 class StoreProvider:
-    """Hands out per-request stores over one open store."""
+    """Hands out per-request stores over one open store. `on_write` is called after every write request
+    (the app passes its evaluation cache's `invalidate`)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, on_write: Callable[[], None] | None = None) -> None:
         self.store = store
         self._write_lock = threading.RLock()
+        self._on_write = on_write
 
     @contextmanager
     def reader(self) -> Iterator[Store]:
@@ -54,15 +59,27 @@ class StoreProvider:
 
     @contextmanager
     def writer(self) -> Iterator[Store]:
-        """Like `reader`, holding the process-wide write lock for the whole request."""
-        with self._write_lock, self.reader() as store:
-            yield store
+        """Like `reader`, holding the process-wide write lock for the whole request; calls `on_write`
+        when the request is done, whether or not it wrote anything."""
+        try:
+            with self._write_lock, self.reader() as store:
+                yield store
+        finally:
+            if self._on_write is not None:
+                self._on_write()
 
 
 @dataclass(frozen=True)
 class LoadedCatalog:
+    """The catalog, the workspace's git commit when it was loaded, and its content version."""
+
     catalog: Catalog
     git_commit: str | None
+
+    @cached_property
+    def version(self) -> str:
+        """`engmetrics.catalog.cache.catalog_version` of the catalog, hashed once per load."""
+        return catalog_version(self.catalog)
 
 
 class CatalogCache:

@@ -53,7 +53,7 @@ def main(
 
 
 # Command groups: one module each, registered here and nowhere else.
-from . import catalog, datasets, demo, export, ingest, metrics, serve, token, workspace  # noqa: E402
+from . import catalog, datasets, demo, export, ingest, metrics, report, serve, token, workspace  # noqa: E402
 
 app.command("init")(workspace.init)
 app.add_typer(datasets.app, name="datasets")
@@ -66,3 +66,4 @@ app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
 app.add_typer(token.app, name="token")
 app.add_typer(export.app, name="export")
+app.command("report")(report.report)

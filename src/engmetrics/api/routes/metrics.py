@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from ...auth.scope import visible_results
-from ...catalog.evaluate import MetricResult, evaluate
+from ...catalog.evaluate import MetricResult
 from ...catalog.periods import default_as_of
 from ...catalog.views import scorecard
 from ..auth import READERS, requires
-from ..deps import CatalogDep, CurrentUser, StoreDep
+from ..deps import CatalogDep, CurrentUser, EvaluationsDep, StoreDep
 from ..problems import bad_parameter
 
 router = APIRouter(tags=["metrics"])
@@ -22,29 +22,30 @@ AsOf = Annotated[date | None, Query(description="Last day of the period, inclusi
 Metrics = Annotated[list[str] | None, Query(alias="metric", description="Only these indicators (repeatable).")]
 
 
-def _results(store: Any, loaded: Any, user: Any, as_of: date | None, metrics: list[str] | None
-             ) -> list[MetricResult]:
+def _results(store: Any, loaded: Any, evaluations: Any, user: Any, as_of: date | None,
+             metrics: list[str] | None) -> list[MetricResult]:
     catalog = loaded.catalog
     unknown = [m for m in metrics or [] if m not in catalog.ids]
     if unknown:
         raise bad_parameter("metric", f"no indicator {', '.join(map(repr, unknown))}; see GET /api/v1/indicators")
-    results = evaluate(store, catalog, as_of or default_as_of(), git_commit=loaded.git_commit, metrics=metrics)
+    results = evaluations.evaluate(store, catalog, as_of or default_as_of(), git_commit=loaded.git_commit,
+                                   metrics=metrics, catalog_version=loaded.version)
     return visible_results(user, catalog, results)
 
 
 @router.get("/metrics", dependencies=[requires(*READERS)])
-def list_metric_values(store: StoreDep, loaded: CatalogDep, user: CurrentUser, as_of: AsOf = None,
-                       metrics: Metrics = None) -> list[dict[str, Any]]:
+def list_metric_values(store: StoreDep, loaded: CatalogDep, evaluations: EvaluationsDep, user: CurrentUser,
+                       as_of: AsOf = None, metrics: Metrics = None) -> list[dict[str, Any]]:
     """Every active indicator (or those named) for its period ending on `as_of` and the period before:
     value, previous value, RAG status, sample sizes, group. The same fields as
-    `engmetrics metrics evaluate --json`; nothing is stored. A team-member sees per-team rows of its own
-    teams only."""
-    return [r.to_dict() for r in _results(store, loaded, user, as_of, metrics)]
+    `engmetrics metrics evaluate --json`; nothing is stored (evaluations are cached in memory until the
+    data or the definitions change). A team-member sees per-team rows of its own teams only."""
+    return [r.to_dict() for r in _results(store, loaded, evaluations, user, as_of, metrics)]
 
 
 @router.get("/scorecard", dependencies=[requires(*READERS)])
-def get_scorecard(store: StoreDep, loaded: CatalogDep, user: CurrentUser, as_of: AsOf = None
-                  ) -> list[dict[str, Any]]:
+def get_scorecard(store: StoreDep, loaded: CatalogDep, evaluations: EvaluationsDep, user: CurrentUser,
+                  as_of: AsOf = None) -> list[dict[str, Any]]:
     """The RAG scorecard grouped by outcome, with trend and whether it is improving (as
     `engmetrics scorecard --json`)."""
-    return [g.to_dict() for g in scorecard(loaded.catalog, _results(store, loaded, user, as_of, None))]
+    return [g.to_dict() for g in scorecard(loaded.catalog, _results(store, loaded, evaluations, user, as_of, None))]

@@ -9,19 +9,21 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from ...auth.scope import visible_results
-from ...catalog.evaluate import evaluate
 from ...catalog.periods import default_as_of
 from ..auth import READERS, requires
-from ..deps import CatalogDep, CurrentUser, StoreDep
+from ..deps import CatalogDep, CurrentUser, EvaluationsDep, StoreDep
 from ..exposition import CONTENT_TYPE, render_metrics
 
 router = APIRouter(tags=["prometheus"])
 
 
 @router.get("/metrics", dependencies=[requires(*READERS)], response_class=Response)
-def get_prometheus_metrics(store: StoreDep, loaded: CatalogDep, user: CurrentUser) -> Response:
-    """Indicator values, previous values, sample sizes and RAG status as of yesterday (UTC)."""
+def get_prometheus_metrics(store: StoreDep, loaded: CatalogDep, evaluations: EvaluationsDep,
+                           user: CurrentUser) -> Response:
+    """Indicator values, previous values, sample sizes and RAG status as of yesterday (UTC); evaluated once
+    per day, data version and catalog version (see `engmetrics.catalog.cache`)."""
     catalog = loaded.catalog
-    results = evaluate(store, catalog, default_as_of(), git_commit=loaded.git_commit)
+    results = evaluations.evaluate(store, catalog, default_as_of(), git_commit=loaded.git_commit,
+                                   catalog_version=loaded.version)
     text = render_metrics(visible_results(user, catalog, results), catalog)
     return Response(text, media_type=CONTENT_TYPE)

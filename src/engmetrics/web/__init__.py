@@ -1,0 +1,35 @@
+"""The web dashboard: server-rendered pages over the same library calls as the API and CLI.
+
+`install_web(app)` adds the page routes (`WEB_ROUTERS`) and the handlers that turn a missing session
+into a redirect to `/login` and a missing role into an HTML 403 page. Pages work without JavaScript;
+charts are inline SVG from `engmetrics.charts`.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from .access import LoginRequired, PageForbidden
+from .pages import router
+from .render import page
+
+__all__ = ["WEB_ROUTERS", "install_web"]
+
+WEB_ROUTERS = [router]
+
+
+async def _login_required(request: Request, exc: LoginRequired) -> RedirectResponse:
+    return RedirectResponse(exc.location, status_code=303)
+
+
+async def _forbidden(request: Request, exc: PageForbidden) -> HTMLResponse:
+    return page("error.html", title="Not allowed", user=None, status_code=403, message=exc.detail)
+
+
+def install_web(app: FastAPI) -> None:
+    """Mount the pages on `app` (at the root) with their error handlers."""
+    app.add_exception_handler(LoginRequired, _login_required)  # type: ignore[arg-type]
+    app.add_exception_handler(PageForbidden, _forbidden)  # type: ignore[arg-type]
+    for web_router in WEB_ROUTERS:
+        app.include_router(web_router)
