@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from .. import __version__
+from ..auth.tokens import TokenCache
 from ..settings import Settings
 from ..store import Store
 from ..workspace import ensure_secret
@@ -49,7 +50,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
             yield
             return
         opened = Store.open(settings.store_url or "", lock_timeout=settings.store_lock_timeout)
-        app.state.stores = StoreProvider(opened, on_write=evaluations.invalidate)
+        app.state.stores = StoreProvider(opened, on_write=after_write)
         try:
             yield
         finally:
@@ -63,13 +64,19 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
         description="Indicators, scorecard, datasets and ingest of one engmetrics workspace. "
                     "Authenticate with `Authorization: Bearer <token>` (`engmetrics token create`).",
     )
-    evaluations = EvaluationCache()
+    evaluations, tokens = EvaluationCache(), TokenCache()
+
+    def after_write() -> None:
+        evaluations.invalidate()
+        tokens.invalidate()
+
     app.state.settings = settings
     app.state.catalogs = CatalogCache(settings.workspace)
     app.state.evaluations = evaluations
+    app.state.tokens = tokens
     app.state.signer = SessionSigner(ensure_secret(settings.state_dir / "session.key", "session key"))
     if store is not None:
-        app.state.stores = StoreProvider(store, on_write=evaluations.invalidate)
+        app.state.stores = StoreProvider(store, on_write=after_write)
     install_problem_handlers(app)
     for router in ROOT_ROUTERS:
         app.include_router(router)

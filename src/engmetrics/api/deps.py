@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from ..auth.roles import Principal
-from ..auth.tokens import AuthError, active_token, authenticate
+from ..auth.tokens import AuthError, TokenCache, active_token, authenticate
 from ..catalog.cache import EvaluationCache
 from ..settings import Settings
 from ..store import Store
@@ -51,6 +51,10 @@ def _signer(request: Request) -> SessionSigner:
     return request.app.state.signer
 
 
+def _tokens(request: Request) -> TokenCache:
+    return request.app.state.tokens
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 StoreDep = Annotated[Store, Depends(_store)]
 """A store for reading, on the request's own cursor."""
@@ -61,22 +65,24 @@ EvaluationsDep = Annotated[EvaluationCache, Depends(_evaluations)]
 """The app's evaluation cache: `evaluations.evaluate(store, loaded.catalog, as_of, git_commit=loaded.git_commit,
 catalog_version=loaded.version)` instead of evaluating on every request."""
 SignerDep = Annotated[SessionSigner, Depends(_signer)]
+TokensDep = Annotated[TokenCache, Depends(_tokens)]
+"""The app's token cache: authentication without a query per request."""
 
 _bearer = HTTPBearer(auto_error=False, description="An API token: `engmetrics token create --role ROLE`.")
 _cookie = APIKeyCookie(name=COOKIE, auto_error=False, description="The web session set by `POST /login`.")
 
 
-def current_user(store: StoreDep, signer: SignerDep,
+def current_user(store: StoreDep, signer: SignerDep, tokens: TokensDep,
                  bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
                  session: Annotated[str | None, Depends(_cookie)]) -> Principal:
     """The principal of the request's bearer token, else of its session cookie; 401 without either."""
     if bearer is not None:
-        info = authenticate(store, bearer.credentials)
+        info = authenticate(store, bearer.credentials, cache=tokens)
     elif session:
         token_id = signer.verify(session)
         if token_id is None:
             raise AuthError("the web session expired or is invalid; log in again")
-        info = active_token(store, token_id)
+        info = active_token(store, token_id, cache=tokens)
     else:
         raise Problem(401, "authentication required: send `Authorization: Bearer <token>` "
                            "(create one with `engmetrics token create`) or log in at POST /login",

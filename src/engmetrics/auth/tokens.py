@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,8 +28,8 @@ from ..errors import EngmetricsError, InputError
 from ..store import Store
 from .roles import ROLES, Role
 
-__all__ = ["MAX_DAYS", "PREFIX", "AuthError", "NewToken", "TokenInfo", "active_token", "authenticate", "create_token",
-           "get_token", "hash_secret", "list_tokens", "revoke_token"]
+__all__ = ["MAX_DAYS", "PREFIX", "AuthError", "NewToken", "TokenCache", "TokenInfo", "active_token",
+           "authenticate", "create_token", "get_token", "hash_secret", "list_tokens", "revoke_token"]
 
 PREFIX = "emt_"
 MAX_DAYS = 3650
@@ -145,12 +146,51 @@ def revoke_token(store: Store, token_id: str, *, now: datetime | None = None) ->
     return get_token(store, token_id)
 
 
-def active_token(store: Store, token_id: str, *, now: datetime | None = None) -> TokenInfo:
+class TokenCache:
+    """Token rows by id for a long-running server, so authenticating a request is a dict look-up and a
+    one-row version probe (count, newest creation, newest revocation) rather than an Ibis query; the
+    probe notices tokens created or revoked behind the server's back. Expiry is judged at each check.
+    Only DuckDB stores are cached (the probe is DuckDB SQL); others are read every time.
+
+    >>> from engmetrics.store import Store
+    >>> store, cache = Store.open("duckdb://"), TokenCache()
+    >>> new = create_token(store, "viewer")
+    >>> authenticate(store, new.token, cache=cache).role.value
+    'viewer'
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version: tuple[Any, ...] | None = None
+        self._rows: dict[str, dict[str, Any]] = {}
+
+    def row(self, store: Store, token_id: str) -> dict[str, Any] | None:
+        if not store.is_duckdb:
+            rows = _rows(store, token_id, with_hash=True)
+            return rows[0] if rows else None
+        version = store.sql.execute(f"SELECT count(*), max(created_at), max(revoked_at) FROM {TABLE}").fetchone()
+        with self._lock:
+            if version != self._version:
+                self._rows = {r["token_id"]: r for r in _rows(store, with_hash=True)}
+                self._version = version
+            return self._rows.get(token_id)
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._version = None
+
+
+def _row(store: Store, token_id: str, cache: TokenCache | None) -> dict[str, Any] | None:
+    return (cache or TokenCache()).row(store, token_id)
+
+
+def active_token(store: Store, token_id: str, *, now: datetime | None = None,
+                 cache: TokenCache | None = None) -> TokenInfo:
     """The token `token_id` if it exists and is neither expired nor revoked, else an AuthError."""
-    rows = _rows(store, token_id)
-    if not rows:
+    row = _row(store, token_id, cache)
+    if row is None:
         raise AuthError("invalid token")
-    return _usable(_info(rows[0]), now)
+    return _usable(_info(row), now)
 
 
 def _usable(info: TokenInfo, now: datetime | None) -> TokenInfo:
@@ -162,14 +202,15 @@ def _usable(info: TokenInfo, now: datetime | None) -> TokenInfo:
     return info
 
 
-def authenticate(store: Store, token: str, *, now: datetime | None = None) -> TokenInfo:
+def authenticate(store: Store, token: str, *, now: datetime | None = None,
+                 cache: TokenCache | None = None) -> TokenInfo:
     """The active token whose secret is `token`, else an AuthError saying why (never which part of an
     unknown token was wrong)."""
     match = _SHAPE.match(token.strip())
     if not match:
         raise AuthError("malformed token: expected emt_<id>_<secret>")
     token_id, secret = match.groups()
-    rows = _rows(store, token_id, with_hash=True)
-    if not rows or not hmac.compare_digest(rows[0]["secret_sha256"], hash_secret(secret)):
+    row = _row(store, token_id, cache)
+    if row is None or not hmac.compare_digest(row["secret_sha256"], hash_secret(secret)):
         raise AuthError("invalid token")
-    return _usable(_info(rows[0]), now)
+    return _usable(_info(row), now)

@@ -16,7 +16,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from ..api.auth import RoleCheck
-from ..api.deps import SignerDep, StoreDep, current_user
+from ..api.deps import SignerDep, StoreDep, TokensDep, current_user
 from ..api.problems import Problem
 from ..api.session import COOKIE
 from ..auth.roles import Principal, Role
@@ -48,12 +48,12 @@ class PageForbidden(Exception):
         self.detail = detail
 
 
-def page_user(request: Request, store: StoreDep, signer: SignerDep,
+def page_user(request: Request, store: StoreDep, signer: SignerDep, tokens: TokensDep,
               bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
               session: Annotated[str | None, Depends(_cookie)]) -> Principal:
     """The request's principal (bearer token or session cookie); `LoginRequired` without a valid one."""
     try:
-        return current_user(store, signer, bearer, session)
+        return current_user(store, signer, tokens, bearer, session)
     except (AuthError, Problem) as exc:
         if isinstance(exc, Problem) and exc.status != 401:
             raise

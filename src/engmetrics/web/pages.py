@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
 from ..api.auth import AUDITORS, READERS, public
-from ..api.deps import CatalogDep, StoreDep
+from ..api.deps import CatalogDep, EvaluationsDep, StoreDep
 from ..api.routes.session import _local
 from ..catalog.lineage import lineage
 from ..catalog.periods import default_as_of
@@ -45,10 +45,12 @@ def login_page(next: str = "/", error: str | None = None) -> HTMLResponse:
 
 
 @router.get("/", dependencies=[page_requires(*READERS)], response_class=HTMLResponse)
-def overview_page(store: StoreDep, loaded: CatalogDep, user: PageUser, as_of: AsOf = None) -> HTMLResponse:
+def overview_page(store: StoreDep, loaded: CatalogDep, user: PageUser, evaluations: EvaluationsDep,
+                  as_of: AsOf = None) -> HTMLResponse:
     """Executive overview: the RAG scorecard by outcome with sparklines, and what changed."""
     day = as_of or default_as_of()
-    data = overview(store, loaded.catalog, day, user, git_commit=loaded.git_commit)
+    data = overview(store, loaded.catalog, day, user, git_commit=loaded.git_commit, cache=evaluations,
+                    catalog_version=loaded.version)
     return page("overview.html", title="Scorecard", nav="overview", user=user, data=data, as_of=day)
 
 

@@ -15,7 +15,8 @@ from typing import Any
 
 from ..auth.roles import Principal
 from ..auth.scope import TEAM_COLUMN, visible_results
-from ..catalog.evaluate import MetricResult, evaluate
+from ..catalog.cache import EvaluationCache
+from ..catalog.evaluate import MetricResult
 from ..catalog.history import HistoryPoint, history
 from ..catalog.loader import Catalog, Definition
 from ..catalog.model import Band, Calculation, CalculatorCall, Filter, Indicator
@@ -178,15 +179,20 @@ def _moves(catalog: Catalog, results: list[MetricResult], limit: int) -> list[Mo
 
 
 def overview(store: Any, catalog: Catalog, as_of: date, user: Principal, *, git_commit: str | None = None,
-             moves: int = 5) -> Overview:
+             moves: int = 5, cache: EvaluationCache | None = None, catalog_version: str | None = None) -> Overview:
     """The scorecard for the period ending `as_of`, trend sparklines, status changes and biggest moves,
-    as `user` may see them."""
-    results = visible_results(user, catalog, evaluate(store, catalog, as_of, git_commit=git_commit))
+    as `user` may see them. With `cache`, the evaluation and the histories are computed once per
+    catalog, data and date for everyone, and scoped per user afterwards."""
+    cache = cache or EvaluationCache(max_entries=1)
+    everything = cache.evaluate(store, catalog, as_of, git_commit=git_commit, catalog_version=catalog_version)
+    results = visible_results(user, catalog, everything)
+    key = (cache.key(store, catalog, as_of, git_commit=git_commit, catalog_version=catalog_version), "sparks")
+    histories = cache.get_or_compute(key, lambda: {
+        metric: history(store, catalog.get(metric), as_of, SPARK_PERIODS)
+        for metric in dict.fromkeys(r.metric for r in everything)})
     sparks: dict[tuple[str, str | None], str] = {}
     shown = {(r.metric, r.group) for r in results}
-    for metric in dict.fromkeys(r.metric for r in results):
-        definition = catalog.get(metric)
-        points = history(store, definition, as_of, SPARK_PERIODS)
+    for metric, points in histories.items():
         by_group: dict[str | None, list[float | None]] = {}
         for p in points:
             by_group.setdefault(p.group, []).append(p.value)
@@ -194,7 +200,7 @@ def overview(store: Any, catalog: Catalog, as_of: date, user: Principal, *, git_
             if (metric, group) in shown:
                 who = f" ({group})" if group is not None else ""
                 sparks[(metric, group)] = sparkline(
-                    values, title=f"{definition.indicator.name}{who}: last {len(values)} periods")
+                    values, title=f"{catalog.get(metric).indicator.name}{who}: last {len(values)} periods")
     counts = {s: sum(r.status == s for r in results) for s in ("red", "amber", "green", "no_data")}
     return Overview(as_of, scorecard(catalog, results), sparks, _changes(catalog, results),
                     _moves(catalog, results, moves), counts)
