@@ -25,7 +25,9 @@ __all__ = ["CatalogDep", "CurrentUser", "EvaluationsDep", "SettingsDep", "Signer
            "current_user"]
 
 
-def _settings(request: Request) -> Settings:
+# Dependencies that only read app state are `async`: FastAPI runs sync dependencies in a thread pool, one
+# hop each, which costs more than they do. The store and the user (queries) stay sync.
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -39,19 +41,19 @@ def _write_store(request: Request) -> Iterator[Store]:
         yield store
 
 
-def _catalog(request: Request) -> LoadedCatalog:
+async def _catalog(request: Request) -> LoadedCatalog:
     return request.app.state.catalogs.get()
 
 
-def _evaluations(request: Request) -> EvaluationCache:
+async def _evaluations(request: Request) -> EvaluationCache:
     return request.app.state.evaluations
 
 
-def _signer(request: Request) -> SessionSigner:
+async def _signer(request: Request) -> SessionSigner:
     return request.app.state.signer
 
 
-def _tokens(request: Request) -> TokenCache:
+async def _tokens(request: Request) -> TokenCache:
     return request.app.state.tokens
 
 

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import ibis
 
@@ -31,6 +32,29 @@ from ..store import Store
 from ..workspace import git_commit
 
 __all__ = ["CatalogCache", "EvaluationCache", "LoadedCatalog", "StoreProvider"]
+
+
+class _CursorStore(Store):
+    """A request's store on its own DuckDB cursor. The Ibis backend is built only when the request needs
+    it: an answer from the caches needs only the cursor."""
+
+    def __init__(self, cursor: Any, url: str) -> None:  # no super().__init__: `backend` is lazy
+        self._cursor, self.url, self._lock = cursor, url, None
+
+    @cached_property
+    def backend(self) -> Any:  # type: ignore[override]
+        return ibis.duckdb.from_connection(self._cursor)
+
+    @property
+    def is_duckdb(self) -> bool:
+        return True
+
+    @property
+    def sql(self) -> Any:
+        return self._cursor
+
+    def close(self) -> None:
+        self._cursor.close()
 
 
 class StoreProvider:
@@ -51,7 +75,7 @@ class StoreProvider:
             return
         cursor = self.store.sql.cursor()
         cursor.execute("SET TimeZone = 'UTC'")
-        store = Store(ibis.duckdb.from_connection(cursor), url=self.store.url)
+        store = _CursorStore(cursor, self.store.url)
         try:
             yield store
         finally:

@@ -67,7 +67,7 @@ PageUser = Annotated[Principal, Depends(page_user)]
 class PageRoleCheck(RoleCheck):
     """`RoleCheck` for pages: a missing session redirects, a wrong role raises `PageForbidden`."""
 
-    def __call__(self, user: PageUser) -> Principal:  # type: ignore[override]
+    async def __call__(self, user: PageUser) -> Principal:  # type: ignore[override]
         if user.role not in self.roles:
             allowed = ", ".join(sorted(r.value for r in self.roles))
             raise PageForbidden(f"The role {user.role.value} may not see this page; it needs one of: {allowed}.")
