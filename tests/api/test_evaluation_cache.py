@@ -107,3 +107,36 @@ def test_fifty_concurrent_clients_evaluate_once(app, auth, calls):
         answers = list(pool.map(one, range(50)))
     assert set(answers) == {(200, 6.0)}
     assert calls.dates == ["2026-03-31"]
+
+
+def test_an_exclusive_provider_versions_request_stores_by_its_own_writes():
+    from engmetrics.api.state import StoreProvider
+    from engmetrics.store import Store
+
+    with Store.open("duckdb://") as shared:
+        provider = StoreProvider(shared, exclusive=True)
+        with provider.reader() as store:
+            assert store.known_version == (0,)
+            assert "sql" not in store.__dict__  # no cursor until the request touches the store
+        with provider.writer() as store:
+            store.sql.execute("INSERT INTO holidays VALUES ('uk', DATE '2026-12-25', 'Christmas')")
+        with provider.reader() as store:
+            assert store.known_version == (1,)
+            assert store.count("holidays") == 1
+        with StoreProvider(shared).reader() as store:  # not exclusive: caches probe the store instead
+            assert store.known_version is None
+
+
+def test_ready_returns_only_finished_evaluations():
+    from datetime import date
+
+    from engmetrics.catalog.cache import EvaluationCache
+    from engmetrics.catalog.loader import Catalog
+    from engmetrics.store import Store
+
+    cache = EvaluationCache()
+    with Store.open("duckdb://") as store:
+        assert cache.ready(store, Catalog(), date(2026, 3, 31)) is None
+        assert cache.evaluate(store, Catalog(), date(2026, 3, 31)) == []
+        assert cache.ready(store, Catalog(), date(2026, 3, 31)) == []
+        assert cache.ready(store, Catalog(), date(2026, 3, 30)) is None

@@ -50,7 +50,8 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
             yield
             return
         opened = Store.open(settings.store_url or "", lock_timeout=settings.store_lock_timeout)
-        app.state.stores = StoreProvider(opened, on_write=after_write)
+        app.state.stores = StoreProvider(opened, on_write=after_write, exclusive=True)
+        app.state.catalogs.recheck_seconds = 1.0  # a served workspace: look at metrics/ once a second
         try:
             yield
         finally:

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -31,7 +31,8 @@ async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _store(request: Request) -> Iterator[Store]:
+async def _store(request: Request) -> AsyncIterator[Store]:
+    """Async: a request store is cheap to make (its cursor opens on first use, in the handler's thread)."""
     with request.app.state.stores.reader() as store:
         yield store
 
@@ -74,10 +75,11 @@ _bearer = HTTPBearer(auto_error=False, description="An API token: `engmetrics to
 _cookie = APIKeyCookie(name=COOKIE, auto_error=False, description="The web session set by `POST /login`.")
 
 
-def current_user(store: StoreDep, signer: SignerDep, tokens: TokensDep,
+async def current_user(store: StoreDep, signer: SignerDep, tokens: TokensDep,
                  bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
                  session: Annotated[str | None, Depends(_cookie)]) -> Principal:
-    """The principal of the request's bearer token, else of its session cookie; 401 without either."""
+    """The principal of the request's bearer token, else of its session cookie; 401 without either.
+    Async: in the server the token check is a dictionary look-up (see `TokenCache`)."""
     if bearer is not None:
         info = authenticate(store, bearer.credentials, cache=tokens)
     elif session:

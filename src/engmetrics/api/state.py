@@ -17,6 +17,7 @@ other engines are shared by all requests behind that lock.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,36 +36,43 @@ __all__ = ["CatalogCache", "EvaluationCache", "LoadedCatalog", "StoreProvider"]
 
 
 class _CursorStore(Store):
-    """A request's store on its own DuckDB cursor. The Ibis backend is built only when the request needs
-    it: an answer from the caches needs only the cursor."""
+    """A request's store on its own DuckDB cursor, opened only when the request touches the store: an
+    answer from the caches needs none. The Ibis backend is likewise built on first use."""
 
-    def __init__(self, cursor: Any, url: str) -> None:  # no super().__init__: `backend` is lazy
-        self._cursor, self.url, self._lock = cursor, url, None
+    def __init__(self, shared: Store, known_version: tuple[int, ...] | None) -> None:  # `backend` is lazy
+        self._shared, self.url, self._lock, self.known_version = shared, shared.url, None, known_version
+
+    @cached_property
+    def sql(self) -> Any:  # type: ignore[override]
+        cursor = self._shared.sql.cursor()
+        cursor.execute("SET TimeZone = 'UTC'")
+        return cursor
 
     @cached_property
     def backend(self) -> Any:  # type: ignore[override]
-        return ibis.duckdb.from_connection(self._cursor)
+        return ibis.duckdb.from_connection(self.sql)
 
     @property
     def is_duckdb(self) -> bool:
         return True
 
-    @property
-    def sql(self) -> Any:
-        return self._cursor
-
     def close(self) -> None:
-        self._cursor.close()
+        if "sql" in self.__dict__:
+            self.sql.close()
 
 
 class StoreProvider:
     """Hands out per-request stores over one open store. `on_write` is called after every write request
     (the app passes its evaluation cache's `invalidate`)."""
 
-    def __init__(self, store: Store, *, on_write: Callable[[], None] | None = None) -> None:
+    def __init__(self, store: Store, *, on_write: Callable[[], None] | None = None, exclusive: bool = False) -> None:
         self.store = store
         self._write_lock = threading.RLock()
         self._on_write = on_write
+        # `exclusive`: this process opened the store and holds its lock, so every write goes through
+        # `writer()`; request stores then carry the write count as their version (no probing).
+        self._exclusive = exclusive
+        self._writes = 0
 
     @contextmanager
     def reader(self) -> Iterator[Store]:
@@ -73,9 +81,7 @@ class StoreProvider:
             with self._write_lock:
                 yield self.store
             return
-        cursor = self.store.sql.cursor()
-        cursor.execute("SET TimeZone = 'UTC'")
-        store = _CursorStore(cursor, self.store.url)
+        store = _CursorStore(self.store, (self._writes,) if self._exclusive else None)
         try:
             yield store
         finally:
@@ -89,6 +95,7 @@ class StoreProvider:
             with self._write_lock, self.reader() as store:
                 yield store
         finally:
+            self._writes += 1
             if self._on_write is not None:
                 self._on_write()
 
@@ -107,12 +114,15 @@ class LoadedCatalog:
 
 
 class CatalogCache:
-    """The workspace's catalog, reloaded when a file in `metrics/` changes (by name, size, mtime)."""
+    """The workspace's catalog, reloaded when a file in `metrics/` changes (by name, size, mtime).
+    `recheck_seconds` > 0 looks at the files at most that often (a served workspace uses 1 s)."""
 
-    def __init__(self, workspace: Path) -> None:
+    def __init__(self, workspace: Path, *, recheck_seconds: float = 0.0) -> None:
         self.workspace = workspace
+        self.recheck_seconds = recheck_seconds
         self._lock = threading.Lock()
         self._signature: tuple[tuple[str, int, int], ...] | None = None
+        self._checked_at = float("-inf")
         self._loaded: LoadedCatalog | None = None
 
     def _current_signature(self) -> tuple[tuple[str, int, int], ...]:
@@ -124,6 +134,10 @@ class CatalogCache:
 
     def get(self) -> LoadedCatalog:
         """The catalog (raises `ValidationFailed` while the definitions have errors)."""
+        now = time.monotonic()
+        if self._loaded is not None and now - self._checked_at < self.recheck_seconds:
+            return self._loaded
+        self._checked_at = now
         signature = self._current_signature()
         with self._lock:
             if self._loaded is None or signature != self._signature:

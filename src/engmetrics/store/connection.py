@@ -31,7 +31,13 @@ def duckdb_path(url: str) -> Path | None:
 
 
 class Store:
-    """A connected, migrated store. Use as a context manager to release the lock."""
+    """A connected, migrated store. Use as a context manager to release the lock.
+
+    `known_version` is set by an owner that sees every write (the API server, which holds the store
+    alone): caches then key on it instead of probing the store's bookkeeping tables.
+    """
+
+    known_version: tuple[int, ...] | None = None
 
     def __init__(self, backend: Any, *, url: str = "", lock: StoreLock | None = None) -> None:
         self.backend, self.url, self._lock = backend, url, lock

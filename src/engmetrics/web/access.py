@@ -48,12 +48,12 @@ class PageForbidden(Exception):
         self.detail = detail
 
 
-def page_user(request: Request, store: StoreDep, signer: SignerDep, tokens: TokensDep,
+async def page_user(request: Request, store: StoreDep, signer: SignerDep, tokens: TokensDep,
               bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
               session: Annotated[str | None, Depends(_cookie)]) -> Principal:
     """The request's principal (bearer token or session cookie); `LoginRequired` without a valid one."""
     try:
-        return current_user(store, signer, tokens, bearer, session)
+        return await current_user(store, signer, tokens, bearer, session)
     except (AuthError, Problem) as exc:
         if isinstance(exc, Problem) and exc.status != 401:
             raise

@@ -6,6 +6,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from ...auth.scope import visible_results
@@ -23,33 +24,42 @@ AsOf = Annotated[date | None, Query(description="Last day of the period, inclusi
 Metrics = Annotated[list[str] | None, Query(alias="metric", description="Only these indicators (repeatable).")]
 
 
-def _results(store: Any, loaded: Any, evaluations: Any, user: Any, as_of: date | None,
-             metrics: list[str] | None) -> list[MetricResult]:
-    catalog = loaded.catalog
-    unknown = [m for m in metrics or [] if m not in catalog.ids]
+def _check(loaded: Any, metrics: list[str] | None) -> None:
+    unknown = [m for m in metrics or [] if m not in loaded.catalog.ids]
     if unknown:
         raise bad_parameter("metric", f"no indicator {', '.join(map(repr, unknown))}; see GET /api/v1/indicators")
-    results = evaluations.evaluate(store, catalog, as_of or default_as_of(), git_commit=loaded.git_commit,
-                                   metrics=metrics, catalog_version=loaded.version)
-    return visible_results(user, catalog, results)
+
+
+async def _results(store: Any, loaded: Any, evaluations: Any, user: Any, as_of: date | None,
+                   metrics: list[str] | None) -> list[MetricResult]:
+    """Cached results straight from the event loop; a miss evaluates in the thread pool (it takes seconds)."""
+    _check(loaded, metrics)
+    options = {"git_commit": loaded.git_commit, "metrics": metrics, "catalog_version": loaded.version}
+    day = as_of or default_as_of()
+    results = evaluations.ready(store, loaded.catalog, day, **options) if store.known_version else None
+    if results is None:
+        results = await run_in_threadpool(evaluations.evaluate, store, loaded.catalog, day, **options)
+    return visible_results(user, loaded.catalog, results)
 
 
 # Handlers return a JSONResponse: the plain dicts need no model validation on the way out (much faster
-# under load); `response_model` still documents the shape in the OpenAPI document.
+# under load); `response_model` still documents the shape in the OpenAPI document. They are async so a
+# cached answer costs no thread-pool hop.
 @router.get("/metrics", dependencies=[requires(*READERS)], response_model=list[dict[str, Any]])
-def list_metric_values(store: StoreDep, loaded: CatalogDep, evaluations: EvaluationsDep, user: CurrentUser,
-                       as_of: AsOf = None, metrics: Metrics = None) -> JSONResponse:
+async def list_metric_values(store: StoreDep, loaded: CatalogDep, evaluations: EvaluationsDep,
+                             user: CurrentUser, as_of: AsOf = None, metrics: Metrics = None) -> JSONResponse:
     """Every active indicator (or those named) for its period ending on `as_of` and the period before:
     value, previous value, RAG status, sample sizes, group. The same fields as
     `engmetrics metrics evaluate --json`; nothing is stored (evaluations are cached in memory until the
     data or the definitions change). A team-member sees per-team rows of its own teams only."""
-    return JSONResponse([r.to_dict() for r in _results(store, loaded, evaluations, user, as_of, metrics)])
+    results = await _results(store, loaded, evaluations, user, as_of, metrics)
+    return JSONResponse([r.to_dict() for r in results])
 
 
 @router.get("/scorecard", dependencies=[requires(*READERS)], response_model=list[dict[str, Any]])
-def get_scorecard(store: StoreDep, loaded: CatalogDep, evaluations: EvaluationsDep, user: CurrentUser,
-                  as_of: AsOf = None) -> JSONResponse:
+async def get_scorecard(store: StoreDep, loaded: CatalogDep, evaluations: EvaluationsDep, user: CurrentUser,
+                        as_of: AsOf = None) -> JSONResponse:
     """The RAG scorecard grouped by outcome, with trend and whether it is improving (as
     `engmetrics scorecard --json`)."""
-    groups = scorecard(loaded.catalog, _results(store, loaded, evaluations, user, as_of, None))
+    groups = scorecard(loaded.catalog, await _results(store, loaded, evaluations, user, as_of, None))
     return JSONResponse([g.to_dict() for g in groups])
