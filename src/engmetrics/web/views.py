@@ -90,6 +90,8 @@ def describe_calculation(ind: Indicator) -> str:
         text += ", counting everything up to the end of each period (all time)"
     if calc.group_by:
         text += f"; one value per {calc.group_by}"
+    if calc.min_sample == 1 and calc.measure.type in ("count", "sum"):
+        return f"{text}. A period without rows is 0 when the dataset has data on both sides of it, else no data."
     return f"{text}. No data when fewer than {calc.min_sample} row(s) qualify."
 
 
