@@ -64,6 +64,7 @@ bench: install
 
 docs: install
 	$(BIN)/python -m engmetrics.store.docs docs/datasets.md
+	$(BIN)/python -m engmetrics.api.docs docs/api.md
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .ruff_cache
