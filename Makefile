@@ -61,6 +61,7 @@ test: install
 
 bench: install
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/api.py
 
 docs: install
 	$(BIN)/python -m engmetrics.store.docs docs/datasets.md
