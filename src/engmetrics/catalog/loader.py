@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..errors import InputError, Issue, ValidationFailed
+from ..validation import display_path, model_issues
 from ..yamlio import LineDict, LineList, load_all, locate
 from .model import Indicator, Outcome
 
@@ -98,45 +99,12 @@ def metrics_dir(root: Path) -> Path:
     return root / "metrics"
 
 
-def _display(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
-
-
-def _resolve_loc(doc: Any, loc: tuple[Any, ...]) -> list[Any]:
-    """Keep the parts of a pydantic error location that exist in the YAML (drops union tags)."""
-    kept, node = [], doc
-    for part in loc:
-        in_dict = isinstance(node, dict) and part in node
-        if in_dict or (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)):
-            kept.append(part)
-            node = node[part]
-    return kept
-
-
-def _model_issues(exc: ValidationError, doc: Any, file: str, metric: str | None) -> list[Issue]:
-    issues = []
-    for err in exc.errors(include_url=False):
-        loc = tuple(err["loc"])
-        kept = _resolve_loc(doc, loc)
-        if err["type"] == "union_tag_invalid":  # point at the tag itself, e.g. `type: average`
-            kept = _resolve_loc(doc, (*kept, "type"))
-        name = ".".join(str(p) for p in kept) or "definition"
-        if len(kept) < len(loc) and err["type"] == "missing":
-            name = ".".join(str(p) for p in (*kept, loc[-1]))
-        issues.append(Issue("ERROR", "model", f"{name}: {err['msg']}", file=file, line=locate(doc, kept),
-                            metric=metric))
-    return issues
-
-
 def _validate(model: type[BaseModel], doc: Any, file: str, issues: list[Issue]) -> Any:
     metric = doc.get("id") if isinstance(doc, dict) and isinstance(doc.get("id"), str) else None
     try:
         return model.model_validate(doc)
     except ValidationError as exc:
-        issues.extend(_model_issues(exc, doc, file, metric))
+        issues.extend(model_issues(exc, doc, file, subject=lambda loc: metric))
         return None
 
 
@@ -159,7 +127,7 @@ def _items(doc: LineDict, key: str, file: str, issues: list[Issue]) -> list[Any]
 
 
 def _load_file(path: Path, root: Path, catalog: Catalog, issues: list[Issue]) -> None:
-    file = _display(path, root)
+    file = display_path(path, root)
     try:
         docs = load_all(path)
     except InputError as exc:

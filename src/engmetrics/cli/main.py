@@ -53,7 +53,7 @@ def main(
 
 
 # Command groups: one module each, registered here and nowhere else.
-from . import catalog, datasets, demo, export, ingest, metrics, report, serve, token, workspace  # noqa: E402
+from . import catalog, datasets, demo, export, ingest, metrics, report, serve, slo, token, workspace  # noqa: E402
 
 app.command("init")(workspace.init)
 app.add_typer(datasets.app, name="datasets")
@@ -61,6 +61,7 @@ app.add_typer(datasets.quarantine_app, name="quarantine")
 app.command("ingest")(ingest.ingest)
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(metrics.app, name="metrics")
+app.add_typer(slo.app, name="slo")
 app.command("scorecard")(metrics.scorecard_command)
 app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
