@@ -1,4 +1,5 @@
-"""SLOs: OpenSLO and Sloth specs in (`slos/*.yaml`), validated with file and line on every issue.
+"""SLOs: OpenSLO and Sloth specs in (`slos/*.yaml`), validated with file and line on every issue; indicator
+sources (good and total per time bucket) from the store in `engmetrics.slo.sources`.
 
 >>> from engmetrics.slo import check_files
 >>> check_files([]).issues
@@ -8,5 +9,9 @@
 from __future__ import annotations
 
 from .loader import SloReport, SloSet, SpecDocument, check_files, check_slos, load_slos, slos_dir
+from .sources import bad_total, counter_increase, histogram_good_total, ratio_source, sli_events_source
 
-__all__ = ["SloReport", "SloSet", "SpecDocument", "check_files", "check_slos", "load_slos", "slos_dir"]
+__all__ = [
+    "SloReport", "SloSet", "SpecDocument", "bad_total", "check_files", "check_slos", "counter_increase",
+    "histogram_good_total", "load_slos", "ratio_source", "sli_events_source", "slos_dir",
+]

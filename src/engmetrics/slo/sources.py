@@ -1,0 +1,232 @@
+"""Indicator sources: good and total event counts per time bucket, as portable Ibis expressions.
+
+Every source returns an Ibis table ordered by `ts` with one row per bucket that has data: `ts` is the
+bucket's start (`ts.truncate(unit)`, UTC) and rows belong to [start, end) by their own timestamp.
+`counter_increase` returns `(ts, increase)`; the others return `(ts, good, total)`. `ts` is a UTC timestamp.
+
+- `sli_events_source`: sums of `good` and `total` of the `sli_events` dataset.
+- `counter_increase`: raw cumulative counter samples of `telemetry_samples` turned into increases per
+  series (previous sample by `lag` over the series ordered by time; a drop is a counter reset, so the
+  increase is the new value, as Prometheus `increase` does, without extrapolation), summed per bucket.
+  The increase between two samples is attributed to the bucket of the later sample; the earlier sample
+  may lie before `start` (within `lookback`), so the buckets of adjacent ranges add up exactly.
+- `ratio_source` / `bad_total`: combine two increase tables into `(ts, good, total)`.
+- `histogram_good_total`: a latency indicator from the cumulative `_bucket` counters of a Prometheus
+  histogram: good is the increase of the bucket whose `le` equals the threshold numerically (`le="1"`
+  and `le="1.0"` alike), total the increase of `le="+Inf"`.
+
+Label selectors map a label name to a regex that must match the whole value (Prometheus `=~`); a label a
+series lacks has the empty value, so `{"code": ".*"}` matches series without `code`. The `labels` column
+is JSON text (a string on every engine), so each selector label is extracted from that text with a
+regular expression (`"name": "value"`, any whitespace) rather than with engine JSON functions, whose
+support differs between DuckDB and PySpark; values are matched in their JSON-escaped form (a value with
+a quote or a backslash must be written escaped in the regex).
+
+Everything is Ibis (`truncate` + `group_by`, `lag` windows, `re_extract`/`re_search`): no raw SQL, no
+UDFs. `histogram_good_total` runs one small query (the distinct `le` values) to resolve the threshold.
+
+>>> from datetime import datetime
+>>> from engmetrics.store import Store
+>>> store = Store.open("duckdb://")
+>>> _ = store.sql.execute("INSERT INTO sli_events VALUES "
+...     "('checkout', 'availability', '2026-01-01 10:05', 9, 10), "
+...     "('checkout', 'availability', '2026-01-01 10:40', 5, 5)")
+>>> t = sli_events_source(store, "checkout", "availability",
+...     start=datetime(2026, 1, 1), end=datetime(2026, 1, 2), unit="hour")
+>>> t.execute()[["good", "total"]].values.tolist()
+[[14.0, 15.0]]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Literal
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+
+if TYPE_CHECKING:
+    from engmetrics.store import Store
+
+__all__ = [
+    "Unit",
+    "bad_total",
+    "counter_increase",
+    "histogram_good_total",
+    "label_value",
+    "ratio_source",
+    "select_series",
+    "sli_events_source",
+]
+
+Unit = Literal["second", "minute", "hour", "day", "week", "month"]
+_UNITS: dict[str, str] = {"second": "s", "minute": "m", "hour": "h", "day": "D", "week": "W", "month": "M"}
+_UTC = dt.Timestamp(timezone="UTC")
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+def _ts(value: datetime) -> ir.TimestampScalar:
+    """A UTC timestamp literal; a naive datetime is taken as UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return ibis.timestamp(value.astimezone(UTC))
+
+
+def _bucket(col: ir.TimestampColumn, unit: Unit) -> ir.TimestampColumn:
+    if unit not in _UNITS:
+        raise ValueError(f"unknown bucket unit {unit!r}; use one of {', '.join(_UNITS)}")
+    return col.truncate(_UNITS[unit]).cast(_UTC)  # Ibis drops the timezone on truncate
+
+
+def label_value(labels: ir.StringValue, name: str) -> ir.StringValue:
+    """The value of label `name` in a JSON object text (`""` when absent), still JSON-escaped.
+
+    >>> import ibis
+    >>> ibis.to_sql(label_value(ibis.table({"labels": "string"}).labels, "code"), "duckdb") != ""
+    True
+    """
+    if not _LABEL_NAME.fullmatch(name):
+        raise ValueError(f"invalid label name {name!r}")
+    pattern = r'(?:^|[{,])\s*"' + name + r'"\s*:\s*"((?:[^"\\]|\\.)*)"'
+    return labels.cast("string").re_extract(pattern, 1).fill_null("")
+
+
+def select_series(t: ir.Table, metric: str, selector: Mapping[str, str]) -> ir.Table:
+    """Rows of `telemetry_samples` of `metric` whose labels fully match every regex of `selector`."""
+    t = t.filter(t.metric == metric)
+    for name, regex in selector.items():
+        t = t.filter(label_value(t.labels, name).re_search(f"^(?:{regex})$"))
+    return t
+
+
+def _increases(
+    store: Store, metric: str, selector: Mapping[str, str], start: datetime, end: datetime,
+    lookback: timedelta | None,
+) -> ir.Table:
+    """Per-sample increases `(series, labels, ts, increase)` of the matching series within [start, end)."""
+    t = select_series(store.table("telemetry_samples"), metric, selector)
+    t = t.filter(t.ts < _ts(end))
+    if lookback is not None:
+        t = t.filter(t.ts >= _ts(start - lookback))
+    w = ibis.window(group_by=t.series, order_by=t.ts)
+    t = t.mutate(_prev=t.value.lag().over(w))
+    increase = ibis.cases((t.value < t._prev, t.value), else_=t.value - t._prev)
+    t = t.filter(t._prev.notnull() & (t.ts >= _ts(start)))
+    return t.select("series", "labels", "ts", increase=increase)
+
+
+def counter_increase(
+    store: Store, metric: str, selector: Mapping[str, str] | None = None, *, start: datetime,
+    end: datetime, unit: Unit, lookback: timedelta | None = None,
+) -> ir.Table:
+    """`(ts, increase)` per bucket: the increase of counter `metric` summed over matching series.
+
+    A sample's increase is its value minus the series' previous sample, or its value when it dropped (a
+    reset). The first sample of a series has no increase; `lookback` bounds how far before `start` the
+    previous sample is searched (None: no bound).
+
+    >>> from engmetrics.store import Store
+    >>> store = Store.open("duckdb://")
+    >>> _ = store.sql.execute("INSERT INTO telemetry_samples VALUES "
+    ...     "('a', '2026-01-01 10:00', 'req_total', '{\\"code\\": \\"200\\"}', 0, NULL), "
+    ...     "('a', '2026-01-01 10:01', 'req_total', '{\\"code\\": \\"200\\"}', 10, NULL), "
+    ...     "('a', '2026-01-01 10:02', 'req_total', '{\\"code\\": \\"200\\"}', 4, NULL)")
+    >>> t = counter_increase(store, "req_total", {"code": "2.."},
+    ...     start=datetime(2026, 1, 1), end=datetime(2026, 1, 2), unit="minute")
+    >>> t.execute()["increase"].tolist()
+    [10.0, 4.0]
+    """
+    t = _increases(store, metric, selector or {}, start, end, lookback)
+    t = t.mutate(ts=_bucket(t.ts, unit))
+    return t.group_by("ts").aggregate(increase=t.increase.sum()).order_by("ts")
+
+
+def _combine(first: ir.Table, second: ir.Table) -> ir.Table:
+    """Outer join of two `(ts, increase)` tables on `ts`: `(ts, first, second)`, 0 where one is absent."""
+    a = first.select(ts=first.ts, _first=first.increase)
+    b = second.select(_ts2=second.ts, _second=second.increase)
+    j = a.outer_join(b, a.ts == b._ts2)
+    return j.select(
+        ts=ibis.coalesce(j.ts, j._ts2), first=j._first.fill_null(0.0), second=j._second.fill_null(0.0),
+    )
+
+
+def ratio_source(good: ir.Table, total: ir.Table) -> ir.Table:
+    """`(ts, good, total)` from two `(ts, increase)` tables; good is capped at total (scrape skew).
+
+    >>> import ibis
+    >>> g = ibis.memtable({"ts": [1, 2], "increase": [9.0, 12.0]})
+    >>> n = ibis.memtable({"ts": [1, 2], "increase": [10.0, 10.0]})
+    >>> ratio_source(g, n).execute()[["good", "total"]].values.tolist()
+    [[9.0, 10.0], [10.0, 10.0]]
+    """
+    j = _combine(good, total)
+    return j.select("ts", good=ibis.least(j["first"], j["second"]), total=j["second"]).order_by("ts")
+
+
+def bad_total(bad: ir.Table, total: ir.Table) -> ir.Table:
+    """`(ts, good, total)` from `(ts, increase)` tables of bad and all events: good = total - bad (>= 0).
+
+    >>> import ibis
+    >>> b = ibis.memtable({"ts": [1, 2], "increase": [1.0, 3.0]})
+    >>> n = ibis.memtable({"ts": [1, 2], "increase": [10.0, 2.0]})
+    >>> bad_total(b, n).execute()[["good", "total"]].values.tolist()
+    [[9.0, 10.0], [0.0, 2.0]]
+    """
+    j = _combine(bad, total)
+    good = j["second"] - ibis.least(j["first"], j["second"])
+    return j.select("ts", good=good, total=j["second"]).order_by("ts")
+
+
+def sli_events_source(
+    store: Store, service: str, indicator: str, *, start: datetime, end: datetime, unit: Unit,
+) -> ir.Table:
+    """`(ts, good, total)` per bucket: sums of the `sli_events` rows of one service's indicator."""
+    t = store.table("sli_events")
+    t = t.filter(t.service == service, t.indicator == indicator, t.ts >= _ts(start), t.ts < _ts(end))
+    t = t.mutate(ts=_bucket(t.ts, unit))
+    return t.group_by("ts").aggregate(good=t.good.sum(), total=t.total.sum()).order_by("ts")
+
+
+def _le_number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def histogram_good_total(
+    store: Store, metric_bucket: str, selector: Mapping[str, str] | None, threshold: float, *,
+    start: datetime, end: datetime, unit: Unit, lookback: timedelta | None = None,
+) -> ir.Table:
+    """`(ts, good, total)` per bucket from histogram `_bucket` counters: good = increase of the bucket with
+    `le` equal to `threshold` (compared as numbers), total = increase of the `le="+Inf"` bucket.
+
+    Raises ValueError when the matching series have no bucket at the threshold or no `+Inf` bucket.
+    The selector must not name `le`.
+    """
+    selector = dict(selector or {})
+    if "le" in selector:
+        raise ValueError("the selector must not name `le`; the threshold chooses the bucket")
+    series = select_series(store.table("telemetry_samples"), metric_bucket, selector)
+    found = series.select(le=label_value(series.labels, "le")).distinct().execute()["le"].tolist()
+    numbers = {le: _le_number(le) for le in found}
+    at_threshold = [le for le, n in numbers.items() if n is not None and n == float(threshold)]
+    inf = float("inf")
+    infinite = [le for le, n in numbers.items() if n == inf]
+    if not at_threshold:
+        bounds = ", ".join(f"{n:g}" for n in sorted(n for n in numbers.values() if n is not None) if n != inf)
+        raise ValueError(f"{metric_bucket}: no bucket with le={threshold:g}; buckets: {bounds or 'none'}")
+    if not infinite:
+        raise ValueError(f'{metric_bucket}: no le="+Inf" bucket for the total')
+    t = _increases(store, metric_bucket, selector, start, end, lookback)
+    le = label_value(t.labels, "le")
+    t = t.mutate(ts=_bucket(t.ts, unit), _good=le.isin(at_threshold), _total=le.isin(infinite))
+    t = t.filter(t._good | t._total)
+    agg = t.group_by("ts").aggregate(
+        good=t.increase.sum(where=t._good).fill_null(0.0), total=t.increase.sum(where=t._total).fill_null(0.0),
+    )
+    return agg.order_by("ts")
