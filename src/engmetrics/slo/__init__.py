@@ -8,10 +8,25 @@ sources (good and total per time bucket) from the store in `engmetrics.slo.sourc
 
 from __future__ import annotations
 
+from .budget import BudgetResult, error_budget, objective_budget, slice_seconds
 from .loader import SloReport, SloSet, SpecDocument, check_files, check_slos, load_slos, slos_dir
 from .sources import bad_total, counter_increase, histogram_good_total, ratio_source, sli_events_source
 
 __all__ = [
-    "SloReport", "SloSet", "SpecDocument", "bad_total", "check_files", "check_slos", "counter_increase",
-    "histogram_good_total", "load_slos", "ratio_source", "sli_events_source", "slos_dir",
+    "BudgetResult",
+    "SloReport",
+    "SloSet",
+    "SpecDocument",
+    "bad_total",
+    "check_files",
+    "check_slos",
+    "counter_increase",
+    "error_budget",
+    "histogram_good_total",
+    "load_slos",
+    "objective_budget",
+    "ratio_source",
+    "sli_events_source",
+    "slice_seconds",
+    "slos_dir",
 ]
