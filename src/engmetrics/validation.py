@@ -23,7 +23,17 @@ from pydantic import ValidationError
 from .errors import Issue
 from .yamlio import locate
 
-__all__ = ["display_path", "model_issues", "resolve_loc"]
+__all__ = ["IssueReport", "display_path", "model_issues", "resolve_loc"]
+
+
+class IssueReport:
+    """Base of a loader's report (what loaded, plus `issues`): the ERROR issues among them."""
+
+    issues: list[Issue]
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.level == "ERROR"]
 
 
 def display_path(path: Path, root: Path | None) -> str:

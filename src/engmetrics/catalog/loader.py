@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..errors import InputError, Issue, ValidationFailed
-from ..validation import display_path, model_issues
+from ..validation import IssueReport, display_path, model_issues
 from ..yamlio import LineDict, LineList, load_all, locate
 from .model import Indicator, Outcome
 
@@ -84,15 +84,11 @@ class Catalog:
 
 
 @dataclass
-class CatalogReport:
+class CatalogReport(IssueReport):
     """The catalog as far as it loaded, and every issue found on the way."""
 
     catalog: Catalog
     issues: list[Issue]
-
-    @property
-    def errors(self) -> list[Issue]:
-        return [i for i in self.issues if i.level == "ERROR"]
 
 
 def metrics_dir(root: Path) -> Path:

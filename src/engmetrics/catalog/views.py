@@ -14,8 +14,19 @@ from .evaluate import MetricResult
 from .loader import Catalog, Definition
 from .version import definition_version
 
-__all__ = ["NO_OUTCOME", "ScorecardGroup", "ScorecardRow", "TreeNode", "catalog_tree", "indicator_detail",
-           "indicator_summary", "root_outcome", "scorecard", "trend"]
+__all__ = [
+    "NO_OUTCOME",
+    "ScorecardGroup",
+    "ScorecardRow",
+    "TreeNode",
+    "catalog_tree",
+    "indicator_detail",
+    "indicator_summary",
+    "relative_change",
+    "root_outcome",
+    "scorecard",
+    "trend",
+]
 
 NO_OUTCOME = "(no outcome)"
 
@@ -92,6 +103,17 @@ def trend(value: float | None, previous: float | None, direction: str) -> tuple[
         return "flat", None
     up = value > previous
     return ("up" if up else "down"), up == (direction == "higher_is_better")
+
+
+def relative_change(value: float | None, previous: float | None) -> float | None:
+    """(value - previous) / |previous|, or None when either is missing or previous is 0.
+
+    >>> relative_change(6.0, 4.0)
+    0.5
+    """
+    if value is None or previous is None or previous == 0:
+        return None
+    return (value - previous) / abs(previous)
 
 
 @dataclass

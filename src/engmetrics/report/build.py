@@ -34,7 +34,7 @@ from ..catalog.lint import lint
 from ..catalog.loader import Catalog
 from ..catalog.periods import period_ending
 from ..catalog.rag import SEVERITY, STATUSES
-from ..catalog.views import scorecard
+from ..catalog.views import relative_change, scorecard
 from ..errors import InputError
 from .model import PERIODS, Change, IndicatorHistory, IndicatorRisk, QuarantineGroup, Report, ReportPeriod, Risks
 
@@ -83,9 +83,7 @@ def _change(catalog: Catalog, now: MetricResult, before: MetricResult | None) ->
     ind = catalog.get(now.metric).indicator
     from_value = before.value if before else None
     from_status = before.status if before else "no_data"
-    relative = None
-    if from_value is not None and now.value is not None and from_value != 0:
-        relative = (now.value - from_value) / abs(from_value)
+    relative = relative_change(now.value, from_value)
     if now.status != from_status:
         kind = "status"
         known = from_status in SEVERITY and now.status in SEVERITY

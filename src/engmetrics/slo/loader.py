@@ -30,7 +30,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..errors import InputError, Issue, ValidationFailed
-from ..validation import display_path, model_issues
+from ..validation import IssueReport, display_path, model_issues
 from ..yamlio import load_all, locate
 from . import openslo, sloth
 
@@ -105,15 +105,11 @@ class SloSet:
 
 
 @dataclass
-class SloReport:
+class SloReport(IssueReport):
     """The specs as far as they loaded, and every issue found on the way."""
 
     specs: SloSet
     issues: list[Issue]
-
-    @property
-    def errors(self) -> list[Issue]:
-        return [i for i in self.issues if i.level == "ERROR"]
 
 
 def slos_dir(root: Path) -> Path:

@@ -20,7 +20,7 @@ from ..catalog.evaluate import MetricResult
 from ..catalog.history import HistoryPoint, history
 from ..catalog.loader import Catalog, Definition
 from ..catalog.model import Band, Calculation, CalculatorCall, Filter, Indicator
-from ..catalog.views import ScorecardGroup, scorecard, trend
+from ..catalog.views import ScorecardGroup, relative_change, scorecard, trend
 from ..charts import format_value, sparkline
 from ..store import REGISTRY
 
@@ -173,7 +173,7 @@ def _moves(catalog: Catalog, results: list[MetricResult], limit: int) -> list[Mo
         if r.value is None or r.previous is None or r.value == r.previous:
             continue
         ind = catalog.get(r.metric).indicator
-        relative = (r.value - r.previous) / abs(r.previous) if r.previous else None
+        relative = relative_change(r.value, r.previous)
         moves.append(Move(r.metric, ind.name, r.group, r.previous, r.value, ind.unit, relative,
                           trend(r.value, r.previous, ind.direction)[1]))
     # A move from zero has no relative size: rank it after the measurable ones.
