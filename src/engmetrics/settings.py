@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from .errors import InputError
 from .yamlio import LineDict, load_all, locate
 
-__all__ = ["SETTINGS_FILE", "PrivacySettings", "Settings", "load_settings"]
+__all__ = ["SETTINGS_FILE", "PrivacySettings", "Settings", "SloSettings", "load_settings"]
 
 SETTINGS_FILE = "engmetrics.yaml"
 ENV_PREFIX = "ENGMETRICS_"
@@ -29,6 +29,14 @@ class PrivacySettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     min_group_size: int = Field(5, ge=2, description="smallest group an aggregate about people may cover")
     individual_delay_days: int = Field(7, ge=0, description="individual data is shown only when this old")
+
+
+class SloSettings(BaseModel):
+    """Defaults for SLO status (see docs/slo.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_events: float = Field(100, ge=0, description="below this many events in a window: insufficient_data")
+    warning_remaining: float = Field(0.25, ge=0, le=1, description="remaining budget share below which: warning")
 
 
 class Settings(BaseSettings):
@@ -43,6 +51,7 @@ class Settings(BaseSettings):
     store_lock_timeout: float = Field(30.0, ge=0, description="seconds to wait for another writer")
     pseudonym_key_file: Path | None = Field(None, description="keyed-hash secret for person columns")
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    slo: SloSettings = Field(default_factory=SloSettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
+from rich.table import Table
 
 from ..errors import Issue
-from ..slo import check_files, check_slos
-from .common import JsonOption, console, emit_json, state, stderr
+from ..slo import SloSet, check_files, check_slos
+from ..slo.recommend import recommend_sli_events
+from ..slo.status import slo_status
+from .common import JsonOption, console, emit_json, open_store, state, stderr
+from .slo_rules import rules_command
 
 app = typer.Typer(no_args_is_help=True, help="SLOs: OpenSLO and Sloth specs in slos/*.yaml.")
+app.command("rules")(rules_command)
 
 
 def _issue_dict(i: Issue) -> dict[str, object]:
@@ -45,3 +51,84 @@ def validate(
                           f"{sum(len(d.model.slos) for d in specs.sloth_specs)} Sloth SLOs")
     if report.errors:
         raise typer.Exit(1)
+
+
+def _specs() -> SloSet:
+    """The workspace's specs; prints every error and exits 1 when any is found."""
+    report = check_slos(state.settings.workspace)
+    for i in report.errors:
+        stderr.print(f"[red]{escape(str(i))}[/]", highlight=False, soft_wrap=True)
+    if report.errors:
+        raise typer.Exit(1)
+    return report.specs
+
+
+def _percent(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value * 100:.{digits}f} %"
+
+
+def _status_table(items: list[dict[str, Any]]) -> Table:
+    table = Table("SLO", "objective", "window", "target", "SLI", "budget left", "burn 1h", "alerts", "state")
+    colours = {"ok": "green", "warning": "yellow", "exhausted": "red", "insufficient_data": "dim"}
+    for i in items:
+        firing = ", ".join(f"{a['severity']} {a['long_window']}/{a['short_window']}" for a in i["alerts"]
+                           if a["firing"]) or "-"
+        rate = i["burn_rates"].get("1h")
+        table.add_row(i["slo"], i["objective"], i["window"], _percent(i["target"]), _percent(i["sli"]),
+                      _percent(i["error_budget"]["remaining"], 1), "-" if rate is None else f"{rate:.2f}x",
+                      firing, f"[{colours[i['state']]}]{i['state']}[/]")
+    return table
+
+
+@app.command()
+def status(
+    at: Annotated[datetime | None, typer.Option(
+        "--at", help="Judge the SLOs at this instant (UTC unless it has an offset; default: now).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Error budgets, burn rates and alerts of every SLO objective and window.
+
+    Example: engmetrics slo status --at 2026-03-01T00:00:00 --json
+    """
+    specs = _specs()
+    settings = state.settings
+    with open_store(read_only=True) as store:
+        report = slo_status(store, specs, at, zone=settings.timezone, min_events=settings.slo.min_events,
+                            warning_remaining=settings.slo.warning_remaining)
+    if as_json:
+        emit_json(report.items)
+        return
+    console.print(_status_table(report.items))
+    for name, reason in report.skipped:
+        stderr.print(f"[dim]{escape(name)}: not computed here: {escape(reason)}[/]", highlight=False)
+
+
+@app.command()
+def recommend(
+    service: Annotated[str, typer.Argument(help="Service of the sli_events rows.")],
+    indicator: Annotated[str, typer.Argument(help="Indicator of the sli_events rows, e.g. availability.")],
+    period_days: Annotated[int, typer.Option("--period-days", min=1, help="SLO window of the worst-period test.")]
+    = 28,
+    as_json: JsonOption = False,
+) -> None:
+    """Propose targets from the history: weekly achieved levels with Wilson intervals, what each candidate
+    target would have consumed, and warnings when the baseline is too short to trust.
+
+    Example: engmetrics slo recommend checkout availability --json
+    """
+    with open_store(read_only=True) as store:
+        result = recommend_sli_events(store, service, indicator, period_days=period_days)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    table = Table("target", "budget used", f"worst {period_days}d", "weeks breached", "")
+    for c in result.candidates:
+        mark = "recommended" if c.recommended else "aspirational" if c.aspirational else ""
+        table.add_row(f"{c.target * 100:g} %", _percent(c.consumed, 1), _percent(c.worst_period_consumed, 1),
+                      str(c.weeks_breached), mark)
+    console.print(table)
+    level = result.overall
+    console.print(f"achieved {_percent(level.achieved)} (95 % interval {_percent(level.low)} to "
+                  f"{_percent(level.high)}) over {level.weeks_with_events} weeks")
+    for warning in result.warnings:
+        stderr.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)

@@ -25,6 +25,7 @@ from ..workspace import ensure_pseudonym_key, init_workspace
 from .files import FILES, write_dataset
 from .generate import DemoData, generate
 from .indicators import write_indicators
+from .slos import write_slos
 
 __all__ = ["DemoResult", "build_demo", "write_demo_files"]
 
@@ -142,6 +143,7 @@ def build_demo(directory: Path, *, days: int = 180, seed: int = 7, end: date | N
     report("writing files", 1, steps)
     paths = write_demo_files(root, data)
     metrics_files = write_indicators(root / "metrics", review_by=end + timedelta(days=365))
+    write_slos(root / "slos", data.org.services)
     result = DemoResult(root, seed, days, data.period.dates()[0], end, paths, metrics_files=metrics_files)
     settings = load_settings(root)
     key = ensure_pseudonym_key(settings.pseudonym_key_file)  # type: ignore[arg-type]

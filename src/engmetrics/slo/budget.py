@@ -52,15 +52,16 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import ibis.expr.types as ir
 
+from .durations import duration_seconds
 from .openslo import BudgetingMethod
 
 if TYPE_CHECKING:
     from .openslo import Objective
 
-__all__ = ["BudgetResult", "error_budget", "objective_budget", "slice_seconds"]
+__all__ = ["BudgetResult", "budget_from_counts", "error_budget", "objective_budget", "slice_seconds",
+           "slice_start"]
 
 _METHODS = ("Occurrences", "Timeslices", "RatioTimeslices")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _TRUNCATE = {"s": "s", "m": "m", "h": "h", "d": "D"}  # one-unit slices that `truncate()` can make
 _DURATION = re.compile(r"^([0-9]+)([a-zA-Z])$")
 
@@ -103,10 +104,10 @@ def slice_seconds(duration: str) -> int:
     >>> slice_seconds("5m"), slice_seconds("1d")
     (300, 86400)
     """
-    match = _DURATION.match(duration)
-    if not match or match[2] not in _SECONDS or int(match[1]) == 0:
-        raise ValueError(f"unsupported time slice window {duration!r}; use a count of s, m, h, d or w")
-    return int(match[1]) * _SECONDS[match[2]]
+    try:
+        return duration_seconds(duration)
+    except ValueError:
+        raise ValueError(f"unsupported time slice window {duration!r}; use a count of s, m, h, d or w") from None
 
 
 def _utc(value: datetime) -> datetime:
@@ -114,14 +115,13 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _slice_key(ts: ir.TimestampColumn, duration: str) -> ir.Column:
-    """A grouping key that is equal for the events of one slice."""
+def slice_start(ts: ir.TimestampColumn, duration: str) -> ir.TimestampColumn:
+    """The start of the slice of `duration` that `ts` falls in, slices aligned to the Unix epoch (UTC)."""
     width = slice_seconds(duration)
     match = _DURATION.match(duration)
-    assert match is not None
-    if int(match[1]) == 1 and match[2] in _TRUNCATE:
+    if match and int(match[1]) == 1 and match[2] in _TRUNCATE:
         return ts.truncate(_TRUNCATE[match[2]])
-    return ts.epoch_seconds() // width
+    return ((ts.epoch_seconds() // width) * width).as_timestamp("s")
 
 
 def _number(value: Any) -> float:
@@ -140,20 +140,46 @@ def _window(events: ir.Table, start: datetime, end: datetime) -> ir.Table:
     return t.select("ts", good=t.good.cast("float64").fill_null(0.0), total=t.total.cast("float64").fill_null(0.0))
 
 
+def budget_from_counts(
+    method: BudgetingMethod, target: float, *, good: float, total: float, slices: int | None = None,
+    good_slices: int | None = None, ratio_sum: float | None = None,
+) -> BudgetResult:
+    """The budget from aggregated counts: events for Occurrences; counted slices, slices meeting the slice
+    target (Timeslices) and the sum of per-slice ratios (RatioTimeslices) for the slice methods.
+
+    >>> r = budget_from_counts("Occurrences", 0.99, good=1085, total=1100)
+    >>> round(r.budget_total, 6), r.budget_consumed, round(r.budget_remaining, 4)
+    (11.0, 15, -0.3636)
+    """
+    if method == "Occurrences":
+        allowed = (1 - target) * total
+        if total <= 0:
+            return BudgetResult(method, target, None, 0.0, None, None, good, total, None, None, True)
+        consumed = total - good
+        return BudgetResult(method, target, good / total, allowed, consumed, 1 - consumed / allowed,
+                            good, total, None, None, False)
+    slices = slices or 0
+    allowed = (1 - target) * slices
+    if slices == 0:
+        return BudgetResult(method, target, None, 0.0, None, None, good, total, 0, good_slices, True)
+    if method == "Timeslices":
+        assert good_slices is not None
+        sli, consumed = good_slices / slices, float(slices - good_slices)
+    else:
+        assert ratio_sum is not None
+        sli, consumed = ratio_sum / slices, slices - ratio_sum
+    return BudgetResult(method, target, sli, allowed, consumed, 1 - consumed / allowed,
+                        good, total, slices, good_slices, False)
+
+
 def _occurrences(t: ir.Table, target: float) -> BudgetResult:
     row = t.aggregate(good=t.good.sum(), total=t.total.sum()).execute().iloc[0]
-    good, total = _number(row["good"]), _number(row["total"])
-    allowed = (1 - target) * total
-    if total <= 0:
-        return BudgetResult("Occurrences", target, None, 0.0, None, None, good, total, None, None, True)
-    bad = total - good
-    return BudgetResult("Occurrences", target, good / total, allowed, bad, 1 - bad / allowed,
-                        good, total, None, None, False)
+    return budget_from_counts("Occurrences", target, good=_number(row["good"]), total=_number(row["total"]))
 
 
 def _per_slice(t: ir.Table, window: str) -> ir.Table:
     """`(good, total, ratio)` per slice with events (slices without events are not counted)."""
-    keyed = t.mutate(_slice=_slice_key(t.ts, window))
+    keyed = t.mutate(_slice=slice_start(t.ts, window))
     s = keyed.group_by("_slice").aggregate(good=keyed.good.sum(), total=keyed.total.sum())
     s = s.filter(s.total > 0)
     return s.mutate(ratio=s.good / s.total)
@@ -168,21 +194,10 @@ def _timeslices(t: ir.Table, method: BudgetingMethod, target: float, slice_targe
     if slice_target is not None:
         metrics["good_slices"] = (s.ratio >= slice_target).cast("int64").sum()
     row = s.aggregate(**metrics).execute().iloc[0]
-    good, total, slices = _number(row["good"]), _number(row["total"]), int(_number(row["slices"]))
     good_slices = int(_number(row["good_slices"])) if slice_target is not None else None
-    allowed = (1 - target) * slices
-    if slices == 0:
-        return BudgetResult(method, target, None, 0.0, None, None, good, total, 0, good_slices, True)
-    if method == "Timeslices":
-        assert good_slices is not None
-        sli = good_slices / slices
-        consumed = float(slices - good_slices)
-        return BudgetResult(method, target, sli, allowed, consumed, 1 - consumed / allowed,
-                            good, total, slices, good_slices, False)
-    sli = _number(row["ratio_sum"]) / slices
-    consumed = slices * (1 - sli)
-    return BudgetResult(method, target, sli, allowed, consumed, 1 - (1 - sli) / (1 - target),
-                        good, total, slices, None, False)
+    return budget_from_counts(method, target, good=_number(row["good"]), total=_number(row["total"]),
+                              slices=int(_number(row["slices"])), good_slices=good_slices,
+                              ratio_sum=_number(row["ratio_sum"]))
 
 
 def error_budget(

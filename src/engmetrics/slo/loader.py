@@ -33,6 +33,7 @@ from ..errors import InputError, Issue, ValidationFailed
 from ..validation import IssueReport, display_path, model_issues
 from ..yamlio import load_all, locate
 from . import openslo, sloth
+from .versions import EFFECTIVE_FROM, effective_from
 
 __all__ = ["SloReport", "SloSet", "SpecDocument", "check_files", "check_slos", "load_slos", "slos_dir",
            "spec_paths"]
@@ -301,6 +302,21 @@ def _reference_issues(doc: SpecDocument, specs: SloSet) -> Iterator[Issue]:
                                  (*loc, "notificationTargets", i), "targetRef")
 
 
+def _version_key(doc: SpecDocument) -> str | None:
+    """SLO documents of one name are versions when their `effective-from` annotations differ."""
+    if not isinstance(doc.model, openslo.SLO):
+        return None
+    value = doc.model.metadata.annotations.get(EFFECTIVE_FROM)
+    return None if value is None else str(value)
+
+
+def _version_issues(doc: SpecDocument) -> Iterator[Issue]:
+    try:
+        effective_from(doc.model.metadata.annotations)
+    except ValueError as exc:
+        yield _issue(doc, "version", str(exc), "metadata", "annotations", EFFECTIVE_FROM)
+
+
 def _duplicate_issues(specs: SloSet) -> Iterator[Issue]:
     first: dict[tuple[str, str], SpecDocument] = {}
     for doc in specs.documents:
@@ -317,7 +333,7 @@ def _duplicate_issues(specs: SloSet) -> Iterator[Issue]:
             continue
         if isinstance(doc.model, sloth.AlertWindows):
             continue
-        key = (doc.kind, doc.name)
+        key = (doc.kind, doc.name, _version_key(doc))
         if key in first:
             prev = first[key]
             yield _issue(doc, "duplicate", f"duplicate {doc.kind} name {doc.name!r} (first at "
@@ -331,6 +347,7 @@ def rule_issues(specs: SloSet) -> list[Issue]:
     issues: list[Issue] = list(_duplicate_issues(specs))
     for doc in specs.documents:
         if isinstance(doc.model, openslo.SLO):
+            issues.extend(_version_issues(doc))
             issues.extend(_budgeting_issues(doc))
             issues.extend(_indicator_issues(doc, specs))
         issues.extend(_reference_issues(doc, specs))

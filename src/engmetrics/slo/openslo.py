@@ -23,7 +23,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 __all__ = [
     "API_VERSION",
@@ -37,6 +37,7 @@ __all__ = [
     "AlertPolicySpec",
     "BudgetingMethod",
     "Calendar",
+    "Correction",
     "DataSource",
     "DataSourceSpec",
     "EngmetricsMetricSource",
@@ -103,6 +104,7 @@ class TelemetrySamplesSpec(_Model):
     dataset: Literal["telemetry_samples"]
     metric: str
     selector: dict[str, str] = Field(default_factory=dict)
+    le: float | None = Field(None, description="histogram bucket bound, compared as a number (1 = 1.0)")
 
 
 EngmetricsSpec = Annotated[SliEventsSpec | TelemetrySamplesSpec, Field(discriminator="dataset")]
@@ -199,18 +201,21 @@ class InlineSLI(_Model):
 
 # --- SLO --------------------------------------------------------------------------------------------------
 
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}") from None
+    return value
+
+
+TimeZone = Annotated[str, AfterValidator(_known_zone)]
+
+
 class Calendar(_Model):
     startTime: datetime | date | str
-    timeZone: str
+    timeZone: TimeZone
 
-    @field_validator("timeZone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
 
 
 class TimeWindow(_Model):
@@ -250,6 +255,28 @@ def _ref_or_inline(ref_key: str) -> Discriminator:
                          else "inline")
 
 
+class Correction(_Model):
+    """An engmetrics extension: a period excluded from the budget (one-off, or recurring by `rrule`).
+
+    `start` is local time in `timeZone` (default UTC) unless it has an offset; give `end` or `duration`.
+    `rrule` is an RFC 5545 rule (`FREQ=WEEKLY;BYDAY=SU`) repeating the period from `start`.
+    """
+
+    start: datetime
+    end: datetime | None = None
+    duration: Duration | None = None
+    rrule: str | None = None
+    timeZone: TimeZone = "UTC"
+    reason: str = Field(min_length=1)
+
+
+    @model_validator(mode="after")
+    def _one_end(self) -> Correction:
+        if (self.end is None) == (self.duration is None):
+            raise ValueError("a correction needs exactly one of `end` and `duration`")
+        return self
+
+
 class AlertPolicyRef(_Model):
     alertPolicyRef: str
 
@@ -262,6 +289,7 @@ class SLOSpec(_Model):
     timeWindow: list[TimeWindow] = Field(min_length=1)
     budgetingMethod: BudgetingMethod
     objectives: list[Objective] = Field(min_length=1)
+    corrections: list[Correction] = Field(default_factory=list)
     alertPolicies: list[Annotated[Annotated[AlertPolicyRef, Tag("ref")] | Annotated[InlineAlertPolicy, Tag("inline")],
                                   _ref_or_inline("alertPolicyRef")]] = Field(default_factory=list)
 

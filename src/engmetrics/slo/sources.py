@@ -54,6 +54,8 @@ if TYPE_CHECKING:
 __all__ = [
     "Unit",
     "bad_total",
+    "bucket_labels",
+    "bucket_selector",
     "counter_increase",
     "histogram_good_total",
     "label_value",
@@ -198,6 +200,31 @@ def _le_number(text: str) -> float | None:
         return None
 
 
+def bucket_labels(store: Store, metric_bucket: str, selector: Mapping[str, str], bound: float) -> list[str]:
+    """The `le` label texts of `metric_bucket`'s series equal to `bound` as numbers (`1` and `1.0` alike).
+
+    Raises ValueError listing the bounds that exist when none matches. The selector must not name `le`.
+    """
+    if "le" in selector:
+        raise ValueError("the selector must not name `le`; the threshold chooses the bucket")
+    series = select_series(store.table("telemetry_samples"), metric_bucket, selector)
+    found = series.select(le=label_value(series.labels, "le")).distinct().execute()["le"].tolist()
+    numbers = {le: _le_number(le) for le in found}
+    matching = [le for le, n in numbers.items() if n is not None and n == float(bound)]
+    if not matching and bound == float("inf"):
+        raise ValueError(f'{metric_bucket}: no le="+Inf" bucket for the total')
+    if not matching:
+        bounds = ", ".join(f"{n:g}" for n in sorted(n for n in numbers.values() if n is not None))
+        raise ValueError(f"{metric_bucket}: no bucket with le={bound:g}; buckets: {bounds or 'none'}")
+    return matching
+
+
+def bucket_selector(store: Store, metric_bucket: str, selector: Mapping[str, str], bound: float) -> dict[str, str]:
+    """`selector` plus an `le` regex choosing the bucket at `bound` (for `counter_increase`)."""
+    labels = bucket_labels(store, metric_bucket, selector, bound)
+    return {**selector, "le": "|".join(re.escape(le) for le in labels)}
+
+
 def histogram_good_total(
     store: Store, metric_bucket: str, selector: Mapping[str, str] | None, threshold: float, *,
     start: datetime, end: datetime, unit: Unit, lookback: timedelta | None = None,
@@ -209,19 +236,8 @@ def histogram_good_total(
     The selector must not name `le`.
     """
     selector = dict(selector or {})
-    if "le" in selector:
-        raise ValueError("the selector must not name `le`; the threshold chooses the bucket")
-    series = select_series(store.table("telemetry_samples"), metric_bucket, selector)
-    found = series.select(le=label_value(series.labels, "le")).distinct().execute()["le"].tolist()
-    numbers = {le: _le_number(le) for le in found}
-    at_threshold = [le for le, n in numbers.items() if n is not None and n == float(threshold)]
-    inf = float("inf")
-    infinite = [le for le, n in numbers.items() if n == inf]
-    if not at_threshold:
-        bounds = ", ".join(f"{n:g}" for n in sorted(n for n in numbers.values() if n is not None) if n != inf)
-        raise ValueError(f"{metric_bucket}: no bucket with le={threshold:g}; buckets: {bounds or 'none'}")
-    if not infinite:
-        raise ValueError(f'{metric_bucket}: no le="+Inf" bucket for the total')
+    at_threshold = bucket_labels(store, metric_bucket, selector, threshold)
+    infinite = bucket_labels(store, metric_bucket, selector, float("inf"))
     t = _increases(store, metric_bucket, selector, start, end, lookback)
     le = label_value(t.labels, "le")
     t = t.mutate(ts=_bucket(t.ts, unit), _good=le.isin(at_threshold), _total=le.isin(infinite))

@@ -1,0 +1,92 @@
+"""The demo organisation's SLOs (`slos/*.yaml`, OpenSLO read from `sli_events`).
+
+Every service has an availability SLO over a rolling 28 days whose target follows its tier (tier 0:
+99.9 %, tier 1: 99.5 %, tiers 2 and 3: 99 %). Customer-facing tier-0 services also have a latency SLO
+judged by hourly time slices over the calendar month.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .org import Service
+
+__all__ = ["write_slos"]
+
+_TARGETS = {0: 0.999, 1: 0.995, 2: 0.99, 3: 0.99}
+_HEADER = "# Demo SLOs: OpenSLO v1 documents read from the engmetrics store (see docs/slo.md).\n"
+
+
+def _source(service: str, indicator: str, column: str) -> str:
+    return (f"{{metricSource: {{type: engmetrics, spec: {{dataset: sli_events, service: {service}, "
+            f"indicator: {indicator}, column: {column}}}}}}}")
+
+
+def _indicator(service: str, indicator: str) -> str:
+    return f"""apiVersion: openslo/v1
+kind: SLI
+metadata:
+  name: {service}-{indicator}
+spec:
+  ratioMetric:
+    good: {_source(service, indicator, "good")}
+    total: {_source(service, indicator, "total")}
+"""
+
+
+def _availability(service: Service) -> str:
+    return f"""apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: {service.id}-availability
+  displayName: {service.id} availability
+spec:
+  service: {service.id}
+  indicatorRef: {service.id}-availability
+  timeWindow:
+    - duration: 28d
+      isRolling: true
+  budgetingMethod: Occurrences
+  objectives:
+    - displayName: requests served
+      target: {_TARGETS[service.tier]}
+"""
+
+
+def _latency(service: Service) -> str:
+    return f"""apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: {service.id}-latency
+  displayName: {service.id} latency
+spec:
+  service: {service.id}
+  indicatorRef: {service.id}-latency
+  timeWindow:
+    - duration: 1M
+      isRolling: false
+      calendar: {{startTime: "2020-01-01 00:00:00", timeZone: UTC}}
+  budgetingMethod: Timeslices
+  objectives:
+    - displayName: fast hours
+      target: 0.95
+      timeSliceTarget: 0.98
+      timeSliceWindow: 1h
+"""
+
+
+def write_slos(directory: Path, services: tuple[Service, ...]) -> list[Path]:
+    """One file per owning team: the team's services' indicators and SLOs."""
+    directory.mkdir(parents=True, exist_ok=True)
+    by_team: dict[str, list[str]] = {}
+    for service in services:
+        docs = [_indicator(service.id, "availability"), _availability(service)]
+        if service.tier == 0 and service.customer_facing:
+            docs += [_indicator(service.id, "latency"), _latency(service)]
+        by_team.setdefault(service.team, []).extend(docs)
+    paths = []
+    for team, docs in by_team.items():
+        path = directory / f"{team}.yaml"
+        path.write_text(_HEADER + "---\n".join(docs))
+        paths.append(path)
+    return paths

@@ -1,0 +1,285 @@
+"""`engmetrics slo status`: every objective of every SLO, over each of its windows, at one instant.
+
+One item per (SLO, objective, window). Definitions (see docs/slo.md):
+
+- `good`, `total`, `sli`, `error_budget` follow the SLO's budgeting method (`engmetrics.slo.budget`) over
+  the window's [start, at), events in excluded periods removed. When the SLO has versions, each part of
+  the window is judged by the version in force then: allowed and consumed add up over the parts.
+- `burn_rate`: consumed / allowed over the window so far (1 = spending exactly the budget);
+  `burn_rates[w]`: the error ratio over [at - w, at) divided by (1 - target), None without events.
+- `alerts`: each tier of the SLO's alert table with its factor for the window's period and whether both
+  of its windows burn at or above it.
+- `state`: `insufficient_data` when the window has fewer than `min_events` events, else `exhausted` when
+  no budget remains, `warning` when an alert fires or less than `warning_remaining` is left, else `ok`.
+- `time_to_exhaustion_hours`: at the 1-day burn rate, when the budget would run out (None when it is
+  not burning or already spent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from .alerting import DEFAULT_TABLE, STATUS_WINDOWS, AlertTable, table_from_sloth
+from .budget import BudgetResult, budget_from_counts
+from .durations import duration_seconds
+from .engine import Bands, Slices, band_sums, slice_sums
+from .exclusions import Exclusion, correction_periods, maintenance_periods
+from .loader import SloSet
+from .openslo import V1AlphaSLO
+from .resolve import Indicator, NotComputable, events_of, resolve_indicator
+from .sloth import AlertWindows
+from .versions import SloVersion, in_force, segments, slo_versions
+from .windows import Window, resolve_window
+
+if TYPE_CHECKING:
+    from engmetrics.store import Store
+
+__all__ = ["ALERT_WINDOWS", "StatusReport", "slo_status"]
+
+ALERT_WINDOWS = "engmetrics.dev/alert-windows"  # SLO annotation naming a Sloth AlertWindows document
+_RATIO_SLICES = 0.0  # slice target used for RatioTimeslices (good slices are not used there)
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One version's share of a window: its indicator, method and targets over [start, end)."""
+
+    version: SloVersion
+    indicator: Indicator
+    objective: int
+    start: datetime
+    end: datetime
+
+    @property
+    def method(self) -> str:
+        return self.version.slo.spec.budgetingMethod
+
+    @property
+    def target(self) -> float:
+        value = self.version.slo.spec.objectives[self.objective].target
+        assert value is not None
+        return value
+
+    @property
+    def slice_window(self) -> str | None:
+        return self.version.slo.spec.objectives[self.objective].timeSliceWindow
+
+    @property
+    def slice_target(self) -> float:
+        value = self.version.slo.spec.objectives[self.objective].timeSliceTarget
+        return _RATIO_SLICES if self.method == "RatioTimeslices" or value is None else value
+
+
+@dataclass
+class _Plan:
+    """One status item to compute."""
+
+    name: str
+    current: SloVersion
+    objective: int
+    window: Window
+    parts: list[_Part]
+    table: AlertTable
+
+
+@dataclass
+class StatusReport:
+    items: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (SLO, reason)
+
+
+def _alert_table(specs: SloSet, version: SloVersion, window: Window) -> AlertTable:
+    """The annotation's AlertWindows document, else one whose sloPeriod is the window, else the default."""
+    tables = [d.model for d in specs.of(AlertWindows)]
+    wanted = version.slo.metadata.annotations.get(ALERT_WINDOWS)
+    if wanted is not None:
+        found = next((t for t in tables if t.name == wanted), None)
+        if found is None:
+            raise NotComputable(f"{ALERT_WINDOWS}: no AlertWindows document named {wanted!r}")
+        return table_from_sloth(found)
+    same = next((t for t in tables if t.spec.sloPeriod == window.label), None)
+    return table_from_sloth(same) if same else DEFAULT_TABLE
+
+
+def _plans(specs: SloSet, at: datetime, zone: str) -> Iterator[_Plan | tuple[str, str]]:
+    for doc in specs.sloth_specs:
+        for slo in doc.model.slos:
+            yield f"{doc.name}-{slo.name}", "a Sloth spec with Prometheus queries (see `engmetrics slo rules`)"
+    for doc in specs.of(V1AlphaSLO):
+        yield doc.name, "an openslo/v1alpha SLO with Prometheus queries (see `engmetrics slo rules`)"
+    for name, versions in slo_versions(specs).items():
+        current = in_force(versions, at)
+        if current is None:
+            yield name, "no version is in force yet"
+            continue
+        spec = current.slo.spec
+        try:
+            for i, _ in enumerate(spec.objectives):
+                for time_window in spec.timeWindow:
+                    window = resolve_window(time_window, at, zone)
+                    parts = [_Part(v, resolve_indicator(specs.indicator(v.slo, i), v.slo.spec.service), i, a, b)
+                             for v, a, b in segments(versions, window.start, at) if i < len(v.slo.spec.objectives)]
+                    yield _Plan(name, current, i, window, parts, _alert_table(specs, current, window))
+        except NotComputable as exc:
+            yield name, str(exc)
+
+
+def _exclusions(store: Store, plans: list[_Plan], start: datetime, at: datetime) -> list[Exclusion]:
+    services = {p.version.slo.spec.service for plan in plans for p in plan.parts}
+    services |= {p.indicator.key[0] for plan in plans for p in plan.parts}
+    found = maintenance_periods(store, services, start, at)
+    seen: set[tuple[str, int]] = set()
+    for plan in plans:
+        for part in plan.parts:
+            for i, correction in enumerate(part.version.slo.spec.corrections):
+                ident = (f"{plan.name}:{part.version.since}", i)
+                if ident not in seen:
+                    seen.add(ident)
+                    found += correction_periods(correction, f"slo:{plan.name}:corrections[{i}]", start, at,
+                                                *part.indicator.key)
+    return found
+
+
+def _budget(part: _Part, bands: Bands, slices: dict[str, Slices], start: datetime, end: datetime) -> BudgetResult:
+    counts = bands.counts(part.indicator.key, start, end)
+    if part.method == "Occurrences":
+        return budget_from_counts("Occurrences", part.target, good=counts.good, total=counts.total)
+    assert part.slice_window is not None
+    s = slices[part.slice_window].counts(part.indicator.key, part.slice_target, start, end)
+    return budget_from_counts(part.method, part.target, good=s.good, total=s.total, slices=s.slices,  # type: ignore[arg-type]
+                              good_slices=s.good_slices, ratio_sum=s.ratio_sum)
+
+
+def _combined(results: list[BudgetResult], method: str, target: float) -> BudgetResult:
+    """Budgets of consecutive parts added up (a single part is returned as is)."""
+    if len(results) == 1:
+        return results[0]
+    good, total = sum(r.good for r in results), sum(r.total for r in results)
+    allowed = sum(r.budget_total for r in results)
+    consumed = sum(r.budget_consumed or 0.0 for r in results)
+    slices = sum(r.slices or 0 for r in results)
+    units = total if method == "Occurrences" else slices
+    if units <= 0:
+        return BudgetResult(method, target, None, 0.0, None, None, good, total, slices, None, True)  # type: ignore[arg-type]
+    sli = good / total if method == "Occurrences" else 1 - consumed / slices
+    good_slices = sum(r.good_slices or 0 for r in results) if method == "Timeslices" else None
+    return BudgetResult(method, target, sli, allowed, consumed, 1 - consumed / allowed if allowed else None,  # type: ignore[arg-type]
+                        good, total, slices or None, good_slices, False)
+
+
+def _burn(result: BudgetResult) -> float | None:
+    if result.no_data or not result.budget_total:
+        return None
+    return (result.budget_consumed or 0.0) / result.budget_total
+
+
+def _rounded(value: float | None, digits: int = 9) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _item(plan: _Plan, at: datetime, bands: Bands, slices: dict[str, Slices], exclusions: list[Exclusion],
+          min_events: float, warning_remaining: float) -> dict[str, Any]:
+    parts = plan.parts
+    current = parts[-1] if parts and parts[-1].version is plan.current else None  # burn rates: today's version
+    results = [_budget(p, bands, slices, p.start, p.end) for p in parts]
+    target = plan.current.slo.spec.objectives[plan.objective].target
+    assert target is not None
+    method = plan.current.slo.spec.budgetingMethod
+    budget = _combined(results, method, target) if results else budget_from_counts(method, target, good=0, total=0)
+    windows = sorted({*STATUS_WINDOWS, *plan.table.windows}, key=duration_seconds)
+    rates: dict[str, float | None] = {}
+    for w in windows:
+        since = at - timedelta(seconds=duration_seconds(w))
+        rates[w] = _burn(_budget(current, bands, slices, since, at)) if current else None
+    period = plan.window.period_seconds
+    alerts = [{"severity": t.severity, "long_window": t.long_window, "short_window": t.short_window,
+               "factor": round(t.factor(period), 6), "firing": t.firing(rates, period)} for t in plan.table.tiers]
+    removed = _removed(parts, bands, exclusions, budget)
+    remaining = budget.budget_remaining
+    if budget.no_data or budget.total < min_events:
+        state = "insufficient_data"
+    elif remaining is not None and remaining <= 0:
+        state = "exhausted"
+    elif any(a["firing"] for a in alerts) or (remaining is not None and remaining < warning_remaining):
+        state = "warning"
+    else:
+        state = "ok"
+    day_rate = rates.get("1d")
+    exhaustion = (remaining * period / 3600 / day_rate
+                  if remaining is not None and remaining > 0 and day_rate else None)
+    objective = plan.current.slo.spec.objectives[plan.objective]
+    return {
+        "slo": plan.name, "service": plan.current.slo.spec.service,
+        "objective": objective.displayName or str(plan.objective), "objective_index": plan.objective,
+        "target": target, "window": plan.window.label, "window_start": plan.window.start.isoformat(),
+        "window_end": at.isoformat(), "budgeting_method": method,
+        "good": budget.good, "total": budget.total, "slices": budget.slices, "good_slices": budget.good_slices,
+        "sli": _rounded(budget.sli),
+        "error_budget": {"allowed": _rounded(budget.budget_total), "consumed": _rounded(budget.budget_consumed),
+                         "remaining": _rounded(remaining)},
+        "burn_rate": _rounded(_burn(budget)), "burn_rates": {w: _rounded(r) for w, r in rates.items()},
+        "alerts": alerts, "alert_table": plan.table.name,
+        "excluded_events": sum(e["total"] for e in removed), "exclusions": removed,
+        "time_to_exhaustion_hours": _rounded(exhaustion, 3),
+        "version_since": plan.current.since.isoformat() if plan.current.since else None,
+        "state": state,
+    }
+
+
+def _removed(parts: list[_Part], bands: Bands, exclusions: list[Exclusion], budget: BudgetResult) -> list[dict]:
+    """Each exclusion that removed events from the window: its events and the budget share they would use."""
+    removed: dict[int, list[float]] = {}
+    for part in parts:
+        for x, (good, total) in bands.counts(part.indicator.key, part.start, part.end).excluded.items():
+            removed.setdefault(x, [0.0, 0.0])
+            removed[x][0] += good
+            removed[x][1] += total
+    out = []
+    for x, (good, total) in sorted(removed.items()):
+        e = exclusions[x]
+        share = ((total - good) / budget.budget_total
+                 if budget.method == "Occurrences" and budget.budget_total else None)
+        out.append({"source": e.source, "reason": e.reason, "approved_by": e.approved_by,
+                    "start": e.start.isoformat(), "end": e.end.isoformat(), "good": good, "total": total,
+                    "bad": total - good, "budget_removed": _rounded(share)})
+    return out
+
+
+def slo_status(store: Store, specs: SloSet, at: datetime | None = None, *, zone: str = "UTC",
+               min_events: float = 100, warning_remaining: float = 0.25) -> StatusReport:
+    """The status of every computable SLO objective and window at `at` (default: now, to the minute)."""
+    at = (at or datetime.now(UTC).replace(second=0, microsecond=0))
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    report = StatusReport()
+    plans: list[_Plan] = []
+    for plan in _plans(specs, at, zone):
+        if isinstance(plan, tuple):
+            report.skipped.append(plan)
+        else:
+            plans.append(plan)
+    if not plans:
+        return report
+    windows = {w for p in plans for w in (*STATUS_WINDOWS, *p.table.windows)}
+    cuts = {at - timedelta(seconds=duration_seconds(w)) for w in windows}
+    cuts |= {p.window.start for p in plans} | {part.start for p in plans for part in p.parts}
+    ordered = sorted(c for c in cuts if c < at)
+    indicators = [part.indicator for p in plans for part in p.parts]
+    exclusions = _exclusions(store, plans, ordered[0], at)
+    events = events_of(store, indicators, ordered[0], at) if indicators else None
+    bands = band_sums(events, ordered, end=at, exclusions=exclusions) if events is not None else None
+    slices: dict[str, Slices] = {}
+    by_width: dict[str, set[tuple[str, str, float]]] = {}
+    for p in plans:
+        for part in p.parts:
+            if part.method != "Occurrences" and part.slice_window:
+                by_width.setdefault(part.slice_window, set()).add((*part.indicator.key, part.slice_target))
+    for width, targets in by_width.items():
+        assert events is not None and bands is not None
+        slices[width] = slice_sums(events, bands, width=width, targets=sorted(targets), exclusions=exclusions)
+    for plan in plans:
+        assert bands is not None or not plan.parts
+        report.items.append(_item(plan, at, bands, slices, exclusions, min_events, warning_remaining))  # type: ignore[arg-type]
+    return report
