@@ -138,7 +138,8 @@ def _hours(store: Store, service: str, indicator: str, start: datetime, hours: i
     """Hourly buckets; bad events are put in the first hour of the listed days (day 0 = `start`'s day)."""
     cases = " ".join(f"WHEN i = {day * 24} THEN {n}" for day, n in bad_by_day.items())
     store.sql.execute(f"""
-        INSERT INTO sli_events SELECT '{service}', '{indicator}', TIMESTAMPTZ '{start.isoformat()}' + to_hours(i::BIGINT),
+        INSERT INTO sli_events SELECT '{service}', '{indicator}',
+            TIMESTAMPTZ '{start.isoformat()}' + to_hours(i::BIGINT),
             {per_hour} - CASE {cases} ELSE 0 END, {per_hour} FROM range(0, {hours}) t(i)""")
 
 
@@ -268,3 +269,68 @@ slos:
     assert report.items == []
     assert report.skipped == [("api-availability",
                                "a Sloth spec with Prometheus queries (see `engmetrics slo rules`)")]
+
+
+def test_composite_journey_is_the_weighted_mean_of_its_objectives(tmp_path, store):
+    at = datetime(2026, 1, 1, 1, tzinfo=UTC)
+    minutes(store, "cart", "availability", at - timedelta(hours=1), 60, 1000, 0, 60, 1)  # SLI 0.999
+    minutes(store, "pay", "availability", at - timedelta(hours=1), 60, 100, 0, 60, 1)  # SLI 0.99
+    journey = f"""
+apiVersion: openslo/v1
+kind: SLO
+metadata: {{name: checkout-journey}}
+spec:
+  service: checkout
+  timeWindow: [{{duration: 1h, isRolling: true}}]
+  budgetingMethod: Occurrences
+  objectives:
+    - displayName: cart
+      target: 0.999
+      compositeWeight: 2
+      indicator:
+        metadata: {{name: cart-sli}}
+        spec:{_sli("cart", "availability").replace(chr(10) + "  ", chr(10) + "      ")}
+    - displayName: pay
+      target: 0.995
+      indicator:
+        metadata: {{name: pay-sli}}
+        spec:{_sli("pay", "availability").replace(chr(10) + "  ", chr(10) + "      ")}
+"""
+    items = slo_status(store, specs_of(tmp_path, journey), at, min_events=1).items
+    assert [i["objective"] for i in items] == ["cart", "pay", "composite"]
+    composite = items[2]
+    # target (2 x 0.999 + 0.995) / 3 = 0.997667; SLI (2 x 0.999 + 0.99) / 3 = 0.996;
+    # remaining 1 - 0.004 / 0.002333 = -0.714286
+    assert composite["target"] == pytest.approx(2.993 / 3)
+    assert composite["sli"] == pytest.approx(0.996)
+    assert composite["error_budget"]["remaining"] == pytest.approx(1 - 0.004 / (1 - 2.993 / 3))
+    assert composite["burn_rates"]["5m"] == pytest.approx(0.004 / (1 - 2.993 / 3))
+    assert composite["state"] == "exhausted"
+    assert [c["weight"] for c in composite["components"]] == [2.0, 1.0]
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_status_is_the_same_on_pyspark(tmp_path, store, spark_session):
+    import ibis
+
+    start = AT - timedelta(days=1)
+    minutes(store, "a", "x", start, 1440, 1000, 600, 630, 500)
+    store.sql.execute("UPDATE sli_events SET good = 900 WHERE ts >= TIMESTAMPTZ '2026-01-03 15:00:00+00' "
+                      "AND ts < TIMESTAMPTZ '2026-01-03 15:05:00+00'")
+    store.sql.execute("""INSERT INTO maintenance_windows VALUES
+        ('mw-1', 'a', '2026-01-03 10:00:00+00', '2026-01-03 10:30:00+00', NULL, 'database upgrade', 'sre-lead')""")
+    new = slo_doc("x", "a", "x", window="1d", target=0.99,
+                  annotations="\n  annotations: {engmetrics.dev/effective-from: '2026-01-03 12:00'}")
+    specs = specs_of(tmp_path, slo_doc("x", "a", "x", window="1d"), new,
+                     slo_doc("s", "a", "x", window="1d", method="Timeslices", extra_objective=SLICE_EXTRA),
+                     slo_doc("r", "a", "x", window="1d", method="RatioTimeslices",
+                             extra_objective="\n      timeSliceWindow: 5m"))
+    spark = ibis.pyspark.connect(spark_session)
+    for name in ("sli_events", "maintenance_windows"):
+        spark_session.createDataFrame(store.table(name).to_pyarrow().to_pandas()).createOrReplaceTempView(name)
+    on_duckdb = slo_status(store, specs, AT).items
+    on_spark = slo_status(Store(spark, url="pyspark://"), specs, AT).items
+    # 500 bad events after 15:00; five bad 1-minute slices; one 5-minute slice at 90 % (consumes 0.1)
+    assert [i["error_budget"]["consumed"] for i in on_duckdb] == [500, 5, pytest.approx(0.1)]
+    assert json.dumps(on_spark, sort_keys=True) == json.dumps(on_duckdb, sort_keys=True)

@@ -28,7 +28,7 @@ from .durations import duration_seconds
 from .engine import Bands, Slices, band_sums, slice_sums
 from .exclusions import Exclusion, correction_periods, maintenance_periods
 from .loader import SloSet
-from .openslo import V1AlphaSLO
+from .openslo import SLO, V1AlphaSLO
 from .resolve import Indicator, NotComputable, events_of, resolve_indicator
 from .sloth import AlertWindows
 from .versions import SloVersion, in_force, segments, slo_versions
@@ -37,7 +37,7 @@ from .windows import Window, resolve_window
 if TYPE_CHECKING:
     from engmetrics.store import Store
 
-__all__ = ["ALERT_WINDOWS", "StatusReport", "slo_status"]
+__all__ = ["ALERT_WINDOWS", "StatusReport", "is_composite", "slo_status"]
 
 ALERT_WINDOWS = "engmetrics.dev/alert-windows"  # SLO annotation naming a Sloth AlertWindows document
 _RATIO_SLICES = 0.0  # slice target used for RatioTimeslices (good slices are not used there)
@@ -199,14 +199,7 @@ def _item(plan: _Plan, at: datetime, bands: Bands, slices: dict[str, Slices], ex
                "factor": round(t.factor(period), 6), "firing": t.firing(rates, period)} for t in plan.table.tiers]
     removed = _removed(parts, bands, exclusions, budget)
     remaining = budget.budget_remaining
-    if budget.no_data or budget.total < min_events:
-        state = "insufficient_data"
-    elif remaining is not None and remaining <= 0:
-        state = "exhausted"
-    elif any(a["firing"] for a in alerts) or (remaining is not None and remaining < warning_remaining):
-        state = "warning"
-    else:
-        state = "ok"
+    state = _state(budget.no_data or budget.total < min_events, remaining, alerts, warning_remaining)
     day_rate = rates.get("1d")
     exhaustion = (remaining * period / 3600 / day_rate
                   if remaining is not None and remaining > 0 and day_rate else None)
@@ -227,6 +220,70 @@ def _item(plan: _Plan, at: datetime, bands: Bands, slices: dict[str, Slices], ex
         "version_since": plan.current.since.isoformat() if plan.current.since else None,
         "state": state,
     }
+
+
+def _state(insufficient: bool, remaining: float | None, alerts: list[dict[str, Any]],
+           warning_remaining: float) -> str:
+    if insufficient:
+        return "insufficient_data"
+    if remaining is not None and remaining <= 0:
+        return "exhausted"
+    if any(a["firing"] for a in alerts) or (remaining is not None and remaining < warning_remaining):
+        return "warning"
+    return "ok"
+
+
+def _weighted(pairs: list[tuple[float, float | None]]) -> float | None:
+    """The weighted mean of the known values (None when none is known)."""
+    known = [(w, v) for w, v in pairs if v is not None]
+    weight = sum(w for w, _ in known)
+    return sum(w * v for w, v in known) / weight if weight else None
+
+
+def _composite(plan: _Plan, members: list[dict[str, Any]], warning_remaining: float) -> dict[str, Any]:
+    """A user journey over the objectives of one window: the weighted mean of their error ratios.
+
+    Weights are `compositeWeight` (default 1); the composite target is the weighted mean of the targets,
+    its SLI the weighted mean of the SLIs with data, and each burn rate the weighted mean error ratio over
+    (1 - composite target). Allowed and consumed are not event counts here and are None.
+    """
+    objectives = plan.current.slo.spec.objectives
+    weights = [objectives[m["objective_index"]].compositeWeight or 1.0 for m in members]
+    target = _weighted([(w, m["target"]) for w, m in zip(weights, members, strict=True)])
+    assert target is not None
+    sli = _weighted([(w, m["sli"]) for w, m in zip(weights, members, strict=True)])
+    remaining = None if sli is None else 1 - (1 - sli) / (1 - target)
+    rates = {}
+    for name in members[0]["burn_rates"]:
+        ratios = [(w, None if m["burn_rates"][name] is None else m["burn_rates"][name] * (1 - m["target"]))
+                  for w, m in zip(weights, members, strict=True)]
+        ratio = _weighted(ratios)
+        rates[name] = None if ratio is None else ratio / (1 - target)
+    period = plan.window.period_seconds
+    alerts = [{"severity": t.severity, "long_window": t.long_window, "short_window": t.short_window,
+               "factor": round(t.factor(period), 6), "firing": t.firing(rates, period)} for t in plan.table.tiers]
+    insufficient = all(m["state"] == "insufficient_data" for m in members)
+    return {
+        **{k: members[0][k] for k in ("slo", "service", "window", "window_start", "window_end", "budgeting_method",
+                                      "alert_table", "version_since")},
+        "objective": "composite", "objective_index": None, "target": round(target, 12),
+        "good": sum(m["good"] for m in members), "total": sum(m["total"] for m in members),
+        "slices": None, "good_slices": None, "sli": _rounded(sli),
+        "error_budget": {"allowed": None, "consumed": None, "remaining": _rounded(remaining)},
+        "burn_rate": _rounded(None if remaining is None else 1 - remaining),
+        "burn_rates": {k: _rounded(v) for k, v in rates.items()}, "alerts": alerts,
+        "excluded_events": sum(m["excluded_events"] for m in members), "exclusions": [],
+        "time_to_exhaustion_hours": None, "components": [
+            {"objective": m["objective"], "weight": w, "sli": m["sli"], "target": m["target"]}
+            for w, m in zip(weights, members, strict=True)],
+        "state": _state(insufficient, remaining, alerts, warning_remaining),
+    }
+
+
+def is_composite(slo: SLO) -> bool:
+    """Several objectives, each with its own indicator (OpenSLO's composite SLO)."""
+    objectives = slo.spec.objectives
+    return len(objectives) > 1 and all(o.indicator is not None or o.indicatorRef is not None for o in objectives)
 
 
 def _removed(parts: list[_Part], bands: Bands, exclusions: list[Exclusion], budget: BudgetResult) -> list[dict]:
@@ -279,7 +336,13 @@ def slo_status(store: Store, specs: SloSet, at: datetime | None = None, *, zone:
     for width, targets in by_width.items():
         assert events is not None and bands is not None
         slices[width] = slice_sums(events, bands, width=width, targets=sorted(targets), exclusions=exclusions)
+    members: dict[tuple[str, str], list[tuple[_Plan, dict[str, Any]]]] = {}
     for plan in plans:
         assert bands is not None or not plan.parts
-        report.items.append(_item(plan, at, bands, slices, exclusions, min_events, warning_remaining))  # type: ignore[arg-type]
+        item = _item(plan, at, bands, slices, exclusions, min_events, warning_remaining)  # type: ignore[arg-type]
+        report.items.append(item)
+        if is_composite(plan.current.slo):
+            members.setdefault((plan.name, plan.window.label), []).append((plan, item))
+    for group in members.values():
+        report.items.append(_composite(group[0][0], [item for _, item in group], warning_remaining))
     return report
