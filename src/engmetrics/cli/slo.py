@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,8 +13,9 @@ from rich.table import Table
 from ..errors import Issue
 from ..slo import SloSet, check_files, check_slos
 from ..slo.recommend import recommend_sli_events
+from ..slo.replay import backtest_slo, report_dict
 from ..slo.status import slo_status
-from .common import JsonOption, console, emit_json, open_store, state, stderr
+from .common import JsonOption, console, emit_json, fail, open_store, state, stderr
 from .slo_rules import rules_command
 
 app = typer.Typer(no_args_is_help=True, help="SLOs: OpenSLO and Sloth specs in slos/*.yaml.")
@@ -51,6 +52,10 @@ def validate(
                           f"{sum(len(d.model.slos) for d in specs.sloth_specs)} Sloth SLOs")
     if report.errors:
         raise typer.Exit(1)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _specs() -> SloSet:
@@ -132,3 +137,49 @@ def recommend(
                   f"{_percent(level.high)}) over {level.weeks_with_events} weeks")
     for warning in result.warnings:
         stderr.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value / 60:.0f} min"
+
+
+@app.command()
+def backtest(
+    slo: Annotated[str, typer.Argument(help="Name of an OpenSLO SLO in slos/.")],
+    start: Annotated[datetime | None, typer.Option("--from", help="Start of the replay (default: 30 days "
+                                                   "before --to).")] = None,
+    end: Annotated[datetime | None, typer.Option("--to", help="End of the replay (default: now).")] = None,
+    objective: Annotated[int, typer.Option("--objective", min=0, help="Index of the objective.")] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Replay the alert tables over history and score them against the service's incidents: precision,
+    recall, detection delay from impact start, budget consumed before the first page.
+
+    Example: engmetrics slo backtest checkout-availability --from 2026-01-01 --to 2026-03-01 --json
+    """
+    end = _utc(end) if end else datetime.now(UTC).replace(second=0, microsecond=0)
+    start = _utc(start) if start else end - timedelta(days=30)
+    specs = _specs()
+    with open_store(read_only=True) as store:
+        try:
+            report = backtest_slo(store, specs, slo, start=start, end=end, objective=objective,
+                                  zone=state.settings.timezone)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+    if as_json:
+        emit_json(report_dict(report, slo))
+        return
+    table = Table("alert table", "severity", "firings", "precision", "recall", "delay p50", "delay p90",
+                  "budget before alert")
+    for result in report.tables:
+        for severity, s in result.scores.items():
+            table.add_row(result.name, severity, str(s.firings), _rate(s.precision), _rate(s.recall),
+                          _seconds(s.detection_delay_median), _seconds(s.detection_delay_p90),
+                          _percent(s.budget_consumed_median, 1))
+    console.print(f"{slo}: {report.start:%Y-%m-%d %H:%M} to {report.end:%Y-%m-%d %H:%M} UTC, "
+                  f"{report.incidents} incident(s)")
+    console.print(table)

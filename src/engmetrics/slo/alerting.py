@@ -31,7 +31,8 @@ from typing import Literal
 from .durations import duration_seconds
 from .sloth import AlertWindows
 
-__all__ = ["DEFAULT_TABLE", "STATUS_WINDOWS", "AlertTable", "AlertTier", "Severity", "table_from_sloth"]
+__all__ = ["DEFAULT_TABLE", "STATUS_WINDOWS", "WORKBOOK_TABLE", "AlertTable", "AlertTier", "Severity",
+           "table_from_sloth"]
 
 Severity = Literal["page", "ticket"]
 
@@ -77,6 +78,14 @@ DEFAULT_TABLE = AlertTable("default", (
     AlertTier("page", "1h", "5m", 0.02),
     AlertTier("page", "6h", "30m", 0.05),
     AlertTier("ticket", "1d", "2h", 0.10),
+    AlertTier("ticket", "3d", "6h", 0.10),
+))
+
+
+# The SRE Workbook's recommendation (chapter 5, "Alerting on SLOs"): no 1d/2h ticket.
+WORKBOOK_TABLE = AlertTable("workbook", (
+    AlertTier("page", "1h", "5m", 0.02),
+    AlertTier("page", "6h", "30m", 0.05),
     AlertTier("ticket", "3d", "6h", 0.10),
 ))
 

@@ -37,7 +37,7 @@ from .windows import Window, resolve_window
 if TYPE_CHECKING:
     from engmetrics.store import Store
 
-__all__ = ["ALERT_WINDOWS", "StatusReport", "is_composite", "slo_status"]
+__all__ = ["ALERT_WINDOWS", "StatusReport", "alert_table", "is_composite", "slo_status"]
 
 ALERT_WINDOWS = "engmetrics.dev/alert-windows"  # SLO annotation naming a Sloth AlertWindows document
 _RATIO_SLICES = 0.0  # slice target used for RatioTimeslices (good slices are not used there)
@@ -91,7 +91,7 @@ class StatusReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (SLO, reason)
 
 
-def _alert_table(specs: SloSet, version: SloVersion, window: Window) -> AlertTable:
+def alert_table(specs: SloSet, version: SloVersion, window: Window) -> AlertTable:
     """The annotation's AlertWindows document, else one whose sloPeriod is the window, else the default."""
     tables = [d.model for d in specs.of(AlertWindows)]
     wanted = version.slo.metadata.annotations.get(ALERT_WINDOWS)
@@ -122,7 +122,7 @@ def _plans(specs: SloSet, at: datetime, zone: str) -> Iterator[_Plan | tuple[str
                     window = resolve_window(time_window, at, zone)
                     parts = [_Part(v, resolve_indicator(specs.indicator(v.slo, i), v.slo.spec.service), i, a, b)
                              for v, a, b in segments(versions, window.start, at) if i < len(v.slo.spec.objectives)]
-                    yield _Plan(name, current, i, window, parts, _alert_table(specs, current, window))
+                    yield _Plan(name, current, i, window, parts, alert_table(specs, current, window))
         except NotComputable as exc:
             yield name, str(exc)
 
