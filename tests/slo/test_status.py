@@ -334,3 +334,27 @@ def test_status_is_the_same_on_pyspark(tmp_path, store, spark_session):
     # 500 bad events after 15:00; five bad 1-minute slices; one 5-minute slice at 90 % (consumes 0.1)
     assert [i["error_budget"]["consumed"] for i in on_duckdb] == [500, 5, pytest.approx(0.1)]
     assert json.dumps(on_spark, sort_keys=True) == json.dumps(on_duckdb, sort_keys=True)
+
+
+def test_a_correction_applies_only_while_its_version_is_in_force(tmp_path, store):
+    minutes(store, "a", "x", AT - timedelta(days=1), 1440, 100, 600, 660, 10)  # 10:00-11:00 on 3 Jan, 600 bad
+    correction = "\n  corrections:\n    - {start: 2026-01-03 10:00:00, duration: 1h, reason: load test}"
+    old = slo_doc("x", "a", "x", window="1d", extra_spec=correction)
+    new = slo_doc("x", "a", "x", window="1d", annotations="\n  annotations: {engmetrics.dev/effective-from: "
+                  "'2026-01-03 10:30'}")
+    item = slo_status(store, specs_of(tmp_path, old, new), AT).items[0]
+    # the old version excludes 10:00-10:30 only (3,000 events, 300 bad); from 10:30 the new one counts all
+    assert item["excluded_events"] == 3000
+    assert item["error_budget"]["consumed"] == 300
+    assert [(e["start"], e["end"]) for e in item["exclusions"]] == [
+        ("2026-01-03T10:00:00+00:00", "2026-01-03T10:30:00+00:00")]
+
+
+def test_a_correction_does_not_touch_another_slo_on_the_same_data(tmp_path, store):
+    minutes(store, "a", "x", AT - timedelta(days=1), 1440, 100, 600, 660, 10)
+    correction = "\n  corrections:\n    - {start: 2026-01-03 10:00:00, duration: 1h, reason: load test}"
+    items = by_slo(slo_status(store, specs_of(tmp_path, slo_doc("corrected", "a", "x", window="1d",
+                                                                  extra_spec=correction),
+                                              slo_doc("plain", "a", "x", window="1d")), AT))
+    assert (items["corrected"]["excluded_events"], items["corrected"]["error_budget"]["consumed"]) == (6000, 0)
+    assert (items["plain"]["excluded_events"], items["plain"]["error_budget"]["consumed"]) == (0, 600)

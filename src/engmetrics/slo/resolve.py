@@ -80,8 +80,12 @@ def _increase(store: Store, metric: openslo.MetricSpec | None, start: datetime, 
     return counter_increase(store, spec.metric, selector, start=start, end=end, unit="minute")
 
 
-def resolve_indicator(sli: openslo.SLISpec | None, service: str) -> Indicator:
-    """The indicator of an SLO of `service`; raises NotComputable for what the store cannot count."""
+def resolve_indicator(sli: openslo.SLISpec | None, service: str, owner: str | None = None) -> Indicator:
+    """The indicator of an SLO of `service`; raises NotComputable for what the store cannot count.
+
+    With `owner` (an SLO name) the indicator gets a key of its own, so that exclusions scoped to it (the
+    SLO's spec corrections) touch no other SLO reading the same data.
+    """
     if sli is None:
         raise NotComputable("it has no indicator")
     ratio = sli.ratioMetric
@@ -89,12 +93,13 @@ def resolve_indicator(sli: openslo.SLISpec | None, service: str) -> Indicator:
         raise NotComputable("threshold and raw indicators are not counted; give good/total or bad/total")
     parts = [_engmetrics_spec(m) for m in (ratio.good, ratio.bad, ratio.total) if m is not None]
     good, total = parts if ratio.good is not None else (None, None)
-    if (isinstance(good, openslo.SliEventsSpec) and isinstance(total, openslo.SliEventsSpec)
+    if (owner is None and isinstance(good, openslo.SliEventsSpec) and isinstance(total, openslo.SliEventsSpec)
             and (good.service, good.indicator) == (total.service, total.indicator)
             and (good.column, total.column) == ("good", "total")):
         return Indicator((good.service, good.indicator), sli, batched=True)
     digest = hashlib.sha256(json.dumps(sli.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:12]
-    return Indicator((service, f"engmetrics:{digest}"), sli, batched=False)
+    suffix = f":{owner}" if owner else ""
+    return Indicator((service, f"engmetrics:{digest}{suffix}"), sli, batched=False)
 
 
 def events_of(store: Store, indicators: list[Indicator], start: datetime, end: datetime) -> ir.Table:

@@ -18,7 +18,7 @@ One item per (SLO, objective, window). Definitions (see docs/slo.md):
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["ALERT_WINDOWS", "StatusReport", "alert_table", "is_composite", "slo_status"]
 
 ALERT_WINDOWS = "engmetrics.dev/alert-windows"  # SLO annotation naming a Sloth AlertWindows document
+Key = tuple[str, str]
 _RATIO_SLICES = 0.0  # slice target used for RatioTimeslices (good slices are not used there)
 
 
@@ -104,6 +105,13 @@ def alert_table(specs: SloSet, version: SloVersion, window: Window) -> AlertTabl
     return table_from_sloth(same) if same else DEFAULT_TABLE
 
 
+def _indicator(specs: SloSet, version: SloVersion, objective: int) -> Indicator:
+    """An objective's indicator; private to the SLO when the version has corrections (they are its own)."""
+    spec = version.slo.spec
+    owner = version.slo.name if spec.corrections else None
+    return resolve_indicator(specs.indicator(version.slo, objective), spec.service, owner)
+
+
 def _plans(specs: SloSet, at: datetime, zone: str) -> Iterator[_Plan | tuple[str, str]]:
     for doc in specs.sloth_specs:
         for slo in doc.model.slos:
@@ -120,7 +128,7 @@ def _plans(specs: SloSet, at: datetime, zone: str) -> Iterator[_Plan | tuple[str
             for i, _ in enumerate(spec.objectives):
                 for time_window in spec.timeWindow:
                     window = resolve_window(time_window, at, zone)
-                    parts = [_Part(v, resolve_indicator(specs.indicator(v.slo, i), v.slo.spec.service), i, a, b)
+                    parts = [_Part(v, _indicator(specs, v, i), i, a, b)
                              for v, a, b in segments(versions, window.start, at) if i < len(v.slo.spec.objectives)]
                     yield _Plan(name, current, i, window, parts, alert_table(specs, current, window))
         except NotComputable as exc:
@@ -131,15 +139,16 @@ def _exclusions(store: Store, plans: list[_Plan], start: datetime, at: datetime)
     services = {p.version.slo.spec.service for plan in plans for p in plan.parts}
     services |= {p.indicator.key[0] for plan in plans for p in plan.parts}
     found = maintenance_periods(store, services, start, at)
-    seen: set[tuple[str, int]] = set()
+    spans: dict[tuple[str, datetime | None, Key], tuple[_Part, datetime, datetime]] = {}
     for plan in plans:
-        for part in plan.parts:
-            for i, correction in enumerate(part.version.slo.spec.corrections):
-                ident = (f"{plan.name}:{part.version.since}", i)
-                if ident not in seen:
-                    seen.add(ident)
-                    found += correction_periods(correction, f"slo:{plan.name}:corrections[{i}]", start, at,
-                                                *part.indicator.key)
+        for part in plan.parts:  # a version's corrections cover only the time it is in force
+            key = (plan.name, part.version.since, part.indicator.key)
+            first, last = (spans[key][1], spans[key][2]) if key in spans else (part.start, part.end)
+            spans[key] = (part, min(first, part.start), max(last, part.end))
+    for (name, _, key), (part, first, last) in spans.items():
+        for i, correction in enumerate(part.version.slo.spec.corrections):
+            found += [replace(e, start=max(e.start, first), end=min(e.end, last))
+                      for e in correction_periods(correction, f"slo:{name}:corrections[{i}]", first, last, *key)]
     return found
 
 
