@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engmetrics.slo import check_files
-from engmetrics.slo.status import slo_status
+from engmetrics.slo.status import slo_status, status_series
 from engmetrics.store import Store
 
 
@@ -358,3 +358,13 @@ def test_a_correction_does_not_touch_another_slo_on_the_same_data(tmp_path, stor
                                               slo_doc("plain", "a", "x", window="1d")), AT))
     assert (items["corrected"]["excluded_events"], items["corrected"]["error_budget"]["consumed"]) == (6000, 0)
     assert (items["plain"]["excluded_events"], items["plain"]["error_budget"]["consumed"]) == (0, 600)
+
+
+def test_status_series_equals_status_at_each_instant(tmp_path, store):
+    minutes(store, "a", "fast", AT - timedelta(minutes=DAY3), DAY3, 1000, DAY3 - 60, DAY3, 20)
+    specs = specs_of(tmp_path, slo_doc("fast", "a", "fast", window="1d"),
+                     slo_doc("slices", "a", "fast", window="1d", method="Timeslices", extra_objective=SLICE_EXTRA))
+    instants = [AT - timedelta(hours=h) for h in (30, 12, 0.5, 0)]
+    series = status_series(store, specs, instants)
+    assert [r.items for r in series] == [slo_status(store, specs, t).items for t in instants]
+    assert [r.items[0]["error_budget"]["consumed"] for r in series] == [0, 0, 600, 1200]

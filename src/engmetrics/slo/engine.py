@@ -22,13 +22,13 @@ slices per band: a slice belongs to the band of its start.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
 from .budget import slice_start
@@ -85,35 +85,54 @@ def _prepared(events: ir.Table, cuts: Sequence[datetime], end: datetime,
     return t.mutate(_x=_excluded(t, exclusions))
 
 
+def _cumulative(frame: pd.DataFrame, groups: list[str], columns: list[str],
+                n_bands: int) -> dict[tuple, np.ndarray]:
+    """Per group, the running sums of `columns` over the bands: `cum[b]` is the sum of bands before `b`."""
+    if frame.empty:
+        return {}
+    codes, uniques = pd.MultiIndex.from_frame(frame[groups]).factorize()
+    sums = np.zeros((len(uniques), n_bands + 1, len(columns)))
+    np.add.at(sums, (codes, frame["band"].to_numpy(dtype=np.int64) + 1), frame[columns].to_numpy(dtype=float))
+    running = np.cumsum(sums, axis=1)
+    return {tuple(str(v) if isinstance(v, str) else float(v) for v in key): running[i]
+            for i, key in enumerate(uniques)}
+
+
 class Bands:
-    """Per-band sums of every indicator; `counts` adds up the bands of a window."""
+    """Per-band sums of every indicator; `counts` adds up the bands of a window from running sums."""
 
     def __init__(self, frame: pd.DataFrame, cuts: Sequence[datetime], end: datetime) -> None:
         self.cuts, self.end = list(cuts), end
-        self._rows: dict[Key, pd.DataFrame] = {
-            (str(s), str(i)): g for (s, i), g in frame.groupby(["service", "indicator"], sort=False)}
+        self._index = {c: i for i, c in enumerate(self.cuts)}
+        kept, excluded = frame[frame["_x"] < 0], frame[frame["_x"] >= 0]
+        self._kept = _cumulative(kept, ["service", "indicator"], ["good", "total"], len(self.cuts))
+        self._excluded: dict[Key, dict[int, np.ndarray]] = {}
+        for (service, indicator, x), running in _cumulative(
+                excluded.astype({"_x": float}), ["service", "indicator", "_x"], ["good", "total"],
+                len(self.cuts)).items():
+            self._excluded.setdefault((service, indicator), {})[int(x)] = running
 
     def band_range(self, start: datetime, end: datetime) -> tuple[int, int]:
-        first = bisect_left(self.cuts, start)
-        if first == len(self.cuts) or self.cuts[first] != start:
+        """Indices into the running sums of the window [start, end); both must be cuts (or the end)."""
+        if start not in self._index:
             raise ValueError(f"{start.isoformat()} is not a cut of this query")
         if end == self.end:
-            return first, len(self.cuts)
-        if end not in self.cuts:
+            return self._index[start], len(self.cuts)
+        if end not in self._index:
             raise ValueError(f"{end.isoformat()} is not a cut of this query")
-        return first, self.cuts.index(end)
+        return self._index[start], self._index[end]
 
     def counts(self, key: Key, start: datetime, end: datetime) -> Counts:
-        """Events of `key` in [start, end); `start` and `end` must be cuts (or the query's end)."""
-        rows = self._rows.get(key)
-        if rows is None:
-            return Counts()
+        """Events of `key` in [start, end)."""
         first, stop = self.band_range(start, end)
-        rows = rows[(rows["band"] >= first) & (rows["band"] < stop)]
-        kept = rows[rows["_x"] < 0]
-        excluded = rows[rows["_x"] >= 0].groupby("_x")[["good", "total"]].sum()
-        return Counts(float(kept["good"].sum()), float(kept["total"].sum()),
-                      {int(x): (float(r.good), float(r.total)) for x, r in excluded.iterrows()})
+        kept = self._kept.get(key)
+        good, total = (kept[stop] - kept[first]) if kept is not None else (0.0, 0.0)
+        excluded = {}
+        for x, running in self._excluded.get(key, {}).items():
+            x_good, x_total = running[stop] - running[first]
+            if x_total or x_good:
+                excluded[x] = (float(x_good), float(x_total))
+        return Counts(float(good), float(total), excluded)
 
 
 def band_sums(events: ir.Table, cuts: Sequence[datetime], *, end: datetime,
@@ -128,21 +147,21 @@ def band_sums(events: ir.Table, cuts: Sequence[datetime], *, end: datetime,
 
 
 class Slices:
-    """Per-band slice counts of every (indicator, slice target)."""
+    """Per-band slice counts of every (indicator, slice target), as running sums."""
+
 
     def __init__(self, frame: pd.DataFrame, bands: Bands) -> None:
         self._bands = bands
-        self._rows = {(str(s), str(i), float(t)): g
-                      for (s, i, t), g in frame.groupby(["service", "indicator", "slice_target"], sort=False)}
+        columns = ["slices", "good_slices", "ratio_sum", "good", "total"]
+        self._running = _cumulative(frame, ["service", "indicator", "slice_target"], columns, len(bands.cuts))
 
     def counts(self, key: Key, slice_target: float, start: datetime, end: datetime) -> SliceCounts:
-        rows = self._rows.get((*key, slice_target))
-        if rows is None:
+        running = self._running.get((*key, float(slice_target)))
+        if running is None:
             return SliceCounts()
         first, stop = self._bands.band_range(start, end)
-        rows = rows[(rows["band"] >= first) & (rows["band"] < stop)]
-        return SliceCounts(int(rows["slices"].sum()), int(rows["good_slices"].sum()),
-                           float(rows["ratio_sum"].sum()), float(rows["good"].sum()), float(rows["total"].sum()))
+        slices, good_slices, ratio_sum, good, total = running[stop] - running[first]
+        return SliceCounts(round(slices), round(good_slices), float(ratio_sum), float(good), float(total))
 
 
 def slice_sums(events: ir.Table, bands: Bands, *, width: str, targets: Sequence[tuple[str, str, float]],

@@ -37,7 +37,7 @@ from .windows import Window, resolve_window
 if TYPE_CHECKING:
     from engmetrics.store import Store
 
-__all__ = ["ALERT_WINDOWS", "StatusReport", "alert_table", "is_composite", "slo_status"]
+__all__ = ["ALERT_WINDOWS", "StatusReport", "alert_table", "is_composite", "slo_status", "status_series"]
 
 ALERT_WINDOWS = "engmetrics.dev/alert-windows"  # SLO annotation naming a Sloth AlertWindows document
 Key = tuple[str, str]
@@ -314,44 +314,60 @@ def _removed(parts: list[_Part], bands: Bands, exclusions: list[Exclusion], budg
     return out
 
 
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def slo_status(store: Store, specs: SloSet, at: datetime | None = None, *, zone: str = "UTC",
                min_events: float = 100, warning_remaining: float = 0.25) -> StatusReport:
     """The status of every computable SLO objective and window at `at` (default: now, to the minute)."""
-    at = (at or datetime.now(UTC).replace(second=0, microsecond=0))
-    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-    report = StatusReport()
-    plans: list[_Plan] = []
-    for plan in _plans(specs, at, zone):
-        if isinstance(plan, tuple):
-            report.skipped.append(plan)
-        else:
-            plans.append(plan)
+    at = at or datetime.now(UTC).replace(second=0, microsecond=0)
+    return status_series(store, specs, [at], zone=zone, min_events=min_events,
+                         warning_remaining=warning_remaining)[0]
+
+
+def status_series(store: Store, specs: SloSet, instants: list[datetime], *, zone: str = "UTC",
+                  min_events: float = 100, warning_remaining: float = 0.25) -> list[StatusReport]:
+    """`slo_status` at each of several instants (e.g. every midnight of a chart), from one engine query."""
+    instants = [_utc(t) for t in instants]
+    end = max(instants)
+    reports = [StatusReport() for _ in instants]
+    plans: list[tuple[int, _Plan]] = []
+    for n, at in enumerate(instants):
+        for plan in _plans(specs, at, zone):
+            if isinstance(plan, tuple):
+                reports[n].skipped.append(plan)
+            else:
+                plans.append((n, plan))
     if not plans:
-        return report
-    windows = {w for p in plans for w in (*STATUS_WINDOWS, *p.table.windows)}
-    cuts = {at - timedelta(seconds=duration_seconds(w)) for w in windows}
-    cuts |= {p.window.start for p in plans} | {part.start for p in plans for part in p.parts}
-    ordered = sorted(c for c in cuts if c < at)
-    indicators = [part.indicator for p in plans for part in p.parts]
-    exclusions = _exclusions(store, plans, ordered[0], at)
-    events = events_of(store, indicators, ordered[0], at) if indicators else None
-    bands = band_sums(events, ordered, end=at, exclusions=exclusions) if events is not None else None
+        return reports
+    cuts = {t for t in instants if t < end}
+    for n, p in plans:
+        at = instants[n]
+        cuts |= {at - timedelta(seconds=duration_seconds(w)) for w in (*STATUS_WINDOWS, *p.table.windows)}
+        cuts |= {p.window.start} | {part.start for part in p.parts}
+    ordered = sorted(c for c in cuts if c < end)
+    just_plans = [p for _, p in plans]
+    indicators = [part.indicator for p in just_plans for part in p.parts]
+    exclusions = _exclusions(store, just_plans, ordered[0], end)
+    events = events_of(store, indicators, ordered[0], end) if indicators else None
+    bands = band_sums(events, ordered, end=end, exclusions=exclusions) if events is not None else None
     slices: dict[str, Slices] = {}
     by_width: dict[str, set[tuple[str, str, float]]] = {}
-    for p in plans:
-        for part in p.parts:
-            if part.method != "Occurrences" and part.slice_window:
-                by_width.setdefault(part.slice_window, set()).add((*part.indicator.key, part.slice_target))
+    for part in (part for p in just_plans for part in p.parts):
+        if part.method != "Occurrences" and part.slice_window:
+            by_width.setdefault(part.slice_window, set()).add((*part.indicator.key, part.slice_target))
     for width, targets in by_width.items():
         assert events is not None and bands is not None
         slices[width] = slice_sums(events, bands, width=width, targets=sorted(targets), exclusions=exclusions)
-    members: dict[tuple[str, str], list[tuple[_Plan, dict[str, Any]]]] = {}
-    for plan in plans:
+    members: dict[tuple[int, str, str], list[tuple[_Plan, dict[str, Any]]]] = {}
+    for n, plan in plans:
         assert bands is not None or not plan.parts
-        item = _item(plan, at, bands, slices, exclusions, min_events, warning_remaining)  # type: ignore[arg-type]
-        report.items.append(item)
+        item = _item(plan, instants[n], bands, slices, exclusions, min_events,  # type: ignore[arg-type]
+                     warning_remaining)
+        reports[n].items.append(item)
         if is_composite(plan.current.slo):
-            members.setdefault((plan.name, plan.window.label), []).append((plan, item))
-    for group in members.values():
-        report.items.append(_composite(group[0][0], [item for _, item in group], warning_remaining))
-    return report
+            members.setdefault((n, plan.name, plan.window.label), []).append((plan, item))
+    for (n, _, _), group in members.items():
+        reports[n].items.append(_composite(group[0][0], [item for _, item in group], warning_remaining))
+    return reports

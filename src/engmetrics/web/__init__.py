@@ -13,10 +13,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from .access import LoginRequired, PageForbidden
 from .pages import router
 from .render import page
+from .slos import router as slo_router
 
 __all__ = ["WEB_ROUTERS", "install_web"]
 
-WEB_ROUTERS = [router]
+WEB_ROUTERS = [router, slo_router]
 
 
 async def _login_required(request: Request, exc: LoginRequired) -> RedirectResponse:
