@@ -16,6 +16,8 @@ from engmetrics.catalog import check_catalog, lint
 from engmetrics.cli.main import app
 from engmetrics.demo import FILES, generate, write_demo_files
 from engmetrics.demo.bad_rows import BAD_ROWS_EXPECTED
+from engmetrics.slo import check_slos
+from engmetrics.slo.policy import check_policies
 from engmetrics.store import REGISTRY
 
 from .conftest import END
@@ -80,6 +82,12 @@ def test_demo_command_ingests_and_evaluates(tmp_path: Path) -> None:
     report = check_catalog(target)
     assert report.errors == []
     assert lint(report.catalog, today=END) == []
+    slos = check_slos(target)
+    assert slos.issues == [] and len(slos.specs.slos) == 36  # 30 availability, 6 latency
+    assert check_policies(target).issues == []
+    status = CliRunner().invoke(app, ["-w", str(target), "slo", "status", "--at", END.isoformat(), "--json"])
+    assert status.exit_code == 0, status.output
+    assert {i["state"] for i in json.loads(status.output)} <= {"ok", "warning", "exhausted", "insufficient_data"}
 
     again = CliRunner().invoke(app, ["demo", str(target), "--days", "10", "--end", END.isoformat()])
     assert again.exit_code == 1  # refuses to overwrite without --force

@@ -9,6 +9,7 @@ import pytest
 from test_status import minutes, slo_doc
 from typer.testing import CliRunner
 
+from engmetrics.cli.common import console
 from engmetrics.cli.main import app
 from engmetrics.settings import load_settings
 from engmetrics.store import Store
@@ -37,7 +38,7 @@ def workspace(tmp_path):
 
 
 def invoke(root, *args: str):
-    return runner.invoke(app, ["-w", str(root), "slo", *args], env={"COLUMNS": "200"})
+    return runner.invoke(app, ["-w", str(root), "slo", *args])
 
 
 def test_status_json_has_the_contract_fields_and_the_firing_tier(workspace):
@@ -55,7 +56,8 @@ def test_status_json_has_the_contract_fields_and_the_firing_tier(workspace):
     assert item["state"] == "warning"
 
 
-def test_status_table_and_spec_errors(workspace):
+def test_status_table_and_spec_errors(workspace, monkeypatch):
+    monkeypatch.setattr(console, "width", 200)  # Rich reads COLUMNS once, when the console is made
     result = invoke(workspace, "status", "--at", "2026-01-03T22:30:00")
     assert result.exit_code == 0, result.output
     assert "checkout-availability" in result.stdout and "warning" in result.stdout

@@ -16,10 +16,16 @@ from ..slo.recommend import recommend_sli_events
 from ..slo.replay import backtest_slo, report_dict
 from ..slo.status import slo_status
 from .common import JsonOption, console, emit_json, fail, open_store, state, stderr
+from .slo_gate import gate_command
+from .slo_integrity import integrity_command
+from .slo_report import report_command
 from .slo_rules import rules_command
 
 app = typer.Typer(no_args_is_help=True, help="SLOs: OpenSLO and Sloth specs in slos/*.yaml.")
 app.command("rules")(rules_command)
+app.command("integrity")(integrity_command)
+app.command("gate")(gate_command)
+app.command("report")(report_command)
 
 
 def _issue_dict(i: Issue) -> dict[str, object]:

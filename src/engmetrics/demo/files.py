@@ -70,6 +70,7 @@ FILES = {f.dataset: f for f in (
     DataFile("decisions", "decisions.jsonl"),
     DataFile("perception", "perception_survey.csv"),
     DataFile("feedback", "peer_feedback.parquet"),
+    DataFile("release_gate_overrides", "release_gate_overrides.jsonl"),
 )}
 
 

@@ -23,6 +23,7 @@ from .delivery import build_delivery
 from .experience import build_experience
 from .incidents import build_incidents
 from .org import Org, build_org, org_tables
+from .overrides import build_overrides
 from .sli import build_sli
 from .traffic import build_traffic
 
@@ -63,6 +64,7 @@ def generate(*, days: int, seed: int, end: date) -> DemoData:
         "csat": experience.csat, "support_requests": experience.support_requests,
         "doc_updates": experience.doc_updates, "decisions": experience.decisions,
         "perception": experience.perception, "feedback": experience.feedback,
+        "release_gate_overrides": build_overrides(seed, org),
     }
     missing = set(REGISTRY) - set(tables)
     if missing:  # a dataset was added to the registry but not to the demo

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .org import Service
 
-__all__ = ["write_slos"]
+__all__ = ["POLICY", "write_slos"]
 
 _TARGETS = {0: 0.999, 1: 0.995, 2: 0.99, 3: 0.99}
 _HEADER = "# Demo SLOs: OpenSLO v1 documents read from the engmetrics store (see docs/slo.md).\n"
@@ -70,13 +70,43 @@ spec:
   objectives:
     - displayName: fast hours
       target: 0.95
-      timeSliceTarget: 0.98
+      timeSliceTarget: 0.97
       timeSliceWindow: 1h
 """
 
 
+POLICY = """# Error-budget policies (see docs/slo.md): `engmetrics slo gate SERVICE` applies them.
+kind: ErrorBudgetPolicy
+name: default
+description: What every team does as its error budget runs down.
+services: ["*"]
+stages:
+  - {name: healthy, below: null, actions: [release freely]}
+  - {name: warn, below: 0.5, actions: [notify the owning team, review risky changes in the weekly ops review]}
+  - name: freeze
+    below: 0.0
+    block_releases: true
+    actions: [freeze feature releases, reliability work only, postmortem for the budget overspend]
+insufficient_data: allow
+---
+kind: ErrorBudgetPolicy
+name: money-paths
+description: "Payments moves money: slow down earlier."
+services: ["payments-*", ledger, payouts]
+stages:
+  - {name: healthy, below: null, actions: [release freely]}
+  - {name: careful, below: 0.75, actions: [two reviewers on every change, release in business hours only]}
+  - name: freeze
+    below: 0.25
+    block_releases: true
+    actions: [freeze feature releases, reliability work only]
+insufficient_data: block
+"""
+
+
 def write_slos(directory: Path, services: tuple[Service, ...]) -> list[Path]:
-    """One file per owning team: the team's services' indicators and SLOs."""
+    """One file per owning team: the team's services' indicators and SLOs; the error-budget policies go to
+    `policies/` beside `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
     by_team: dict[str, list[str]] = {}
     for service in services:
@@ -89,4 +119,7 @@ def write_slos(directory: Path, services: tuple[Service, ...]) -> list[Path]:
         path = directory / f"{team}.yaml"
         path.write_text(_HEADER + "---\n".join(docs))
         paths.append(path)
+    policies = directory.parent / "policies"
+    policies.mkdir(exist_ok=True)
+    (policies / "error-budget.yaml").write_text(POLICY)
     return paths

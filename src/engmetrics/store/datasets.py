@@ -218,8 +218,22 @@ _feedback = Dataset(
         C("period", required=True), C("dimension", required=True), C("score", "float", required=True),
     ), restricted=True)
 
+_release_gate_overrides = Dataset(
+    "release_gate_overrides", "Overrides of the SLO release gate (`engmetrics slo gate --override`).",
+    ("override_id",), (
+        C("override_id", required=True), C("service", required=True),
+        C("slo", description="the SLO that drove the blocked decision"),
+        C("stage", required=True, description="the policy stage that blocked releases"),
+        C("reason", required=True, description="why releases go out anyway"),
+        C("overridden_by", required=True, description="who decided the override"),
+        C("created_at", ts, required=True),
+        C("expires_at", ts, required=True, description="the override opens the gate until then"),
+    ), rules=(Rule("expires_at > created_at", "expires_at is not after created_at", "expires_at"),),
+    time_column="created_at", since=5)
+
 REGISTRY = Registry([
     _teams, _people, _services, _holidays, _sli_events, _telemetry, _deployments, _changes, _reviews,
     _commit_files, _incidents, _action_items, _alerts, _oncall, _maintenance, _cost, _utilization,
     _business_volume, _csat, _support, _doc_updates, _decisions, _perception, _feedback,
+    _release_gate_overrides,
 ])
