@@ -62,6 +62,7 @@ test: install
 bench: install
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/api.py
+	$(BIN)/python benchmarks/slo.py
 
 docs: install
 	$(BIN)/python -m engmetrics.store.docs docs/datasets.md

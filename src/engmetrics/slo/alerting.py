@@ -24,7 +24,7 @@ False
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -32,7 +32,7 @@ from .durations import duration_seconds
 from .sloth import AlertWindows
 
 __all__ = ["DEFAULT_TABLE", "STATUS_WINDOWS", "WORKBOOK_TABLE", "AlertTable", "AlertTier", "Severity",
-           "table_from_sloth"]
+           "choose_table", "table_from_sloth"]
 
 Severity = Literal["page", "ticket"]
 
@@ -109,3 +109,16 @@ def table_from_sloth(windows: AlertWindows, name: str | None = None) -> AlertTab
         for pair in (tier.quick, tier.slow)
     )
     return AlertTable(name or windows.name, tiers)
+
+
+def choose_table(documents: Sequence[AlertWindows], period_seconds: float | None,
+                 wanted: str | None = None) -> AlertTable:
+    """The `AlertWindows` document named `wanted` (ValueError when there is none), else the one whose
+    `sloPeriod` lasts `period_seconds` (None: a calendar period, matched by none), else the default table."""
+    if wanted is not None:
+        found = next((d for d in documents if d.name == wanted), None)
+        if found is None:
+            raise ValueError(f"no AlertWindows document named {wanted!r}")
+        return table_from_sloth(found)
+    same = next((d for d in documents if duration_seconds(d.spec.sloPeriod) == period_seconds), None)
+    return table_from_sloth(same) if same else DEFAULT_TABLE

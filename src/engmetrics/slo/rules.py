@@ -74,11 +74,11 @@ import yaml
 from .. import __version__
 from ..errors import Issue
 from . import openslo, sloth
-from .alerting import DEFAULT_TABLE, AlertTable, AlertTier, table_from_sloth
+from .alerting import AlertTable, AlertTier, choose_table
 from .durations import duration_label, duration_seconds
 from .loader import SloSet, SpecDocument
 
-__all__ = ["DEFAULT_PERIOD", "RuleSlo", "RulesResult", "alert_table", "go_float", "prometheus_rules",
+__all__ = ["DEFAULT_PERIOD", "RuleSlo", "RulesResult", "go_float", "prometheus_rules",
            "rules_yaml", "slo_groups"]
 
 DEFAULT_PERIOD = "30d"
@@ -357,14 +357,6 @@ def _converters(doc: SpecDocument, specs: SloSet, period: int) -> list[tuple[str
     return []
 
 
-def alert_table(specs: SloSet, period: int) -> AlertTable:
-    """The specs' `AlertWindows` table for `period` seconds, else the default table."""
-    for doc in specs.of(sloth.AlertWindows):
-        if duration_seconds(doc.model.spec.sloPeriod) == period:
-            return table_from_sloth(doc.model)
-    return DEFAULT_TABLE
-
-
 def prometheus_rules(specs: SloSet, default_period: str = DEFAULT_PERIOD) -> RulesResult:
     """Rule groups for every SLO with a Prometheus indicator; Sloth specs get `default_period`.
 
@@ -372,6 +364,7 @@ def prometheus_rules(specs: SloSet, default_period: str = DEFAULT_PERIOD) -> Rul
     RulesResult(groups=[], issues=[])
     """
     period = duration_seconds(default_period)
+    windows = [d.model for d in specs.of(sloth.AlertWindows)]
     groups: list[dict[str, Any]] = []
     issues: list[Issue] = []
     for doc in specs.documents:
@@ -383,7 +376,7 @@ def prometheus_rules(specs: SloSet, default_period: str = DEFAULT_PERIOD) -> Rul
                                     line=doc.line_of(*skip.loc), metric=name))
                 continue
             if slo is not None:
-                groups.extend(slo_groups(slo, alert_table(specs, slo.period)))
+                groups.extend(slo_groups(slo, choose_table(windows, slo.period)))
     return RulesResult(groups, issues)
 
 

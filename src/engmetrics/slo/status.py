@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from .alerting import DEFAULT_TABLE, STATUS_WINDOWS, AlertTable, table_from_sloth
+from .alerting import STATUS_WINDOWS, AlertTable, choose_table
 from .budget import BudgetResult, budget_from_counts
 from .durations import duration_seconds
 from .engine import Bands, Slices, band_sums, slice_sums
@@ -93,16 +93,16 @@ class StatusReport:
 
 
 def alert_table(specs: SloSet, version: SloVersion, window: Window) -> AlertTable:
-    """The annotation's AlertWindows document, else one whose sloPeriod is the window, else the default."""
-    tables = [d.model for d in specs.of(AlertWindows)]
-    wanted = version.slo.metadata.annotations.get(ALERT_WINDOWS)
-    if wanted is not None:
-        found = next((t for t in tables if t.name == wanted), None)
-        if found is None:
-            raise NotComputable(f"{ALERT_WINDOWS}: no AlertWindows document named {wanted!r}")
-        return table_from_sloth(found)
-    same = next((t for t in tables if t.spec.sloPeriod == window.label), None)
-    return table_from_sloth(same) if same else DEFAULT_TABLE
+    """The SLO's alert table: the AlertWindows document its annotation names, else the one for its period."""
+    return _table([d.model for d in specs.of(AlertWindows)], version, window)
+
+
+def _table(documents: list[AlertWindows], version: SloVersion, window: Window) -> AlertTable:
+    try:
+        return choose_table(documents, window.period_seconds if window.rolling else None,
+                            version.slo.metadata.annotations.get(ALERT_WINDOWS))
+    except ValueError as exc:
+        raise NotComputable(f"{ALERT_WINDOWS}: {exc}") from None
 
 
 def _indicator(specs: SloSet, version: SloVersion, objective: int) -> Indicator:
@@ -113,6 +113,7 @@ def _indicator(specs: SloSet, version: SloVersion, objective: int) -> Indicator:
 
 
 def _plans(specs: SloSet, at: datetime, zone: str) -> Iterator[_Plan | tuple[str, str]]:
+    alert_windows = [d.model for d in specs.of(AlertWindows)]
     for doc in specs.sloth_specs:
         for slo in doc.model.slos:
             yield f"{doc.name}-{slo.name}", "a Sloth spec with Prometheus queries (see `engmetrics slo rules`)"
@@ -130,7 +131,7 @@ def _plans(specs: SloSet, at: datetime, zone: str) -> Iterator[_Plan | tuple[str
                     window = resolve_window(time_window, at, zone)
                     parts = [_Part(v, _indicator(specs, v, i), i, a, b)
                              for v, a, b in segments(versions, window.start, at) if i < len(v.slo.spec.objectives)]
-                    yield _Plan(name, current, i, window, parts, alert_table(specs, current, window))
+                    yield _Plan(name, current, i, window, parts, _table(alert_windows, current, window))
         except NotComputable as exc:
             yield name, str(exc)
 
