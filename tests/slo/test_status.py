@@ -368,3 +368,63 @@ def test_status_series_equals_status_at_each_instant(tmp_path, store):
     series = status_series(store, specs, instants)
     assert [r.items for r in series] == [slo_status(store, specs, t).items for t in instants]
     assert [r.items[0]["error_budget"]["consumed"] for r in series] == [0, 0, 600, 1200]
+
+
+def _counter(store: Store, series: str, metric: str, labels: dict, start: datetime, values: list[float]) -> None:
+    rows = [(series, start + timedelta(minutes=i), metric, json.dumps(labels), float(v), None)
+            for i, v in enumerate(values)]
+    store.sql.executemany("INSERT INTO telemetry_samples VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+
+def _telemetry(part: str, metric: str, selector: str, le: str = "") -> str:
+    return (f"{part}: {{metricSource: {{type: engmetrics, spec: {{dataset: telemetry_samples, metric: {metric}, "
+            f"selector: {selector}{le}}}}}}}")
+
+
+def test_counter_and_histogram_indicators_from_telemetry(tmp_path, store):
+    start = AT - timedelta(minutes=10)
+    # request counters sampled each minute; the 5xx series resets at minute 6 (a restart)
+    _counter(store, "ok", "http_requests_total", {"code": "200"}, start, [0, 100, 200, 300, 400, 500, 600])
+    _counter(store, "err", "http_requests_total", {"code": "503"}, start, [0, 1, 2, 3, 10, 12, 1])
+    # a latency histogram: buckets le="0.5", le="1.0" (written as 1 in the spec) and +Inf
+    for le, values in (("0.5", [0, 50, 100]), ("1.0", [0, 90, 180]), ("+Inf", [0, 100, 200])):
+        _counter(store, f"lat{le}", "latency_seconds_bucket", {"le": le}, start, values)
+    errors = f"""
+apiVersion: openslo/v1
+kind: SLO
+metadata: {{name: errors}}
+spec:
+  service: api
+  indicator:
+    metadata: {{name: errors-sli}}
+    spec:
+      ratioMetric:
+        counter: true
+        {_telemetry("bad", "http_requests_total", '{code: "5.."}')}
+        {_telemetry("total", "http_requests_total", "{}")}
+  timeWindow: [{{duration: 1h, isRolling: true}}]
+  budgetingMethod: Occurrences
+  objectives: [{{target: 0.99}}]
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata: {{name: latency}}
+spec:
+  service: api
+  indicator:
+    metadata: {{name: latency-sli}}
+    spec:
+      ratioMetric:
+        counter: true
+        {_telemetry("good", "latency_seconds_bucket", "{}", ", le: 1")}
+        {_telemetry("total", "latency_seconds_bucket", "{}", ", le: .inf")}
+  timeWindow: [{{duration: 1h, isRolling: true}}]
+  budgetingMethod: Occurrences
+  objectives: [{{target: 0.9}}]
+"""
+    items = by_slo(slo_status(store, specs_of(tmp_path, errors), AT, min_events=1))
+    # ok increases 6 x 100 = 600; 5xx increases 1+1+1+7+2 then a reset to 1 (counts 1): 13; total 613
+    assert (items["errors"]["total"], items["errors"]["error_budget"]["consumed"]) == (613, 13)
+    # le=1.0 increases 90 + 90 = 180 of 200
+    assert (items["latency"]["good"], items["latency"]["total"]) == (180, 200)
+    assert items["latency"]["sli"] == pytest.approx(0.9)

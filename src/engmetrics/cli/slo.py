@@ -22,10 +22,6 @@ from .slo_report import report_command
 from .slo_rules import rules_command
 
 app = typer.Typer(no_args_is_help=True, help="SLOs: OpenSLO and Sloth specs in slos/*.yaml.")
-app.command("rules")(rules_command)
-app.command("integrity")(integrity_command)
-app.command("gate")(gate_command)
-app.command("report")(report_command)
 
 
 def _issue_dict(i: Issue) -> dict[str, object]:
@@ -104,8 +100,11 @@ def status(
     specs = _specs()
     settings = state.settings
     with open_store(read_only=True) as store:
-        report = slo_status(store, specs, at, zone=settings.timezone, min_events=settings.slo.min_events,
-                            warning_remaining=settings.slo.warning_remaining)
+        try:
+            report = slo_status(store, specs, at and _utc(at), zone=settings.timezone,
+                                min_events=settings.slo.min_events, warning_remaining=settings.slo.warning_remaining)
+        except ValueError as exc:  # e.g. a maintenance window whose rrule does not parse
+            raise fail(str(exc)) from None
     if as_json:
         emit_json(report.items)
         return
@@ -189,3 +188,10 @@ def backtest(
     console.print(f"{slo}: {report.start:%Y-%m-%d %H:%M} to {report.end:%Y-%m-%d %H:%M} UTC, "
                   f"{report.incidents} incident(s)")
     console.print(table)
+
+
+# Commands written in their own modules, listed after the ones above in `engmetrics slo --help`.
+app.command("gate")(gate_command)
+app.command("integrity")(integrity_command)
+app.command("rules")(rules_command)
+app.command("report")(report_command)

@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import ibis
-from dateutil.rrule import rrulestr
 
 from .durations import duration_seconds
 from .openslo import Correction
+from .rrules import parse_rule
 
 if TYPE_CHECKING:
     from engmetrics.store import Store
@@ -66,11 +66,7 @@ def recurrences(rule: str | None, first: datetime, length: timedelta, start: dat
         if first < end and first + length > start:
             yield first.astimezone(UTC), (first + length).astimezone(UTC)
         return
-    text = rule if "DTSTART" in rule.upper() else f"RRULE:{rule.removeprefix('RRULE:')}"
-    try:
-        parsed = rrulestr(text, dtstart=None if "DTSTART" in rule.upper() else first, forceset=True)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"invalid rrule {rule!r}: {exc}") from None
+    parsed = parse_rule(rule, first)
     for occurrence in parsed.between(start - length, end, inc=True):
         begin = _aware(occurrence).astimezone(UTC)
         stop = (_aware(occurrence) + length).astimezone(UTC)  # wall-clock length in the rule's zone

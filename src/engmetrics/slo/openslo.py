@@ -25,6 +25,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
+from .rrules import parse_rule
+
 __all__ = [
     "API_VERSION",
     "KINDS",
@@ -275,6 +277,13 @@ class Correction(_Model):
         if (self.end is None) == (self.duration is None):
             raise ValueError("a correction needs exactly one of `end` and `duration`")
         return self
+
+    @field_validator("rrule")
+    @classmethod
+    def _parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_rule(value, datetime(2000, 1, 1))
+        return value
 
 
 class AlertPolicyRef(_Model):

@@ -1,0 +1,31 @@
+"""RFC 5545 recurrence rules as maintenance windows and SLO corrections write them.
+
+A rule is either a bare `RRULE` value (`FREQ=WEEKLY;BYDAY=SU`, optionally prefixed `RRULE:`), repeating
+from a given first start, or a full text with its own `DTSTART` (and `TZID`) line.
+
+>>> from datetime import datetime
+>>> rule = parse_rule("FREQ=DAILY;COUNT=2", datetime(2026, 1, 1, 2))
+>>> [d.isoformat() for d in rule]
+['2026-01-01T02:00:00', '2026-01-02T02:00:00']
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from dateutil.rrule import rruleset, rrulestr
+
+__all__ = ["parse_rule"]
+
+
+def parse_rule(rule: str, first: datetime) -> rruleset:
+    """The rule's occurrences (a dateutil rule set); raises ValueError naming the rule when it is invalid.
+
+    `first` is the first start unless the rule has its own `DTSTART`.
+    """
+    own_start = "DTSTART" in rule.upper()
+    text = rule if own_start else f"RRULE:{rule.removeprefix('RRULE:')}"
+    try:
+        return rrulestr(text, dtstart=None if own_start else first, forceset=True)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"invalid rrule {rule!r}: {exc}") from None
