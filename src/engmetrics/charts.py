@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import datetime
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -167,6 +168,15 @@ def _short_date(d: object) -> str:
     return str(d) if month is None or day is None else f"{day} {_MONTHS[month - 1]}"
 
 
+def _when(d: object) -> str:
+    """A date as ISO text; an instant (a datetime, e.g. an SLO chart's) to the minute, in UTC."""
+    return f"{d:%Y-%m-%d %H:%M} UTC" if isinstance(d, datetime) else str(d)
+
+
+def _span(start: object, end: object) -> str:
+    return _when(start) if start == end else f"{_when(start)} to {_when(end)}"
+
+
 def _band_label(name: str, low: float | None, high: float | None, unit: str) -> str:
     if low is not None and high is not None:
         span = f"{format_value(low)} to {format_value(high)}"
@@ -239,13 +249,13 @@ def history_chart(points: list[HistoryPoint], thresholds: Thresholds | None, *, 
     latest = [p for p in points if periods and (p.period_start, p.period_end) == periods[-1]]
     desc_parts = [f"{len(periods)} periods"]
     if periods:
-        desc_parts[0] += f" from {periods[0][0]} to {periods[-1][1]}"
+        desc_parts[0] += f" from {_when(periods[0][0])} to {_when(periods[-1][1])}"
     for p in latest:
         who = f" ({p.group})" if p.group is not None else ""
         desc_parts.append(f"latest{who} {format_value(p.value)} {unit}, status {p.status or 'none'}".rstrip())
     if missing:
         desc_parts.append("no data for " + ", ".join(
-            f"{p.period_start}" + (f" ({p.group})" if p.group is not None else "") for p in missing))
+            _when(p.period_start) + (f" ({p.group})" if p.group is not None else "") for p in missing))
     if thresholds:
         desc_parts.append("bands: " + "; ".join(_band_label(n, b.min, b.max, unit) for n, b in thresholds.bands()))
     out = _open(width, height, title, ". ".join(desc_parts) + ".", "history-chart")
@@ -298,8 +308,9 @@ def history_chart(points: list[HistoryPoint], thresholds: Thresholds | None, *, 
         for p, x, y in zip(series, xs, ys, strict=True):
             if y is not None:
                 who = f"{p.group}: " if p.group is not None else ""
-                tip = (f"{who}{p.period_start} to {p.period_end}: {format_value(p.value)} {unit}, "
-                       f"status {p.status or 'none'}, sample {p.sample_size}")
+                sample = f", sample {p.sample_size}" if p.sample_size else ""
+                tip = f"{who}{_span(p.period_start, p.period_end)}: {format_value(p.value)} {unit}, " \
+                      f"status {p.status or 'none'}{sample}"
                 out.append(_marker(p.status, x, y, tip))
         out.append("</g>")
     if len(groups) > 1:

@@ -19,13 +19,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import typer
+from test_policy import GOOD
 from typer.testing import CliRunner
 
-from engmetrics.cli import slo as slo_cli
-from engmetrics.cli.common import state
 from engmetrics.cli.main import app as main_app
-from engmetrics.cli.slo_gate import gate_command
 from engmetrics.settings import load_settings
 from engmetrics.slo import load_slos
 from engmetrics.slo.gate import active_override, evaluate_gate, record_override
@@ -37,23 +34,7 @@ runner = CliRunner()
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 EVENTS_AT = NOW - timedelta(hours=2)  # inside the 7d window of a check run now
 
-POLICY = """\
-kind: ErrorBudgetPolicy
-name: default
-services: ["*"]
-stages:
-  - name: healthy
-    below: null
-    actions: [release freely]
-  - name: warn
-    below: 0.5
-    actions: [notify the team, review risky changes]
-  - name: freeze
-    below: 0.0
-    block_releases: true
-    actions: [freeze feature releases, reliability work only]
-insufficient_data: allow
-"""
+POLICY = GOOD  # the policy of the policy tests: warn below 50 %, freeze below 0
 
 SEARCH_POLICY = """\
 kind: ErrorBudgetPolicy
@@ -116,23 +97,8 @@ def ws(tmp_path: Path) -> Path:
     return root
 
 
-def _gate_app() -> tuple[typer.Typer, list[str]]:
-    """The real `engmetrics slo gate` once registered in cli/slo.py, else a stand-in app with `-w`."""
-    if any(c.name == "gate" or c.callback is gate_command for c in slo_cli.app.registered_commands):
-        return main_app, ["slo", "gate"]
-    app = typer.Typer()
-
-    @app.callback()
-    def main(workspace: Path = typer.Option(None, "-w", "--workspace", file_okay=False)) -> None:
-        state.workspace, state.store_url, state._settings = workspace, None, None
-
-    app.command("gate")(gate_command)
-    return app, ["gate"]
-
-
 def gate(ws: Path, *args: str):
-    app, command = _gate_app()
-    return runner.invoke(app, ["-w", str(ws), *command, *args])
+    return runner.invoke(main_app, ["-w", str(ws), "slo", "gate", *args])
 
 
 def gate_json(ws: Path, *args: str) -> tuple[int, dict]:

@@ -13,11 +13,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from engmetrics.cli import common
-from engmetrics.cli.slo_integrity import integrity_command
+from engmetrics.cli.main import app
 from engmetrics.slo import check_slos
 from engmetrics.slo import integrity as integrity_module
 from engmetrics.slo.integrity import Finding, integrity
@@ -396,13 +394,8 @@ def test_sloth_page_alert_disabled(tmp_path, store):
 # --- the command ------------------------------------------------------------------------------------------
 
 def invoke(root: Path, *args: str):
-    app = typer.Typer()
-    app.command()(integrity_command)
-    common.state.workspace, common.state.store_url, common.state._settings = root, f"duckdb:///{root}/s.duckdb", None
-    try:
-        return CliRunner().invoke(app, list(args))
-    finally:
-        common.state.workspace, common.state.store_url, common.state._settings = None, None, None
+    return CliRunner().invoke(app, ["-w", str(root), "--store-url", f"duckdb:///{root}/s.duckdb", "slo", "integrity",
+                                    *args])
 
 
 def test_command_json_and_exit_codes(tmp_path):

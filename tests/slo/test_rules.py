@@ -6,12 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 import yaml
 from typer.testing import CliRunner
 
-from engmetrics.cli import common
-from engmetrics.cli.slo_rules import rules_command
+from engmetrics.cli.main import app
 from engmetrics.slo import check_files
 from engmetrics.slo.rules import RuleSlo, go_float, prometheus_rules, rules_yaml
 
@@ -263,11 +261,7 @@ def test_rule_slo_id():
 # --- the command ----------------------------------------------------------------------------------------
 
 def _invoke(ws: Path, *args: str, monkeypatch: pytest.MonkeyPatch):
-    app = typer.Typer()
-    app.command()(rules_command)
-    monkeypatch.setattr(common.state, "workspace", ws)
-    monkeypatch.setattr(common.state, "_settings", None)
-    return CliRunner().invoke(app, list(args))
+    return CliRunner().invoke(app, ["-w", str(ws), "slo", "rules", *args])
 
 
 def test_command_writes_rules(tmp_path, monkeypatch):

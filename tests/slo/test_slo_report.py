@@ -9,12 +9,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-import typer
 from test_attribution import AT, PEOPLE, SEARCH, fill, specs
 from typer.testing import CliRunner
 
-from engmetrics.cli.common import state
-from engmetrics.cli.slo_report import report_command
+from engmetrics.cli.main import app
 from engmetrics.slo.policy import check_policies
 from engmetrics.slo.report import build_slo_report, render_html, render_markdown
 from engmetrics.store import Store
@@ -175,13 +173,7 @@ def test_skipped_and_empty(tmp_path):
 
 
 def _cli(workspace: Path, *args: str):
-    app = typer.Typer()
-    app.command()(report_command)
-    state.workspace, state.store_url, state._settings = workspace, None, None
-    try:
-        return CliRunner().invoke(app, [str(a) for a in args])
-    finally:
-        state.workspace, state._settings = None, None
+    return CliRunner().invoke(app, ["-w", str(workspace), "slo", "report", *(str(a) for a in args)])
 
 
 def test_cli_writes_markdown_and_html(workspace, tmp_path):

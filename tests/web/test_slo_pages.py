@@ -97,7 +97,7 @@ def test_detail_page_has_chart_status_spec_and_exclusions(client, auth):
     text = _text(page.text)
     assert "<h1>Checkout availability</h1>" in page.text
     assert "Available, 7d: ● OK 25 % budget left" in text and "Strict, 7d: ■ Exhausted -50 % budget left" in text
-    assert page.text.count('class="budget-chart"') == 2
+    assert page.text.count('class="history-chart"') == 2
     parsed = _Tables()
     parsed.feed(page.text)
     assert parsed.svgs == parsed.titled_svgs == 2
@@ -120,7 +120,7 @@ def test_detail_page_of_a_versioned_and_a_skipped_slo(client, auth):
 def test_detail_page_of_a_composite(client, auth, settings):
     (settings.workspace / "slos" / "journey.yaml").write_text(JOURNEY)
     page = client.get("/slos/checkout-journey", params=AT, headers=auth("viewer"))
-    assert page.status_code == 200 and page.text.count('class="budget-chart"') == 3
+    assert page.status_code == 200 and page.text.count('class="history-chart"') == 3
     assert "composite, 7d:" in _text(page.text)
 
 
@@ -165,6 +165,9 @@ def test_budget_chart_says_what_it_shows():
     points = [(datetime(2026, 3, d, tzinfo=UTC), v) for d, v in ((29, 1.0), (30, None), (31, -0.5))]
     svg = budget_chart(points, title="Available <7d>", warning=0.25)
     assert svg.startswith("<svg") and "<title>Available &lt;7d&gt;</title>" in svg
-    assert "latest -50 % of the budget left" in svg and "warning below 25 %" in svg and "exhausted" in svg
-    assert svg.count("<circle") == 2 and "<path" not in svg  # the gap splits the line into single points
-    assert "no events in this window" in budget_chart([], title="empty")
+    assert "3 periods from 2026-03-29 00:00 UTC to 2026-03-31 00:00 UTC" in svg
+    assert "latest -50 %, status red" in svg and "2026-03-31 00:00 UTC: -50 %, status red</title>" in svg
+    assert "green ≥ 25 %" in svg and "amber 0 to 25 %" in svg and "red &lt; 0 %" in svg
+    # 29 March: a green circle; 30 March: a gap; 31 March: a red square; no line joins them
+    assert svg.count('class="point point-green"') == 1 and svg.count('class="point point-red"') == 1
+    assert "<path" not in svg and "no data for 2026-03-30 00:00 UTC" in svg

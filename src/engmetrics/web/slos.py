@@ -8,7 +8,6 @@ zone) of the window, all from one engine query (`budget_series`).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from html import escape
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -19,7 +18,9 @@ from ..api.auth import READERS
 from ..api.deps import SettingsDep, StoreDep
 from ..api.problems import Problem
 from ..api.routes.slos import default_at, find_slo, only_slo, slo_cache, slo_summary, status_of
-from ..charts import AXIS_COLOUR, LINE_COLOUR, STATUS_COLOUR, format_value, nice_ticks
+from ..catalog.history import HistoryPoint
+from ..catalog.model import Band, Thresholds
+from ..charts import history_chart
 from ..slo import SloSet
 from ..slo.status import status_series
 from ..store import Store
@@ -76,15 +77,6 @@ def budget_series(store: Store, specs: SloSet, name: str, at: datetime, *, zone:
     return series
 
 
-def _n(x: float) -> str:
-    text = f"{x:.2f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
-
-
-def _e(text: object) -> str:
-    return escape(str(text), quote=True)
-
-
 def _pct(value: float | None) -> str:
     """A share as a percentage with up to three decimals (SLO targets such as 99.95 % need them)."""
     if value is None:
@@ -93,85 +85,18 @@ def _pct(value: float | None) -> str:
     return f"{'0' if text == '-0' else text} %"
 
 
-def budget_chart(points: list[tuple[datetime, float | None]], *, title: str, warning: float = 0.25,
-                 width: int = 640, height: int = 240) -> str:
-    """The error budget remaining (a fraction, 1 = untouched, below 0 = overspent) at each point as a line
-    over time, with the warning level and zero drawn and labelled; a point without events is a gap."""
-    left, right, top, bottom = 56.0, 16.0, 16.0, 40.0
-    plot_w, plot_h = width - left - right, height - top - bottom
-    known = [v for _, v in points if v is not None]
-    ticks = nice_ticks(min([0.0, *known]), max([1.0, *known]))
-    y_low, y_high = ticks[0], ticks[-1]
-    t0 = points[0][0] if points else None
-    span = (points[-1][0] - points[0][0]).total_seconds() if len(points) > 1 else 0.0
+def budget_chart(points: list[tuple[datetime, float | None]], *, title: str, warning: float = 0.25) -> str:
+    """The error budget left (a fraction; below 0 overspent) at each instant, as an indicator history chart
+    in percent over the bands green (at or above `warning`), amber (0 to `warning`) and red (overspent)."""
+    bands = Thresholds(green=Band(min=warning * 100), amber=Band(min=0, max=warning * 100), red=Band(max=0))
+    history = [HistoryPoint(t, t, None if v is None else v * 100, _band_of(bands, v), 0) for t, v in points]
+    return history_chart(history, bands, unit="%", title=title)  # type: ignore[arg-type]
 
-    def sx(t: datetime) -> float:
-        return left + (plot_w / 2 if not span or t0 is None else (t - t0).total_seconds() / span * plot_w)
 
-    def sy(v: float) -> float:
-        return top + (y_high - v) / (y_high - y_low) * plot_h
-
-    if known:
-        latest = next((v for _, v in reversed(points) if v is not None), None)
-        desc = (f"{len(points)} points from {points[0][0]:%Y-%m-%d} to {points[-1][0]:%Y-%m-%d %H:%M} UTC; "
-                f"latest {_pct(latest)} of the budget left, lowest {_pct(min(known))}, highest {_pct(max(known))}. "
-                f"Warning below {_pct(warning)}, exhausted at 0 %.")
-    else:
-        desc = f"{len(points)} points, none with events."
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="budget-chart" role="img" width="{width}" '
-           f'height="{height}" viewBox="0 0 {width} {height}" aria-label="{_e(title)}">',
-           f"<title>{_e(title)}</title>", f"<desc>{_e(desc)}</desc>",
-           f'<g class="axis axis-y" font-size="10" fill="{AXIS_COLOUR}">']
-    for tick in ticks:
-        y = sy(tick)
-        out.append(f'<line x1="{_n(left)}" y1="{_n(y)}" x2="{_n(left + plot_w)}" y2="{_n(y)}" stroke="{AXIS_COLOUR}" '
-                   f'stroke-opacity="0.25"/><text x="{_n(left - 6)}" y="{_n(y + 3)}" text-anchor="end">'
-                   f"{_e(format_value(tick * 100))} %</text>")
-    out.append(f'<text x="12" y="{_n(top + plot_h / 2)}" text-anchor="middle" '
-               f'transform="rotate(-90 12 {_n(top + plot_h / 2)})">budget left</text></g>')
-    for level, label, colour, dash in ((warning, f"warning below {_pct(warning)}", STATUS_COLOUR["amber"], "6 3"),
-                                       (0.0, "exhausted", STATUS_COLOUR["red"], "")):
-        if y_low <= level <= y_high:
-            y = sy(level)
-            dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-            out.append(f'<g class="level"><line x1="{_n(left)}" y1="{_n(y)}" x2="{_n(left + plot_w)}" y2="{_n(y)}" '
-                       f'stroke="{colour}" stroke-width="1.5"{dash_attr}/><text x="{_n(left + plot_w - 4)}" '
-                       f'y="{_n(y - 4)}" text-anchor="end" font-size="10" fill="{colour}">{_e(label)}</text></g>')
-    out.append(f'<g class="axis axis-x" font-size="10" fill="{AXIS_COLOUR}"><line x1="{_n(left)}" '
-               f'y1="{_n(top + plot_h)}" x2="{_n(left + plot_w)}" y2="{_n(top + plot_h)}" stroke="{AXIS_COLOUR}"/>')
-    step = max(1, -(-len(points) // 7))
-    for i, (t, _) in enumerate(points):
-        if (len(points) - 1 - i) % step == 0:
-            out.append(f'<text x="{_n(sx(t))}" y="{_n(top + plot_h + 16)}" text-anchor="middle">'
-                       f"{t.day} {t:%b}</text>")
-    out.append(f'<text x="{_n(left + plot_w / 2)}" y="{_n(height - 6)}" text-anchor="middle">day (UTC)</text></g>')
-    run: list[tuple[float, float]] = []
-    runs = []
-    for t, v in points:
-        if v is None:
-            if run:
-                runs.append(run)
-            run = []
-        else:
-            run.append((sx(t), sy(v)))
-    if run:
-        runs.append(run)
-    out.append('<g class="series">')
-    for r in runs:
-        if len(r) > 1:
-            path = " ".join(f"{'M' if i == 0 else 'L'}{_n(x)} {_n(y)}" for i, (x, y) in enumerate(r))
-            out.append(f'<path d="{path}" fill="none" stroke="{LINE_COLOUR}" stroke-width="2" '
-                       'stroke-linejoin="round"/>')
-    for t, v in points:
-        if v is not None:
-            out.append(f'<circle class="point" cx="{_n(sx(t))}" cy="{_n(sy(v))}" r="3" fill="{LINE_COLOUR}">'
-                       f"<title>{t:%Y-%m-%d %H:%M} UTC: {_e(_pct(v))} of the budget left</title></circle>")
-    out.append("</g>")
-    if not known:
-        out.append(f'<text class="empty" x="{_n(left + plot_w / 2)}" y="{_n(top + plot_h / 2)}" text-anchor="middle" '
-                   f'font-size="12" fill="{AXIS_COLOUR}">no events in this window</text>')
-    out.append("</svg>")
-    return "".join(out)
+def _band_of(bands: Thresholds, value: float | None) -> str | None:
+    if value is None:
+        return None
+    return next(name for name, band in bands.bands() if band.contains(value * 100))
 
 
 def _context() -> dict[str, Any]:
