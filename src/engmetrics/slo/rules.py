@@ -50,6 +50,7 @@ down to the expressions' whitespace):
 - OpenSLO v1 is read (Sloth reads v1alpha only) and, like Sloth's OpenSLO input, gets no alerts;
 - a v1alpha query without `{{.window}}` must be a plain selector (wrapped as above), else it is skipped.
 
+>>> from engmetrics.slo.alerting import DEFAULT_TABLE
 >>> slo = RuleSlo("api", "availability", 99.9, "(e[{{.window}}])", 30 * 86400, "prometheus/v1")
 >>> groups = slo_groups(slo, DEFAULT_TABLE)
 >>> [g["name"] for g in groups]
