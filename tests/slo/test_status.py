@@ -428,3 +428,45 @@ spec:
     # le=1.0 increases 90 + 90 = 180 of 200
     assert (items["latency"]["good"], items["latency"]["total"]) == (180, 200)
     assert items["latency"]["sli"] == pytest.approx(0.9)
+
+
+def test_a_star_window_applies_to_every_service(tmp_path, store):
+    minutes(store, "a", "x", AT - timedelta(hours=1), 60, 100, 0, 10, 50)
+    minutes(store, "b", "x", AT - timedelta(hours=1), 60, 100, 0, 10, 50)
+    store.sql.execute("""INSERT INTO maintenance_windows VALUES
+        ('mw-all', '*', '2026-01-03 23:00:00+00', '2026-01-03 23:10:00+00', NULL, 'network change', NULL)""")
+    items = by_slo(slo_status(store, specs_of(tmp_path, slo_doc("a", "a", "x", window="1h"),
+                                              slo_doc("b", "b", "x", window="1h")), AT))
+    # both services lose minutes 0-9 (1,000 events, 500 bad) and keep 5,000 perfect events
+    assert [(i["total"], i["error_budget"]["consumed"], i["excluded_events"]) for i in items.values()] == [
+        (5000, 0, 1000), (5000, 0, 1000)]
+
+
+SEVEN_DAY_WINDOWS = """
+apiVersion: sloth.slok.dev/v1
+kind: AlertWindows
+spec:
+  sloPeriod: 7d
+  page:
+    quick: {errorBudgetPercent: 8, shortWindow: 5m, longWindow: 1h}
+    slow: {errorBudgetPercent: 12.5, shortWindow: 30m, longWindow: 6h}
+  ticket:
+    quick: {errorBudgetPercent: 20, shortWindow: 2h, longWindow: 1d}
+    slow: {errorBudgetPercent: 42, shortWindow: 6h, longWindow: 3d}
+---"""
+
+
+def test_alert_table_by_period_or_by_annotation(tmp_path, store):
+    minutes(store, "a", "x", AT - timedelta(hours=1), 60, 100)
+    named = slo_doc("named", "a", "x", window="28d",
+                    annotations="\n  annotations: {engmetrics.dev/alert-windows: alert-windows-7d}")
+    specs = specs_of(tmp_path, SEVEN_DAY_WINDOWS, slo_doc("week", "a", "x", window="7d"), named,
+                     slo_doc("month", "a", "x", window="28d"))
+    items = by_slo(slo_status(store, specs, AT))
+    # the 7d table's fast page: 8 % of a 7-day budget in 1 h = 0.08 x 168 = 13.44; scaled to 28 days: 53.76
+    assert (items["week"]["alert_table"], items["week"]["alerts"][0]["factor"]) == ("alert-windows-7d", 13.44)
+    assert (items["named"]["alert_table"], items["named"]["alerts"][0]["factor"]) == ("alert-windows-7d", 53.76)
+    assert (items["month"]["alert_table"], items["month"]["alerts"][0]["factor"]) == ("default", 13.44)
+    unknown = slo_doc("typo", "a", "x", annotations="\n  annotations: {engmetrics.dev/alert-windows: nope}")
+    report = slo_status(store, specs_of(tmp_path, unknown), AT)
+    assert report.skipped == [("typo", "engmetrics.dev/alert-windows: no AlertWindows document named 'nope'")]
