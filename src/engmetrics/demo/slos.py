@@ -75,6 +75,26 @@ spec:
 """
 
 
+# A Sloth spec for the edge proxy, whose metrics live in Prometheus only: `engmetrics slo rules` turns it
+# into recording and alerting rules; `slo status` lists it as computed elsewhere.
+EDGE = """# Sloth prometheus/v1 spec: the edge proxy's SLIs are Prometheus queries (see `engmetrics slo rules`).
+version: prometheus/v1
+service: edge-proxy
+labels: {owner: platform}
+slos:
+  - name: requests-availability
+    objective: 99.95
+    description: Requests through the edge proxy that did not fail with a 5xx.
+    sli:
+      events:
+        error_query: sum(rate(envoy_http_downstream_rq_xx{envoy_response_code_class="5"}[{{.window}}]))
+        total_query: sum(rate(envoy_http_downstream_rq_xx[{{.window}}]))
+    alerting:
+      name: EdgeProxyHighErrorRate
+      page_alert: {labels: {severity: page}}
+      ticket_alert: {labels: {severity: ticket}}
+"""
+
 POLICY = """# Error-budget policies (see docs/slo.md): `engmetrics slo gate SERVICE` applies them.
 kind: ErrorBudgetPolicy
 name: default
@@ -119,6 +139,7 @@ def write_slos(directory: Path, services: tuple[Service, ...]) -> list[Path]:
         path = directory / f"{team}.yaml"
         path.write_text(_HEADER + "---\n".join(docs))
         paths.append(path)
+    (directory / "edge-proxy.sloth.yaml").write_text(EDGE)
     policies = directory.parent / "policies"
     policies.mkdir(exist_ok=True)
     (policies / "error-budget.yaml").write_text(POLICY)
