@@ -54,12 +54,13 @@ def test_recommendation_is_the_same_on_pyspark(store, spark_session):
     _insert(store, FOUR_WEEKS)
     _insert(store, [(_at(3), 0, 1000)], indicator="latency")  # other indicator: filtered out
     _insert(store, [(_at(3), 0, 1000)], service="search")  # other service: filtered out
+    _insert(store, FOUR_WEEKS[:2] + FOUR_WEEKS[4:6], indicator="gappy")  # weeks 01-05 and 01-19 only
     spark = on_spark(spark_session, store, "sli_events")
 
     def runs(s: Store) -> list[dict]:
         return [recommend_sli_events(s, "checkout", "availability", period_days=7).to_dict(),
                 # a partial first week and a gap (see test_recommend.test_gaps_and_partial_weeks)
-                recommend_sli_events(s, "checkout", "availability", start=_at(2), end=_at(21)).to_dict(),
+                recommend_sli_events(s, "checkout", "gappy", start=_at(2), end=_at(21)).to_dict(),
                 # `recommend` on a bare (ts, good, total) table
                 recommend(s.table("sli_events").select("ts", "good", "total"), end=_at(28)).to_dict(),
                 recommend_sli_events(s, "checkout", "none").to_dict()]  # no data
@@ -77,7 +78,8 @@ def test_recommendation_is_the_same_on_pyspark(store, spark_session):
     assert (weekly["recommended_target"], weekly["aspirational_target"]) == (0.95, 0.99)
     assert [(w["week"], w["total"], w["full"]) for w in window["weeks"]] == [
         ("2026-01-05", 500, False), ("2026-01-12", 0, True), ("2026-01-19", 1000, True)]
-    assert bare["overall"]["total"] == 6000 and bare["overall"]["start"] == MON.isoformat()
+    assert "gap: 1 week(s) without events: 2026-01-12" in window["warnings"]
+    assert bare["overall"]["total"] == 8000 and bare["overall"]["start"] == MON.isoformat()
     assert empty["warnings"] == ["no events in the history: nothing to recommend"]
     for ours, spark_result in zip(on_duckdb, theirs, strict=True):
         assert dumps(spark_result) == dumps(ours)
