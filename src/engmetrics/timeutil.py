@@ -12,7 +12,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-__all__ = ["as_utc"]
+import ibis.expr.datatypes as dt
+
+__all__ = ["UTC_TIMESTAMP", "as_utc"]
+
+UTC_TIMESTAMP = dt.Timestamp(timezone="UTC")  # the engine type of every stored instant
 
 
 def as_utc(value: datetime) -> datetime:

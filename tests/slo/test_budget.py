@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engmetrics.slo import budget
-from engmetrics.slo.budget import error_budget, objective_budget, slice_seconds
+from engmetrics.slo.budget import slice_seconds
+from engmetrics.slo.engine import error_budget, objective_budget
 from engmetrics.slo.openslo import SLO
 from engmetrics.slo.sources import sli_events_source
 from engmetrics.store import Store
@@ -227,3 +228,12 @@ def test_occurrences_remaining_never_rises_as_bad_events_are_added(buckets, extr
         current = remaining()
         assert current <= previous + 1e-12
         previous = current
+
+
+def test_a_slice_cut_by_the_window_start_is_left_out():
+    # 5-minute slices; the window starts at 10:02, inside the slice 10:00-10:05: that slice (bad events at
+    # 10:02 and 10:03) is not counted; the slice 10:05-10:10 is; the window's `good`/`total` are its slices'
+    rows = [(_at(2), 0, 10), (_at(3), 0, 10), (_at(5), 10, 10)]
+    r = error_budget(_events(rows), method="Timeslices", target=0.5, time_slice_target=0.9, time_slice_window="5m",
+                     start=_at(2), end=_at(60))
+    assert (r.slices, r.good_slices, r.total) == (1, 1, 10)

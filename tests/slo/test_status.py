@@ -470,3 +470,112 @@ def test_alert_table_by_period_or_by_annotation(tmp_path, store):
     unknown = slo_doc("typo", "a", "x", annotations="\n  annotations: {engmetrics.dev/alert-windows: nope}")
     report = slo_status(store, specs_of(tmp_path, unknown), AT)
     assert report.skipped == [("typo", "engmetrics.dev/alert-windows: no AlertWindows document named 'nope'")]
+
+
+def test_review_edge_cases(tmp_path, store):
+    """A maintenance window of the SLO's service over data of another service; a calendar period's first
+    instant keeps its burn rates; an exactly spent budget is exhausted; tiers longer than the period go."""
+    start = datetime(2026, 1, 31, tzinfo=UTC)
+    minutes(store, "payments", "x", start, 1440, 1000, 1380, 1440, 50)  # the last hour at 5 %
+    store.sql.execute("""INSERT INTO maintenance_windows VALUES
+        ('mw', 'checkout', '2026-01-31 00:00:00+00', '2026-01-31 01:00:00+00', NULL, 'upgrade', NULL)""")
+    specs = specs_of(tmp_path, slo_doc("borrowed", "checkout", "x", window="1d").replace(
+        "service: checkout\n  indicator:", "service: checkout\n  indicator:").replace(
+        "service: checkout,\n", "service: payments,\n"),
+                     slo_doc("month", "payments", "x", window="1M", rolling=False),
+                     slo_doc("hour", "payments", "x", window="1h", target=0.9))
+    items = by_slo(slo_status(store, specs, datetime(2026, 2, 1, tzinfo=UTC)))
+    # the checkout window removes the first hour of payments' data for the checkout SLO: 60,000 events
+    assert items["borrowed"]["excluded_events"] == 60_000
+    # 1 February 00:00: the month's window is empty, but the last hour burned at 50: the fast page fires
+    assert items["month"]["state"] == "insufficient_data" and items["month"]["burn_rates"]["1h"] == pytest.approx(50)
+    assert items["month"]["alerts"][0]["firing"]
+    # a 1-hour SLO keeps only the tiers whose long window fits in an hour: the fast page
+    assert [(a["long_window"], a["short_window"]) for a in items["hour"]["alerts"]] == [("1h", "5m")]
+    # target 0.9 over the last hour: 3,000 bad of 60,000 allowed 6,000: remaining 0.5
+    assert items["hour"]["error_budget"]["remaining"] == pytest.approx(0.5)
+
+
+def test_exactly_spent_is_exhausted_and_calendar_exhaustion_projection(tmp_path, store):
+    at = datetime(2026, 1, 4, tzinfo=UTC)
+    # 1-3 January at 1000/min: days 1-2 perfect, day 3 at 0.15 % (burn 1.5 on target 0.999)
+    minutes(store, "a", "x", datetime(2026, 1, 1, tzinfo=UTC), 3 * 1440, 1000, 2 * 1440, 3 * 1440, 1.5)
+    minutes(store, "b", "x", at - timedelta(minutes=1000), 1000, 1, 0, 10, 1)  # 10 bad of 1000 at 0.99
+    specs = specs_of(tmp_path, slo_doc("month", "a", "x", window="1M", rolling=False),
+                     slo_doc("spent", "b", "x", window="1d", target=0.99))
+    items = by_slo(slo_status(store, specs, at, min_events=1))
+    assert items["spent"]["error_budget"]["remaining"] == 0 and items["spent"]["state"] == "exhausted"
+    month = items["month"]
+    # allowed 4,320, consumed 2,160: remaining 0.5; the budget grows 60/h, bad events 90/h: 2,160 / 30 = 72 h
+    assert month["error_budget"]["remaining"] == pytest.approx(0.5)
+    assert month["time_to_exhaustion_hours"] == pytest.approx(72)
+
+
+def test_an_slo_with_one_uncomputable_objective_is_skipped_whole(tmp_path, store):
+    mixed = slo_doc("mixed", "a", "x", extra_objective="""
+    - displayName: from prometheus
+      target: 0.99
+      indicator:
+        metadata: {name: prom}
+        spec:
+          ratioMetric:
+            good: {metricSource: {type: Prometheus, spec: {query: good}}}
+            total: {metricSource: {type: Prometheus, spec: {query: total}}}""")
+    report = slo_status(store, specs_of(tmp_path, mixed), AT)
+    assert report.items == [] and [name for name, _ in report.skipped] == ["mixed"]
+
+
+def test_a_composite_ignores_members_without_events(tmp_path, store):
+    at = datetime(2026, 1, 1, 1, tzinfo=UTC)
+    minutes(store, "cart", "availability", at - timedelta(hours=1), 60, 1000, 0, 60, 1)  # SLI 0.999
+    journey = f"""
+apiVersion: openslo/v1
+kind: SLO
+metadata: {{name: journey}}
+spec:
+  service: checkout
+  timeWindow: [{{duration: 1h, isRolling: true}}]
+  budgetingMethod: Occurrences
+  objectives:
+    - displayName: cart
+      target: 0.99
+      indicator:
+        metadata: {{name: cart-sli}}
+        spec:{_sli("cart", "availability").replace(chr(10) + "  ", chr(10) + "      ")}
+    - displayName: pay
+      target: 0.9
+      indicator:
+        metadata: {{name: pay-sli}}
+        spec:{_sli("pay", "availability").replace(chr(10) + "  ", chr(10) + "      ")}
+"""
+    composite = slo_status(store, specs_of(tmp_path, journey), at, min_events=1).items[-1]
+    # pay has no events: the composite is cart's alone: 1 - 0.001 / 0.01 = 0.9
+    assert composite["error_budget"]["remaining"] == pytest.approx(0.9)
+
+
+def test_versions_must_keep_the_budgeting_method(tmp_path):
+    path = tmp_path / "slos.yaml"
+    path.write_text(slo_doc("x", "a", "x") + slo_doc(
+        "x", "a", "x", method="Timeslices", extra_objective=SLICE_EXTRA,
+        annotations="\n  annotations: {engmetrics.dev/effective-from: '2026-01-03'}"))
+    [issue] = check_files([path]).errors
+    assert (issue.rule, issue.line) == ("version", 42)  # the second budgetingMethod
+    assert "budgetingMethod Timeslices differs from Occurrences" in issue.message
+
+
+def test_zero_durations_and_calendar_slices_are_spec_errors(tmp_path):
+    path = tmp_path / "slos.yaml"
+    path.write_text(slo_doc("zero", "a", "x", window="0d") + slo_doc(
+        "monthly-slices", "a", "x", method="Timeslices",
+        extra_objective="\n      timeSliceTarget: 0.9\n      timeSliceWindow: 1M"))
+    messages = [(i.metric, i.message) for i in check_files([path]).errors]
+    assert [m for m, _ in messages] == ["zero", "monthly-slices"]
+    assert "String should match pattern" in messages[0][1] and "timeWindow.0.duration" in messages[0][1]
+    assert "timeSliceWindow" in messages[1][1]
+
+
+def test_a_maintenance_rrule_without_a_zone_is_a_clear_error(tmp_path, store):
+    store.sql.execute("""INSERT INTO maintenance_windows VALUES ('mw-9', 'a', '2026-01-03 02:00:00+00',
+        '2026-01-03 03:00:00+00', 'DTSTART:20260103T020000' || chr(10) || 'RRULE:FREQ=DAILY', 'nightly', NULL)""")
+    with pytest.raises(ValueError, match="maintenance window mw-9: invalid rrule .* has no time zone"):
+        slo_status(store, specs_of(tmp_path, slo_doc("x", "a", "x")), AT)

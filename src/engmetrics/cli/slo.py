@@ -15,6 +15,7 @@ from ..slo import SloSet, check_files, check_slos
 from ..slo.recommend import recommend_sli_events
 from ..slo.replay import backtest_slo, report_dict
 from ..slo.status import slo_status
+from ..timeutil import as_utc
 from .common import JsonOption, console, emit_json, fail, open_store, state, stderr
 from .slo_gate import gate_command
 from .slo_integrity import integrity_command
@@ -54,10 +55,6 @@ def validate(
                           f"{sum(len(d.model.slos) for d in specs.sloth_specs)} Sloth SLOs")
     if report.errors:
         raise typer.Exit(1)
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _specs() -> SloSet:
@@ -101,15 +98,15 @@ def status(
     settings = state.settings
     with open_store(read_only=True) as store:
         try:
-            report = slo_status(store, specs, at and _utc(at), zone=settings.timezone,
+            report = slo_status(store, specs, at and as_utc(at), zone=settings.timezone,
                                 min_events=settings.slo.min_events, warning_remaining=settings.slo.warning_remaining)
         except ValueError as exc:  # e.g. a maintenance window whose rrule does not parse
             raise fail(str(exc)) from None
     if as_json:
         emit_json(report.items)
-        return
-    console.print(_status_table(report.items))
-    for name, reason in report.skipped:
+    else:
+        console.print(_status_table(report.items))
+    for name, reason in report.skipped:  # on stderr, so `--json` stays the contract's list
         stderr.print(f"[dim]{escape(name)}: not computed here: {escape(reason)}[/]", highlight=False)
 
 
@@ -166,8 +163,8 @@ def backtest(
 
     Example: engmetrics slo backtest checkout-availability --from 2026-01-01 --to 2026-03-01 --json
     """
-    end = _utc(end) if end else datetime.now(UTC).replace(second=0, microsecond=0)
-    start = _utc(start) if start else end - timedelta(days=30)
+    end = as_utc(end) if end else datetime.now(UTC).replace(second=0, microsecond=0)
+    start = as_utc(start) if start else end - timedelta(days=30)
     specs = _specs()
     with open_store(read_only=True) as store:
         try:

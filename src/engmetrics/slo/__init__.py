@@ -8,7 +8,8 @@ sources (good and total per time bucket) from the store in `engmetrics.slo.sourc
 
 from __future__ import annotations
 
-from .budget import BudgetResult, error_budget, objective_budget, slice_seconds
+from .budget import BudgetResult, slice_seconds
+from .engine import error_budget, objective_budget
 from .loader import SloReport, SloSet, SpecDocument, check_files, check_slos, load_slos, slos_dir
 from .sources import bad_total, counter_increase, histogram_good_total, ratio_source, sli_events_source
 

@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["duration_label", "duration_seconds"]
+__all__ = ["SINGLE_UNIT", "duration_label", "duration_seconds"]
 
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 _PART = re.compile(r"([0-9]+)(ms|[smhdwy])")
+SINGLE_UNIT = re.compile(r"^([0-9]+)([a-zA-Z])$")  # OpenSLO's form: a count and one unit letter
 
 
 def duration_seconds(text: str) -> int:
     """Seconds in a fixed-length duration such as `5m`, `1h30m` or `4w` (whole seconds, more than 0)."""
     parts = _PART.findall(text)
     if not parts or "".join(n + u for n, u in parts) != text:
-        raise ValueError(f"invalid duration {text!r}: expected a count and unit like 5m, 1h or 28d "
-                         "(s, m, h, d, w; months and quarters are calendar windows)")
+        raise ValueError(f"invalid duration {text!r}: expected counts and units like 5m, 1h30m or 28d "
+                         "(ms, s, m, h, d, w, y; months and quarters are calendar windows)")
     seconds = sum(int(n) * _SECONDS[u] for n, u in parts if u != "ms") + sum(
         int(n) for n, u in parts if u == "ms") // 1000
     if seconds <= 0:

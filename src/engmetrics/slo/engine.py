@@ -25,16 +25,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from .budget import slice_start
+from ..timeutil import UTC_TIMESTAMP, as_utc
+from .budget import BudgetResult, budget_from_counts, slice_start
 from .exclusions import ALL_SERVICES, Exclusion
 
-__all__ = ["Bands", "Counts", "SliceCounts", "band_sums", "slice_sums"]
+if TYPE_CHECKING:
+    from .openslo import BudgetingMethod, Objective
+
+__all__ = ["Bands", "Counts", "SliceCounts", "band_sums", "error_budget", "objective_budget", "slice_sums"]
 
 Key = tuple[str, str]  # (service, indicator)
 
@@ -183,3 +188,77 @@ def slice_sums(events: ir.Table, bands: Bands, *, width: str, targets: Sequence[
         slices=j.count(), good_slices=(j.ratio >= j.slice_target).cast("int64").sum(),
         ratio_sum=j.ratio.sum(), good=j.good.sum(), total=j.total.sum()).execute()
     return Slices(frame, bands)
+
+
+_METHODS = ("Occurrences", "Timeslices", "RatioTimeslices")
+_ONE: Key = ("", "")  # the key of a single indicator judged by `error_budget`
+
+
+def error_budget(
+    events: ir.Table, *, method: BudgetingMethod, target: float, start: datetime, end: datetime,
+    time_slice_target: float | None = None, time_slice_window: str | None = None,
+) -> BudgetResult:
+    """The error budget of `events` (`ts, good, total`) over [start, end) by one OpenSLO budgeting method,
+    counted as `slo status` counts (see `engmetrics.slo.budget` for the definitions).
+
+    Timeslices needs `time_slice_target` and `time_slice_window`; RatioTimeslices needs
+    `time_slice_window`. Naive datetimes are UTC.
+
+    >>> from datetime import datetime
+    >>> import ibis
+    >>> events = ibis.memtable({"ts": [datetime(2026, 1, 1, 10, 0), datetime(2026, 1, 1, 10, 1)],
+    ...                         "good": [990, 95], "total": [1000, 100]})
+    >>> r = error_budget(events, method="Occurrences", target=0.99,
+    ...                  start=datetime(2026, 1, 1), end=datetime(2026, 1, 2))
+    >>> r.good, r.total, round(r.budget_total, 6), r.budget_consumed, round(r.budget_remaining, 4)
+    (1085.0, 1100.0, 11.0, 15.0, -0.3636)
+    >>> r = error_budget(events, method="RatioTimeslices", target=0.9, time_slice_window="1m",
+    ...                  start=datetime(2026, 1, 1), end=datetime(2026, 1, 2))
+    >>> r.sli, round(r.budget_remaining, 6)
+    (0.97, 0.7)
+    """
+    if method not in _METHODS:
+        raise ValueError(f"unknown budgeting method {method!r}; use one of {', '.join(_METHODS)}")
+    if not 0 < target < 1:
+        raise ValueError(f"target must be between 0 and 1 (exclusive), got {target!r}")
+    start, end = as_utc(start), as_utc(end)
+    if end <= start:
+        raise ValueError(f"the window is empty: end {end.isoformat()} is not after start {start.isoformat()}")
+    if method != "Occurrences" and time_slice_window is None:
+        raise ValueError(f"{method} needs a timeSliceWindow")
+    if method == "Timeslices" and time_slice_target is None:
+        raise ValueError("Timeslices needs a timeSliceTarget")
+    if time_slice_target is not None and not 0 < time_slice_target <= 1:
+        raise ValueError(f"timeSliceTarget must be in (0, 1], got {time_slice_target!r}")
+    t = events.select(service=ibis.literal(_ONE[0]), indicator=ibis.literal(_ONE[1]), ts=events.ts.cast(UTC_TIMESTAMP),
+                      good=events.good.cast("float64").fill_null(0.0),
+                      total=events.total.cast("float64").fill_null(0.0))
+    bands = band_sums(t, [start], end=end, exclusions=[])
+    if method == "Occurrences":
+        counts = bands.counts(_ONE, start, end)
+        return budget_from_counts(method, target, good=counts.good, total=counts.total)
+    assert time_slice_window is not None
+    slice_target = time_slice_target if method == "Timeslices" and time_slice_target is not None else 0.0
+    s = slice_sums(t, bands, width=time_slice_window, targets=[(*_ONE, slice_target)], exclusions=[]).counts(
+        _ONE, slice_target, start, end)
+    return budget_from_counts(method, target, good=s.good, total=s.total, slices=s.slices,
+                              good_slices=s.good_slices if method == "Timeslices" else None, ratio_sum=s.ratio_sum)
+
+
+def objective_budget(
+    events: ir.Table, objective: Objective, method: BudgetingMethod, *, start: datetime, end: datetime,
+) -> BudgetResult:
+    """`error_budget` with target, timeSliceTarget and timeSliceWindow read from an OpenSLO objective.
+
+    >>> from datetime import datetime
+    >>> import ibis
+    >>> from engmetrics.slo.openslo import Objective
+    >>> events = ibis.memtable({"ts": [datetime(2026, 1, 1)], "good": [99], "total": [100]})
+    >>> objective = Objective.model_validate({"target": 0.995, "timeSliceTarget": 0.99, "timeSliceWindow": "1m"})
+    >>> objective_budget(events, objective, "Timeslices",
+    ...                  start=datetime(2026, 1, 1), end=datetime(2026, 2, 1)).good_slices
+    1
+    """
+    assert objective.target is not None  # the model fills it from targetPercent
+    return error_budget(events, method=method, target=objective.target, start=start, end=end,
+                        time_slice_target=objective.timeSliceTarget, time_slice_window=objective.timeSliceWindow)

@@ -317,6 +317,17 @@ def _version_issues(doc: SpecDocument) -> Iterator[Issue]:
         yield _issue(doc, "version", str(exc), "metadata", "annotations", EFFECTIVE_FROM)
 
 
+def _method_issues(specs: SloSet) -> Iterator[Issue]:
+    """Versions of one SLO keep its budgeting method: events and slices do not add up across a change."""
+    first: dict[str, SpecDocument] = {}
+    for doc in specs.slos:
+        earlier = first.setdefault(doc.name, doc)
+        if doc.model.spec.budgetingMethod != earlier.model.spec.budgetingMethod:
+            yield _issue(doc, "version", f"budgetingMethod {doc.model.spec.budgetingMethod} differs from "
+                         f"{earlier.model.spec.budgetingMethod} of another version ({earlier.file}:{earlier.line}); "
+                         "a new method needs a new SLO name", "spec", "budgetingMethod")
+
+
 def _duplicate_issues(specs: SloSet) -> Iterator[Issue]:
     first: dict[tuple[str, str], SpecDocument] = {}
     for doc in specs.documents:
@@ -344,7 +355,7 @@ def _duplicate_issues(specs: SloSet) -> Iterator[Issue]:
 
 def rule_issues(specs: SloSet) -> list[Issue]:
     """Stage 3 on loaded documents: budgeting, indicators, references, duplicate names."""
-    issues: list[Issue] = list(_duplicate_issues(specs))
+    issues: list[Issue] = [*_duplicate_issues(specs), *_method_issues(specs)]
     for doc in specs.documents:
         if isinstance(doc.model, openslo.SLO):
             issues.extend(_version_issues(doc))

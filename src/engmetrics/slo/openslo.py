@@ -63,8 +63,10 @@ __all__ = [
 
 API_VERSION = "openslo/v1"
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$"  # DNS-1123 subdomain, as OpenSLO asks
-Duration = Annotated[str, Field(pattern=r"^[0-9]+[smhdwMQY]$",
-                                description="A count and a unit: s, m, h, d, w, M (month), Q, Y.")]
+Duration = Annotated[str, Field(pattern=r"^[1-9][0-9]*[smhdwMQY]$",
+                                description="A count (1 or more) and a unit: s, m, h, d, w, M (month), Q, Y.")]
+SliceDuration = Annotated[str, Field(pattern=r"^[1-9][0-9]*[smhdw]$",
+                                     description="A time slice: a count and s, m, h, d or w (fixed lengths only).")]
 BudgetingMethod = Literal["Occurrences", "Timeslices", "RatioTimeslices"]
 Operator = Literal["lt", "lte", "gt", "gte"]
 
@@ -235,7 +237,7 @@ class Objective(_Model):
     target: float | None = Field(default=None, gt=0, lt=1)
     targetPercent: float | None = Field(default=None, gt=0, lt=100)
     timeSliceTarget: float | None = Field(default=None, gt=0, le=1)
-    timeSliceWindow: Duration | None = None
+    timeSliceWindow: SliceDuration | None = None
     indicator: InlineSLI | None = None
     indicatorRef: str | None = None
     compositeWeight: float | None = Field(default=None, gt=0)

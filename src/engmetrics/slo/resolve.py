@@ -19,9 +19,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import ibis
-import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
+from ..timeutil import UTC_TIMESTAMP
 from . import openslo
 from .sources import bad_total, bucket_selector, counter_increase, ratio_source
 
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["Indicator", "NotComputable", "events_of", "resolve_indicator"]
 
 Key = tuple[str, str]
-_UTC = dt.Timestamp(timezone="UTC")
 _FEW = 50  # up to this many batched indicators, `events_of` filters sli_events by name
 
 
@@ -56,7 +55,7 @@ class Indicator:
         t = (ratio_source(_increase(store, ratio.good, start, end), total) if ratio.good is not None
              else bad_total(_increase(store, ratio.bad, start, end), total))
         return t.select(service=ibis.literal(self.key[0]), indicator=ibis.literal(self.key[1]),
-                        ts=t.ts.cast(_UTC), good=t.good.cast("float64"), total=t.total.cast("float64"))
+                        ts=t.ts.cast(UTC_TIMESTAMP), good=t.good.cast("float64"), total=t.total.cast("float64"))
 
 
 def _engmetrics_spec(metric: openslo.MetricSpec | None) -> openslo.SliEventsSpec | openslo.TelemetrySamplesSpec:
@@ -114,7 +113,7 @@ def events_of(store: Store, indicators: list[Indicator], start: datetime, end: d
             services, names = sorted({k[0] for k in batched}), sorted({k[1] for k in batched})
             t = t.filter(t.service.isin(services), t.indicator.isin(names))
         # many indicators: a long IN list costs more than grouping the others too (their sums go unused)
-        parts.append(t.select("service", "indicator", ts=t.ts.cast(_UTC), good=t.good.cast("float64"),
+        parts.append(t.select("service", "indicator", ts=t.ts.cast(UTC_TIMESTAMP), good=t.good.cast("float64"),
                               total=t.total.cast("float64")))
     seen: set[Key] = set()
     for indicator in indicators:

@@ -21,11 +21,21 @@ __all__ = ["parse_rule"]
 def parse_rule(rule: str, first: datetime) -> rruleset:
     """The rule's occurrences (a dateutil rule set); raises ValueError naming the rule when it is invalid.
 
-    `first` is the first start unless the rule has its own `DTSTART`.
+    `first` is the first start unless the rule has its own `DTSTART`, which must say its time zone:
+
+    >>> parse_rule("DTSTART:20260104T020000\\nRRULE:FREQ=WEEKLY", datetime(2026, 1, 1))
+    Traceback (most recent call last):
+    ValueError: invalid rrule 'DTSTART:20260104T020000\\nRRULE:FREQ=WEEKLY': its DTSTART has no time zone; \
+write DTSTART;TZID=Area/City:... or a UTC time ending in Z
     """
     own_start = "DTSTART" in rule.upper()
     text = rule if own_start else f"RRULE:{rule.removeprefix('RRULE:')}"
     try:
-        return rrulestr(text, dtstart=None if own_start else first, forceset=True)
+        parsed = rrulestr(text, dtstart=None if own_start else first, forceset=True)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"invalid rrule {rule!r}: {exc}") from None
+    occurrence = next(iter(parsed), None)
+    if own_start and occurrence is not None and occurrence.tzinfo is None:
+        raise ValueError(f"invalid rrule {rule!r}: its DTSTART has no time zone; write DTSTART;TZID=Area/City:... "
+                         "or a UTC time ending in Z")
+    return parsed

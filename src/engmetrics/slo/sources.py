@@ -41,12 +41,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 import ibis
-import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
+
+from ..timeutil import UTC_TIMESTAMP, as_utc
 
 if TYPE_CHECKING:
     from engmetrics.store import Store
@@ -66,21 +67,18 @@ __all__ = [
 
 Unit = Literal["second", "minute", "hour", "day", "week", "month"]
 _UNITS: dict[str, str] = {"second": "s", "minute": "m", "hour": "h", "day": "D", "week": "W", "month": "M"}
-_UTC = dt.Timestamp(timezone="UTC")
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
 def _ts(value: datetime) -> ir.TimestampScalar:
     """A UTC timestamp literal; a naive datetime is taken as UTC."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return ibis.timestamp(value.astimezone(UTC))
+    return ibis.timestamp(as_utc(value))
 
 
 def _bucket(col: ir.TimestampColumn, unit: Unit) -> ir.TimestampColumn:
     if unit not in _UNITS:
         raise ValueError(f"unknown bucket unit {unit!r}; use one of {', '.join(_UNITS)}")
-    return col.truncate(_UNITS[unit]).cast(_UTC)  # Ibis drops the timezone on truncate
+    return col.truncate(_UNITS[unit]).cast(UTC_TIMESTAMP)  # Ibis drops the timezone on truncate
 
 
 def label_value(labels: ir.StringValue, name: str) -> ir.StringValue:

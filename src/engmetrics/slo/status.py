@@ -22,13 +22,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ..timeutil import as_utc
 from .alerting import STATUS_WINDOWS, AlertTable, choose_table
 from .budget import BudgetResult, budget_from_counts
 from .durations import duration_seconds
 from .engine import Bands, Slices, band_sums, slice_sums
 from .exclusions import Exclusion, correction_periods, maintenance_periods
 from .loader import SloSet
-from .openslo import SLO, V1AlphaSLO
+from .openslo import SLO, TimeWindow, V1AlphaSLO
 from .resolve import Indicator, NotComputable, events_of, resolve_indicator
 from .sloth import AlertWindows
 from .versions import SloVersion, in_force, segments, slo_versions
@@ -84,6 +85,16 @@ class _Plan:
     window: Window
     parts: list[_Part]
     table: AlertTable
+    indicator: Indicator  # the version in force's: burn rates and alerts read it
+
+    @property
+    def burn_part(self) -> _Part:
+        """The version in force, for the burn-rate windows that end at the instant."""
+        return _Part(self.current, self.indicator, self.objective, self.window.start, self.window.end)
+
+    @property
+    def all_parts(self) -> list[_Part]:
+        return [*self.parts, self.burn_part]
 
 
 @dataclass
@@ -93,16 +104,24 @@ class StatusReport:
 
 
 def alert_table(specs: SloSet, version: SloVersion, window: Window) -> AlertTable:
-    """The SLO's alert table: the AlertWindows document its annotation names, else the one for its period."""
+    """The SLO's alert table: the AlertWindows document its annotation names, else the one for its period.
+
+    Tiers whose long window is longer than the window's period are left out (a 1-day tier on a 1-hour SLO
+    would fire at a trivial burn rate).
+    """
     return _table([d.model for d in specs.of(AlertWindows)], version, window)
 
 
 def _table(documents: list[AlertWindows], version: SloVersion, window: Window) -> AlertTable:
+    duration = window.label.split()[0]
+    fixed = duration[-1] in "smhdw"  # a 1M period has no fixed length: no AlertWindows period matches it
     try:
-        return choose_table(documents, window.period_seconds if window.rolling else None,
-                            version.slo.metadata.annotations.get(ALERT_WINDOWS))
+        table = choose_table(documents, duration_seconds(duration) if fixed else None,
+                             version.slo.metadata.annotations.get(ALERT_WINDOWS))
     except ValueError as exc:
         raise NotComputable(f"{ALERT_WINDOWS}: {exc}") from None
+    tiers = tuple(t for t in table.tiers if duration_seconds(t.long_window) <= window.period_seconds)
+    return replace(table, tiers=tiers)
 
 
 def _indicator(specs: SloSet, version: SloVersion, objective: int) -> Indicator:
@@ -124,22 +143,33 @@ def _plans(specs: SloSet, at: datetime, zone: str) -> Iterator[_Plan | tuple[str
         if current is None:
             yield name, "no version is in force yet"
             continue
-        spec = current.slo.spec
-        try:
-            for i, _ in enumerate(spec.objectives):
-                for time_window in spec.timeWindow:
-                    window = resolve_window(time_window, at, zone)
-                    parts = [_Part(v, _indicator(specs, v, i), i, a, b)
-                             for v, a, b in segments(versions, window.start, at) if i < len(v.slo.spec.objectives)]
-                    yield _Plan(name, current, i, window, parts, _table(alert_windows, current, window))
+        try:  # every objective and window, or none: a half-computed SLO would mislead
+            spec = current.slo.spec
+            yield from [_plan(specs, name, versions, current, i, time_window, at, zone, alert_windows)
+                        for i, _ in enumerate(spec.objectives) for time_window in spec.timeWindow]
         except NotComputable as exc:
             yield name, str(exc)
 
 
+def _plan(specs: SloSet, name: str, versions: list[SloVersion], current: SloVersion, objective: int,
+          time_window: TimeWindow, at: datetime, zone: str, alert_windows: list[AlertWindows]) -> _Plan:
+    window = resolve_window(time_window, at, zone)
+    parts = [_Part(v, _indicator(specs, v, objective), objective, a, b)
+             for v, a, b in segments(versions, window.start, at) if objective < len(v.slo.spec.objectives)]
+    return _Plan(name, current, objective, window, parts, _table(alert_windows, current, window),
+                 _indicator(specs, current, objective))
+
+
 def _exclusions(store: Store, plans: list[_Plan], start: datetime, at: datetime) -> list[Exclusion]:
-    services = {p.version.slo.spec.service for plan in plans for p in plan.parts}
-    services |= {p.indicator.key[0] for plan in plans for p in plan.parts}
-    found = maintenance_periods(store, services, start, at)
+    """Maintenance windows and spec corrections. A maintenance window covers its service's events and the
+    events that SLOs of its service read from other services' indicators."""
+    parts = [p for plan in plans for p in plan.all_parts]
+    services = {p.version.slo.spec.service for p in parts} | {p.indicator.key[0] for p in parts}
+    found = []
+    for e in maintenance_periods(store, services, start, at):
+        found.append(e)
+        borrowed = {p.indicator.key for p in parts if p.version.slo.spec.service == e.service != p.indicator.key[0]}
+        found += [replace(e, service=key[0], indicator=key[1]) for key in sorted(borrowed)]
     spans: dict[tuple[str, datetime | None, Key], tuple[_Part, datetime, datetime]] = {}
     for plan in plans:
         for part in plan.parts:  # a version's corrections cover only the time it is in force
@@ -193,7 +223,6 @@ def _rounded(value: float | None, digits: int = 9) -> float | None:
 def _item(plan: _Plan, at: datetime, bands: Bands, slices: dict[str, Slices], exclusions: list[Exclusion],
           min_events: float, warning_remaining: float) -> dict[str, Any]:
     parts = plan.parts
-    current = parts[-1] if parts and parts[-1].version is plan.current else None  # burn rates: today's version
     results = [_budget(p, bands, slices, p.start, p.end) for p in parts]
     target = plan.current.slo.spec.objectives[plan.objective].target
     assert target is not None
@@ -203,16 +232,14 @@ def _item(plan: _Plan, at: datetime, bands: Bands, slices: dict[str, Slices], ex
     rates: dict[str, float | None] = {}
     for w in windows:
         since = at - timedelta(seconds=duration_seconds(w))
-        rates[w] = _burn(_budget(current, bands, slices, since, at)) if current else None
+        rates[w] = _burn(_budget(plan.burn_part, bands, slices, since, at))
     period = plan.window.period_seconds
     alerts = [{"severity": t.severity, "long_window": t.long_window, "short_window": t.short_window,
                "factor": round(t.factor(period), 6), "firing": t.firing(rates, period)} for t in plan.table.tiers]
     removed = _removed(parts, bands, exclusions, budget)
-    remaining = budget.budget_remaining
+    remaining = _rounded(budget.budget_remaining)  # an exactly spent budget is 0, not 1e-16
     state = _state(budget.no_data or budget.total < min_events, remaining, alerts, warning_remaining)
-    day_rate = rates.get("1d")
-    exhaustion = (remaining * period / 3600 / day_rate
-                  if remaining is not None and remaining > 0 and day_rate else None)
+    exhaustion = _exhaustion_hours(plan.window, remaining, rates.get("1d"), at)
     objective = plan.current.slo.spec.objectives[plan.objective]
     return {
         "slo": plan.name, "service": plan.current.slo.spec.service,
@@ -222,7 +249,7 @@ def _item(plan: _Plan, at: datetime, bands: Bands, slices: dict[str, Slices], ex
         "good": budget.good, "total": budget.total, "slices": budget.slices, "good_slices": budget.good_slices,
         "sli": _rounded(budget.sli),
         "error_budget": {"allowed": _rounded(budget.budget_total), "consumed": _rounded(budget.budget_consumed),
-                         "remaining": _rounded(remaining)},
+                         "remaining": remaining},
         "burn_rate": _rounded(_burn(budget)), "burn_rates": {w: _rounded(r) for w, r in rates.items()},
         "alerts": alerts, "alert_table": plan.table.name,
         "excluded_events": sum(e["total"] for e in removed), "exclusions": removed,
@@ -230,6 +257,20 @@ def _item(plan: _Plan, at: datetime, bands: Bands, slices: dict[str, Slices], ex
         "version_since": plan.current.since.isoformat() if plan.current.since else None,
         "state": state,
     }
+
+
+def _exhaustion_hours(window: Window, remaining: float | None, rate: float | None, at: datetime) -> float | None:
+    """Hours until the budget is spent if the burn rate `rate` goes on (None: not burning it down).
+
+    Rolling: what is left of a period's budget lasts `remaining x period / rate`. Calendar: the budget so
+    far grows with the traffic, so it shrinks only at a burn rate above 1: `remaining x elapsed / (rate -
+    1)` (the allowed events grow by one budget-share of the traffic per hour, the bad ones by `rate` of it).
+    """
+    if remaining is None or remaining <= 0 or not rate:
+        return None
+    if window.rolling:
+        return remaining * window.period_seconds / 3600 / rate
+    return remaining * (at - window.start).total_seconds() / 3600 / (rate - 1) if rate > 1 else None
 
 
 def _state(insufficient: bool, remaining: float | None, alerts: list[dict[str, Any]],
@@ -250,25 +291,36 @@ def _weighted(pairs: list[tuple[float, float | None]]) -> float | None:
     return sum(w * v for w, v in known) / weight if weight else None
 
 
+def _weighted_pair(triples: list[tuple[float, float, float | None]]) -> tuple[float | None, float]:
+    """(weighted mean of the known values, weighted mean of the targets of those same members)."""
+    known = [(w, t, v) for w, t, v in triples if v is not None]
+    if not known:
+        return None, 0.0
+    weight = sum(w for w, _, _ in known)
+    return sum(w * v for w, _, v in known) / weight, sum(w * t for w, t, _ in known) / weight
+
+
 def _composite(plan: _Plan, members: list[dict[str, Any]], warning_remaining: float) -> dict[str, Any]:
     """A user journey over the objectives of one window: the weighted mean of their error ratios.
 
     Weights are `compositeWeight` (default 1); the composite target is the weighted mean of the targets,
-    its SLI the weighted mean of the SLIs with data, and each burn rate the weighted mean error ratio over
-    (1 - composite target). Allowed and consumed are not event counts here and are None.
+    its SLI the weighted mean of the SLIs with data, its remaining budget `1 - (1 - SLI) / (1 - target)`
+    and each burn rate the weighted mean error ratio over (1 - target), where for the SLI and each burn
+    rate the target is averaged over the same members (a member without events counts in neither).
+    Allowed and consumed are not event counts here and are None.
     """
     objectives = plan.current.slo.spec.objectives
     weights = [objectives[m["objective_index"]].compositeWeight or 1.0 for m in members]
     target = _weighted([(w, m["target"]) for w, m in zip(weights, members, strict=True)])
     assert target is not None
-    sli = _weighted([(w, m["sli"]) for w, m in zip(weights, members, strict=True)])
-    remaining = None if sli is None else 1 - (1 - sli) / (1 - target)
+    sli, target_with_data = _weighted_pair([(w, m["target"], m["sli"]) for w, m in zip(weights, members, strict=True)])
+    remaining = None if sli is None else 1 - (1 - sli) / (1 - target_with_data)
     rates = {}
     for name in members[0]["burn_rates"]:
-        ratios = [(w, None if m["burn_rates"][name] is None else m["burn_rates"][name] * (1 - m["target"]))
+        ratios = [(w, m["target"], None if m["burn_rates"][name] is None else m["burn_rates"][name] * (1 - m["target"]))
                   for w, m in zip(weights, members, strict=True)]
-        ratio = _weighted(ratios)
-        rates[name] = None if ratio is None else ratio / (1 - target)
+        ratio, rate_target = _weighted_pair(ratios)
+        rates[name] = None if ratio is None else ratio / (1 - rate_target)
     period = plan.window.period_seconds
     alerts = [{"severity": t.severity, "long_window": t.long_window, "short_window": t.short_window,
                "factor": round(t.factor(period), 6), "firing": t.firing(rates, period)} for t in plan.table.tiers]
@@ -315,10 +367,6 @@ def _removed(parts: list[_Part], bands: Bands, exclusions: list[Exclusion], budg
     return out
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def slo_status(store: Store, specs: SloSet, at: datetime | None = None, *, zone: str = "UTC",
                min_events: float = 100, warning_remaining: float = 0.25) -> StatusReport:
     """The status of every computable SLO objective and window at `at` (default: now, to the minute)."""
@@ -330,7 +378,7 @@ def slo_status(store: Store, specs: SloSet, at: datetime | None = None, *, zone:
 def status_series(store: Store, specs: SloSet, instants: list[datetime], *, zone: str = "UTC",
                   min_events: float = 100, warning_remaining: float = 0.25) -> list[StatusReport]:
     """`slo_status` at each of several instants (e.g. every midnight of a chart), from one engine query."""
-    instants = [_utc(t) for t in instants]
+    instants = [as_utc(t) for t in instants]
     end = max(instants)
     reports = [StatusReport() for _ in instants]
     plans: list[tuple[int, _Plan]] = []
@@ -349,13 +397,13 @@ def status_series(store: Store, specs: SloSet, instants: list[datetime], *, zone
         cuts |= {p.window.start} | {part.start for part in p.parts}
     ordered = sorted(c for c in cuts if c < end)
     just_plans = [p for _, p in plans]
-    indicators = [part.indicator for p in just_plans for part in p.parts]
+    indicators = [part.indicator for p in just_plans for part in p.all_parts]
     exclusions = _exclusions(store, just_plans, ordered[0], end)
     events = events_of(store, indicators, ordered[0], end) if indicators else None
     bands = band_sums(events, ordered, end=end, exclusions=exclusions) if events is not None else None
     slices: dict[str, Slices] = {}
     by_width: dict[str, set[tuple[str, str, float]]] = {}
-    for part in (part for p in just_plans for part in p.parts):
+    for part in (part for p in just_plans for part in p.all_parts):
         if part.method != "Occurrences" and part.slice_window:
             by_width.setdefault(part.slice_window, set()).add((*part.indicator.key, part.slice_target))
     for width, targets in by_width.items():

@@ -21,21 +21,19 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
-from .durations import duration_seconds
+from .durations import SINGLE_UNIT, duration_seconds
 from .openslo import TimeWindow
 
 __all__ = ["Window", "resolve_window", "step"]
 
 _CALENDAR_UNITS = {"M": 1, "Q": 3, "Y": 12}  # months per unit
 _DEFAULT_ANCHOR = datetime(2000, 1, 3)  # a Monday
-_SHAPE = re.compile(r"^([0-9]+)([a-zA-Z])$")
 
 
 @dataclass(frozen=True)
@@ -60,7 +58,7 @@ def step(value: datetime, duration: str, count: int = 1) -> datetime:
     >>> step(datetime(2026, 1, 31), "1M"), step(datetime(2026, 1, 1), "1Q", -1)
     (datetime.datetime(2026, 2, 28, 0, 0), datetime.datetime(2025, 10, 1, 0, 0))
     """
-    match = _SHAPE.match(duration)
+    match = SINGLE_UNIT.match(duration)
     if match and match[2] in _CALENDAR_UNITS:
         return value + relativedelta(months=int(match[1]) * _CALENDAR_UNITS[match[2]] * count)
     if match and match[2] in "dw":  # days keep the local time across a DST change
@@ -111,7 +109,7 @@ def resolve_window(window: TimeWindow, at: datetime, default_zone: str = "UTC") 
     at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
     if not window.isRolling:
         return _calendar(window, at, default_zone)
-    match = _SHAPE.match(window.duration)
+    match = SINGLE_UNIT.match(window.duration)
     if match and match[2] in _CALENDAR_UNITS:
         zone = ZoneInfo(default_zone)
         start = step(_local(at, zone), window.duration, -1).replace(tzinfo=zone).astimezone(UTC)

@@ -218,7 +218,10 @@ def status_of(cache: SloCache, store: Store, settings: Settings, at: datetime) -
     """The status of every SLO at `at`; raises the specs' errors as a problem. (One SLO's items come from
     the status of all: SLOs sharing an indicator share its exclusions, so they are judged together.)"""
     loaded = cache.get()
-    return cache.status(store, loaded, loaded.checked(), at, settings)
+    try:
+        return cache.status(store, loaded, loaded.checked(), at, settings)
+    except ValueError as exc:  # data the specs could not check, e.g. a maintenance window's rrule
+        raise Problem(500, f"the SLO status could not be computed: {exc}") from None
 
 
 def _skipped(report: StatusReport) -> list[dict[str, str]]:
