@@ -87,7 +87,7 @@ def test_demo_command_ingests_and_evaluates(tmp_path: Path) -> None:
     assert check_policies(target).issues == []
     status = CliRunner().invoke(app, ["-w", str(target), "slo", "status", "--at", END.isoformat(), "--json"])
     assert status.exit_code == 0, status.output
-    assert {i["state"] for i in json.loads(status.output)} <= {"ok", "warning", "exhausted", "insufficient_data"}
+    assert {i["state"] for i in json.loads(status.stdout)} <= {"ok", "warning", "exhausted", "insufficient_data"}
 
     again = CliRunner().invoke(app, ["demo", str(target), "--days", "10", "--end", END.isoformat()])
     assert again.exit_code == 1  # refuses to overwrite without --force

@@ -229,3 +229,55 @@ def test_nothing_spent(tmp_path):
         _minutes(store, "checkout", "availability", "10:00", 10)
         _, a = attribute(store, specs(tmp_path, CHECKOUT))["checkout-availability"]
     assert (a.consumed, a.incidents, a.deployments, a.unattributed, a.share(0.0)) == (0.0, [], [], 0.0, None)
+
+
+def journey_doc() -> str:
+    """A composite SLO of service checkout: cart (weight 2, target 99.9 %) and pay (99.5 %), each its own SLI."""
+    indent = chr(10) + "  ", chr(10) + "      "
+    return f"""
+apiVersion: openslo/v1
+kind: SLO
+metadata: {{name: checkout-journey}}
+spec:
+  service: checkout
+  timeWindow: [{{duration: 7d, isRolling: true}}]
+  budgetingMethod: Occurrences
+  objectives:
+    - displayName: cart
+      target: 0.999
+      compositeWeight: 2
+      indicator:
+        metadata: {{name: cart-sli}}
+        spec:{_sli("cart", "availability").replace(*indent)}
+    - displayName: pay
+      target: 0.995
+      indicator:
+        metadata: {{name: pay-sli}}
+        spec:{_sli("pay", "availability").replace(*indent)}
+---"""
+
+
+def fill_journey(store: Store) -> None:
+    """cart and pay: 100 minutes of 100 events from 10:00 (10,000 each); cart 10 bad at 10:05, pay 100 bad at
+    10:10; incident INC-7 of checkout [10:00, 10:30) covers both."""
+    _minutes(store, "cart", "availability", "10:00", 100)
+    _minutes(store, "pay", "availability", "10:00", 100)
+    _bad(store, "cart", "availability", {"10:05": 10})
+    _bad(store, "pay", "availability", {"10:10": 100})
+    store.sql.execute("""
+        INSERT INTO incidents (incident_id, service, severity, title, declared_at, resolved_at) VALUES
+        ('INC-7', 'checkout', 2, 'Checkout journey errors', '2026-02-28 10:00:00+00', '2026-02-28 10:30:00+00')""")
+
+
+def test_composite_items_are_skipped_their_objectives_attributed(tmp_path):
+    with Store.open("duckdb://") as store:
+        fill_journey(store)
+        slos = specs(tmp_path, journey_doc())
+        items = slo_status(store, slos, AT).items
+        attributions = budget_attribution(store, slos, items)
+    assert [(i["objective"], i["objective_index"]) for i in items] == [("cart", 0), ("pay", 1), ("composite", None)]
+    # cart: 10 bad of 0.1 % x 10,000 = 10 allowed; pay: 100 bad of 0.5 % x 10,000 = 50 allowed; all in INC-7
+    assert [(a.objective, a.objective_index, a.allowed, a.consumed) for a in attributions] == [
+        ("cart", 0, 10.0, 10.0), ("pay", 1, 50.0, 100.0)]
+    assert [[(i["incident_id"], i["consumed"]) for i in a.incidents] for a in attributions] == [
+        [("INC-7", 10.0)], [("INC-7", 100.0)]]

@@ -474,3 +474,76 @@ def test_the_backtest_gives_the_same_report_on_pyspark(history, spark_session):
     (ours,), (spark_row,) = on_duckdb.comparison(), theirs.comparison()
     assert spark_row.pop("table") == ours.pop("table")
     assert spark_row == pytest.approx(ours)
+
+
+# --- the `slo backtest` replay of a workspace SLO -------------------------------------------------------------
+
+def _replay_specs(tmp_path, *extra: str):
+    from test_status import slo_doc, specs_of
+
+    return specs_of(tmp_path, slo_doc("checkout-availability", "checkout", "availability"), *extra)
+
+
+def test_replay_reads_a_whole_period_before_the_first_page(tmp_path):
+    from test_status import minutes
+
+    from engmetrics.slo.replay import backtest_slo
+
+    # 1000 events a minute from 1 February for 35 days; 200 bad a minute on 7 March 12:00-12:30 (INC-1).
+    # Default table, 30-day period: the 1h burn is 200 k / 60,000 / 0.001 >= 14.4 from k = 5: first page 12:05.
+    # Spent before it: 5 x 200 = 1000 bad events; allowed in [12:05 - 30 d, 12:05): 0.001 x 30 x 1440 x 1000
+    # = 43,200, so 1000 / 43,200 = 0.02315 (reading only 3 days before the range gave 1000 / 5045 = 0.198).
+    first = datetime(2026, 2, 1, tzinfo=UTC)
+    start, end = datetime(2026, 3, 7, tzinfo=UTC), datetime(2026, 3, 8, tzinfo=UTC)
+    outage = int((datetime(2026, 3, 7, 12, tzinfo=UTC) - first).total_seconds() // 60)
+    with Store.open("duckdb://") as store:
+        minutes(store, "checkout", "availability", first, 35 * 1440, 1000, outage, outage + 30, 200)
+        store.sql.execute("""INSERT INTO incidents (incident_id, service, severity, impact_started_at, declared_at,
+            resolved_at) VALUES ('INC-1', 'checkout', 2, '2026-03-07 12:00:00+00', '2026-03-07 12:02:00+00',
+            '2026-03-07 13:00:00+00')""")
+        report = backtest_slo(store, _replay_specs(tmp_path), "checkout-availability", start=start, end=end)
+    page = report.table("default").page
+    assert page.per_incident[0].first_alert == datetime(2026, 3, 7, 12, 5, tzinfo=UTC)
+    assert page.budget_consumed_median == pytest.approx(1000 / (0.001 * 43_200_000))
+    assert round(page.budget_consumed_median, 5) == 0.02315
+
+
+def test_replay_keeps_alert_windows_named_like_another_table(tmp_path):
+    from engmetrics.slo.replay import _tables
+    from engmetrics.slo.status import alert_table
+    from engmetrics.slo.versions import slo_versions
+    from engmetrics.slo.windows import resolve_window
+
+    # Two 30-day AlertWindows documents (both named alert-windows-30d) with different tiers, and a third with
+    # the default table's tiers (1h/5m 2 %, 6h/30m 5 %, 1d/2h 10 %, 3d/6h 10 %).
+    fast = CUSTOM.replace("errorBudgetPercent: 1,", "errorBudgetPercent: 1.5,")
+    same_as_default = CUSTOM.replace("{errorBudgetPercent: 1, shortWindow: 2m, longWindow: 30m}",
+                                     "{errorBudgetPercent: 2, shortWindow: 5m, longWindow: 1h}").replace(
+        "{errorBudgetPercent: 2, shortWindow: 15m, longWindow: 3h}",
+        "{errorBudgetPercent: 5, shortWindow: 30m, longWindow: 6h}").replace(
+        "{errorBudgetPercent: 5, shortWindow: 1h, longWindow: 12h}",
+        "{errorBudgetPercent: 10, shortWindow: 2h, longWindow: 1d}").replace(
+        "{errorBudgetPercent: 5, shortWindow: 3h, longWindow: 36h}",
+        "{errorBudgetPercent: 10, shortWindow: 6h, longWindow: 3d}")
+    specs = _replay_specs(tmp_path, CUSTOM, fast, same_as_default)
+    [version] = slo_versions(specs)["checkout-availability"]
+    own = alert_table(specs, version, resolve_window(version.slo.spec.timeWindow[0], START, "UTC"))
+    tables = _tables(specs, own)
+    # own (the first 30-day document), the workbook, the default, the second 30-day document (renamed); the
+    # first document again and the one equal to the default are listed once.
+    assert [t.name for t in tables] == ["alert-windows-30d", "workbook", "default", "alert-windows-30d #2"]
+    assert [t.tiers[0].budget_share for t in tables] == [0.01, 0.02, 0.02, 0.015]
+
+
+CUSTOM = """
+apiVersion: sloth.slok.dev/v1
+kind: AlertWindows
+spec:
+  sloPeriod: 30d
+  page:
+    quick: {errorBudgetPercent: 1, shortWindow: 2m, longWindow: 30m}
+    slow: {errorBudgetPercent: 2, shortWindow: 15m, longWindow: 3h}
+  ticket:
+    quick: {errorBudgetPercent: 5, shortWindow: 1h, longWindow: 12h}
+    slow: {errorBudgetPercent: 5, shortWindow: 3h, longWindow: 36h}
+---"""

@@ -338,6 +338,38 @@ def test_maintenance_and_corrections_overlapping_incidents(tmp_path, store):
             findings[2].evidence["version"]) == ("2026-02-04T05:00:00+00:00", "2026-02-04T05:30:00+00:00", None)
 
 
+@pytest.mark.parametrize(("since", "expected"), [
+    # v2 (no correction) from 05:10: the correction was in force [04:00, 05:10), 10 minutes of INC-2's
+    # [05:00, 05:30): a warning (over all time, [04:00, 06:00), it covered the incident: an error).
+    ("2026-02-04T05:10:00", [("warning", 10, False, "2026-02-04T04:00:00+00:00", "2026-02-04T05:10:00+00:00")]),
+    # v2 from 03:00, before the correction starts: it was never in force, nothing to report.
+    ("2026-02-04T03:00:00", []),
+    # v2 from 06:30, after the correction: in force all along, it covers INC-2.
+    ("2026-02-04T06:30:00", [("error", 30, True, "2026-02-04T04:00:00+00:00", "2026-02-04T06:00:00+00:00")]),
+])
+def test_a_correction_counts_only_while_its_version_is_in_force(tmp_path, store, since, expected):
+    specs = workspace(tmp_path, slo("search-availability", 0.99, service="search", extra=CORRECTION),
+                      slo("search-availability", 0.99, service="search", since=since))
+    store.sql.execute("""INSERT INTO incidents (incident_id, service, severity, declared_at, mitigated_at) VALUES
+        ('INC-2', 'search', 3, '2026-02-04 05:00:00+00', '2026-02-04 05:30:00+00')""")
+    findings = integrity(store, specs, AT, rules=["maintenance-overlaps-incident"])
+    assert [(f.severity, f.evidence["overlap_minutes"], f.evidence["covers_incident"], f.evidence["exclusion_start"],
+             f.evidence["exclusion_end"]) for f in findings] == expected
+    assert all(f.evidence["source"] == "slo:search-availability:corrections[0]" for f in findings)
+
+
+def test_a_correction_repeated_by_the_next_version_is_one_period(tmp_path, store):
+    # v1 and v2 (from 05:10) both declare [04:00, 06:00): one period, one finding, named by v1.
+    specs = workspace(tmp_path, slo("search-availability", 0.99, service="search", extra=CORRECTION),
+                      slo("search-availability", 0.995, service="search", since="2026-02-04T05:10:00",
+                          extra=CORRECTION))
+    store.sql.execute("""INSERT INTO incidents (incident_id, service, severity, declared_at, mitigated_at) VALUES
+        ('INC-2', 'search', 3, '2026-02-04 05:00:00+00', '2026-02-04 05:30:00+00')""")
+    [finding] = integrity(store, specs, AT, rules=["maintenance-overlaps-incident"])
+    assert (finding.severity, finding.evidence["exclusion_start"], finding.evidence["exclusion_end"],
+            finding.evidence["version"]) == ("error", "2026-02-04T04:00:00+00:00", "2026-02-04T06:00:00+00:00", None)
+
+
 def test_exclusions_share_of_the_budget(tmp_path, store):
     findings = by_rule(integrity(store, scenario_d(tmp_path, store), AT), "exclusions-share")
     assert [(f.slo, f.severity, f.evidence["budget_removed"], f.evidence["remaining"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -252,6 +253,63 @@ def test_sloth_plugin_is_skipped_with_a_warning(tmp_path):
     assert groups == []
     assert issues == ["spec0.yaml:9: WARNING [rules] availability: no Prometheus rules: plugin SLI "
                       "'sloth-common/availability': plugins are not expanded"]
+
+
+# One SLO in three versions: 99.5 % since always, 99.9 % from 1 March 2026, 99.99 % from 2099 (not yet).
+SINGLE = OPENSLO_V1.replace("    - {displayName: strict, target: 0.999}\n", "")
+VERSIONED = "---\n".join([
+    SINGLE,
+    SINGLE.replace("metadata: {name: checkout,", "metadata: {name: checkout, annotations: "
+                   "{engmetrics.dev/effective-from: '2026-03-01'},").replace("targetPercent: 99.5", "target: 0.999"),
+    SINGLE.replace("metadata: {name: checkout,", "metadata: {name: checkout, annotations: "
+                   "{engmetrics.dev/effective-from: '2099-01-01'},").replace("targetPercent: 99.5", "target: 0.9999"),
+])
+
+
+def _rules_at(now: datetime, *texts: str, tmp_path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    paths = []
+    for i, text in enumerate(texts):
+        paths.append(tmp_path / f"spec{i}.yaml")
+        paths[-1].write_text(text)
+    report = check_files(paths, tmp_path)
+    assert report.errors == []
+    result = prometheus_rules(report.specs, now=now)
+    return yaml.safe_load(rules_yaml(result.groups))["groups"], [str(i) for i in result.issues]
+
+
+def test_versions_give_the_rules_of_the_version_in_force_only(tmp_path):
+    groups, issues = _rules_at(datetime(2026, 6, 1, tzinfo=UTC), VERSIONED, tmp_path=tmp_path)
+    assert issues == []
+    # one set of groups (promtool refuses a repeated group name), from the 1 March 2026 version: 99.9 %
+    assert [g["name"] for g in groups] == ["sloth-slo-sli-recordings-shop-checkout",
+                                           "sloth-slo-meta-recordings-shop-checkout"]
+    assert groups[1]["rules"][0]["expr"] == "vector(0.9990000000000001)"
+    before, _ = _rules_at(datetime(2026, 2, 28, 23, 59, tzinfo=UTC), VERSIONED, tmp_path=tmp_path)
+    assert [g["name"] for g in before] == [g["name"] for g in groups]
+    assert before[1]["rules"][0]["expr"] == "vector(0.995)"  # the first version, still in force
+
+
+def test_an_slo_with_no_version_in_force_yet_is_skipped_with_a_warning(tmp_path):
+    future = VERSIONED.split("---\n", 1)[1]  # only the 2026-03-01 and 2099 versions
+    groups, issues = _rules_at(datetime(2026, 2, 1, tzinfo=UTC), future, tmp_path=tmp_path)
+    assert groups == []
+    assert len(issues) == 1
+    assert ("WARNING [rules] checkout: no Prometheus rules: no version is in force yet (the first takes effect "
+            "2026-03-01T00:00:00+00:00)") in issues[0]
+
+
+def test_the_alert_windows_annotation_chooses_the_table(tmp_path):
+    # A 7-day SLO naming the 30-day AlertWindows document: its table, not the default (5m first)
+    named = SINGLE.replace("metadata: {name: checkout,", "metadata: {name: checkout, annotations: "
+                           "{engmetrics.dev/alert-windows: alert-windows-30d},")
+    groups, issues = _rules(named, CUSTOM_30D, tmp_path=tmp_path)
+    assert issues == []
+    assert [r["record"] for r in groups[0]["rules"]] == [
+        f"slo:sli_error:ratio_rate{w}" for w in ("2m", "15m", "30m", "1h", "3h", "12h", "36h", "7d")]
+    groups, issues = _rules(named, tmp_path=tmp_path)  # no such document: skipped with a warning
+    assert groups == []
+    assert len(issues) == 1 and "engmetrics.dev/alert-windows: no AlertWindows document named " \
+        "'alert-windows-30d'" in issues[0]
 
 
 def test_rule_slo_id():

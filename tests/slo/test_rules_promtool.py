@@ -99,6 +99,18 @@ def test_promtool_accepts_rules_of_sloth_references(shared_data, tmp_path, name)
         assert "SUCCESS" in checked.stdout
 
 
+def test_promtool_accepts_rules_of_an_slo_with_versions(tmp_path):
+    """Several versions of one SLO give one set of groups: promtool refuses a repeated group name."""
+    v1 = SPECS.split("---\n")[1]
+    v2 = v1.replace("metadata: {name: availability-v1}", "metadata: {name: availability-v1, annotations: "
+                    "{engmetrics.dev/effective-from: '2026-03-01'}}").replace("target: 0.99", "target: 0.995")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(v1 + "---\n" + v2)
+    checked = promtool("check", "rules", _write_rules(tmp_path, spec))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "SUCCESS: 15 rules found" in checked.stdout  # 8 SLI and 7 meta recordings of one version
+
+
 def test_promtool_refuses_broken_rules(tmp_path):
     """The check above can fail: a broken expression is reported."""
     spec = tmp_path / "spec.yaml"

@@ -192,3 +192,37 @@ def test_cli_writes_markdown_and_html(workspace, tmp_path):
     page = out.read_text()
     assert page.startswith("<!DOCTYPE html>") and "within 30m after a production deployment" in page
     assert _cli(workspace, "--deploy-window", "soon").exit_code != 0
+
+
+def test_composite_slo_shows_in_the_budget_table_only(tmp_path):
+    from test_attribution import fill_journey, journey_doc
+
+    with Store.open("duckdb://") as store:
+        fill_journey(store)
+        report = build_slo_report(store, specs(tmp_path, journey_doc()), AT)
+    text = render_markdown(report)
+    lines = text.splitlines()
+    [service] = report.services
+    assert [o.status["objective"] for o in service.objectives] == ["cart", "pay", "composite"]
+    assert service.objectives[2].attribution is None
+    # Composite: target (2 x 99.9 + 99.5) / 3 = 99.767 %, SLI (2 x 99.9 + 99) / 3 = 99.6 %; budget left
+    # 1 - 0.4 / 0.2333 = -71.4 %; 1-day burn: error ratio (2 x 0.001 + 0.01) / 3 = 0.004 / 0.002333 = 1.71.
+    assert "| checkout-journey | composite | 7d | 99.767 % | 99.6 % | −71.4 % | ■ exhausted | 1.71× | – |" in lines
+    assert "| checkout-journey | pay | 7d | 99.5 % | 99 % | −100 % | ■ exhausted | 2× | – |" in lines
+    headings = [line for line in lines if line.startswith("#### ")]
+    assert headings == ["#### checkout-journey · cart · 7d: 10 bad events of 10 allowed (Occurrences)",
+                        "#### checkout-journey · pay · 7d: 100 bad events of 50 allowed (Occurrences)"]
+    # pay has the least budget left (-100 %): it drives the summary and the gate.
+    assert service.summary == ("checkout has used 200 % of its 7-day pay budget (overspent); 100 % of that "
+                               "during INC-7.")
+    assert report.to_dict()["services"][0]["objectives"][2]["attribution"] is None
+    assert "composite" in render_html(report)
+
+
+def test_a_composite_driving_the_summary_has_no_cause():
+    from engmetrics.slo.report import ObjectiveBudget, _summary
+
+    status = {"slo": "j", "objective": "composite", "objective_index": None, "window": "7d", "state": "exhausted",
+              "error_budget": {"remaining": -0.5}}
+    assert _summary("checkout", [ObjectiveBudget(status, None)]) == ("checkout has used 150 % of its 7-day "
+                                                                     "composite budget (overspent).")

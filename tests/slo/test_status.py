@@ -577,5 +577,5 @@ def test_zero_durations_and_calendar_slices_are_spec_errors(tmp_path):
 def test_a_maintenance_rrule_without_a_zone_is_a_clear_error(tmp_path, store):
     store.sql.execute("""INSERT INTO maintenance_windows VALUES ('mw-9', 'a', '2026-01-03 02:00:00+00',
         '2026-01-03 03:00:00+00', 'DTSTART:20260103T020000' || chr(10) || 'RRULE:FREQ=DAILY', 'nightly', NULL)""")
-    with pytest.raises(ValueError, match="maintenance window mw-9: invalid rrule .* has no time zone"):
+    with pytest.raises(ValueError, match=r"maintenance window mw-9: invalid rrule .* has no time zone"):
         slo_status(store, specs_of(tmp_path, slo_doc("x", "a", "x")), AT)

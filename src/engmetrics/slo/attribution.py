@@ -1,11 +1,13 @@
 """What consumed an SLO's error budget: each bad event (or bad slice) of the current window, attributed once.
 
-For one status item (one SLO objective over one window, see `engmetrics.slo.status`) the budget spent in
+For one status item (one SLO objective over one window, see `engmetrics.slo.status`; a composite SLO's
+journey item is skipped, each of its objectives having an item of its own) the budget spent in
 `[window_start, at)` is split into:
 
 - **incidents** of the service (`incidents` rows whose `service` is the SLO's `spec.service`, of any
   version in force during the window): an incident covers `[impact_started_at, resolved_at)`, where the
-  start falls back to `declared_at` and the end to `mitigated_at`, then to `at` (an incident still open);
+  start falls back to `declared_at` and the end to `mitigated_at`, then to `at` (an incident still open;
+  `engmetrics.slo.incidents_window`, as the integrity checks and the backtest read it);
 - **deployments** of the service (`deployments` rows with `environment` in `environments`, default
   `production`, and `status` in `success` / `failure`): a deployment covers
   `[started_at, started_at + deploy_window)`, `deploy_window` 1 hour unless given;
@@ -48,15 +50,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import ibis
-import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
+from ..timeutil import UTC_TIMESTAMP, as_utc
 from .budget import slice_seconds, slice_start
 from .durations import duration_seconds
+from .incidents_window import incident_window
 from .loader import SloSet
 from .resolve import Indicator, events_of, resolve_indicator
 from .versions import segments, slo_versions
@@ -65,12 +68,12 @@ if TYPE_CHECKING:
     from engmetrics.store import Store
 
 __all__ = ["DEFAULT_DEPLOY_WINDOW", "DEPLOY_STATUSES", "PRODUCTION", "Attribution", "budget_attribution",
-           "unit_of"]
+           "is_composite_item", "unit_of"]
 
 DEFAULT_DEPLOY_WINDOW = "1h"
 PRODUCTION = ("production",)
 DEPLOY_STATUSES = ("success", "failure")
-_UTC = dt.Timestamp(timezone="UTC")
+_UTC = UTC_TIMESTAMP
 _UNITS = {"Occurrences": "events", "Timeslices": "slices", "RatioTimeslices": "slice error"}
 _RATIO_SLICES = 0.0
 
@@ -151,8 +154,8 @@ def _ratio(part: float, whole: float | None) -> float | None:
 
 
 def _utc(text: str | datetime) -> datetime:
-    value = datetime.fromisoformat(text) if isinstance(text, str) else text
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    """An instant of a status item (an ISO string) or of the store, in UTC (`timeutil.as_utc`)."""
+    return as_utc(datetime.fromisoformat(text) if isinstance(text, str) else text)
 
 
 def _parts(specs: SloSet, item: dict[str, Any]) -> list[_Part]:
@@ -216,8 +219,7 @@ def _units(kept: ir.Table, parts: Sequence[_Part]) -> ir.Table:
 def _incident_intervals(store: Store, services: list[str], start: datetime, end: datetime) -> ir.Table:
     t = store.table("incidents")
     t = t.filter(t.service.isin(services))
-    begin = ibis.coalesce(t.impact_started_at, t.declared_at).cast(_UTC)
-    stop = ibis.coalesce(t.resolved_at, t.mitigated_at, ibis.timestamp(end)).cast(_UTC)
+    begin, stop = incident_window(t, open_until=end)
     t = t.select(_label=t.incident_id, _begin=begin, _end=stop)
     t = t.filter(t._begin.notnull(), t._begin < ibis.timestamp(end), t._end > ibis.timestamp(start))
     return t.mutate(_order=ibis.row_number().over(order_by=[t._begin, t._label]))  # first started wins
@@ -249,9 +251,19 @@ def _label(units: ir.Table, intervals: ir.Table, name: str) -> ir.Table:
 def budget_attribution(store: Store, specs: SloSet, items: Sequence[dict[str, Any]], *,
                        deploy_window: str = DEFAULT_DEPLOY_WINDOW, environments: Sequence[str] = PRODUCTION,
                        deploy_statuses: Sequence[str] = DEPLOY_STATUSES) -> list[Attribution]:
-    """One `Attribution` per status item (`slo_status(...).items`), in their order (see the module docstring)."""
+    """One `Attribution` per status item (`slo_status(...).items`), in their order (see the module docstring).
+
+    Composite items (`objective: composite`, `objective_index` None) are skipped: each of their objectives has
+    its own item, attributed on its own.
+    """
     window = timedelta(seconds=duration_seconds(deploy_window))
-    return [_attribute(store, specs, item, window, deploy_window, environments, deploy_statuses) for item in items]
+    return [_attribute(store, specs, item, window, deploy_window, environments, deploy_statuses) for item in items
+            if not is_composite_item(item)]
+
+
+def is_composite_item(item: dict[str, Any]) -> bool:
+    """A status item of a composite SLO's journey (the weighted mean of its objectives), not of one objective."""
+    return item["objective_index"] is None
 
 
 def _attribute(store: Store, specs: SloSet, item: dict[str, Any], window: timedelta, window_label: str,
@@ -314,12 +326,10 @@ def _incident_rows(store: Store, amounts: dict[str, float], consumed: float) -> 
         return []
     t = store.table("incidents")
     t = t.filter(t.incident_id.isin(sorted(amounts)))
-    rows = t.select("incident_id", "title", "severity", "impact_started_at", "declared_at", "mitigated_at",
-                    "resolved_at").to_pyarrow().to_pylist()
+    start, end = incident_window(t, open_until=None)  # end NULL: still open
+    rows = t.select("incident_id", "title", "severity", _start=start, _end=end).to_pyarrow().to_pylist()
     out = [{"incident_id": r["incident_id"], "title": r["title"], "severity": r["severity"],
-            "start": _iso(r["impact_started_at"] or r["declared_at"]),
-            "end": _iso(r["resolved_at"] or r["mitigated_at"]),
-            "open": r["resolved_at"] is None and r["mitigated_at"] is None,
+            "start": _iso(r["_start"]), "end": _iso(r["_end"]), "open": r["_end"] is None,
             "consumed": _round(amounts[r["incident_id"]]), "share": _ratio(amounts[r["incident_id"]], consumed)}
            for r in rows]
     return sorted(out, key=lambda r: (-r["consumed"], r["incident_id"]))

@@ -38,7 +38,8 @@ Definitions chosen for the scores:
 
 - An incident's interval is `[impact start - slack, resolved]`, both ends included; impact start is
   `impact_started_at`, else `declared_at` (an incident with neither is skipped and listed in
-  `BacktestReport.skipped_incidents`); resolved is `resolved_at`, else `mitigated_at`, else `end`. Only
+  `BacktestReport.skipped_incidents`); resolved is `resolved_at`, else `mitigated_at`, else `end`
+  (`engmetrics.slo.incidents_window`, as budget attribution and the integrity checks read it). Only
   incidents whose interval overlaps `[start, end)` are scored.
 - A firing (one episode of one tier; two tiers firing for one outage are two firings) is a true positive
   when its start lies in some incident's interval.
@@ -60,7 +61,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
 import ibis
@@ -68,8 +69,10 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from ..timeutil import UTC_TIMESTAMP, as_utc
 from .alerting import DEFAULT_TABLE, AlertTable, AlertTier, Severity
 from .durations import duration_seconds
+from .incidents_window import LIFECYCLE, incident_window
 
 __all__ = [
     "BacktestReport",
@@ -196,10 +199,6 @@ def burn_column(window: str) -> str:
     return f"burn_{window}"
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _minutes(text: str, what: str) -> int:
     seconds = duration_seconds(text)
     if seconds % 60:
@@ -278,7 +277,7 @@ def burn_rates(
     >>> [None if b is None else round(b, 6) for b in r["burn_2m"].to_pylist()]  # 10/100/0.1, 10/200/0.1, 0/100/0.1
     [None, 1.0, 0.5, 0.0]
     """
-    start, end = _utc(start), _utc(end)
+    start, end = as_utc(start), as_utc(end)
     rates = _burn_slots(_as_table(events), target=target, windows=windows, start=start, end=end, step=step)
     ts = ibis.timestamp(start) + rates.slot.as_interval("m")
     return rates.select(ts=ts, **{c: rates[c] for c in rates.columns if c != "slot"}).order_by("ts")
@@ -330,7 +329,7 @@ def firing_episodes(
     start: datetime, end: datetime, step: str = "1m",
 ) -> list[Firing]:
     """The firing episodes of every tier of `table` over `[start, end)`, ordered by start (then tier)."""
-    start, end = _utc(start), _utc(end)
+    start, end = as_utc(start), as_utc(end)
     step_min, _ = _grid(start, end, step)
     rates = _burn_slots(_as_table(events), target=target, windows=table.windows, start=start, end=end, step=step)
     per_tier = _episodes(rates, table.tiers, period_seconds=period_seconds, start=start, end=end, step_min=step_min)
@@ -350,10 +349,27 @@ class _Incident:
     low: datetime  # impact start - slack
 
 
-def _timestamps(frame: pd.DataFrame, column: str) -> pd.Series:
-    if column not in frame.columns:
-        return pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
-    return pd.to_datetime(frame[column], utc=True)  # naive values are taken as UTC
+def _lifecycle(incidents: ir.Table | pd.DataFrame, service: str | None) -> ir.Table:
+    """`(_n, incident_id, <LIFECYCLE>)` of the service's incidents: a missing lifecycle column is NULL, a missing
+    id the row's position; `_n` orders the rows (a frame's own order, else by id)."""
+    if isinstance(incidents, pd.DataFrame):
+        frame = incidents
+        if service is not None and "service" in frame.columns:
+            frame = frame[frame["service"] == service]
+        frame = frame.reset_index(drop=True)
+        columns = {"_n": pd.Series(range(len(frame)), dtype="int64"),
+                   "incident_id": (frame["incident_id"].astype(str) if "incident_id" in frame.columns
+                                   else pd.Series([str(i) for i in range(len(frame))], dtype=object))}
+        for c in LIFECYCLE:  # naive values are taken as UTC
+            columns[c] = (pd.to_datetime(frame[c], utc=True) if c in frame.columns
+                          else pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]"))
+        return ibis.memtable(pd.DataFrame(columns))
+    # filter and project in the engine: only this service's few rows and the lifecycle columns leave it
+    if service is not None and "service" in incidents.columns:
+        incidents = incidents.filter(incidents.service == service)
+    return incidents.select(
+        _n=ibis.row_number().over(order_by=incidents.incident_id), incident_id=incidents.incident_id.cast("string"),
+        **{c: incidents[c] if c in incidents.columns else ibis.null(UTC_TIMESTAMP) for c in LIFECYCLE})
 
 
 def _incidents(
@@ -363,26 +379,16 @@ def _incidents(
     """Scored incidents (interval overlapping [start, end)) and the ids skipped for want of a start."""
     if incidents is None:
         return [], []
-    if isinstance(incidents, pd.DataFrame):
-        frame = incidents
-        if service is not None and "service" in frame.columns:
-            frame = frame[frame["service"] == service]
-    else:  # filter and project in the engine: only this service's few rows and the lifecycle columns leave it
-        if service is not None and "service" in incidents.columns:
-            incidents = incidents.filter(incidents.service == service)
-        wanted = ("incident_id", "impact_started_at", "declared_at", "mitigated_at", "resolved_at")
-        frame = incidents.select(*[c for c in wanted if c in incidents.columns]).execute()
-    impact = _timestamps(frame, "impact_started_at").fillna(_timestamps(frame, "declared_at"))
-    resolved = _timestamps(frame, "resolved_at").fillna(_timestamps(frame, "mitigated_at"))
-    ids = frame["incident_id"].astype(str) if "incident_id" in frame.columns else pd.Series(
-        [str(i) for i in range(len(frame))], index=frame.index)
+    t = _lifecycle(incidents, service)
+    began, ended = incident_window(t, open_until=end)
+    rows = t.select("_n", "incident_id", began=began, ended=ended).order_by("_n").to_pyarrow().to_pylist()
     scored, skipped = [], []
-    for incident_id, began, ended in zip(ids, impact, resolved, strict=True):  # a handful of incidents
-        if pd.isna(began):
+    for row in rows:  # a handful of incidents
+        incident_id, began, ended = row["incident_id"], row["began"], row["ended"]
+        if began is None:
             skipped.append(incident_id)
             continue
-        began = began.to_pydatetime()
-        ended = end if pd.isna(ended) else ended.to_pydatetime()
+        began, ended = as_utc(began), as_utc(ended)
         low = began - timedelta(seconds=slack_seconds)
         if low < end and ended >= start:
             scored.append(_Incident(incident_id, began, ended, low))
@@ -490,7 +496,7 @@ def backtest(
     from a second; the budget figures from a third (only when an incident was detected).
     """
     tables = [tables] if isinstance(tables, AlertTable) else list(tables)
-    start, end = _utc(start), _utc(end)
+    start, end = as_utc(start), as_utc(end)
     step_min, _ = _grid(start, end, step)
     events = _as_table(events)
     windows = [w for table in tables for w in table.windows]

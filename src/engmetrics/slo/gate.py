@@ -35,11 +35,13 @@ engmetrics.slo.gate.NoSloError: no SLO for service 'payments'; services with SLO
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
+from ..timeutil import as_utc
 from .loader import SloSet
 from .openslo import SLO, V1AlphaSLO
 from .policy import INSUFFICIENT_DATA, BudgetPolicy, PolicySet
@@ -48,8 +50,8 @@ from .status import slo_status
 if TYPE_CHECKING:
     from engmetrics.store import Store
 
-__all__ = ["OVERRIDES", "GateDecision", "NoSloError", "active_override", "decide", "evaluate_gate",
-           "record_override", "slo_services"]
+__all__ = ["OVERRIDES", "GateDecision", "NoSloError", "active_override", "decide", "evaluate_gate", "has_budget",
+           "lowest_budget", "record_override", "slo_services"]
 
 OVERRIDES = "release_gate_overrides"  # the dataset overrides are recorded in
 INSUFFICIENT_ACTIONS = ["collect enough events in every SLO window before releasing, or override the gate"]
@@ -83,8 +85,18 @@ class GateDecision:
                 "slos": self.slos, "notes": self.notes}
 
 
-def _enough(item: dict[str, Any]) -> bool:
+def has_budget(item: dict[str, Any]) -> bool:
+    """The status item has enough events and a computable remaining budget, so the policy can judge it."""
     return item["state"] != INSUFFICIENT_DATA and item["error_budget"]["remaining"] is not None
+
+
+def lowest_budget(items: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+    """The judged item (`has_budget`) with the least budget left, the first on a tie; None when none is judged.
+
+    It drives the gate's decision (and the report's summary line).
+    """
+    judged = [i for i in items if has_budget(i)]
+    return min(judged, key=lambda i: i["error_budget"]["remaining"]) if judged else None
 
 
 def _driver(item: dict[str, Any]) -> dict[str, Any]:
@@ -100,19 +112,18 @@ def decide(items: list[dict[str, Any]], service: str, policy: BudgetPolicy) -> G
         raise NoSloError(f"no SLO for service {service!r}; services with SLOs: {', '.join(known) or 'none'}")
     slos = []
     for i in mine:
-        stage = policy.stage_for(i["error_budget"]["remaining"]).name if _enough(i) else INSUFFICIENT_DATA
+        stage = policy.stage_for(i["error_budget"]["remaining"]).name if has_budget(i) else INSUFFICIENT_DATA
         slos.append({"slo": i["slo"], "objective": i["objective"], "window": i["window"],
                      "target": i.get("target"), "remaining": i["error_budget"]["remaining"],
                      "state": i["state"], "stage": stage})
-    judged = [i for i in mine if _enough(i)]
-    lacking = [i for i in mine if not _enough(i)]
+    lacking = [i for i in mine if not has_budget(i)]
     notes = []
     if lacking:
         notes.append(f"{len(lacking)} SLO objective/window(s) without enough events: "
                      + ", ".join(f"{i['slo']} {i['objective']} {i['window']}" for i in lacking)
                      + f" (policy: insufficient_data: {policy.model.insufficient_data})")
-    if judged:
-        worst = min(judged, key=lambda i: i["error_budget"]["remaining"])
+    worst = lowest_budget(mine)
+    if worst is not None:
         stage = policy.stage_for(worst["error_budget"]["remaining"])
         if stage.block_releases or not (lacking and policy.model.insufficient_data == "block"):
             return GateDecision(service, not stage.block_releases, stage.name, list(stage.actions),
@@ -130,20 +141,16 @@ def slo_services(specs: SloSet) -> set[str]:
     return services
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _override_dict(row: dict[str, Any]) -> dict[str, Any]:
     out = {k: row[k] for k in ("override_id", "service", "slo", "stage", "reason", "overridden_by")}
     for k in ("created_at", "expires_at"):
-        out[k] = _utc(row[k]).isoformat() if row[k] is not None else None
+        out[k] = as_utc(row[k]).isoformat() if row[k] is not None else None
     return out
 
 
 def active_override(store: Store, service: str, stage: str, at: datetime) -> dict[str, Any] | None:
     """The latest override of `service` in `stage` in force at `at` (created_at <= at < expires_at)."""
-    at = _utc(at)
+    at = as_utc(at)
     t = store.table(OVERRIDES)
     rows = (t.filter((t.service == service) & (t.stage == stage) & (t.created_at <= at) & (t.expires_at > at))
             .order_by(t.created_at.desc()).limit(1).to_pyarrow().to_pylist())
@@ -160,7 +167,7 @@ def record_override(store: Store, decision: GateDecision, *, reason: str, by: st
         raise InputError("an override needs the name of who decides it (--by NAME)")
     if expires_in <= timedelta(0):
         raise InputError("an override must expire after it is made")
-    created = _utc(now or datetime.now(UTC))
+    created = as_utc(now or datetime.now(UTC))
     row = {"override_id": secrets.token_hex(8), "service": decision.service,
            "slo": decision.driven_by["slo"] if decision.driven_by else None, "stage": decision.stage,
            "reason": reason, "overridden_by": by, "created_at": created, "expires_at": created + expires_in}
@@ -173,7 +180,7 @@ def record_override(store: Store, decision: GateDecision, *, reason: str, by: st
 def evaluate_gate(store: Store, specs: SloSet, policies: PolicySet, service: str, at: datetime | None = None, *,
                   zone: str = "UTC", min_events: float = 100, warning_remaining: float = 0.25) -> GateDecision:
     """The gate for `service` at `at` (default: now, to the minute), an override in force included."""
-    checked = _utc(at) if at is not None else datetime.now(UTC)  # overrides: in force when the check runs
+    checked = as_utc(at) if at is not None else datetime.now(UTC)  # overrides: in force when the check runs
     at = checked if at is not None else checked.replace(second=0, microsecond=0)
     report = slo_status(store, specs, at, zone=zone, min_events=min_events, warning_remaining=warning_remaining)
     policy = policies.for_service(service)

@@ -31,9 +31,11 @@ How each is computed:
   approximation. Exhausted means some objective and window had `remaining <= 0`. The evidence names the
   latest such evaluation point.
 - Incidents last from `impact_started_at` (else `declared_at`) to `resolved_at` (else `mitigated_at`, else
-  `at`); an exclusion overlaps when it starts before the incident ends and ends after it starts. A
-  maintenance window of the SLO's service (that of the spec or of its `sli_events` indicator) or of `*` is
-  reported once per SLO of that service; a correction once per SLO, whichever version declared it.
+  `at`: `engmetrics.slo.incidents_window`, as budget attribution and the backtest read them); an exclusion
+  overlaps when it starts before the incident ends and ends after it starts. A maintenance window of the
+  SLO's service (that of the spec or of its `sli_events` indicator) or of `*` is reported once per SLO of
+  that service; a spec correction only while a version declaring it is in force (its periods clipped to
+  `[version's date, next version's date)`), once per SLO for consecutive versions repeating it.
 - `exclusions-share` adds the `budget_removed` of each item's exclusions in `slo status` at `at`
   (Occurrences only: the slice methods do not report it). `remaining_minus_removed` is the budget left
   minus that share: the excluded bad events charged to the same allowance.
@@ -45,8 +47,6 @@ The command (`engmetrics.cli.slo_integrity`) exits 1 when any finding is an `err
 
 >>> successive_lowerings([0.999, 0.995, 0.99, 0.995, 0.99])
 [(0, 2), (3, 4)]
->>> incident_interval({"impact_started_at": None, "declared_at": 1, "resolved_at": None, "mitigated_at": 5}, at=9)
-(1, 5)
 """
 
 from __future__ import annotations
@@ -57,21 +57,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+import ibis
+
+from ..timeutil import as_utc
 from . import openslo
 from .alerting import DEFAULT_TABLE, AlertTable, table_from_sloth
 from .durations import duration_seconds
 from .exclusions import ALL_SERVICES, Exclusion, correction_periods, maintenance_periods
+from .incidents_window import incident_window
 from .loader import SloSet, SpecDocument
 from .openslo import V1AlphaSLO
 from .resolve import NotComputable, resolve_indicator
 from .sloth import AlertWindows, SlothSpec
 from .status import slo_status
-from .versions import EFFECTIVE_FROM, SloVersion, slo_versions
+from .versions import EFFECTIVE_FROM, SloVersion, segments, slo_versions
 
 if TYPE_CHECKING:
     from engmetrics.store import Store
 
-__all__ = ["RULES", "Finding", "incident_interval", "integrity", "successive_lowerings"]
+__all__ = ["RULES", "Finding", "integrity", "successive_lowerings"]
 
 RULES = ("definition-improves-past", "changed-after-breach", "maintenance-overlaps-incident", "exclusions-share",
          "target-lowered-repeatedly", "alerts-disabled-while-burning")
@@ -100,10 +104,6 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.2f} %"
 
@@ -122,13 +122,6 @@ def successive_lowerings(targets: list[float]) -> list[tuple[int, int]]:
             runs.append((start, i - 1))
         start = i
     return runs
-
-
-def incident_interval(row: dict[str, Any], at: Any) -> tuple[Any, Any]:
-    """(start, end) of an incident: impact start or declaration, to resolution or mitigation (else `at`)."""
-    start = row.get("impact_started_at") or row.get("declared_at")
-    end = row.get("resolved_at") or row.get("mitigated_at") or at
-    return start, end
 
 
 def _support(specs: SloSet) -> list[SpecDocument]:
@@ -317,16 +310,34 @@ def _slo_services(specs: SloSet, versions: list[SloVersion]) -> set[str]:
 
 
 def _incidents(store: Store, services: set[str], at: datetime) -> list[dict[str, Any]]:
+    """The incidents of `services` that started before `at`, each `[start, end)` cut at `at`."""
     t = store.table("incidents")
     t = t.filter(t.service.isin(sorted(services)))
-    rows = t.select("incident_id", "service", "severity", "impact_started_at", "declared_at", "mitigated_at",
-                    "resolved_at").order_by("incident_id").to_pyarrow().to_pylist()
-    found = []
-    for row in rows:
-        start, end = incident_interval({k: _utc(v) if isinstance(v, datetime) else v for k, v in row.items()}, at)
-        if start is not None and start < at and end > start:
-            found.append({**row, "start": start, "end": min(end, at)})
-    return found
+    start, end = incident_window(t, open_until=at)
+    t = t.select("incident_id", "service", "severity", "impact_started_at", "declared_at", "mitigated_at",
+                 "resolved_at", start=start, end=end)
+    t = t.filter(t.start.notnull(), t.start < ibis.timestamp(at), t.end > t.start)
+    rows = t.order_by("incident_id").to_pyarrow().to_pylist()
+    return [{**row, "start": as_utc(row["start"]), "end": min(as_utc(row["end"]), at)} for row in rows]
+
+
+_ALWAYS = (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
+
+
+def _corrections(versions: list[SloVersion]) -> Iterator[tuple[int, Any, SloVersion, datetime, datetime]]:
+    """(index, correction, version, from, until): each spec correction with the time [from, until) a version
+    declaring it is in force; consecutive versions repeating a correction give one stretch, named by the first
+    of them."""
+    runs: list[list[Any]] = []  # [index, correction, version, from, until]
+    for version, a, b in segments(versions, *_ALWAYS):
+        for i, correction in enumerate(version.slo.spec.corrections):
+            run = next((r for r in runs if r[1] == correction and r[4] == a), None)
+            if run is not None:  # the same correction copied into the next version
+                run[4] = b
+            else:
+                runs.append([i, correction, version, a, b])
+    for i, correction, version, a, b in runs:
+        yield i, correction, version, a, b
 
 
 def _overlap_finding(name: str, exclusion: Exclusion, incident: dict[str, Any],
@@ -368,17 +379,17 @@ def _overlaps(ctx: _Context) -> Iterator[Finding]:
             for incident in mine:
                 if touching(window, incident):
                     yield _overlap_finding(name, window, incident, {"window_id": window_id})
-        seen: list[Any] = []
-        for version in versions:
-            for i, correction in enumerate(version.slo.spec.corrections):
-                if correction in seen:  # the same correction copied into a later version
-                    continue
-                seen.append(correction)
-                source = f"slo:{name}:corrections[{i}]"
-                for period in correction_periods(correction, source, first, last, version.slo.spec.service):
-                    for incident in mine:
-                        if touching(period, incident):
-                            yield _overlap_finding(name, period, incident, {"version": _iso(version.since)})
+        for i, correction, version, begin, stop in _corrections(versions):
+            if max(begin, first) >= min(stop, last):
+                continue
+            source = f"slo:{name}:corrections[{i}]"
+            for period in correction_periods(correction, source, max(begin, first), min(stop, last),
+                                             version.slo.spec.service):
+                # only while a version declaring it is in force: clipped to [begin, stop)
+                period = dataclasses.replace(period, start=max(period.start, begin), end=min(period.end, stop))
+                for incident in mine:
+                    if touching(period, incident):
+                        yield _overlap_finding(name, period, incident, {"version": _iso(version.since)})
 
 
 # --- rule 4: exclusions-share ---------------------------------------------------------------------------
@@ -532,7 +543,7 @@ def integrity(store: Store, specs: SloSet, at: datetime | None = None, *, zone: 
     if breach_days < 0 or min_lowerings < 1:
         raise ValueError("breach_days must be >= 0 and min_lowerings >= 1")
     duration_seconds(burn_window)  # raises on a malformed window
-    at = _utc(at or datetime.now(UTC).replace(second=0, microsecond=0))
+    at = as_utc(at or datetime.now(UTC).replace(second=0, microsecond=0))
     ctx = _Context(store, specs, at, zone, min_events, warning_remaining)
     now = ctx.status(specs.slos, at) if wanted & {"exclusions-share", "alerts-disabled-while-burning"} else []
     checks: dict[str, Callable[[], Iterable[Finding]]] = {

@@ -78,8 +78,9 @@ from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
 import ibis
-import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
+
+from ..timeutil import UTC_TIMESTAMP, as_utc
 
 if TYPE_CHECKING:
     from engmetrics.store import Store
@@ -96,7 +97,6 @@ __all__ = [
 ]
 
 DEFAULT_CANDIDATES: tuple[float, ...] = (0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999)
-_UTC = dt.Timestamp(timezone="UTC")
 _WEEK = timedelta(days=7)
 _DAY = timedelta(days=1)
 _RELATIVE = 1e-9  # relative tolerance for the event-count threshold (binary rounding of 1 - target)
@@ -257,11 +257,6 @@ class Recommendation:
         return out
 
 
-def _utc(value: datetime) -> datetime:
-    """A naive datetime is taken as UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _number(value: Any) -> float:
     """A float from an aggregated value; NULL and NaN are 0."""
     if value is None:
@@ -275,7 +270,7 @@ def _day(value: Any) -> date:
     if hasattr(value, "to_pydatetime"):
         value = value.to_pydatetime()
     if isinstance(value, datetime):
-        return _utc(value).date()
+        return as_utc(value).date()
     return value  # already a date
 
 
@@ -289,7 +284,7 @@ def _midnight(day: date) -> datetime:
 
 def _sums(t: ir.Table, unit: str) -> dict[date, tuple[float, float]]:
     """`{bucket start date: (good, total)}` per `unit` ("W": ISO week, "D": day), aggregated in the engine."""
-    keyed = t.mutate(_bucket=t.ts.truncate(unit).cast(_UTC))
+    keyed = t.mutate(_bucket=t.ts.truncate(unit).cast(UTC_TIMESTAMP))
     agg = keyed.group_by("_bucket").aggregate(good=keyed.good.sum(), total=keyed.total.sum()).order_by("_bucket")
     frame = agg.execute()
     out: dict[date, tuple[float, float]] = {}
@@ -340,6 +335,108 @@ def _fmt(target: float) -> str:
     return f"{target:g}"
 
 
+def _history(events: ir.Table, start: datetime | None, end: datetime | None) -> ir.Table:
+    """`(ts, good, total)` of `events` in [start, end): NULL counts 0, good capped at total."""
+    t = events
+    if start is not None:
+        t = t.filter(t.ts >= ibis.timestamp(start))
+    if end is not None:
+        t = t.filter(t.ts < ibis.timestamp(end))
+    good, total = t.good.cast("float64").fill_null(0.0), t.total.cast("float64").fill_null(0.0)
+    return t.select("ts", good=ibis.least(good, total), total=total)
+
+
+def _week_levels(weekly: dict[date, tuple[float, float]], start: datetime, end: datetime,
+                 confidence: float) -> list[WeekLevel]:
+    """Every ISO week overlapping [start, end), with its achieved level and interval."""
+    levels: list[WeekLevel] = []
+    monday = _monday(start.date())
+    while _midnight(monday) < end:
+        good, total = weekly.get(monday, (0.0, 0.0))
+        interval = wilson_interval(good, total, confidence)
+        full = _midnight(monday) >= start and _midnight(monday) + _WEEK <= end
+        levels.append(WeekLevel(
+            monday, good, total, good / total if interval else None,
+            interval[0] if interval else None, interval[1] if interval else None, full,
+        ))
+        monday += _WEEK
+    return levels
+
+
+def _overall(weekly: dict[date, tuple[float, float]], daily: dict[date, tuple[float, float]],
+             weeks: list[WeekLevel], start: datetime | None, end: datetime | None, confidence: float,
+             period_days: int) -> OverallLevel:
+    """The whole history's counts, level and interval, and its worst rolling period."""
+    good = sum(g for g, _ in weekly.values())
+    total = sum(n for _, n in weekly.values())
+    interval = wilson_interval(good, total, confidence)
+    with_events = [w for w in weeks if w.achieved is not None]
+    worst: tuple[date, date, float] | None = None
+    days = 0
+    if start is not None and end is not None:
+        days = ((end - timedelta(microseconds=1)).date() - start.date()).days + 1  # days touched by [start, end)
+        if daily:
+            worst = _worst_period(daily, start.date(), days, period_days)
+    return OverallLevel(
+        start=start, end=end, good=good, total=total, achieved=good / total if interval else None,
+        low=interval[0] if interval else None, high=interval[1] if interval else None,
+        weeks=len(weeks), full_weeks=sum(1 for w in weeks if w.full), weeks_with_events=len(with_events),
+        full_weeks_with_events=sum(1 for w in with_events if w.full), days=days,
+        worst_period_start=worst[0] if worst else None, worst_period_end=worst[1] if worst else None,
+        worst_period_achieved=worst[2] if worst else None,
+    )
+
+
+def _history_warnings(overall: OverallLevel, weeks: list[WeekLevel], min_weeks: int, period_days: int) -> list[str]:
+    """Why the history may not be trusted: too few full weeks, gaps, shorter than the period."""
+    warnings = []
+    if overall.full_weeks_with_events < min_weeks:
+        warnings.append(f"baseline too short to trust: {overall.full_weeks_with_events} full week(s) with events, "
+                        f"fewer than {min_weeks}")
+    gaps = [w.week.isoformat() for w in weeks if w.achieved is None]
+    if gaps:
+        warnings.append(f"gap: {len(gaps)} week(s) without events: {', '.join(gaps)}")
+    if overall.days < period_days:
+        warnings.append(f"history of {overall.days} day(s) is shorter than the {period_days}-day period: "
+                        "the worst period is the whole history")
+    return warnings
+
+
+_Row = tuple[float, float, float, float | None, int, bool, bool, bool]
+
+
+def _assess(targets: tuple[float, ...], overall: OverallLevel, weeks: list[WeekLevel],
+            min_budget_events: float) -> tuple[list[_Row], list[str]]:
+    """Per target: (target, allowed, consumed, worst period consumed, weeks breached, meets the lower bound,
+    survives the worst period, resolvable); and the targets too fine for the event count."""
+    low = overall.low
+    assert low is not None
+    rows: list[_Row] = []
+    unresolved: list[str] = []
+    for target in targets:
+        allowed = (1 - target) * overall.total
+        consumed = overall.bad / allowed
+        worst_consumed = ((1 - overall.worst_period_achieved) / (1 - target)
+                          if overall.worst_period_achieved is not None else None)
+        breached = sum(1 for w in weeks if w.achieved is not None and w.achieved < target)
+        meets = target <= low
+        survives = worst_consumed is not None and worst_consumed < 1
+        resolvable = allowed >= min_budget_events * (1 - _RELATIVE)  # (1 - 0.9995) x 20000 is 9.99999...
+        if not resolvable:
+            needed = math.ceil(min_budget_events / (1 - target) * (1 - _RELATIVE))
+            unresolved.append(f"{_fmt(target)} (needs {needed:,})")
+        rows.append((target, allowed, consumed, worst_consumed, breached, meets, survives, resolvable))
+    return rows, unresolved
+
+
+def _choose(targets: tuple[float, ...], rows: list[_Row]) -> tuple[float | None, float | None]:
+    """(recommended, aspirational): the highest supported target and the next candidate above it."""
+    supported = [row[0] for row in rows if row[5] and row[6] and row[7]]
+    recommended = max(supported) if supported else None
+    above = [target for target in targets if recommended is None or target > recommended]
+    return recommended, above[0] if above else None
+
+
 def recommend(
     events: ir.Table, *, start: datetime | None = None, end: datetime | None = None,
     candidates: Sequence[float] = DEFAULT_CANDIDATES, period_days: int = 28, confidence: float = 0.95,
@@ -355,121 +452,46 @@ def recommend(
     label the result. Raises ValueError on invalid arguments, never on missing data.
     """
     targets = _check(candidates, confidence, period_days, min_weeks, min_budget_events)
-    start_utc = _utc(start) if start is not None else None
-    end_utc = _utc(end) if end is not None else None
+    start_utc = as_utc(start) if start is not None else None
+    end_utc = as_utc(end) if end is not None else None
     if start_utc is not None and end_utc is not None and end_utc <= start_utc:
         raise ValueError(f"the history is empty: end {end_utc.isoformat()} is not after start {start_utc.isoformat()}")
 
-    t = events
-    if start_utc is not None:
-        t = t.filter(t.ts >= ibis.timestamp(start_utc))
-    if end_utc is not None:
-        t = t.filter(t.ts < ibis.timestamp(end_utc))
-    good_col, total_col = t.good.cast("float64").fill_null(0.0), t.total.cast("float64").fill_null(0.0)
-    t = t.select("ts", good=ibis.least(good_col, total_col), total=total_col)
-
+    t = _history(events, start_utc, end_utc)
     weekly = {k: v for k, v in _sums(t, "W").items() if v[1] > 0}
     daily = {k: v for k, v in _sums(t, "D").items() if v[1] > 0}
-    warnings: list[str] = []
+    if daily:  # whole ISO weeks around the data unless given
+        start_utc = start_utc or _midnight(_monday(min(daily)))
+        end_utc = end_utc or _midnight(_monday(max(daily)) + _WEEK)
+    weeks = _week_levels(weekly, start_utc, end_utc, confidence) if start_utc and end_utc else []
+    overall = _overall(weekly, daily, weeks, start_utc, end_utc, confidence, period_days)
 
-    if daily:
-        if start_utc is None:
-            start_utc = _midnight(_monday(min(daily)))
-        if end_utc is None:
-            end_utc = _midnight(_monday(max(daily)) + _WEEK)
+    def result(assessments: tuple[CandidateAssessment, ...], recommended: float | None,
+               aspirational: float | None, warnings: list[str]) -> Recommendation:
+        return Recommendation(tuple(weeks), overall, assessments, recommended, aspirational, tuple(warnings),
+                              confidence, period_days, service, indicator)
 
-    # the calendar of ISO weeks overlapping [start, end)
-    week_levels: list[WeekLevel] = []
-    if start_utc is not None and end_utc is not None:
-        monday = _monday(start_utc.date())
-        while _midnight(monday) < end_utc:
-            good, total = weekly.get(monday, (0.0, 0.0))
-            interval = wilson_interval(good, total, confidence)
-            full = _midnight(monday) >= start_utc and _midnight(monday) + _WEEK <= end_utc
-            week_levels.append(WeekLevel(
-                monday, good, total, good / total if interval else None,
-                interval[0] if interval else None, interval[1] if interval else None, full,
-            ))
-            monday += _WEEK
+    if overall.achieved is None:
+        return result(tuple(CandidateAssessment(target, None, None, None, 0, False, False, False, False, False,
+                                                False) for target in targets),
+                      None, None, ["no events in the history: nothing to recommend"])
 
-    good_sum = sum(g for g, _ in weekly.values())
-    total_sum = sum(n for _, n in weekly.values())
-    interval = wilson_interval(good_sum, total_sum, confidence)
-    with_events = [w for w in week_levels if w.achieved is not None]
-    full_with_events = sum(1 for w in with_events if w.full)
-
-    worst: tuple[date, date, float] | None = None
-    days = 0
-    if start_utc is not None and end_utc is not None:
-        first_day = start_utc.date()
-        days = ((end_utc - timedelta(microseconds=1)).date() - first_day).days + 1  # days touched by [start, end)
-        if daily:
-            worst = _worst_period(daily, first_day, days, period_days)
-
-    overall = OverallLevel(
-        start=start_utc, end=end_utc, good=good_sum, total=total_sum,
-        achieved=good_sum / total_sum if interval else None,
-        low=interval[0] if interval else None, high=interval[1] if interval else None,
-        weeks=len(week_levels), full_weeks=sum(1 for w in week_levels if w.full),
-        weeks_with_events=len(with_events), full_weeks_with_events=full_with_events, days=days,
-        worst_period_start=worst[0] if worst else None, worst_period_end=worst[1] if worst else None,
-        worst_period_achieved=worst[2] if worst else None,
-    )
-
-    if interval is None:
-        warnings.append("no events in the history: nothing to recommend")
-        assessments = tuple(CandidateAssessment(target, None, None, None, 0, False, False, False, False, False,
-                                                False) for target in targets)
-        return Recommendation(tuple(week_levels), overall, assessments, None, None, tuple(warnings), confidence,
-                              period_days, service, indicator)
-
-    if full_with_events < min_weeks:
-        warnings.append(f"baseline too short to trust: {full_with_events} full week(s) with events, "
-                        f"fewer than {min_weeks}")
-    gaps = [w.week.isoformat() for w in week_levels if w.achieved is None]
-    if gaps:
-        warnings.append(f"gap: {len(gaps)} week(s) without events: {', '.join(gaps)}")
-    if days < period_days:
-        warnings.append(f"history of {days} day(s) is shorter than the {period_days}-day period: "
-                        "the worst period is the whole history")
-
-    bad = total_sum - good_sum
-    low = overall.low
-    assert low is not None
-    rows: list[tuple[float, float, float, float | None, int, bool, bool, bool]] = []
-    unresolved: list[str] = []
-    for target in targets:
-        allowed = (1 - target) * total_sum
-        consumed = bad / allowed
-        worst_consumed = (1 - worst[2]) / (1 - target) if worst else None
-        breached = sum(1 for w in with_events if w.achieved is not None and w.achieved < target)
-        meets = target <= low
-        survives = worst_consumed is not None and worst_consumed < 1
-        resolvable = allowed >= min_budget_events * (1 - _RELATIVE)  # (1 - 0.9995) x 20000 is 9.99999...
-        if not resolvable:
-            needed = math.ceil(min_budget_events / (1 - target) * (1 - _RELATIVE))
-            unresolved.append(f"{_fmt(target)} (needs {needed:,})")
-        rows.append((target, allowed, consumed, worst_consumed, breached, meets, survives, resolvable))
+    warnings = _history_warnings(overall, weeks, min_weeks, period_days)
+    rows, unresolved = _assess(targets, overall, weeks, min_budget_events)
     if unresolved:
-        warnings.append(f"too few events to resolve some targets: {total_sum:,.0f} events allow fewer than "
+        warnings.append(f"too few events to resolve some targets: {overall.total:,.0f} events allow fewer than "
                         f"{min_budget_events:g} bad events for {', '.join(unresolved)}")
-
-    supported = [row[0] for row in rows if row[5] and row[6] and row[7]]
-    recommended = max(supported) if supported else None
-    above = [target for target in targets if recommended is None or target > recommended]
-    aspirational = above[0] if above else None
+    recommended, aspirational = _choose(targets, rows)
     if recommended is None:
-        worst_text = f"{worst[2]:.6g}" if worst else "nothing"
-        warnings.append(f"no candidate target is supported: the achieved level's lower bound is {low:.6g} "
-                        f"and the worst {min(period_days, days)}-day period achieved {worst_text}")
-
+        worst_text = f"{overall.worst_period_achieved:.6g}" if overall.worst_period_achieved is not None else "nothing"
+        warnings.append(f"no candidate target is supported: the achieved level's lower bound is {overall.low:.6g} "
+                        f"and the worst {min(period_days, overall.days)}-day period achieved {worst_text}")
     assessments = tuple(
         CandidateAssessment(target, allowed, consumed, worst_consumed, breached, meets, survives, resolvable,
                             meets and survives and resolvable, target == recommended, target == aspirational)
         for target, allowed, consumed, worst_consumed, breached, meets, survives, resolvable in rows
     )
-    return Recommendation(tuple(week_levels), overall, assessments, recommended, aspirational, tuple(warnings),
-                          confidence, period_days, service, indicator)
+    return result(assessments, recommended, aspirational, warnings)
 
 
 def recommend_sli_events(

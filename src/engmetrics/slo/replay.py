@@ -2,13 +2,17 @@
 
 The SLO's indicator and target are those of the version in force at the end of the range; its alert table
 (see `engmetrics.slo.status.alert_table`) is compared with the SRE Workbook's table, the default table and
-every Sloth `AlertWindows` document in the workspace. Windows reach back 3 days before `start` so the
-first evaluations see full windows. Events in excluded periods are not removed here: the backtest asks
+every Sloth `AlertWindows` document in the workspace (a table with the same tiers as one before it is
+listed once; a different table whose name is taken gets a ` #2`, ` #3`... suffix). Events are read from
+the longest alert window or the SLO's period (whichever is longer) before `start`, so the first
+evaluations see full windows and the budget spent before a first alert is a share of the whole period's
+allowance `[alert - period, alert)`. Events in excluded periods are not removed here: the backtest asks
 whether the alerts would have woken someone, and maintenance noise is part of that answer.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -29,10 +33,19 @@ __all__ = ["backtest_slo", "report_dict"]
 
 
 def _tables(specs: SloSet, own: AlertTable) -> list[AlertTable]:
+    """The tables to compare, each set of tiers once (the first name it comes with), names made unique."""
     tables = [own, WORKBOOK_TABLE, DEFAULT_TABLE, *(table_from_sloth(d.model) for d in specs.of(AlertWindows))]
-    unique: dict[str, AlertTable] = {}
+    unique: dict[tuple, AlertTable] = {}
+    names: set[str] = set()
     for table in tables:
-        unique.setdefault(table.name, table)
+        if table.tiers in unique:
+            continue
+        name, n = table.name, 1
+        while name in names:
+            n += 1
+            name = f"{table.name} #{n}"
+        names.add(name)
+        unique[table.tiers] = replace(table, name=name)
     return list(unique.values())
 
 
@@ -52,7 +65,8 @@ def backtest_slo(store: Store, specs: SloSet, name: str, *, start: datetime, end
     indicator = resolve_indicator(specs.indicator(version.slo, objective), spec.service)
     tables = _tables(specs, alert_table(specs, version, window))
     lookback = max(duration_seconds(w) for t in tables for w in t.windows)
-    events = events_of(store, [indicator], start - timedelta(seconds=lookback), end)
+    history = max(lookback, window.period_seconds)  # the budget of a first alert: [alert - period, alert)
+    events = events_of(store, [indicator], start - timedelta(seconds=history), end)
     events = events.filter((events.service == indicator.key[0]) & (events.indicator == indicator.key[1]))
     return backtest(events.select("ts", "good", "total"), target=target, period_seconds=window.period_seconds,
                     tables=tables, start=start, end=end, incidents=store.table("incidents"), service=spec.service)

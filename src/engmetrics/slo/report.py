@@ -8,7 +8,8 @@ Content, per service (services with the least budget left first, then by name):
   deployments together, or the unattributed rest), e.g. `checkout has used 74.6 % of its 7-day
   availability budget; 53.2 % of that during INC-1.`;
 - budget status of every objective and window (`engmetrics.slo.status`): target, SLI, budget left, state,
-  burn rate over the window, time to exhaustion at the 1-day burn rate;
+  burn rate over the window, time to exhaustion at the 1-day burn rate; a composite SLO's journey line
+  (`objective: composite`) is shown here only, its objectives' budgets being attributed one by one;
 - what consumed each budget (`engmetrics.slo.attribution`): incidents with ids, titles and shares,
   deployments and their share, the unattributed rest, and the exclusions with their reasons and the
   budget they removed;
@@ -46,8 +47,9 @@ from markupsafe import Markup
 from ..charts import format_value
 from ..report.markdown import _table
 from ..report.text import STATUS_SYMBOL, long_date
-from .attribution import DEFAULT_DEPLOY_WINDOW, Attribution, budget_attribution
-from .gate import OVERRIDES, active_override, decide
+from ..timeutil import as_utc
+from .attribution import DEFAULT_DEPLOY_WINDOW, Attribution, budget_attribution, is_composite_item
+from .gate import OVERRIDES, active_override, decide, lowest_budget
 from .loader import SloSet
 from .policy import INSUFFICIENT_DATA, PolicySet
 from .status import slo_status
@@ -66,10 +68,14 @@ _UNITS = {"d": "day", "w": "week", "h": "hour", "m": "minute", "M": "month", "Q"
 
 @dataclass(frozen=True)
 class ObjectiveBudget:
-    """One objective over one window: its status item and what consumed its budget."""
+    """One objective over one window: its status item and what consumed its budget.
+
+    A composite SLO's journey item has no attribution (None): its objectives are attributed one by one, so
+    it shows in the budget status table only.
+    """
 
     status: dict[str, Any]
-    attribution: Attribution
+    attribution: Attribution | None
 
 
 @dataclass(frozen=True)
@@ -113,7 +119,8 @@ class SloLeadershipReport:
     def to_dict(self) -> dict[str, Any]:
         return {"title": self.title, "at": self.at.isoformat(), "deploy_window": self.deploy_window,
                 "services": [{"service": s.service, "summary": s.summary,
-                              "objectives": [{"status": o.status, "attribution": o.attribution.to_dict()}
+                              "objectives": [{"status": o.status,
+                                              "attribution": o.attribution.to_dict() if o.attribution else None}
                                              for o in s.objectives],
                               "policy": asdict(s.policy) if s.policy else None} for s in self.services],
                 "skipped": [{"slo": n, "reason": r} for n, r in self.skipped]}
@@ -211,13 +218,15 @@ def _source_text(source: str) -> str:
 
 # --- building ------------------------------------------------------------------------------------------
 
-def _has_budget(status: dict[str, Any]) -> bool:
-    return status["state"] != INSUFFICIENT_DATA and status["error_budget"]["remaining"] is not None
-
-
 def _driver(objectives: list[ObjectiveBudget]) -> ObjectiveBudget | None:
-    judged = [o for o in objectives if _has_budget(o.status)]
-    return min(judged, key=lambda o: o.status["error_budget"]["remaining"]) if judged else None
+    """The objective and window the release gate judges by (`gate.lowest_budget`), None when none is judged."""
+    worst = lowest_budget(o.status for o in objectives)
+    return next(o for o in objectives if o.status is worst) if worst is not None else None
+
+
+def _attributed(objectives: list[ObjectiveBudget]) -> list[tuple[ObjectiveBudget, Attribution]]:
+    """The objectives with an attribution (all but composite journeys)."""
+    return [(o, o.attribution) for o in objectives if o.attribution is not None]
 
 
 def _summary(service: str, objectives: list[ObjectiveBudget]) -> str:
@@ -230,6 +239,8 @@ def _summary(service: str, objectives: list[ObjectiveBudget]) -> str:
     s, a = worst.status, worst.attribution
     used = 1 - s["error_budget"]["remaining"]
     what = f"its {window_words(s['window'])} {_objective_name(s)} budget"
+    if a is None:  # a composite journey: its objectives' attributions say what consumed it
+        return f"{service} has used {percent(used)} of {what}" + (" (overspent)." if used > 1 else ".")
     if a.consumed <= 0:
         return f"{service} has used none of {what}."
     text = f"{service} has used {percent(used)} of {what}"
@@ -278,11 +289,12 @@ def build_slo_report(store: Store, specs: SloSet, at: datetime, *, title: str = 
                      deploy_window: str = DEFAULT_DEPLOY_WINDOW, policies: PolicySet | None = None
                      ) -> SloLeadershipReport:
     """The report at `at` (see the module docstring); `policies` default: the built-in policy for all."""
-    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    at = as_utc(at)
     status = slo_status(store, specs, at, zone=zone, min_events=min_events, warning_remaining=warning_remaining)
-    attributions = budget_attribution(store, specs, status.items, deploy_window=deploy_window)
+    attributions = iter(budget_attribution(store, specs, status.items, deploy_window=deploy_window))
     by_service: dict[str, list[ObjectiveBudget]] = {}
-    for item, attribution in zip(status.items, attributions, strict=True):
+    for item in status.items:  # composite items have no attribution; the others one each, in order
+        attribution = None if is_composite_item(item) else next(attributions)
         by_service.setdefault(item["service"], []).append(ObjectiveBudget(item, attribution))
     policies = policies if policies is not None else PolicySet()
     services = [ServiceBudget(name, _summary(name, objectives), objectives,
@@ -349,8 +361,7 @@ def _exclusion_rows(a: Attribution) -> list[list[str]]:
              if e["budget_removed"] is not None else "– (slices)"] for e in a.exclusions]
 
 
-def _attribution_title(o: ObjectiveBudget) -> str:
-    a, s = o.attribution, o.status
+def _attribution_title(s: dict[str, Any], a: Attribution) -> str:
     allowed = "–" if a.allowed is None else format_value(a.allowed)
     return (f"{s['slo']} · {_objective_name(s)} · {s['window']}: {amount_text(a.consumed, a.unit)} of "
             f"{allowed} allowed ({s['budgeting_method']})")
@@ -405,12 +416,12 @@ def render_markdown(report: SloLeadershipReport) -> str:
         out += [f"## {s.service}", "", f"**{s.summary}**", "", "### Budget status", ""]
         out += _table(_STATUS_HEADER, [r.cells for r in _status_rows(s)])
         out += ["### What consumed the budget", ""]
-        for o in s.objectives:
-            out += [f"#### {_attribution_title(o)}", ""]
-            out += _table(_CAUSE_HEADER, _cause_rows(o.attribution))
-            if o.attribution.exclusions:
+        for o, a in _attributed(s.objectives):
+            out += [f"#### {_attribution_title(o.status, a)}", ""]
+            out += _table(_CAUSE_HEADER, _cause_rows(a))
+            if a.exclusions:
                 out += ["Excluded before budgeting:", ""]
-                out += _table(_EXCLUSION_HEADER, _exclusion_rows(o.attribution))
+                out += _table(_EXCLUSION_HEADER, _exclusion_rows(a))
         if s.policy:
             out += ["### Error-budget policy", ""]
             out += [f"- {line}" for line in _policy_lines(s.policy)] + [""]
@@ -440,8 +451,8 @@ def _report_css() -> Markup:
 def render_html(report: SloLeadershipReport) -> str:
     """The report as one self-contained HTML page: inline CSS, no scripts, no external resources."""
     services = [{"name": s.service, "summary": s.summary, "status": _status_rows(s),
-                 "objectives": [(_attribution_title(o), _cause_rows(o.attribution), _exclusion_rows(o.attribution))
-                                for o in s.objectives],
+                 "objectives": [(_attribution_title(o.status, a), _cause_rows(a), _exclusion_rows(a))
+                                for o, a in _attributed(s.objectives)],
                  "policy": _policy_lines(s.policy) if s.policy else None,
                  "stage": s.policy.stage if s.policy else "–",
                  "releases": ("allowed" if s.policy.releases_allowed else "frozen") if s.policy else "–"}

@@ -36,8 +36,15 @@ Which specs give rules, and their ids:
 A query with `{{.window}}` is used as written; a plain selector such as `http_requests_total{code="500"}`
 (as OpenSLO's examples write counters) is wrapped as `sum(rate(<selector>[{{.window}}]))`.
 
-The alert table is the `AlertWindows` document of the specs whose `sloPeriod` equals the SLO's period,
-else `alerting.DEFAULT_TABLE` with its budget shares scaled to the period.
+The alert table is the `AlertWindows` document an OpenSLO v1 SLO names in its annotation
+`engmetrics.dev/alert-windows` (as `slo status` reads it; an unknown name skips the SLO with a warning),
+else the `AlertWindows` document of the specs whose `sloPeriod` equals the SLO's period, else
+`alerting.DEFAULT_TABLE` with its budget shares scaled to the period (`alerting.choose_table`).
+
+An OpenSLO v1 SLO with versions (several documents of one name, `engmetrics.dev/effective-from`, see
+`engmetrics.slo.versions`) gets rules from the version in force `now` only (Prometheus evaluates the rules
+from now on, and one name must give one set of groups); a version due later is ignored, and an SLO with no
+version in force yet is skipped with a warning.
 
 Deliberate deviations from Sloth (the rest, checked against Sloth's generated examples, is identical
 down to the expressions' whitespace):
@@ -66,6 +73,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -74,10 +82,13 @@ import yaml
 
 from .. import __version__
 from ..errors import Issue
+from ..timeutil import as_utc
 from . import openslo, sloth
 from .alerting import AlertTable, AlertTier, choose_table
 from .durations import duration_label, duration_seconds
 from .loader import SloSet, SpecDocument
+from .status import ALERT_WINDOWS
+from .versions import SloVersion, in_force, slo_versions
 
 __all__ = ["DEFAULT_PERIOD", "RuleSlo", "RulesResult", "go_float", "prometheus_rules",
            "rules_yaml", "slo_groups"]
@@ -358,26 +369,65 @@ def _converters(doc: SpecDocument, specs: SloSet, period: int) -> list[tuple[str
     return []
 
 
-def prometheus_rules(specs: SloSet, default_period: str = DEFAULT_PERIOD) -> RulesResult:
-    """Rule groups for every SLO with a Prometheus indicator; Sloth specs get `default_period`.
+def _version_in_force(doc: SpecDocument, versions: dict[str, list[SloVersion]], now: datetime) -> bool:
+    """Whether an OpenSLO v1 document is the version of its SLO in force at `now` (True for other documents);
+    raises _Skip for the first version of an SLO none of whose versions is in force yet."""
+    if not isinstance(doc.model, openslo.SLO):
+        return True
+    mine = versions[doc.name]
+    current = in_force(mine, now)
+    if current is None:
+        if doc is mine[0].document:  # one warning per SLO
+            assert mine[0].since is not None
+            raise _Skip(f"no version is in force yet (the first takes effect {mine[0].since.isoformat()})",
+                        "metadata", "annotations")
+        return False
+    return current.document is doc
+
+
+def _table(doc: SpecDocument, windows: list[sloth.AlertWindows], period: int) -> AlertTable:
+    """The SLO's alert table: the AlertWindows its annotation names, else the one for its period, else the
+    default."""
+    annotations = doc.model.metadata.annotations if isinstance(doc.model, openslo.SLO) else {}
+    wanted = annotations.get(ALERT_WINDOWS)
+    try:
+        return choose_table(windows, period, None if wanted is None else str(wanted))
+    except ValueError as exc:
+        raise _Skip(f"{ALERT_WINDOWS}: {exc}", "metadata", "annotations", ALERT_WINDOWS) from None
+
+
+def prometheus_rules(specs: SloSet, default_period: str = DEFAULT_PERIOD, now: datetime | None = None) -> RulesResult:
+    """Rule groups for every SLO with a Prometheus indicator; Sloth specs get `default_period`. Of an SLO with
+    versions, the one in force at `now` (default: the current time) gives the rules.
 
     >>> prometheus_rules(SloSet())
     RulesResult(groups=[], issues=[])
     """
     period = duration_seconds(default_period)
+    now = as_utc(now) if now is not None else datetime.now(UTC)
     windows = [d.model for d in specs.of(sloth.AlertWindows)]
+    versions = slo_versions(specs)
     groups: list[dict[str, Any]] = []
     issues: list[Issue] = []
+
+    def skipped(doc: SpecDocument, name: str, skip: _Skip) -> None:
+        issues.append(Issue("WARNING", "rules", f"{name}: no Prometheus rules: {skip}", file=doc.file,
+                            line=doc.line_of(*skip.loc), metric=name))
+
     for doc in specs.documents:
+        try:
+            if not _version_in_force(doc, versions, now):
+                continue
+        except _Skip as skip:
+            skipped(doc, doc.name, skip)
+            continue
         for name, convert in _converters(doc, specs, period):
             try:
                 slo = convert()
+                if slo is not None:
+                    groups.extend(slo_groups(slo, _table(doc, windows, slo.period)))
             except _Skip as skip:
-                issues.append(Issue("WARNING", "rules", f"{name}: no Prometheus rules: {skip}", file=doc.file,
-                                    line=doc.line_of(*skip.loc), metric=name))
-                continue
-            if slo is not None:
-                groups.extend(slo_groups(slo, choose_table(windows, slo.period)))
+                skipped(doc, name, skip)
     return RulesResult(groups, issues)
 
 
