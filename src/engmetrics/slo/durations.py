@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 
 __all__ = ["SINGLE_UNIT", "duration_label", "duration_seconds"]
 
@@ -20,6 +21,7 @@ _PART = re.compile(r"([0-9]+)(ms|[smhdwy])")
 SINGLE_UNIT = re.compile(r"^([0-9]+)([a-zA-Z])$")  # OpenSLO's form: a count and one unit letter
 
 
+@cache
 def duration_seconds(text: str) -> int:
     """Seconds in a fixed-length duration such as `5m`, `1h30m` or `4w` (whole seconds, more than 0)."""
     parts = _PART.findall(text)
