@@ -17,7 +17,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from .errors import InputError
 from .yamlio import LineDict, load_all, locate
 
-__all__ = ["SETTINGS_FILE", "PrivacySettings", "Settings", "SloSettings", "load_settings"]
+__all__ = ["SETTINGS_FILE", "DurationEvents", "IncidentSettings", "PrivacySettings", "Settings", "SloSettings",
+           "load_settings"]
 
 SETTINGS_FILE = "engmetrics.yaml"
 ENV_PREFIX = "ENGMETRICS_"
@@ -39,6 +40,43 @@ class SloSettings(BaseModel):
     warning_remaining: float = Field(0.25, ge=0, le=1, description="remaining budget share below which: warning")
 
 
+_SEVERITIES = {
+    "sev0": 1, "sev1": 1, "sev2": 2, "sev3": 3, "sev4": 4, "sev5": 5,
+    "p1": 1, "p2": 2, "p3": 3, "p4": 4, "p5": 5,
+    "critical": 1, "major": 2, "high": 2, "error": 3, "medium": 3, "moderate": 3, "warning": 4, "minor": 4,
+    "low": 4, "info": 5, "informational": 5,
+}
+_LIFECYCLE = {  # each duration: first non-null column of `start`, to first non-null column of `end`
+    "ttd": {"start": ["impact_started_at", "declared_at"], "end": ["detected_at", "declared_at"]},
+    "tta": {"start": ["detected_at", "declared_at"], "end": ["acknowledged_at"]},
+    "ttm": {"start": ["impact_started_at", "declared_at"], "end": ["mitigated_at", "resolved_at"]},
+    "ttr": {"start": ["impact_started_at", "declared_at"], "end": ["resolved_at"]},
+}
+
+
+class DurationEvents(BaseModel):
+    """Which `incidents` timestamps start and end one duration: the first non-null column of each list."""
+
+    model_config = ConfigDict(extra="forbid")
+    start: list[str] = Field(min_length=1)
+    end: list[str] = Field(min_length=1)
+
+
+class IncidentSettings(BaseModel):
+    """How incidents, alerts and on-call are read and judged (see docs/incidents.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    severity_map: dict[str, int] = Field(default_factory=lambda: dict(_SEVERITIES),
+                                         description="vendor severity or priority name (lower case) -> 1-5")
+    durations: dict[str, DurationEvents] = Field(
+        default_factory=lambda: {k: DurationEvents(**v) for k, v in _LIFECYCLE.items()},
+        description="ttd, tta, ttm, ttr: start and end columns, first non-null wins")
+    business_hours: tuple[int, int] = Field((8, 18), description="local hours [start, end) of the working day")
+    sleep_hours: tuple[int, int] = Field((22, 8), description="local hours [start, end) counted as sleep")
+    flapping_minutes: int = Field(30, ge=1, description="an alert re-fired within this many minutes flaps")
+    deploy_window_hours: float = Field(2.0, gt=0, description="a deploy this long before impact may have caused it")
+
+
 class Settings(BaseSettings):
     """Resolved settings of one workspace."""
 
@@ -52,6 +90,7 @@ class Settings(BaseSettings):
     pseudonym_key_file: Path | None = Field(None, description="keyed-hash secret for person columns")
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     slo: SloSettings = Field(default_factory=SloSettings)
+    incidents: IncidentSettings = Field(default_factory=IncidentSettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],

@@ -53,7 +53,8 @@ def main(
 
 
 # Command groups: one module each, registered here and nowhere else.
-from . import catalog, datasets, demo, export, ingest, metrics, report, serve, slo, token, workspace  # noqa: E402
+from . import catalog, datasets, demo, export, incidents, ingest, metrics, report, serve, slo, token  # noqa: E402
+from . import workspace  # noqa: E402
 
 app.command("init")(workspace.init)
 app.add_typer(datasets.app, name="datasets")
@@ -62,6 +63,7 @@ app.command("ingest")(ingest.ingest)
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(metrics.app, name="metrics")
 app.add_typer(slo.app, name="slo")
+app.add_typer(incidents.app, name="incidents")
 app.command("scorecard")(metrics.scorecard_command)
 app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
