@@ -53,8 +53,20 @@ def main(
 
 
 # Command groups: one module each, registered here and nowhere else.
-from . import catalog, datasets, demo, export, incidents, ingest, metrics, report, serve, slo, token  # noqa: E402
-from . import workspace  # noqa: E402
+from . import (  # noqa: E402
+    catalog,
+    datasets,
+    demo,
+    export,
+    incidents,
+    ingest,
+    metrics,
+    report,
+    serve,
+    slo,
+    token,
+    workspace,
+)
 
 app.command("init")(workspace.init)
 app.add_typer(datasets.app, name="datasets")
