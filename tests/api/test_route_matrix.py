@@ -19,16 +19,21 @@ EXPECTED: dict[str, object] = {
     "list_indicators": READ, "show_indicator": READ, "get_catalog_tree": READ,
     "list_metric_values": READ, "get_scorecard": READ, "list_slos": READ, "show_slo": READ,
     "list_datasets": READ, "list_quarantine": AUDIT, "ingest_dataset": ADMIN,
+    "list_incidents": READ, "search_incidents": READ, "show_incident": READ, "incident_stats": READ,
+    "incident_fatigue": READ, "incident_patterns": READ,
     "get_current_user": READ, "list_api_tokens": AUDIT, "create_api_token": ADMIN, "revoke_api_token": ADMIN,
     # web pages (engmetrics.web): same roles as the API behind them
     "dashboard_css": PUBLIC, "login_page": PUBLIC, "overview_page": READ, "indicator_page": READ,
     "catalog_page": READ, "datasets_page": READ, "quarantine_page": AUDIT, "slos_page": READ, "slo_page": READ,
+    "incidents_page": READ, "incident_page": READ,
 }
 # Pages answer a browser: no session -> 303 to /login, a role without access -> an HTML 403 page.
-PAGES = {"overview_page", "indicator_page", "catalog_page", "datasets_page", "quarantine_page", "slos_page", "slo_page"}
+PAGES = {"overview_page", "indicator_page", "catalog_page", "datasets_page", "quarantine_page", "slos_page", "slo_page",
+         "incidents_page", "incident_page"}
 # FastAPI's own pages (not APIRoutes): the OpenAPI document and the docs are open.
 FRAMEWORK_PATHS = {"/api/v1/openapi.json", "/api/v1/docs", "/api/v1/docs/oauth2-redirect"}
-PATH_VALUES = {"metric": "deploys", "dataset": "holidays", "token_id": "000000000000", "slo": "checkout"}
+PATH_VALUES = {"metric": "deploys", "dataset": "holidays", "token_id": "000000000000", "slo": "checkout",
+               "incident_id": "i1"}
 
 
 def _api_routes(app) -> list[MountedRoute]:

@@ -12,11 +12,11 @@ from engmetrics.store.migrations import SCHEMA_VERSION, current_version, migrate
 
 
 def test_new_store_is_at_the_current_version_with_every_table(tmp_path):
-    assert SCHEMA_VERSION == 5
+    assert SCHEMA_VERSION == 6
     url = f"duckdb://{tmp_path / 'store.duckdb'}"
     with Store.open(url) as store:
         versions = store.sql.execute("SELECT version FROM _schema_version ORDER BY 1").fetchall()
-        assert versions == [(1,), (2,), (3,), (4,), (5,)]
+        assert versions == [(1,), (2,), (3,), (4,), (5,), (6,)]
         tables = {t for (t,) in store.sql.execute("SELECT table_name FROM information_schema.tables").fetchall()}
         meta = {"_ingests", "_quarantine", "_metric_results", "_schema_version", "_api_tokens"}
         assert set(REGISTRY) | meta <= tables
@@ -36,10 +36,11 @@ def _make_store(path):
 def test_store_from_version_2_is_upgraded_and_keeps_its_data(tmp_path):
     path = tmp_path / "store.duckdb"
     _make_store(path)
-    with duckdb.connect(str(path)) as con:  # undo migrations 3 to 5: what an earlier release wrote
+    with duckdb.connect(str(path)) as con:  # undo migrations 3 to 6: what an earlier release wrote
         con.execute("DELETE FROM _schema_version WHERE version >= 3")
         con.execute("DROP TABLE _api_tokens")
         con.execute("DROP TABLE release_gate_overrides")
+        con.execute("DROP TABLE postmortems")
         for column in ("group", "sample_size", "previous_sample_size"):
             con.execute(f'ALTER TABLE _metric_results DROP COLUMN "{column}"')
         con.execute("INSERT INTO holidays VALUES ('uk', DATE '2026-12-25', 'Christmas')")
@@ -51,12 +52,13 @@ def test_store_from_version_2_is_upgraded_and_keeps_its_data(tmp_path):
         assert store.sql.execute("SELECT name FROM holidays").fetchall() == [("Christmas",)]
         assert store.count("_api_tokens") == 0
         assert store.count("release_gate_overrides") == 0
+        assert store.count("postmortems") == 0
 
 
 def test_store_from_version_1_gets_the_datasets_and_keeps_its_log(tmp_path):
     path = tmp_path / "store.duckdb"
     _make_store(path)
-    with duckdb.connect(str(path)) as con:  # undo migrations 2 to 5
+    with duckdb.connect(str(path)) as con:  # undo migrations 2 to 6
         con.execute("DELETE FROM _schema_version WHERE version >= 2")
         con.execute("DROP TABLE _api_tokens")
         for column in ("group", "sample_size", "previous_sample_size"):
@@ -76,6 +78,7 @@ def test_failed_migration_rolls_back(tmp_path, monkeypatch):
         con.execute("DELETE FROM _schema_version WHERE version >= 3")
         con.execute("DROP TABLE _api_tokens")
         con.execute("DROP TABLE release_gate_overrides")
+        con.execute("DROP TABLE postmortems")
         for column in ("group", "sample_size", "previous_sample_size"):
             con.execute(f'ALTER TABLE _metric_results DROP COLUMN "{column}"')
 
@@ -100,13 +103,13 @@ def test_newer_store_is_refused_not_recreated(tmp_path, cli, workspace):
         con.execute("INSERT INTO _schema_version (version, description) VALUES (99, 'from the future')")
     with pytest.raises(EngmetricsError) as err:
         Store.open(f"duckdb://{path}")
-    assert "schema version 99, newer than this engmetrics (5)" in str(err.value)
+    assert "schema version 99, newer than this engmetrics (6)" in str(err.value)
     with pytest.raises(EngmetricsError, match="schema version 99"):
         Store.open(f"duckdb://{path}", read_only=True)
     for args in (["ingest", "holidays", tmp_path / "none.csv"], ["datasets", "list", "--json"]):
         result = cli(*args)  # the lock of the refused opens above was released, so no waiting here
         assert result.exit_code == 1
-        assert "schema version 99, newer than this engmetrics (5); upgrade engmetrics" in result.stderr
+        assert "schema version 99, newer than this engmetrics (6); upgrade engmetrics" in result.stderr
     with duckdb.connect(str(path), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM _ingests").fetchone() == (1,)
         assert current_version(con) == 99
@@ -117,14 +120,15 @@ def test_read_only_open_upgrades_an_older_store_first(tmp_path):
     from engmetrics.store.migrations import SCHEMA_VERSION, current_version
 
     url = f"duckdb://{tmp_path / 'old.duckdb'}"
-    with Store.open(url) as store:  # make it a version-2 store: undo migrations 3 to 5
+    with Store.open(url) as store:  # make it a version-2 store: undo migrations 3 to 6
         store.sql.execute("DELETE FROM _schema_version WHERE version >= 3")
         store.sql.execute("DROP TABLE _api_tokens")
         store.sql.execute("DROP TABLE release_gate_overrides")
+        store.sql.execute("DROP TABLE postmortems")
         for column in ("group", "sample_size", "previous_sample_size"):
             store.sql.execute(f'ALTER TABLE _metric_results DROP COLUMN "{column}"')
     with Store.open(url, read_only=True) as store:
-        assert current_version(store.sql) == SCHEMA_VERSION == 5
+        assert current_version(store.sql) == SCHEMA_VERSION == 6
         assert store.table("_metric_results").schema()["group"].is_string()
 
 

@@ -1,4 +1,4 @@
-"""`engmetrics ingest DATASET FILE...`."""
+"""`engmetrics ingest DATASET FILE...`, and `--from VENDOR` for recorded or live vendor API JSON."""
 
 from __future__ import annotations
 
@@ -8,28 +8,74 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..ingest import FORMATS, ingest_files
+from ..errors import InputError
+from ..incidents.connectors import CONNECTORS, Options, connector_for, ingest_vendor
+from ..ingest import FORMATS, IngestResult, ingest_files
 from ..ingest.keys import ingest_key
+from ..store import Store
 from .common import JsonOption, console, emit_json, open_store, state, stderr
+
+
+def _timestamp_names(pairs: list[str]) -> dict[str, str]:
+    names = {}
+    for pair in pairs:
+        column, sep, name = pair.partition("=")
+        if not sep or not column.strip() or not name.strip():
+            raise InputError(f"--timestamp expects COLUMN=NAME (e.g. mitigated_at=Fixed), got {pair!r}")
+        names[column.strip()] = name.strip()
+    return names
+
+
+def _from_vendor(store: Store, key: bytes, dataset: str, vendor: str, files: list[Path], strict: bool,
+                 assume_tz: str | None, token: str | None, url: str | None, options: Options) -> IngestResult:
+    connector = connector_for(vendor, dataset)
+    return ingest_vendor(store, connector, state.settings.incidents, files=files, token=token, url=url,
+                         options=options, pseudonym_key=key, strict=strict, assume_tz=assume_tz)
 
 
 def ingest(
     dataset: Annotated[str, typer.Argument(help="Dataset to load (see `engmetrics datasets list`).")],
-    files: Annotated[list[Path], typer.Argument(help="CSV, JSON Lines or Parquet files, optionally .gz.")],
+    files: Annotated[list[Path] | None, typer.Argument(
+        help="CSV, JSON Lines or Parquet files, optionally .gz; with --from, the vendor's recorded JSON.")] = None,
     fmt: Annotated[str | None, typer.Option("--format", help=f"One of {', '.join(FORMATS)} (default: by suffix).")
                    ] = None,
     assume_tz: Annotated[str | None, typer.Option(
         "--assume-tz", help="IANA zone for timestamps without an offset (DST gaps/overlaps are refused).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail the whole batch if any row is invalid.")] = False,
+    vendor: Annotated[str | None, typer.Option(
+        "--from", help=f"Read a vendor API's JSON: {', '.join(CONNECTORS)} (opsgenie fills alerts).")] = None,
+    token: Annotated[str | None, typer.Option(
+        "--token", help="With --from: pull live from the vendor API with this token instead of FILEs.")] = None,
+    url: Annotated[str | None, typer.Option("--url", help="With --token: API base URL (default: the vendor's).")
+                   ] = None,
+    repo: Annotated[str | None, typer.Option("--repo", help="--from github: the repository, owner/name.")] = None,
+    label: Annotated[str, typer.Option("--label", help="--from github: the label marking incidents.")] = "incident",
+    timestamp: Annotated[list[str] | None, typer.Option(
+        "--timestamp", help="--from incidentio: COLUMN=NAME, the incident.io timestamp filling a column "
+        "(repeatable; e.g. mitigated_at=Fixed).")] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Validate and load files into a dataset; invalid rows go to the quarantine.
 
     Example: engmetrics ingest deployments deploys.csv.gz --assume-tz Europe/Berlin
+
+    Vendor files: engmetrics ingest incidents --from pagerduty export.json
+
+    Live pull: engmetrics ingest incidents --from github --token TOKEN --repo acme/ops
     """
+    files = files or []
+    if vendor is None and (token or url or repo or timestamp):
+        raise InputError("--token, --url, --repo and --timestamp need --from VENDOR")
+    if vendor is None and not files:
+        raise InputError("give at least one FILE (or --from VENDOR --token TOKEN for a live pull)")
+    if vendor is not None and fmt:
+        raise InputError("--format does not apply to --from (vendor files are the vendor's JSON)")
     with open_store() as store:
         key = ingest_key(store, state.settings.pseudonym_key_file)  # type: ignore[arg-type]
-        if json_out or not console.is_terminal:
+        if vendor is not None:
+            options = Options(repo=repo, label=label, timestamp_names=_timestamp_names(timestamp or []))
+            result = _from_vendor(store, key, dataset, vendor, files, strict, assume_tz, token, url, options)
+        elif json_out or not console.is_terminal:
             result = ingest_files(store, dataset, files, fmt=fmt, assume_tz=assume_tz, strict=strict,
                                   pseudonym_key=key)
         else:

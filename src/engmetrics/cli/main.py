@@ -61,6 +61,7 @@ from . import (  # noqa: E402
     incidents,
     ingest,
     metrics,
+    postmortem,
     report,
     serve,
     slo,
@@ -76,6 +77,7 @@ app.add_typer(catalog.app, name="catalog")
 app.add_typer(metrics.app, name="metrics")
 app.add_typer(slo.app, name="slo")
 app.add_typer(incidents.app, name="incidents")
+app.add_typer(postmortem.app, name="postmortem")
 app.command("scorecard")(metrics.scorecard_command)
 app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)

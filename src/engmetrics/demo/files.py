@@ -71,6 +71,7 @@ FILES = {f.dataset: f for f in (
     DataFile("perception", "perception_survey.csv"),
     DataFile("feedback", "peer_feedback.parquet"),
     DataFile("release_gate_overrides", "release_gate_overrides.jsonl"),
+    DataFile("postmortems", "postmortems.jsonl"),
 )}
 
 

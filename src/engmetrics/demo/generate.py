@@ -24,6 +24,7 @@ from .experience import build_experience
 from .incidents import build_incidents
 from .org import Org, build_org, org_tables
 from .overrides import build_overrides
+from .postmortems import build_postmortems
 from .sli import build_sli
 from .traffic import build_traffic
 
@@ -65,6 +66,7 @@ def generate(*, days: int, seed: int, end: date) -> DemoData:
         "doc_updates": experience.doc_updates, "decisions": experience.decisions,
         "perception": experience.perception, "feedback": experience.feedback,
         "release_gate_overrides": build_overrides(seed, org),
+        "postmortems": build_postmortems(seed, org, incidents.table),
     }
     missing = set(REGISTRY) - set(tables)
     if missing:  # a dataset was added to the registry but not to the demo

@@ -64,7 +64,7 @@ def _typed_select(dataset: Dataset, source: Source, rules: TimeRules, key: bytes
     form = {s.name: quote_ident("__f_" + s.name) for s in specs}
     raw = ", ".join(f"{quote_ident(c)} AS {quote_ident('__r_' + c)}" for c in dataset.column_names)
     helpers = "".join(f", {s.helper} AS {form[s.name]}" for s in specs if s.helper)
-    layer1 = f"SELECT _row, _bad, {raw} FROM ({source.query})"
+    layer1 = f"SELECT _row, _refusal, {raw} FROM ({source.query})"
     layer1 = f"SELECT *{helpers} FROM ({layer1})"
 
     def fill(sql: str, name: str) -> str:
@@ -76,7 +76,7 @@ def _typed_select(dataset: Dataset, source: Source, rules: TimeRules, key: bytes
     checks += [(f"NOT ({rule.check})", quote_literal(f"{rule.column}: {rule.message}"), rule.column)
                for rule in dataset.rules]
     refused = " OR ".join(f"coalesce({c}, FALSE)" for c, _, _ in checks) or "FALSE"
-    layer3 = f"SELECT *, _bad OR {refused} AS _refused FROM ({layer2})"
+    layer3 = f"SELECT *, _refusal IS NOT NULL OR {refused} AS _refused FROM ({layer2})"
     reasons = ", ".join(f"CASE WHEN {c} THEN {m} END" for c, m, _ in checks) or "NULL"
     first = ", ".join(f"CASE WHEN {c} THEN {quote_literal(col)} END" for c, _, col in checks) or "NULL"
 
@@ -96,9 +96,8 @@ def _typed_select(dataset: Dataset, source: Source, rules: TimeRules, key: bytes
     record = "{" + ", ".join(f"{quote_literal(c)}: {shown(c)}" for c in dataset.column_names) + "}"
     outputs = ", ".join(f"{out(c)} AS {quote_ident(c)}" for c in dataset.column_names)
     inner = (f"SELECT {file_index} AS _file, _row, {outputs}, "
-             f"CASE WHEN _refused THEN CASE WHEN _bad THEN 'not a JSON object' "
-             f"ELSE concat_ws('; ', {reasons}) END END AS _reason, "
-             f"CASE WHEN _refused THEN CASE WHEN _bad THEN NULL ELSE coalesce({first}) END END AS _column, "
+             f"CASE WHEN _refused THEN coalesce(_refusal, concat_ws('; ', {reasons})) END AS _reason, "
+             f"CASE WHEN _refused AND _refusal IS NULL THEN coalesce({first}) END AS _column, "
              f"CASE WHEN _refused THEN to_json({record})::VARCHAR END AS _record FROM ({layer3})")
     # The row hash is over the stored values (pseudonyms, not raw person ids), as `_upsert` compares them.
     cols = ", ".join(quote_ident(c) for c in dataset.column_names)

@@ -2,9 +2,11 @@
 
 `open_source` checks what can be checked before reading (the file exists, the format, the header has
 every required column) and returns a SQL subquery yielding `_row` (position in the file; NULL for CSV,
-whose records keep their file order in the staging table, so the position is derived from `rowid`), `_bad`
-(a JSON Lines line that is not an object) and the dataset's columns as raw values. The engine streams
-the file; nothing is loaded into Python.
+whose records keep their file order in the staging table, so the position is derived from `rowid`),
+`_refusal` (why the record is refused before any column is checked: a JSON Lines line that is not an
+object, or a record that carries its own reason under the key `_reason` — how connectors quarantine what
+only they can see, such as an unknown vendor severity) and the dataset's columns as raw values. The engine
+streams the file; nothing is loaded into Python.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ from ..errors import InputError
 from ..store.registry import Dataset
 from .coerce import quote_ident, quote_literal
 
-__all__ = ["FORMATS", "Source", "detect_format", "open_source", "physical_lines"]
+__all__ = ["FORMATS", "REASON_KEY", "Source", "detect_format", "open_source", "physical_lines"]
 
 FORMATS = ("csv", "jsonl", "parquet")
 _SUFFIXES = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
              ".parquet": "parquet", ".pq": "parquet"}
 REJECTS = "_em_rejects"
+REASON_KEY = "_reason"  # a JSON Lines record with this key is quarantined with its value as the reason
 
 
 @dataclass
@@ -134,7 +137,7 @@ def _csv(con, dataset: Dataset, path: Path) -> Source:
     for table in (REJECTS, REJECTS + "_scan"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     reader = _csv_reader(path, header, REJECTS)
-    query = f"SELECT NULL::BIGINT AS _row, FALSE AS _bad, {_select(dataset, set(header))} FROM {reader}"
+    query = f"SELECT NULL::BIGINT AS _row, NULL::VARCHAR AS _refusal, {_select(dataset, set(header))} FROM {reader}"
     types = {c: "VARCHAR" for c in dataset.column_names}
     return Source(path, "csv", query, types, ignored)
 
@@ -152,8 +155,9 @@ def _jsonl(con, dataset: Dataset, path: Path) -> Source:
     if not found[0]:
         raise InputError("no line is a JSON object; is this JSON Lines?", file=path, line=1)
     expr = {c: f"_j ->> {quote_literal(c)}" for c in dataset.column_names}
-    query = (f"SELECT _row, coalesce(json_type(_j) <> 'OBJECT', TRUE) AS _bad, "
-             f"{_select(dataset, set(dataset.column_names), expr)} FROM ({objects})")
+    refusal = (f"CASE WHEN coalesce(json_type(_j) <> 'OBJECT', TRUE) THEN 'not a JSON object' "
+               f"ELSE _j ->> '{REASON_KEY}' END")
+    query = f"SELECT _row, {refusal} AS _refusal, {_select(dataset, set(dataset.column_names), expr)} FROM ({objects})"
     return Source(path, "jsonl", query, {c: "VARCHAR" for c in dataset.column_names})
 
 
@@ -165,7 +169,8 @@ def _parquet(con, dataset: Dataset, path: Path) -> Source:
         raise InputError(f"not a readable Parquet file: {exc}", file=path) from None
     types = {name: str(kind) for name, kind, *_ in described if name != "file_row_number"}
     ignored = _require(dataset, list(types), path)
-    query = f"SELECT file_row_number + 1 AS _row, FALSE AS _bad, {_select(dataset, set(types))} FROM {reader}"
+    query = (f"SELECT file_row_number + 1 AS _row, NULL::VARCHAR AS _refusal, {_select(dataset, set(types))} "
+             f"FROM {reader}")
     return Source(path, "parquet", query, {c: types.get(c, "VARCHAR") for c in dataset.column_names}, ignored)
 
 

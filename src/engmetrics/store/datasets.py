@@ -231,9 +231,33 @@ _release_gate_overrides = Dataset(
     ), rules=(Rule("expires_at > created_at", "expires_at is not after created_at", "expires_at"),),
     time_column="created_at", since=5)
 
+_postmortems = Dataset(
+    "postmortems", "Postmortems imported by `engmetrics postmortem import` (standard: docs/incidents.md).",
+    ("incident_id",), (
+        C("incident_id", required=True, description="the incident in `incidents`"),
+        C("file", required=True, description="the postmortem file as imported"),
+        C("team", description="owning team named in the postmortem"),
+        C("summary"),
+        C("users_affected", "int", min=0),
+        C("duration_minutes", "float", min=0, description="impact started to mitigated (else resolved)"),
+        C("slo_budget_consumed", "float", min=0, description="share of the error budget consumed"),
+        C("detection_source"), C("trigger"), C("resolution"),
+        C("contributing_factors", "string[]", description="names from the postmortem taxonomy"),
+        C("went_well", description="one item per line"),
+        C("went_wrong", description="one item per line"),
+        C("got_lucky", description="one item per line"),
+        C("confidentiality", enum=("public", "internal", "confidential", "restricted")),
+        C("authors", "string[]", description="team names"),
+        C("action_items", "int", min=0, description="number of action items listed"),
+        C("completeness", "float", required=True, min=0, max=1, description="weighted share of the standard's "
+          "fields present and valid"),
+        C("content_sha256", required=True, description="hash of the file's text"),
+        C("imported_at", ts, required=True, description="first import of this content"),
+    ), time_column="imported_at", since=6)
+
 REGISTRY = Registry([
     _teams, _people, _services, _holidays, _sli_events, _telemetry, _deployments, _changes, _reviews,
     _commit_files, _incidents, _action_items, _alerts, _oncall, _maintenance, _cost, _utilization,
     _business_volume, _csat, _support, _doc_updates, _decisions, _perception, _feedback,
-    _release_gate_overrides,
+    _release_gate_overrides, _postmortems,
 ])

@@ -82,6 +82,7 @@ MIGRATIONS: list[Migration] = [
     Migration(3, "metric results: group and sample sizes", _metric_results_groups),
     Migration(4, "API tokens (hashed secrets, role, teams, expiry, revocation)", _api_tokens),
     Migration(5, "release gate overrides", registry_changes(5)),
+    Migration(6, "postmortems", registry_changes(6)),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -1,0 +1,220 @@
+"""Evidence around one incident: deploys, metric shifts, first alerts and similar past incidents, ranked.
+
+Every item has `kind`, `offset_seconds` (its instant minus the impact start: `impact_started_at`, else
+`declared_at`; negative = before), `score` in [0, 1] and `detail`. Items are sorted by score (highest
+first), then kind in the order below, then closeness to the impact start. `W` is the window in hours
+(`settings.incidents.deploy_window_hours`).
+
+- ``deployment``: production deploys (any status) of the incident's service and of its dependencies in both
+  directions of `services.depends_on` (it calls them: ``depends_on``; they call it: ``dependent``) that
+  started in ``[start - W, start]``. Score = relation x closeness x outcome, where relation is 1 for the
+  same service and 0.5 for a dependency, closeness = 1 - (start - started_at) / W, and outcome is 1 for a
+  deploy whose status is ``failure`` or that was rolled back (the next deploy of the same service and
+  environment is a rollback), else 0.8. The incident's `caused_by_deployment_id` scores 1.0 whenever it
+  started (relation ``explicit``).
+- ``change_point``: mean shifts (binary segmentation, `engmetrics.incidents.changepoints`) in ``[start - W,
+  start + W)`` of the service's SLI error ratio (`sli_events`, 1 - sum good / sum total per indicator and
+  bucket, buckets with no events dropped) and of its `telemetry_samples` series (label ``service`` equal to
+  the incident's service; counters named ``*_total``, ``*_count`` or ``*_sum`` are turned into increases,
+  a drop counting as a reset; ``*_bucket`` histogram series are skipped). At most 3 per series. Score =
+  0.6 x magnitude x closeness, magnitude = ``|after - before| / max(|before|, |after|)`` of the neighbouring
+  segment means, closeness = 1 - |offset| / W.
+- ``alert``: alerts of the service, or linked to the incident by `incident_id`, that fired in ``[start - W,
+  declared_at + 15 min]``; earliest first: the k-th (from 0) scores 0.5 / (k + 1).
+- ``similar_incident``: incidents that started before this one whose title + summary has a TF-IDF cosine
+  similarity of at least `similarity_threshold` (idf fitted on every incident); score = 0.5 x similarity.
+
+The weights encode that a deploy is a candidate cause, a metric shift or an alert is a symptom that dates the
+problem, and a similar incident is a hint. The engine selects the rows (one service, one window); the
+change-point search and the ranking run on those small arrays in Python.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+
+from ..errors import InputError
+from ..slo.sources import label_value
+from ..store import Store
+from ..timeutil import UTC_TIMESTAMP
+from .changepoints import shifts
+from .linking import PRODUCTION, impact_start, related_services
+from .text import TfIdf, cosine, incident_text
+
+__all__ = ["Evidence", "correlate_incident"]
+
+KINDS = ("deployment", "change_point", "alert", "similar_incident")
+RELATION_WEIGHT = {"explicit": 1.0, "service": 1.0, "depends_on": 0.5, "dependent": 0.5}
+UNREMARKABLE_DEPLOY = 0.8
+CHANGE_POINT_WEIGHT = 0.6
+ALERT_WEIGHT = 0.5
+SIMILAR_WEIGHT = 0.5
+ALERT_SLACK = timedelta(minutes=15)
+COUNTER_SUFFIXES = ("_total", "_count", "_sum")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One piece of evidence about an incident (see module doc)."""
+
+    kind: str
+    offset_seconds: float | None
+    score: float
+    detail: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _at(value: datetime) -> ir.TimestampScalar:
+    return ibis.literal(value, type=UTC_TIMESTAMP)
+
+
+def _offset(when: datetime | None, start: datetime) -> float | None:
+    return None if when is None else (when - start).total_seconds()
+
+
+def _incident(store: Store, incident_id: str) -> dict[str, Any]:
+    t = store.table("incidents")
+    rows = t.filter(t.incident_id == incident_id).select(
+        "incident_id", "service", "declared_at", "caused_by_deployment_id", start=impact_start(t)
+    ).to_pyarrow().to_pylist()
+    if not rows:
+        raise InputError(f"no incident {incident_id!r} in the store")
+    return rows[0]
+
+
+def _deploys(store: Store, services: list[str], start: datetime, window: timedelta,
+             explicit: str | None) -> list[dict[str, Any]]:
+    """Production deploys of `services` in the window, plus the explicit one, with `rolled_back`."""
+    d = store.table("deployments")
+    d = d.filter(d.environment == PRODUCTION, d.service.isin(services) | (d.deployment_id == explicit))
+    w = ibis.window(group_by=[d.service, d.environment], order_by=[d.started_at, d.deployment_id])
+    d = d.mutate(rolled_back=d.is_rollback.lead().over(w).fill_null(False))
+    in_window = (d.started_at <= _at(start)) & (d.started_at >= _at(start - window)) & d.service.isin(services)
+    d = d.filter(in_window | (d.deployment_id == explicit))
+    return d.select("deployment_id", "service", "started_at", "status", "rolled_back").to_pyarrow().to_pylist()
+
+
+def _deployment_evidence(store: Store, inc: dict[str, Any], window: timedelta) -> list[Evidence]:
+    relation = {inc["service"]: "service"} if inc["service"] else {}
+    if inc["service"]:
+        rel = related_services(store)
+        for r in rel.filter(rel.service == inc["service"]).order_by("relation").to_pyarrow().to_pylist():
+            relation.setdefault(r["related"], r["relation"])  # calls and is called: "dependent" < "depends_on"
+    explicit = inc["caused_by_deployment_id"]
+    found = []
+    for d in _deploys(store, list(relation), inc["start"], window, explicit):
+        failed = d["status"] == "failure" or bool(d["rolled_back"])
+        kind = "explicit" if d["deployment_id"] == explicit else relation[d["service"]]
+        closeness = 1 - (inc["start"] - d["started_at"]) / window
+        outcome = 1.0 if failed else UNREMARKABLE_DEPLOY
+        score = 1.0 if kind == "explicit" else RELATION_WEIGHT[kind] * closeness * outcome
+        found.append(Evidence("deployment", _offset(d["started_at"], inc["start"]), score, {
+            "deployment_id": d["deployment_id"], "service": d["service"], "relation": kind, "status": d["status"],
+            "rolled_back": bool(d["rolled_back"])}))
+    if explicit and not any(e.detail["deployment_id"] == explicit for e in found):
+        found.append(Evidence("deployment", None, 1.0, {"deployment_id": explicit, "service": None,
+                                                        "relation": "explicit", "status": None,
+                                                        "rolled_back": None}))
+    return found
+
+
+def _shift_evidence(ts: list[datetime], values: np.ndarray, start: datetime, window: timedelta,
+                    detail: dict[str, Any]) -> list[Evidence]:
+    found = []
+    for s in shifts(values, max_points=3):
+        offset = ts[s.index] - start
+        closeness = max(0.0, 1 - abs(offset) / window)
+        found.append(Evidence("change_point", offset.total_seconds(), CHANGE_POINT_WEIGHT * s.magnitude * closeness,
+                              {**detail, "at": ts[s.index].isoformat(), "before": s.before, "after": s.after}))
+    return found
+
+
+def _sli_evidence(store: Store, service: str, start: datetime, window: timedelta) -> list[Evidence]:
+    e = store.table("sli_events")
+    e = e.filter(e.service == service, e.ts >= _at(start - window), e.ts < _at(start + window))
+    g = e.group_by(["indicator", "ts"]).agg(good=e.good.sum(), total=e.total.sum())
+    rows = g.filter(g.total > 0).order_by(["indicator", "ts"]).to_pyarrow().to_pylist()
+    series: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        series[r["indicator"]].append(r)
+    found = []
+    for indicator, points in series.items():
+        ratio = np.array([1 - p["good"] / p["total"] for p in points])
+        found += _shift_evidence([p["ts"] for p in points], ratio, start, window,
+                                 {"source": "sli_events", "series": indicator, "metric": "error_ratio"})
+    return found
+
+
+def _increases(values: np.ndarray) -> np.ndarray:
+    """Per-sample increases of a cumulative counter; a drop is a reset (the increase is the new value)."""
+    diff = np.diff(values)
+    return np.where(diff < 0, values[1:], diff)
+
+
+def _telemetry_evidence(store: Store, service: str, start: datetime, window: timedelta) -> list[Evidence]:
+    t = store.table("telemetry_samples")
+    t = t.filter(label_value(t.labels, "service") == service, t.ts >= _at(start - window),
+                 t.ts < _at(start + window), ~t.metric.endswith("_bucket"))
+    rows = t.select("series", "metric", "ts", "value").order_by(["series", "ts"]).to_pyarrow().to_pylist()
+    series: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        series[r["series"]].append(r)
+    found = []
+    for name, points in series.items():
+        metric, ts, values = points[0]["metric"], [p["ts"] for p in points], np.array([p["value"] for p in points])
+        if metric.endswith(COUNTER_SUFFIXES):
+            ts, values = ts[1:], _increases(values)
+        found += _shift_evidence(ts, values, start, window,
+                                 {"source": "telemetry_samples", "series": name, "metric": metric})
+    return found
+
+
+def _alert_evidence(store: Store, inc: dict[str, Any], window: timedelta) -> list[Evidence]:
+    a = store.table("alerts")
+    mine = (a.incident_id == inc["incident_id"]).fill_null(False)
+    if inc["service"]:
+        mine = mine | (a.service == inc["service"]).fill_null(False)
+    a = a.filter(mine, a.fired_at >= _at(inc["start"] - window), a.fired_at <= _at(inc["declared_at"] + ALERT_SLACK))
+    rows = a.order_by(["fired_at", "alert_id"]).select("alert_id", "rule", "service", "urgency", "fired_at")
+    return [Evidence("alert", _offset(r["fired_at"], inc["start"]), ALERT_WEIGHT / (k + 1),
+                     {"alert_id": r["alert_id"], "rule": r["rule"], "service": r["service"], "urgency": r["urgency"]})
+            for k, r in enumerate(rows.to_pyarrow().to_pylist())]
+
+
+def _similar_evidence(store: Store, inc: dict[str, Any], threshold: float) -> list[Evidence]:
+    t = store.table("incidents")
+    rows = t.select("incident_id", "service", "title", "summary", start=impact_start(t)).to_pyarrow().to_pylist()
+    model = TfIdf([incident_text(r["title"], r["summary"]) for r in rows])
+    me = next(v for r, v in zip(rows, model.vectors, strict=True) if r["incident_id"] == inc["incident_id"])
+    found = []
+    for r, v in zip(rows, model.vectors, strict=True):
+        sim = cosine(me, v)
+        if r["start"] < inc["start"] and sim >= threshold:
+            found.append(Evidence("similar_incident", _offset(r["start"], inc["start"]), SIMILAR_WEIGHT * sim, {
+                "incident_id": r["incident_id"], "title": r["title"], "service": r["service"],
+                "similarity": round(sim, 4)}))
+    return found
+
+
+def correlate_incident(store: Store, incident_id: str, *, window_hours: float,
+                       similarity_threshold: float = 0.3) -> list[Evidence]:
+    """Ranked evidence about `incident_id` (see module doc); InputError when there is no such incident."""
+    inc = _incident(store, incident_id)
+    window = timedelta(hours=window_hours)
+    found = _deployment_evidence(store, inc, window) + _alert_evidence(store, inc, window)
+    if inc["service"]:
+        found += _sli_evidence(store, inc["service"], inc["start"], window)
+        found += _telemetry_evidence(store, inc["service"], inc["start"], window)
+    found += _similar_evidence(store, inc, similarity_threshold)
+    found = [Evidence(e.kind, e.offset_seconds, round(min(1.0, max(0.0, e.score)), 4), e.detail) for e in found]
+    return sorted(found, key=lambda e: (-e.score, KINDS.index(e.kind),
+                                        abs(e.offset_seconds) if e.offset_seconds is not None else float("inf")))

@@ -1,0 +1,160 @@
+"""Correlation evidence of one incident, and the change-point method it uses."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from engmetrics.errors import InputError
+from engmetrics.incidents.changepoints import change_points, shifts
+from engmetrics.incidents.correlate import correlate_incident
+from engmetrics.store import Store
+
+T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # impact start
+MIN = timedelta(minutes=1)
+
+
+@pytest.fixture
+def store():
+    with Store.open("duckdb://") as s:
+        yield s
+
+
+def incident(store: Store, incident_id: str, service: str, start: datetime, title: str = "Checkout errors", *,
+             caused_by: str | None = None) -> None:
+    store.sql.execute(
+        "INSERT INTO incidents (incident_id, service, severity, title, impact_started_at, declared_at, "
+        "caused_by_deployment_id) VALUES (?, ?, 2, ?, ?, ?, ?)",
+        [incident_id, service, title, start, start + 10 * MIN, caused_by])
+
+
+def deploy(store: Store, deployment_id: str, service: str, started: datetime, *, status: str = "success",
+           rollback: bool = False) -> None:
+    store.sql.execute(
+        "INSERT INTO deployments (deployment_id, service, environment, started_at, status, is_rollback) "
+        "VALUES (?, ?, 'production', ?, ?, ?)", [deployment_id, service, started, status, rollback])
+
+
+def sli_step(store: Store, service: str, start: datetime, minutes: int, step_at: int) -> None:
+    """Error ratio 0.1 % (999 good of 1000) before minute `step_at`, 5 % (950 of 1000) from it."""
+    rows = [(service, "availability", start + i * MIN, 999.0 if i < step_at else 950.0, 1000.0)
+            for i in range(minutes)]
+    store.sql.executemany("INSERT INTO sli_events VALUES (?, ?, ?, ?, ?)", rows)
+
+
+def scenario(store: Store) -> None:
+    store.sql.execute("INSERT INTO services VALUES ('checkout', 'team-a', 1, ['payments'])")
+    incident(store, "inc-1", "checkout", T0)
+    deploy(store, "d-guilty", "checkout", T0 - 10 * MIN)
+    deploy(store, "d-innocent", "payments", T0 - 90 * MIN)
+    sli_step(store, "checkout", T0 - timedelta(hours=2), 240, 120)  # the step at T0
+    store.sql.execute("INSERT INTO alerts (alert_id, rule, service, urgency, fired_at) VALUES "
+                      "('al-2', 'latency', 'checkout', 'low', ?), ('al-1', 'errors', 'checkout', 'high', ?)",
+                      [T0 + 5 * MIN, T0 + 3 * MIN])
+
+
+def test_guilty_deploy_ranks_first(store):
+    scenario(store)
+    evidence = correlate_incident(store, "inc-1", window_hours=2.0)
+    ranked = [(e.kind, e.detail.get("deployment_id") or e.detail.get("alert_id"), e.offset_seconds, e.score)
+              for e in evidence]
+    assert ranked == [
+        ("deployment", "d-guilty", -600.0, 0.7333),  # same service 1 x (1 - 10/120) x 0.8 (success)
+        ("change_point", None, 0.0, 0.588),  # 0.6 x (5 % - 0.1 %) / 5 % x closeness 1
+        ("alert", "al-1", 180.0, 0.5),  # first alert 0.5 / 1
+        ("alert", "al-2", 300.0, 0.25),  # second 0.5 / 2
+        ("deployment", "d-innocent", -5400.0, 0.1),  # dependency 0.5 x (1 - 90/120) x 0.8
+    ]
+    shift = evidence[1].detail
+    assert (shift["source"], shift["series"], shift["at"]) == ("sli_events", "availability", T0.isoformat())
+    assert (shift["before"], shift["after"]) == (pytest.approx(0.001), pytest.approx(0.05))
+    assert evidence[4].detail["relation"] == "depends_on"
+
+
+def test_failed_or_rolled_back_deploys_and_explicit_cause(store):
+    incident(store, "inc-1", "checkout", T0, caused_by="d-explicit")
+    deploy(store, "d-explicit", "checkout", T0 - timedelta(days=2))  # outside the window but explicit
+    deploy(store, "d-failed", "checkout", T0 - 60 * MIN, status="failure")
+    deploy(store, "d-rolled", "checkout", T0 - 30 * MIN)
+    deploy(store, "d-rollback", "checkout", T0 + 20 * MIN, rollback=True)  # rolls d-rolled back, after impact
+    deploy(store, "d-later", "checkout", T0 + 40 * MIN)
+    deploy(store, "d-other", "search", T0 - 5 * MIN)  # unrelated service: not evidence
+    scores = {e.detail["deployment_id"]: e.score for e in correlate_incident(store, "inc-1", window_hours=2.0)}
+    # explicit 1.0; rolled back 1 x (1 - 30/120) x 1 = 0.75; failed 1 x (1 - 60/120) x 1 = 0.5
+    assert scores == {"d-explicit": 1.0, "d-rolled": 0.75, "d-failed": 0.5}
+
+
+def test_telemetry_gauge_and_counter_shifts(store):
+    incident(store, "inc-1", "checkout", T0)
+    labels = json.dumps({"service": "checkout"})
+    gauge = [("lat", T0 + (i - 60) * MIN, "latency_ms", labels, 100.0 if i < 80 else 300.0, None) for i in range(120)]
+    # a counter growing by 10 a minute, then 40 a minute from minute 60 (T0)
+    count, counter = 0.0, []
+    for i in range(120):
+        count += 10 if i < 60 else 40
+        counter.append(("req", T0 + (i - 60) * MIN, "requests_total", labels, count, None))
+    other = [("x", T0 + i * MIN, "latency_ms", json.dumps({"service": "search"}), float(i % 2 * 500), None)
+             for i in range(20)]
+    store.sql.executemany("INSERT INTO telemetry_samples VALUES (?, ?, ?, ?, ?, ?)", gauge + counter + other)
+    found = {e.detail["series"]: e for e in correlate_incident(store, "inc-1", window_hours=2.0)
+             if e.kind == "change_point"}
+    assert set(found) == {"lat", "req"}
+    # gauge: 100 -> 300 at minute 80 = T0 + 20 min: 0.6 x (200/300) x (1 - 20/120) = 0.3333
+    assert (found["lat"].offset_seconds, found["lat"].score) == (1200.0, 0.3333)
+    # counter increases 10 -> 40 from T0 (the increase recorded at T0 is the first of 40): 0.6 x 0.75 x 1
+    assert (found["req"].offset_seconds, found["req"].score) == (0.0, 0.45)
+
+
+def test_similar_past_incidents_only(store):
+    incident(store, "old", "checkout", T0 - timedelta(days=30), "Checkout database connection pool exhausted")
+    incident(store, "inc-1", "checkout", T0, "Checkout database connection pool exhausted")
+    incident(store, "new", "checkout", T0 + timedelta(days=3), "Checkout database connection pool exhausted")
+    incident(store, "dns", "edge", T0 - timedelta(days=3), "DNS resolution failing")
+    (e,) = correlate_incident(store, "inc-1", window_hours=2.0)
+    assert (e.kind, e.detail["incident_id"], e.detail["similarity"], e.score) == ("similar_incident", "old", 1.0, 0.5)
+    assert e.offset_seconds == -30 * 86400
+
+
+def test_unknown_incident_is_an_input_error(store):
+    with pytest.raises(InputError, match="no incident 'nope'"):
+        correlate_incident(store, "nope", window_hours=2.0)
+
+
+def test_cli_correlate(workspace, workspace_store, cli):
+    scenario(workspace_store)
+    workspace_store.close()
+    result = cli(workspace, "incidents", "correlate", "inc-1", "--json")
+    assert result.exit_code == 0, result.output
+    first = json.loads(result.stdout)[0]
+    assert (first["kind"], first["detail"]["deployment_id"], first["score"]) == ("deployment", "d-guilty", 0.7333)
+    assert cli(workspace, "incidents", "correlate", "inc-1").exit_code == 0
+    missing = cli(workspace, "incidents", "correlate", "nope")
+    assert missing.exit_code == 1 and "no incident" in missing.output
+
+
+def test_change_point_of_an_error_ratio_step_is_at_minute_120():
+    ratio = [0.001] * 120 + [0.05] * 120
+    assert change_points(ratio) == [120]
+    noisy = np.clip(np.array(ratio) + np.random.default_rng(7).normal(0, 0.002, 240), 0, 1)
+    assert change_points(noisy) == [120]
+    (s,) = shifts(ratio)
+    assert (s.index, s.magnitude) == (120, pytest.approx(0.98))
+
+
+def test_two_steps_and_minimum_segment():
+    assert change_points([0.0] * 50 + [3.0] * 30 + [0.0] * 50) == [50, 80]
+    # the step at 1 would leave 1 value: the best split keeping 2 per segment is 2 ([1, 9] | [9, 9])
+    assert change_points([1.0, 9.0, 9.0, 9.0], min_size=2) == [2]
+    assert change_points([1.0, 9.0, 9.0, 9.0], min_size=1) == [1]
+    assert change_points([1.0, 1.0, 1.0]) == []
+
+
+@given(st.floats(-1000, 1000), st.floats(-1000, 1000), st.integers(2, 40), st.integers(2, 40))
+def test_a_noiseless_step_is_found_exactly(a, b, before, after):
+    assume(abs(a - b) > 1e-3 * max(1.0, abs(a), abs(b)))
+    assert change_points([a] * before + [b] * after) == [before]
