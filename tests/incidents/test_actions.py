@@ -24,12 +24,6 @@ def item(store: Store, item_id: str, team: str | None, *, status: str | None, cr
 
 
 @pytest.fixture
-def store():
-    with Store.open("duckdb://") as s:
-        yield s
-
-
-@pytest.fixture
 def two_teams(store):
     # team-a: 4 done in 1, 2, 3, 4 days; 1 open overdue; 1 open not due yet; 1 open without due date; 1 wont_do
     for i, days in enumerate((1, 2, 3, 4)):

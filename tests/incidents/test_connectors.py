@@ -45,12 +45,6 @@ def reasons(store: Store, dataset: str) -> dict[tuple[str, int], str]:
     return {(Path(q["source_file"]).name, q["line"]): q["reason"] for q in quarantine_rows(store, dataset)}
 
 
-@pytest.fixture
-def store():
-    with Store.open("duckdb://") as opened:
-        yield opened
-
-
 def test_pagerduty_p1_from_log_entries(store):
     result = ingest(store, "pagerduty", PD_PAGES)
     # 2 incidents on page offset0 + 1 on offset2; log-entry pages only add times

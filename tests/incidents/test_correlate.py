@@ -19,12 +19,6 @@ T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # impact start
 MIN = timedelta(minutes=1)
 
 
-@pytest.fixture
-def store():
-    with Store.open("duckdb://") as s:
-        yield s
-
-
 def incident(store: Store, incident_id: str, service: str, start: datetime, title: str = "Checkout errors", *,
              caused_by: str | None = None) -> None:
     store.sql.execute(

@@ -30,12 +30,6 @@ def insert(store: Store, rows: list[dict]) -> None:
     store.sql.executemany(f"INSERT INTO incidents ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * 10)})", values)
 
 
-@pytest.fixture
-def store():
-    with Store.open("duckdb://") as s:
-        yield s
-
-
 def per_incident(store: Store) -> dict[str, dict]:
     rows = incident_durations(store.table("incidents")).order_by("incident_id").execute()
     return {r["incident_id"]: r for r in rows.to_dict("records")}

@@ -34,12 +34,6 @@ def add_shift(store: Store, person: str, rotation: str, start: str, end: str) ->
     store.sql.execute("INSERT INTO oncall_shifts VALUES (?, ?, ?, NULL, ?)", [person, rotation, at(start), at(end)])
 
 
-@pytest.fixture
-def store():
-    with Store.open("duckdb://") as s:
-        yield s
-
-
 def ten_alerts(store: Store) -> None:
     """10 alerts of rule disk (responder p1, rotation r1): 3 actionable, 4 auto-resolved, 2 flapping, 1 duplicate."""
     day1 = dict(responder="p1")

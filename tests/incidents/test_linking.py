@@ -12,12 +12,6 @@ from engmetrics.store import Store
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def store():
-    with Store.open("duckdb://") as s:
-        yield s
-
-
 def incident(store: Store, incident_id: str, service: str | None, start: datetime | None, *,
              declared: datetime | None = None, caused_by: str | None = None) -> None:
     store.sql.execute(

@@ -19,12 +19,6 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-@pytest.fixture
-def store():
-    with Store.open("duckdb://") as s:
-        yield s
-
-
 def person(store: Store, who: str, team: str, zone: str | None, start: str = "2020-01-01", end: str | None = None):
     store.sql.execute("INSERT INTO people VALUES (?, ?, ?, ?, ?)",
                       [who, date.fromisoformat(start), end and date.fromisoformat(end), team, zone])

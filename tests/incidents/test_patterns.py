@@ -34,12 +34,6 @@ def action(store: Store, incident_id: str, item_id: str, status: str, completed:
                       [incident_id, item_id, at(1, 1), completed, status])
 
 
-@pytest.fixture
-def store():
-    with Store.open("duckdb://") as s:
-        yield s
-
-
 def pool_incidents(store: Store) -> None:
     """Three checkout incidents about an exhausted database connection pool, one unrelated."""
     incident(store, "i1", "checkout", "Checkout database connection pool exhausted", at(1, 5), resolved_h=2)

@@ -64,12 +64,6 @@ def add_postmortem(store: Store, incident_id: str, **fields: Any) -> None:
 
 
 @pytest.fixture
-def store():
-    with Store.open("duckdb://") as s:
-        yield s
-
-
-@pytest.fixture
 def corpus(store):
     add_incidents(store, CORPUS)
     return store
