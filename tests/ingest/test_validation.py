@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from engmetrics.errors import InputError
+from engmetrics.ingest import ingest_files
+from engmetrics.store import Store
 
 T = "2026-01-01T10:00:00Z"
 DEPLOY = "deployment_id,service,environment,started_at,finished_at,status,is_rollback"
@@ -175,3 +177,12 @@ def test_extra_columns_are_ignored_and_reported(write, ingest, rows):
     result = ingest("holidays", write("h.csv", "calendar,date,name,colour\nuk,2026-12-25,Christmas,red\n"))
     assert list(result.ignored_columns.values()) == [["colour"]]
     assert rows("SELECT * FROM holidays") and result.inserted == 1
+
+
+def test_a_reason_key_is_data_in_user_files_and_a_refusal_from_connectors(store, write):
+    path = write("h.jsonl", '{"calendar": "uk", "date": "2026-12-25", "name": "Christmas", "_reason": "no"}\n'
+                            '{"calendar": "uk", "date": "2026-12-26", "name": "Boxing Day", "_reason": ""}\n')
+    user = ingest_files(store, "holidays", [path])
+    assert (user.inserted, user.quarantined) == (2, 0)  # an ordinary key of the user's data: ignored
+    from_connector = ingest_files(Store.open("duckdb://"), "holidays", [path], reasons=True)
+    assert (from_connector.inserted, from_connector.quarantined) == (1, 1)  # empty reasons do not refuse

@@ -262,13 +262,16 @@ def _write(con, spec: Dataset, names: list[str], batch: str, strict: bool, resul
 
 def ingest_files(store: Store, dataset: str, files: Sequence[Path], *, fmt: str | None = None,
                  assume_tz: str | None = None, strict: bool = False, pseudonym_key: bytes | None = None,
-                 progress: Progress | None = None, names: Sequence[str] | None = None) -> IngestResult:
+                 progress: Progress | None = None, names: Sequence[str] | None = None,
+                 reasons: bool = False) -> IngestResult:
     """Validate and upsert `files` into `dataset` in one transaction; return the accounting.
 
     Invalid rows go to the quarantine with file, line, column and reason; with `strict` any invalid
     row fails the whole batch (InputError) and nothing is written. `names` (one per file) are what the
     accounting and the quarantine call the files, e.g. an upload's own file name instead of its temporary
-    path; by default the paths as given.
+    path; by default the paths as given. With `reasons` (for JSON Lines written by a connector), a record
+    whose `_reason` key holds a non-empty text is quarantined with that reason; in user files the key is
+    ordinary data and ignored.
     """
     spec = REGISTRY.get_dataset(dataset)
     paths = [Path(f) for f in files]
@@ -287,7 +290,7 @@ def ingest_files(store: Store, dataset: str, files: Sequence[Path], *, fmt: str 
         _prepare(con, spec, paths)
         for index, path in enumerate(paths):
             with watching(con, progress, f"reading {path.name}", index, steps):
-                source = open_source(con, spec, path, fmt)
+                source = open_source(con, spec, path, fmt, reasons=reasons)
                 if source.ignored_columns:
                     result.ignored_columns[shown[index]] = source.ignored_columns
                 _stage_file(con, spec, source, rules, pseudonym_key, index)

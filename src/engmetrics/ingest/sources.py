@@ -4,8 +4,9 @@
 every required column) and returns a SQL subquery yielding `_row` (position in the file; NULL for CSV,
 whose records keep their file order in the staging table, so the position is derived from `rowid`),
 `_refusal` (why the record is refused before any column is checked: a JSON Lines line that is not an
-object, or a record that carries its own reason under the key `_reason` — how connectors quarantine what
-only they can see, such as an unknown vendor severity) and the dataset's columns as raw values. The engine
+object, or, for files written by a connector (`reasons=True`), a record that carries its own reason under
+the key `_reason`: how connectors quarantine what only they can see, such as an unknown vendor severity)
+and the dataset's columns as raw values. The engine
 streams the file; nothing is loaded into Python.
 """
 
@@ -28,7 +29,7 @@ FORMATS = ("csv", "jsonl", "parquet")
 _SUFFIXES = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
              ".parquet": "parquet", ".pq": "parquet"}
 REJECTS = "_em_rejects"
-REASON_KEY = "_reason"  # a JSON Lines record with this key is quarantined with its value as the reason
+REASON_KEY = "_reason"  # in a connector's JSON Lines (reasons=True): quarantine the record with this reason
 
 
 @dataclass
@@ -142,7 +143,7 @@ def _csv(con, dataset: Dataset, path: Path) -> Source:
     return Source(path, "csv", query, types, ignored)
 
 
-def _jsonl(con, dataset: Dataset, path: Path) -> Source:
+def _jsonl(con, dataset: Dataset, path: Path, reasons: bool) -> Source:
     objects = (f"SELECT ln AS _row, _text, CASE WHEN json_valid(_text) THEN _text::JSON END AS _j "
                f"FROM ({physical_lines(path)}) WHERE trim(coalesce(_text, '')) <> ''")
     try:
@@ -155,8 +156,8 @@ def _jsonl(con, dataset: Dataset, path: Path) -> Source:
     if not found[0]:
         raise InputError("no line is a JSON object; is this JSON Lines?", file=path, line=1)
     expr = {c: f"_j ->> {quote_literal(c)}" for c in dataset.column_names}
-    refusal = (f"CASE WHEN coalesce(json_type(_j) <> 'OBJECT', TRUE) THEN 'not a JSON object' "
-               f"ELSE _j ->> '{REASON_KEY}' END")
+    given = f"nullif(trim(_j ->> '{REASON_KEY}'), '')" if reasons else "NULL"
+    refusal = f"CASE WHEN coalesce(json_type(_j) <> 'OBJECT', TRUE) THEN 'not a JSON object' ELSE {given} END"
     query = f"SELECT _row, {refusal} AS _refusal, {_select(dataset, set(dataset.column_names), expr)} FROM ({objects})"
     return Source(path, "jsonl", query, {c: "VARCHAR" for c in dataset.column_names})
 
@@ -174,7 +175,7 @@ def _parquet(con, dataset: Dataset, path: Path) -> Source:
     return Source(path, "parquet", query, {c: types.get(c, "VARCHAR") for c in dataset.column_names}, ignored)
 
 
-def open_source(con, dataset: Dataset, path: Path, fmt: str | None) -> Source:
+def open_source(con, dataset: Dataset, path: Path, fmt: str | None, *, reasons: bool = False) -> Source:
     """Check `path` and return its SQL source. Raises InputError when the file cannot be read at all."""
     if not path.exists():
         raise InputError("no such file", file=path)
@@ -183,4 +184,6 @@ def open_source(con, dataset: Dataset, path: Path, fmt: str | None) -> Source:
     kind = detect_format(path, fmt)
     if _is_gzip(path):
         _check_gzip(path)
-    return {"csv": _csv, "jsonl": _jsonl, "parquet": _parquet}[kind](con, dataset, path)
+    if kind == "jsonl":
+        return _jsonl(con, dataset, path, reasons)
+    return {"csv": _csv, "parquet": _parquet}[kind](con, dataset, path)

@@ -184,4 +184,4 @@ def load(store: Store, dataset: str, converted: Sequence[Converted], *, pseudony
             path.write_text("".join(json.dumps(_jsonable(row)) + "\n" for row in batch.rows), encoding="utf-8")
             paths.append(path)
         return ingest_files(store, dataset, paths, fmt="jsonl", assume_tz=assume_tz, strict=strict,
-                            pseudonym_key=pseudonym_key, names=[b.source for b in batches])
+                            pseudonym_key=pseudonym_key, names=[b.source for b in batches], reasons=True)
