@@ -119,7 +119,72 @@ def test_fatigue_answers_like_the_cli(client, auth):
 
 
 def test_a_pattern_with_a_hidden_incident_is_withheld(client, auth):
-    # int and sec (both service pay) share the contributing factor "vendor": one pattern; sec is restricted
-    admin = client.get("/api/v1/incidents/patterns", headers=auth("metrics-admin")).json()
-    assert [sorted(p["incident_ids"]) for p in admin] == [["int", "sec"]]
-    assert client.get("/api/v1/incidents/patterns", headers=auth("manager")).json() == []
+    # with threshold 0 every two incidents of one service link: the payments incidents form one pattern,
+    # which holds the restricted `sec`: the admin sees it, the manager does not
+    params = {"threshold": 0}
+    admin = client.get("/api/v1/incidents/patterns", params=params, headers=auth("metrics-admin")).json()
+    manager = client.get("/api/v1/incidents/patterns", params=params, headers=auth("manager")).json()
+    payments = ["conf", "int", "pub", "sec"]
+    assert payments in [sorted(p["incident_ids"]) for p in admin]
+    assert payments not in [sorted(p["incident_ids"]) for p in manager]
+    assert len(manager) == len(admin) - 1  # only the pattern with the restricted incident is withheld
+
+
+def test_stats_to_a_date_includes_that_day_like_the_list(client, auth):
+    manager = auth("manager")
+    body = client.get("/api/v1/incidents/stats", params={"by": "team", "to": "2026-03-04"}, headers=manager).json()
+    # through 2026-03-04 (as /incidents?to=2026-03-04): pub, int, conf (payments) and other (search, 03-04 10:00)
+    assert [(g["group"], g["count"]) for g in body] == [("payments", 3), ("search", 1)]
+    listed = client.get("/api/v1/incidents", params={"to": "2026-03-04"}, headers=manager).json()
+    assert listed["total"] == 4
+
+
+def test_stats_compare_previous_defaults_the_window_like_the_cli(client, auth):
+    body = client.get("/api/v1/incidents/stats", params={"compare_previous": True, "to": "2026-03-31"},
+                      headers=auth("manager")).json()
+    # the 28 days before 2026-04-01 00:00: 2026-03-04 onwards: other, sec, i1..i4; previous: pub, int, conf
+    [group] = body
+    assert group["count"] == 6 and set(group["compare_previous"]) == {"ttd", "tta", "ttm", "ttr"}
+
+
+def fatigue_data(store) -> None:
+    """Two rotations (payments-primary, search-primary), one unanswered page each in March 2026."""
+    store.sql.execute("INSERT INTO oncall_shifts VALUES ('p1', 'payments-primary', '2026-03-01 00:00:00+00', "
+                      "'payments', '2026-03-15 00:00:00+00'), ('p2', 'search-primary', '2026-03-01 00:00:00+00', "
+                      "'search', '2026-03-15 00:00:00+00')")
+    store.sql.execute("INSERT INTO alerts (alert_id, rule, team, fired_at) VALUES "
+                      "('a1', 'disk', 'payments', '2026-03-02 10:00:00+00'), "
+                      "('a2', 'disk', 'search', '2026-03-02 11:00:00+00')")
+
+
+def test_fatigue_by_rotation_keeps_a_team_member_to_its_teams(client, auth, api_store):
+    fatigue_data(api_store)
+    params = {"by": "rotation", "from": "2026-03-01", "to": "2026-03-31"}
+    everyone = client.get("/api/v1/incidents/fatigue", params=params, headers=auth("manager")).json()
+    assert [i["rotation"] for i in everyone["items"]] == ["payments-primary", "search-primary"]
+    member = client.get("/api/v1/incidents/fatigue", params=params, headers=auth("team-member")).json()
+    assert [i["rotation"] for i in member["items"]] == ["payments-primary"]
+    assert [f["rotation"] for f in member["fairness"]] == ["payments-primary"]
+
+
+def test_fatigue_with_an_unknown_zone_answers_with_a_warning(client, auth, api_store):
+    fatigue_data(api_store)
+    api_store.sql.execute("INSERT INTO people VALUES ('p1', DATE '2020-01-01', NULL, 'payments', 'Europe/Berln')")
+    response = client.get("/api/v1/incidents/fatigue", params={"from": "2026-03-01", "to": "2026-03-31"},
+                          headers=auth("viewer"))
+    assert response.status_code == 200, response.text
+    assert "unknown time zone 'Europe/Berln'" in response.json()["warnings"][0]
+
+
+def test_oncall_answers_like_the_cli(client, auth, api_store):
+    fatigue_data(api_store)
+    params = {"from": "2026-03-01", "to": "2026-03-14"}  # to 2026-03-15 00:00: 14 days
+    everyone = client.get("/api/v1/incidents/oncall", params=params, headers=auth("manager")).json()
+    assert [(r["rotation"], r["pages"], r["oncall_hours"]) for r in everyone] == [
+        ("payments-primary", 1, 336.0), ("search-primary", 1, 336.0)]  # 14 x 24 h; the unanswered page each
+    assert everyone[0]["shares_suppressed"] is True and "p1" not in str(everyone)
+    member = client.get("/api/v1/incidents/oncall", params=params, headers=auth("team-member")).json()
+    assert [r["team"] for r in member] == ["payments"]
+    bad = client.get("/api/v1/incidents/oncall", params={"from": "2026-03-10", "to": "2026-03-01"},
+                     headers=auth("viewer"))
+    assert bad.status_code == 422

@@ -20,7 +20,7 @@ EXPECTED: dict[str, object] = {
     "list_metric_values": READ, "get_scorecard": READ, "list_slos": READ, "show_slo": READ,
     "list_datasets": READ, "list_quarantine": AUDIT, "ingest_dataset": ADMIN,
     "list_incidents": READ, "search_incidents": READ, "show_incident": READ, "incident_stats": READ,
-    "incident_fatigue": READ, "incident_patterns": READ,
+    "incident_fatigue": READ, "incident_patterns": READ, "incident_oncall": READ,
     "get_current_user": READ, "list_api_tokens": AUDIT, "create_api_token": ADMIN, "revoke_api_token": ADMIN,
     # web pages (engmetrics.web): same roles as the API behind them
     "dashboard_css": PUBLIC, "login_page": PUBLIC, "overview_page": READ, "indicator_page": READ,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engmetrics.incidents.actions import action_follow_through
+from engmetrics.incidents.actions import action_follow_through, is_done
 from engmetrics.store import Store
 
 NOW = datetime(2026, 4, 1, tzinfo=UTC)
@@ -70,3 +70,14 @@ def test_cli_actions_json(workspace, workspace_store, cli):
         "team-a", 0.5, 1, DAY)
     table = cli(workspace, "incidents", "actions")
     assert table.exit_code == 0 and "team-a" in table.stdout and "50 %" in table.stdout
+
+
+def test_is_done_is_the_one_definition(store):
+    item(store, "d0", "team-a", status="done", created_days_ago=3)  # done without completed_at: done
+    item(store, "d1", "team-a", status=None, created_days_ago=3, done_after_days=1)  # no status, completed: done
+    item(store, "d2", "team-a", status=None, created_days_ago=3)  # neither: open
+    item(store, "d3", "team-a", status="open", created_days_ago=3, done_after_days=1)  # open wins over a date
+    t = store.table("action_items")
+    rows = t.select("item_id", done=is_done(t)).order_by("item_id").to_pyarrow().to_pylist()
+    assert [r["done"] for r in rows] == [True, True, False, False]
+    assert action_follow_through(store, now=NOW)[0].done == 2

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from engmetrics.auth.roles import Principal, Role
 from engmetrics.errors import InputError
 from engmetrics.incidents.changepoints import change_points, shifts
 from engmetrics.incidents.correlate import correlate_incident
@@ -20,11 +21,11 @@ MIN = timedelta(minutes=1)
 
 
 def incident(store: Store, incident_id: str, service: str, start: datetime, title: str = "Checkout errors", *,
-             caused_by: str | None = None) -> None:
+             caused_by: str | None = None, confidentiality: str | None = None, team: str | None = None) -> None:
     store.sql.execute(
         "INSERT INTO incidents (incident_id, service, severity, title, impact_started_at, declared_at, "
-        "caused_by_deployment_id) VALUES (?, ?, 2, ?, ?, ?, ?)",
-        [incident_id, service, title, start, start + 10 * MIN, caused_by])
+        "caused_by_deployment_id, confidentiality, team) VALUES (?, ?, 2, ?, ?, ?, ?, ?, ?)",
+        [incident_id, service, title, start, start + 10 * MIN, caused_by, confidentiality, team])
 
 
 def deploy(store: Store, deployment_id: str, service: str, started: datetime, *, status: str = "success",
@@ -57,17 +58,48 @@ def test_guilty_deploy_ranks_first(store):
     evidence = correlate_incident(store, "inc-1", window_hours=2.0)
     ranked = [(e.kind, e.detail.get("deployment_id") or e.detail.get("alert_id"), e.offset_seconds, e.score)
               for e in evidence]
+    # tau = 120 / 2 = 60 min; deploys 0.5 + 0.45 x relation x (0.6 x failed + 0.4 x exp(-minutes / 60))
     assert ranked == [
-        ("deployment", "d-guilty", -600.0, 0.7333),  # same service 1 x (1 - 10/120) x 0.8 (success)
-        ("change_point", None, 0.0, 0.588),  # 0.6 x (5 % - 0.1 %) / 5 % x closeness 1
-        ("alert", "al-1", 180.0, 0.5),  # first alert 0.5 / 1
-        ("alert", "al-2", 300.0, 0.25),  # second 0.5 / 2
-        ("deployment", "d-innocent", -5400.0, 0.1),  # dependency 0.5 x (1 - 90/120) x 0.8
+        ("deployment", "d-guilty", -600.0, 0.6524),  # 0.5 + 0.45 x 1 x 0.4 x exp(-10/60) = 0.5 + 0.18 x 0.8465
+        ("deployment", "d-innocent", -5400.0, 0.5201),  # 0.5 + 0.45 x 0.5 x 0.4 x exp(-1.5) = 0.5 + 0.09 x 0.2231
+        ("change_point", None, 0.0, 0.441),  # 0.45 x (5 % - 0.1 %) / 5 % x exp(0)
+        ("alert", "al-1", 180.0, 0.4),  # first alert 0.4 / 1
+        ("alert", "al-2", 300.0, 0.2),  # second 0.4 / 2
     ]
-    shift = evidence[1].detail
+    shift = evidence[2].detail
     assert (shift["source"], shift["series"], shift["at"]) == ("sli_events", "availability", T0.isoformat())
     assert (shift["before"], shift["after"]) == (pytest.approx(0.001), pytest.approx(0.05))
-    assert evidence[4].detail["relation"] == "depends_on"
+    assert evidence[1].detail["relation"] == "depends_on"
+
+
+def test_a_failed_deploy_outranks_a_later_successful_one_and_the_first_alert(store):
+    incident(store, "inc-1", "checkout", T0)
+    deploy(store, "guilty", "checkout", T0 - 90 * MIN, status="failure")
+    deploy(store, "innocent", "checkout", T0 - 5 * MIN)
+    store.sql.execute("INSERT INTO alerts (alert_id, rule, service, urgency, fired_at) VALUES "
+                      "('al-1', 'errors', 'checkout', 'high', ?)", [T0 + 5 * MIN])
+    ranked = [(e.detail.get("deployment_id") or e.detail.get("alert_id"), e.score)
+              for e in correlate_incident(store, "inc-1", window_hours=2.0)]
+    # (the old score gave innocent 0.7667, alert 0.5, guilty 0.25)
+    # guilty: 0.5 + 0.45 x (0.6 + 0.4 x exp(-90/60) = 0.6 + 0.4 x 0.2231 = 0.6893) = 0.8102
+    # innocent: 0.5 + 0.45 x 0.4 x exp(-5/60) = 0.5 + 0.18 x 0.9200 = 0.6656; alert 0.4 / 1
+    assert ranked == [("guilty", 0.8102), ("innocent", 0.6656), ("al-1", 0.4)]
+
+
+def test_blips_on_a_near_zero_error_ratio_are_not_change_points(store):
+    incident(store, "inc-1", "checkout", T0)
+    # 30 minutes of 10000 requests, all good but for 10 errors at minutes 10-11 and 5 at 25-26
+    bad = {10: 10.0, 11: 10.0, 25: 5.0, 26: 5.0}
+    rows = [("checkout", "availability", T0 + (i - 15) * MIN, 10000.0 - bad.get(i, 0.0), 10000.0) for i in range(30)]
+    store.sql.executemany("INSERT INTO sli_events VALUES (?, ?, ?, ?, ?)", rows)
+    assert correlate_incident(store, "inc-1", window_hours=2.0) == []
+    ratio = [b / 10000 for b in (bad.get(i, 0.0) for i in range(30))]
+    assert [s.magnitude for s in shifts(ratio, max_points=3)] == [1.0, 1.0, 1.0]  # without the floors
+    # the noise floor sigma 0.001: penalty 2 ln 30 x 1e-6 = 6.8e-6 > any gain here (< 2 x 0.001² = 2e-6)
+    assert shifts(ratio, max_points=3, min_sigma=0.001, floor=0.01) == []
+    # were one found, its magnitude is judged against 0.01: 0 -> 0.001 is 0.1, not 1.0
+    (s,) = shifts([0.0] * 20 + [0.001] * 20, floor=0.01)
+    assert s.magnitude == pytest.approx(0.1)
 
 
 def test_failed_or_rolled_back_deploys_and_explicit_cause(store):
@@ -79,8 +111,9 @@ def test_failed_or_rolled_back_deploys_and_explicit_cause(store):
     deploy(store, "d-later", "checkout", T0 + 40 * MIN)
     deploy(store, "d-other", "search", T0 - 5 * MIN)  # unrelated service: not evidence
     scores = {e.detail["deployment_id"]: e.score for e in correlate_incident(store, "inc-1", window_hours=2.0)}
-    # explicit 1.0; rolled back 1 x (1 - 30/120) x 1 = 0.75; failed 1 x (1 - 60/120) x 1 = 0.5
-    assert scores == {"d-explicit": 1.0, "d-rolled": 0.75, "d-failed": 0.5}
+    # explicit 1.0; rolled back 0.5 + 0.45 x (0.6 + 0.4 x exp(-30/60) = 0.8426) = 0.8792;
+    # failed 0.5 + 0.45 x (0.6 + 0.4 x exp(-60/60) = 0.7472) = 0.8362
+    assert scores == {"d-explicit": 1.0, "d-rolled": 0.8792, "d-failed": 0.8362}
 
 
 def test_telemetry_gauge_and_counter_shifts(store):
@@ -98,10 +131,12 @@ def test_telemetry_gauge_and_counter_shifts(store):
     found = {e.detail["series"]: e for e in correlate_incident(store, "inc-1", window_hours=2.0)
              if e.kind == "change_point"}
     assert set(found) == {"lat", "req"}
-    # gauge: 100 -> 300 at minute 80 = T0 + 20 min: 0.6 x (200/300) x (1 - 20/120) = 0.3333
-    assert (found["lat"].offset_seconds, found["lat"].score) == (1200.0, 0.3333)
-    # counter increases 10 -> 40 from T0 (the increase recorded at T0 is the first of 40): 0.6 x 0.75 x 1
-    assert (found["req"].offset_seconds, found["req"].score) == (0.0, 0.45)
+    # gauge: 100 -> 300 at minute 80 = T0 + 20 min; floor = median 100 < 300:
+    # 0.45 x (200/300) x exp(-20/60) = 0.3 x 0.7165 = 0.215
+    assert (found["lat"].offset_seconds, found["lat"].score) == (1200.0, 0.215)
+    # counter increases 10 -> 40 from T0 (the increase recorded at T0 is the first of 40; 59 of 10, 60 of 40:
+    # median 40): 0.45 x 30/40 x 1 = 0.3375
+    assert (found["req"].offset_seconds, found["req"].score) == (0.0, 0.3375)
 
 
 def test_similar_past_incidents_only(store):
@@ -110,8 +145,43 @@ def test_similar_past_incidents_only(store):
     incident(store, "new", "checkout", T0 + timedelta(days=3), "Checkout database connection pool exhausted")
     incident(store, "dns", "edge", T0 - timedelta(days=3), "DNS resolution failing")
     (e,) = correlate_incident(store, "inc-1", window_hours=2.0)
-    assert (e.kind, e.detail["incident_id"], e.detail["similarity"], e.score) == ("similar_incident", "old", 1.0, 0.5)
+    assert (e.kind, e.detail["incident_id"], e.detail["similarity"], e.score) == ("similar_incident", "old", 1.0, 0.4)
     assert e.offset_seconds == -30 * 86400
+
+
+SECRET = "Acquirer Zeta pool exhausted"
+
+
+def leak_case(store: Store) -> None:
+    """A readable incident with a confidential look-alike of team-a before it."""
+    incident(store, "old", "checkout", T0 - timedelta(days=30), SECRET, confidentiality="confidential",
+             team="team-a")
+    incident(store, "inc-1", "checkout", T0, SECRET)
+
+
+def test_similar_incident_the_reader_may_not_read_shows_id_and_score_only(store):
+    leak_case(store)
+    (owner,) = correlate_incident(store, "inc-1", window_hours=2.0)
+    assert owner.detail["title"] == SECRET
+    (viewer,) = correlate_incident(store, "inc-1", window_hours=2.0, reader=Principal("t", Role.viewer))
+    assert (viewer.detail, viewer.score) == ({"incident_id": "old", "redacted": True}, 0.4)  # 0.4 x similarity 1
+    member = Principal("t", Role.team_member, ("team-a",))
+    assert correlate_incident(store, "inc-1", window_hours=2.0, reader=member)[0].detail["title"] == SECRET
+
+
+def test_cli_correlate_as_role_does_not_leak_and_escapes_markup(workspace, workspace_store, cli):
+    leak_case(workspace_store)
+    incident(workspace_store, "older", "checkout", T0 - timedelta(days=40), "Pool exhausted [/x] [bold]")
+    workspace_store.close()
+    for args in (("--json",), ()):
+        shown = cli(workspace, "incidents", "correlate", "inc-1", "--as-role", "viewer", *args)
+        assert shown.exit_code == 0, shown.output
+        assert "Zeta" not in shown.stdout and "old" in shown.stdout and "[/x]" in shown.stdout
+    owner = cli(workspace, "incidents", "correlate", "inc-1")  # crashed with MarkupError on "[/x]"
+    assert owner.exit_code == 0, owner.output
+    assert "[/x]" in owner.stdout
+    bad = cli(workspace, "incidents", "correlate", "inc-1", "--as-role", "boss")
+    assert bad.exit_code == 1 and "unknown role" in bad.output
 
 
 def test_unknown_incident_is_an_input_error(store):
@@ -125,7 +195,7 @@ def test_cli_correlate(workspace, workspace_store, cli):
     result = cli(workspace, "incidents", "correlate", "inc-1", "--json")
     assert result.exit_code == 0, result.output
     first = json.loads(result.stdout)[0]
-    assert (first["kind"], first["detail"]["deployment_id"], first["score"]) == ("deployment", "d-guilty", 0.7333)
+    assert (first["kind"], first["detail"]["deployment_id"], first["score"]) == ("deployment", "d-guilty", 0.6524)
     assert cli(workspace, "incidents", "correlate", "inc-1").exit_code == 0
     missing = cli(workspace, "incidents", "correlate", "nope")
     assert missing.exit_code == 1 and "no incident" in missing.output

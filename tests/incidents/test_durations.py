@@ -45,10 +45,25 @@ def test_each_duration_from_its_own_columns(store):
 
 
 def test_fallbacks_declared_for_impact_and_detection_resolved_for_mitigation(store):
-    insert(store, [{"id": "b", "declared_at": 10, "acknowledged_at": 12, "resolved_at": 50}])
+    insert(store, [{"id": "b", "declared_at": 10, "acknowledged_at": 12, "resolved_at": 50},
+                   {"id": "e", "declared_at": 10, "detected_at": 4, "resolved_at": 50}])
+    b, e = per_incident(store)["b"], per_incident(store)["e"]
+    # b: tta declared 10 -> ack 12: 2 min; ttm and ttr declared 10 -> resolved 50: 40 min
+    assert (b["tta"], b["ttm"], b["ttr"]) == (120, 2400, 2400)
+    # e: ttd declared 10 (no impact start) -> detected 4: a real measurement (-6 min: invalid), not a fallback
+    assert (e["ttd_state"], e["tta_state"]) == ("invalid", "missing")
+
+
+def test_ttd_is_missing_when_start_and_end_both_fall_back_to_declared(store):
+    insert(store, [{"id": "b", "declared_at": 10, "resolved_at": 50}])
     b = per_incident(store)["b"]
-    # ttd declared->declared 0; tta declared 10 -> ack 12: 2 min; ttm and ttr declared 10 -> resolved 50: 40 min
-    assert (b["ttd"], b["tta"], b["ttm"], b["ttr"]) == (0, 120, 2400, 2400)
+    # no impact_started_at and no detected_at: ttd would be declared_at - declared_at = 0 by construction
+    assert (b["ttd_state"], b["ttr_state"], b["ttr"]) == ("missing", "ok", 2400)
+    assert np.isnan(b["ttd"])
+    [group] = duration_stats(store, resamples=50)
+    ttd, ttr = group.to_dict()["ttd"], group.to_dict()["ttr"]
+    assert (ttd["n"], ttd["missing"], ttd["p50"]) == (0, 1, None)  # not counted as a 0 s detection
+    assert (ttr["n"], ttr["p50"]) == (1, 2400)
 
 
 def test_missing_end_and_negative_duration(store):
@@ -58,7 +73,8 @@ def test_missing_end_and_negative_duration(store):
     assert (rows["c"]["ttm_state"], rows["c"]["ttr_state"], rows["c"]["tta_state"]) == ("invalid", "missing",
                                                                                          "missing")
     assert np.isnan(rows["c"]["ttm"])
-    assert [rows["d"][f"{d}_state"] for d in ("ttd", "tta", "ttm", "ttr")] == ["ok", "missing", "missing", "missing"]
+    # d: ttd declared -> declared is no measurement either
+    assert [rows["d"][f"{d}_state"] for d in ("ttd", "tta", "ttm", "ttr")] == ["missing"] * 4
 
 
 TTR_MINUTES = [10, 20, 30, 40, 100]

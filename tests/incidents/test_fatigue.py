@@ -30,8 +30,8 @@ def add_alert(store: Store, alert_id: str, fired: str, *, rule: str = "disk", se
                       [row.get(c) for c in COLUMNS])
 
 
-def add_shift(store: Store, person: str, rotation: str, start: str, end: str) -> None:
-    store.sql.execute("INSERT INTO oncall_shifts VALUES (?, ?, ?, NULL, ?)", [person, rotation, at(start), at(end)])
+def add_shift(store: Store, person: str, rotation: str, start: str, end: str, team: str | None = None) -> None:
+    store.sql.execute("INSERT INTO oncall_shifts VALUES (?, ?, ?, ?, ?)", [person, rotation, at(start), team, at(end)])
 
 
 def ten_alerts(store: Store) -> None:
@@ -80,6 +80,39 @@ def test_group_by_rotation_and_team(store):
     assert by_rotation == {"r1": 10, None: 1}
     by_team = fatigue_report(store, SETTINGS, by="team").items
     assert [(i["team"], i["alerts"], i["interruptions"]["sleep"]) for i in by_team] == [("t", 10, 0), ("u", 1, 1)]
+
+
+def test_unanswered_pages_go_to_the_rotation_and_person_on_call_for_the_team(store):
+    add_shift(store, "p1", "r1", "2026-01-05 00:00", "2026-01-06 00:00", team="t")
+    add_shift(store, "p2", "r1", "2026-01-06 00:00", "2026-01-07 00:00", team="t")
+    add_shift(store, "p3", "r2", "2026-01-05 00:00", "2026-01-07 00:00", team="u")
+    store.sql.execute("INSERT INTO services (service, team) VALUES ('svc', 't')")
+    add_alert(store, "u1", "2026-01-05 10:00")  # team t, nobody answered: r1, p1 on call
+    add_alert(store, "u2", "2026-01-06 23:00", team=None, service="svc")  # owner of svc is t: r1, p2 (sleep)
+    add_alert(store, "u3", "2026-01-06 12:00", responder="p1", ack="2026-01-06 12:05")  # p1 not on call: none
+    add_alert(store, "u4", "2026-01-05 11:00", responder="p1", ack="2026-01-05 11:05")  # p1's own shift: r1
+    add_alert(store, "u5", "2026-01-05 12:00", team="zz")  # no shift of team zz: none
+    report = fatigue_report(store, SETTINGS, by="rotation", min_group_size=2)
+    items = {i["rotation"]: i for i in report.items}
+    # before: only u4 had a rotation, so r1 was 100 % acknowledged; now u1, u2, u4: 1 of 3 acknowledged
+    assert {k: i["alerts"] for k, i in items.items()} == {"r1": 3, None: 2}
+    assert items["r1"]["acknowledged_share"] == pytest.approx(1 / 3)
+    assert items["r1"]["interruptions"] == {"business": 2, "off": 0, "sleep": 1}  # UTC: 10:00, 11:00, 23:00
+    fairness = {f["rotation"]: f for f in report.fairness}
+    # r1 pages per person: p1 u1 + u4 = 2, p2 u2 = 1: 2 x |2 - 1| / (2 x 2 x 3) = 1/6; sleep [0, 1]: 2 / 4 = 1/2
+    assert (fairness["r1"]["pages"], fairness["r1"]["gini_pages"], fairness["r1"]["gini_sleep"]) == (
+        3, pytest.approx(1 / 6), pytest.approx(0.5))
+    assert (fairness["r2"]["pages"], fairness["r2"]["status"]) == (0, "insufficient_group")
+
+
+def test_an_unknown_time_zone_falls_back_to_the_team_and_is_reported(store):
+    store.sql.execute("INSERT INTO teams (team, timezone) VALUES ('t', 'Europe/Berlin')")
+    store.sql.execute("INSERT INTO people VALUES ('p1', DATE '2020-01-01', NULL, 't', 'Europe/Berln')")
+    add_alert(store, "z1", "2026-01-05 07:30", responder="p1")  # 08:30 in Berlin (CET): business; UTC: sleep
+    report = fatigue_report(store, SETTINGS)
+    assert report.items[0]["interruptions"] == {"business": 1, "off": 0, "sleep": 0}
+    assert report.warnings == ["unknown time zone 'Europe/Berln' in people.timezone or teams.timezone: ignored "
+                               "(the team's zone, else UTC)"]
 
 
 def test_period_bounds_and_flapping_across_the_start(store):
@@ -219,6 +252,17 @@ def test_cli_table_and_bad_input(cli, workspace, workspace_store):
     assert backwards.exit_code == 1
 
 
+def test_cli_prints_unknown_zones_on_stderr(cli, workspace, workspace_store):
+    workspace_store.sql.execute("INSERT INTO people VALUES ('p1', DATE '2020-01-01', NULL, 't', 'Mars/Olympus')")
+    add_alert(workspace_store, "z1", "2026-01-05 07:30", responder="p1")
+    workspace_store.close()
+    # --to 2026-01-05: a date alone includes that whole day, so the 07:30 alert is in
+    result = cli(workspace, "incidents", "fatigue", "--from", "2026-01-05", "--to", "2026-01-05", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["items"][0]["alerts"] == 1
+    assert "unknown time zone 'Mars/Olympus'" in result.stderr
+
+
 # --- PySpark ---------------------------------------------------------------------------------------------
 
 @pytest.mark.spark
@@ -232,8 +276,9 @@ def test_fatigue_is_the_same_on_pyspark(store, spark_session):
     add_alert(store, "b1", "2026-03-29 00:30", rule="dst", responder="p1")  # 01:30 CET: sleep
     add_alert(store, "b2", "2026-03-29 06:30", rule="dst", responder="p1")  # 08:30 CEST, Sunday: off
     add_alert(store, "b3", "2026-03-30 06:30", rule="dst", responder="p1")  # 08:30 CEST, Monday: business
+    store.sql.execute("INSERT INTO services VALUES ('unrelated', 'other', 1, [])")  # Spark needs a typed row
     spark = ibis.pyspark.connect(spark_session)
-    for name in ("alerts", "oncall_shifts", "people", "teams", "holidays"):
+    for name in ("alerts", "oncall_shifts", "people", "teams", "holidays", "services"):
         frame = store.table(name)
         frame = frame.drop("work_start", "work_end") if name == "teams" else frame  # Spark has no TIME type
         spark_session.createDataFrame(frame.to_pyarrow()).createOrReplaceTempView(name)  # arrow keeps nulls

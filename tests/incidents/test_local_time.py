@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engmetrics.incidents.fatigue import enriched_alerts
-from engmetrics.incidents.local_time import offset_table, parse_work_days
+from engmetrics.incidents.local_time import offset_table, parse_work_days, unknown_zones
 from engmetrics.settings import IncidentSettings
 from engmetrics.store import Store
 
@@ -98,6 +98,26 @@ def test_zone_follows_the_membership_valid_that_day(store):
     assert bands(store) == {"jan": ("Europe/Berlin", "Thu 15 08:30", "business"),
                             "feb": ("America/New_York", "Mon 16 02:30", "sleep"),
                             "nobody": ("UTC", "Mon 16 07:30", "sleep")}
+
+
+def test_zone_falls_back_to_the_alert_team_when_the_membership_team_has_none(store):
+    team(store, "nozone", None)
+    team(store, "ny", "America/New_York")
+    person(store, "r", "nozone", None)
+    alert(store, "a", "2026-01-05 12:30", "r", "ny")  # membership team without zone: the alert's team's
+    assert bands(store)["a"] == ("America/New_York", "Mon 05 07:30", "sleep")  # EST (-5); UTC: 12:30 business
+
+
+def test_unknown_zones_are_skipped(store):
+    team(store, "de", "Europe/Berlin")
+    team(store, "bad", "Nowhere/Land")
+    person(store, "p", "de", "Europe/Berln")  # typo: the membership team's zone instead
+    person(store, "q", "bad", None)  # the team's zone is unknown too: UTC
+    alert(store, "p1", "2026-01-05 07:30", "p")
+    alert(store, "q1", "2026-01-05 07:30", "q")
+    assert bands(store) == {"p1": ("Europe/Berlin", "Mon 05 08:30", "business"),
+                            "q1": ("UTC", "Mon 05 07:30", "sleep")}
+    assert unknown_zones(store) == ["Europe/Berln", "Nowhere/Land"]
 
 
 def test_holiday_and_weekend_are_off_hours(store):

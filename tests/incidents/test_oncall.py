@@ -63,14 +63,39 @@ def test_a_person_on_call_40_percent_breaks_the_time_limit(loads):
     assert (core.people, core.max_share_on_call, core.people_over_time_limit) == (2, pytest.approx(0.4), 1)
     assert core.median_share_on_call == pytest.approx(0.25)
     assert core.time_limit_exceeded
-    # p3: 24 / 120 = 0.2, below 25 %; one person is fewer than min_group_size 2: the share is not shown
-    assert (edge.people_over_time_limit, edge.time_limit_exceeded, edge.max_share_on_call) == (0, False, None)
+    # p3: 24 / 120 = 0.2; one person is fewer than min_group_size 2: the share and everything derived from
+    # it is withheld (a count over the limit of a one-person rotation is that person's share)
+    assert (edge.people_over_time_limit, edge.time_limit_exceeded, edge.max_share_on_call) == (None, None, None)
+    assert edge.to_dict()["shares_suppressed"] and edge.to_dict()["limits"]["time_on_call_exceeded"] is None
+
+
+def test_a_one_person_rotation_over_the_limit_does_not_reveal_it():
+    with Store.open("duckdb://") as store:
+        store.sql.execute("INSERT INTO oncall_shifts (person, rotation, start_at, team, end_at) VALUES (?,?,?,?,?)",
+                          ["solo", "night", h(0), "ops", h(60)])
+        [solo] = oncall_load(store, start=START, end=END, min_group_size=2)
+    # 60 h of 120 h = 50 % > 25 %: before suppression, people_over_time_limit 1 named that person's share
+    out = solo.to_dict()
+    assert (out["people"], out["people_over_time_limit"], out["shares_suppressed"]) == (1, None, True)
+    assert out["limits"]["time_on_call_exceeded"] is None
 
 
 def test_pages_per_shift_count_only_high_urgency_pages_of_the_person_on_call(loads):
     core = loads["primary"]
     # pages 1, 2 (p1's first shift) and 5 (p2's shift); 5 shifts: 3 / 5 = 0.6, the busiest shift had 2
     assert (core.shifts, core.pages, core.pages_per_shift_mean, core.pages_per_shift_max) == (5, 3, 0.6, 2)
+
+
+def test_a_null_urgency_alert_and_an_unanswered_page_count_for_the_person_on_call():
+    with Store.open("duckdb://") as store:
+        populate(store)
+        store.sql.executemany("INSERT INTO alerts (alert_id, rule, urgency, fired_at, responder, team) "
+                              "VALUES (?,'r',?,?,?,?)",
+                              [("6", None, h(16), "p2", None),  # null urgency: a page (paging.is_page)
+                               ("7", "high", h(17), None, "core")])  # unanswered: p2 was on call for core
+        core = {r.rotation: r for r in oncall_load(store, start=START, end=END, min_group_size=2)}["primary"]
+    # pages 1, 2 (p1's first shift) and 5, 6, 7 (p2's shift 12:00-24:00): 5 / 5 shifts = 1.0, busiest 3
+    assert (core.pages, core.pages_per_shift_mean, core.pages_per_shift_max) == (5, 1.0, 3)
 
 
 def test_response_times_are_adjusted_for_the_severity_mix(loads):
@@ -97,7 +122,8 @@ def test_shares_of_small_rotations_are_suppressed_and_nobody_is_named():
         core = {r.rotation: r for r in oncall_load(store, start=START, end=END)}["primary"]  # default 5
     out = core.to_dict()
     assert (out["max_share_on_call"], out["median_share_on_call"], out["shares_suppressed"]) == (None, None, True)
-    assert out["limits"] == {"incidents_per_12h_exceeded": True, "time_on_call_exceeded": True}
+    assert out["people_over_time_limit"] is None
+    assert out["limits"] == {"incidents_per_12h_exceeded": True, "time_on_call_exceeded": None}
     assert not {"p1", "p2", "person"} & set(json.dumps(out).replace('"', " ").split())
 
 
@@ -112,7 +138,8 @@ def test_cli_oncall_json(workspace, workspace_store, cli):
     result = cli(workspace, "incidents", "oncall", "--from", "2026-01-05", "--to", "2026-01-10", "--json")
     assert result.exit_code == 0, result.output
     items = {i["rotation"]: i for i in json.loads(result.output)}
-    assert items["primary"]["limits"] == {"incidents_per_12h_exceeded": True, "time_on_call_exceeded": True}
+    # 2 people < the default min_group_size 5: the time-on-call flag is withheld
+    assert items["primary"]["limits"] == {"incidents_per_12h_exceeded": True, "time_on_call_exceeded": None}
     assert "p1" not in result.output
     human = cli(workspace, "incidents", "oncall", "--from", "2026-01-05", "--to", "2026-01-10")
     assert human.exit_code == 0 and "On-call load" in human.output

@@ -4,7 +4,6 @@ own hours, load fairness per rotation and rules to retire or tune. A thin shell 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
@@ -12,12 +11,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..incidents.fatigue import GROUPINGS, fatigue_report
-from ..timeutil import as_utc
-from .common import JsonOption, console, emit_json, fail, open_store, state
+from .common import JsonOption, console, emit_json, fail, open_store, state, stderr
+from .incidents_stats import FromOption, ToOption, default_window, parse_window
 
 __all__ = ["fatigue_command"]
-
-_DEFAULT_DAYS = 28
 
 
 def _pct(value: float | None) -> str:
@@ -50,36 +47,34 @@ def _fairness_table(rows: list[dict[str, Any]]) -> Table:
 
 def fatigue_command(
     by: Annotated[str, typer.Option("--by", help="Group by rule, team or rotation.")] = "rule",
-    start: Annotated[datetime | None, typer.Option(
-        "--from", help=f"Start (UTC unless it has an offset; default: {_DEFAULT_DAYS} days before --to).")] = None,
-    end: Annotated[datetime | None, typer.Option(
-        "--to", help="End, exclusive (UTC unless it has an offset; default: now).")] = None,
+    start: FromOption = None,
+    end: ToOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Alert fatigue: alerts per shift, acknowledged, actionable, auto-resolved and flapping shares, work
     after acknowledgment, duplicates, pages by band of the responder's local time (business, off, sleep),
-    the Gini of load per rotation, and recommendations per rule.
+    the Gini of load per rotation, and recommendations per rule. Default window: the 28 days before --to
+    (default now). Unknown time zones are reported on stderr (and in the JSON's `warnings`).
 
     Example: engmetrics incidents fatigue --by rotation --from 2026-01-01 --to 2026-04-01 --json
     """
     if by not in GROUPINGS:
         raise fail(f"--by must be one of {', '.join(GROUPINGS)}, not {by!r}")
-    end = as_utc(end) if end else datetime.now(UTC).replace(microsecond=0)
-    start = as_utc(start) if start else end - timedelta(days=_DEFAULT_DAYS)
-    if start >= end:
-        raise fail(f"--from ({start.isoformat()}) must be before --to ({end.isoformat()})")
+    begin, stop = default_window(*parse_window(start, end))
     settings = state.settings
     with open_store(read_only=True) as store:
         try:
-            report = fatigue_report(store, settings.incidents, by=by, start=start, end=end,  # type: ignore[arg-type]
+            report = fatigue_report(store, settings.incidents, by=by, start=begin, end=stop,  # type: ignore[arg-type]
                                     min_group_size=settings.privacy.min_group_size)
-        except ValueError as exc:  # an unknown time zone or an unreadable work_days value
+        except ValueError as exc:  # an unreadable work_days value
             raise fail(str(exc)) from None
+    for warning in report.warnings:
+        stderr.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     if as_json:
         emit_json(report.to_dict())
         return
     if not report.items:
-        console.print(f"no alerts from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC")
+        console.print(f"no alerts from {begin:%Y-%m-%d %H:%M} to {stop:%Y-%m-%d %H:%M} UTC")
         return
     console.print(_items_table(report.items, by))
     console.print(_fairness_table(report.fairness))

@@ -1,5 +1,8 @@
 """`engmetrics incidents stats` (lifecycle durations with intervals) and `engmetrics incidents oncall`
-(on-call load per rotation). Thin shells over `engmetrics.incidents.durations` and `.oncall`."""
+(on-call load per rotation). Thin shells over `engmetrics.incidents.durations` and `.oncall`.
+
+`--from` and `--to` are ISO dates or instants (UTC unless they carry an offset), read like the API's
+`from`/`to` (`engmetrics.incidents.search.parse_bound`): a date alone as `--to` includes that whole day."""
 
 from __future__ import annotations
 
@@ -9,16 +12,30 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..incidents.durations import DURATIONS, GroupStats, duration_stats
+from ..errors import InputError
+from ..incidents.durations import DURATIONS, GROUPINGS, GroupStats, duration_stats
 from ..incidents.oncall import oncall_load
-from ..timeutil import as_utc
+from ..incidents.search import parse_bound
 from .common import JsonOption, console, emit_json, fail, open_store, state
 
-__all__ = ["oncall_command", "stats_command"]
+__all__ = ["FromOption", "ToOption", "default_window", "oncall_command", "parse_window", "stats_command"]
 
-FromOption = Annotated[datetime | None, typer.Option("--from", help="Start (UTC unless it has an offset).")]
-ToOption = Annotated[datetime | None, typer.Option("--to", help="End, exclusive (UTC unless it has an offset).")]
+FromOption = Annotated[str | None, typer.Option("--from", help="Start, ISO date or instant (UTC unless it has an "
+                                                "offset).")]
+ToOption = Annotated[str | None, typer.Option("--to", help="End, exclusive (UTC unless it has an offset); a date "
+                                              "alone includes that whole day.")]
 _DEFAULT_DAYS = 28
+
+
+def parse_window(start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
+    """(--from, --to) as UTC instants (`parse_bound`); exit 1 on a bad value or when --to is not after --from."""
+    try:
+        begin, stop = parse_bound(start), parse_bound(end, end=True)
+    except InputError as exc:
+        raise fail(exc) from None
+    if begin and stop and stop <= begin:
+        raise fail(f"--to ({stop.isoformat()}) must be after --from ({begin.isoformat()})")
+    return begin, stop
 
 
 def _minutes(value: float | None) -> str:
@@ -53,8 +70,17 @@ def _compare_table(groups: list[GroupStats]) -> Table:
     return table
 
 
+def default_window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    """A missing --to is now (to the minute); a missing --from is 28 days before --to."""
+    end = end or datetime.now(UTC).replace(second=0, microsecond=0)
+    start = start or end - timedelta(days=_DEFAULT_DAYS)
+    if end <= start:
+        raise fail(f"--to ({end.isoformat()}) must be after --from ({start.isoformat()})")
+    return start, end
+
+
 def stats_command(
-    by: Annotated[str | None, typer.Option("--by", help="Group by severity, service, team, month or week.")] = None,
+    by: Annotated[str | None, typer.Option("--by", help=f"Group by {', '.join(GROUPINGS)}.")] = None,
     start: FromOption = None,
     end: ToOption = None,
     compare_previous: Annotated[bool, typer.Option(
@@ -66,16 +92,13 @@ def stats_command(
 
     Example: engmetrics incidents stats --by severity --from 2026-01-01 --to 2026-04-01 --json
     """
-    if by is not None and by not in ("severity", "service", "team", "month", "week"):
-        raise fail(f"--by must be one of severity, service, team, month, week (got {by!r})")
-    start, end = start and as_utc(start), end and as_utc(end)
+    if by is not None and by not in GROUPINGS:
+        raise fail(f"--by must be one of {', '.join(GROUPINGS)} (got {by!r})")
+    begin, stop = parse_window(start, end)
     if compare_previous:
-        end = end or datetime.now(UTC).replace(second=0, microsecond=0)
-        start = start or end - timedelta(days=_DEFAULT_DAYS)
-    if start and end and end <= start:
-        raise fail(f"--to ({end.isoformat()}) must be after --from ({start.isoformat()})")
+        begin, stop = default_window(begin, stop)
     with open_store(read_only=True) as store:
-        groups = duration_stats(store, state.settings.incidents, by=by, start=start, end=end,  # type: ignore[arg-type]
+        groups = duration_stats(store, state.settings.incidents, by=by, start=begin, end=stop,  # type: ignore[arg-type]
                                 compare_previous=compare_previous)
     if as_json:
         emit_json([g.to_dict() for g in groups])
@@ -89,18 +112,20 @@ def _share(value: float | None) -> str:
     return "suppressed" if value is None else f"{value * 100:.0f} %"
 
 
+def _count(value: int | None) -> str:
+    return "suppressed" if value is None else str(value)
+
+
 def oncall_command(start: FromOption = None, end: ToOption = None, as_json: JsonOption = False) -> None:
     """On-call load per rotation: pages per shift, incidents per 12 hours, time on call, severity-adjusted
     response times, and the SRE-book limits (2 incidents per 12-hour shift, 25 % of time on call).
 
     Example: engmetrics incidents oncall --from 2026-01-01 --to 2026-04-01 --json
     """
-    start, end = start and as_utc(start), end and as_utc(end)
-    if start and end and end <= start:
-        raise fail(f"--to ({end.isoformat()}) must be after --from ({start.isoformat()})")
+    begin, stop = parse_window(start, end)
     settings = state.settings
     with open_store(read_only=True) as store:
-        loads = oncall_load(store, settings.incidents, start=start, end=end,
+        loads = oncall_load(store, settings.incidents, start=begin, end=stop,
                             min_group_size=settings.privacy.min_group_size)
     if as_json:
         emit_json([r.to_dict() for r in loads])
@@ -114,6 +139,6 @@ def oncall_command(start: FromOption = None, end: ToOption = None, as_json: Json
         table.add_row(r.rotation, r.team, str(r.shifts), str(r.people), f"{r.pages_per_shift_mean:.1f}",
                       "-" if r.incidents_per_12h is None else f"{r.incidents_per_12h:.2f}",
                       str(r.max_incidents_per_12h), _share(r.max_share_on_call), _share(r.median_share_on_call),
-                      str(r.people_over_time_limit), _minutes(r.tta["mean"]), _minutes(r.ttr["mean"]),  # type: ignore[arg-type]
+                      _count(r.people_over_time_limit), _minutes(r.tta["mean"]), _minutes(r.ttr["mean"]),  # type: ignore[arg-type]
                       f"[red]{', '.join(broken)}[/]" if broken else "[green]ok[/]")
     console.print(table)

@@ -2,7 +2,8 @@
 
 Semantics, per `owner_team` (items without an owner form the group `None`):
 
-- An item is **done** when its status is ``done``, or it has no status and `completed_at` is set.
+- An item is **done** when its status is ``done``, or it has no status and `completed_at` is set (`is_done`,
+  the one definition: `engmetrics.incidents.patterns` uses it too).
   ``wont_do`` items are dropped on purpose: they count in `wont_do` only. Every other item is **open**.
 - `completion_rate` = done / (items - wont_do); None when that is 0.
 - `overdue` = open items with `due_at` before `now` (an item without a due date is never overdue).
@@ -21,11 +22,12 @@ from datetime import datetime
 from typing import Any
 
 import ibis
+import ibis.expr.types as ir
 
 from ..store import Store
 from ..timeutil import UTC_TIMESTAMP, as_utc
 
-__all__ = ["TeamFollowThrough", "action_follow_through"]
+__all__ = ["TeamFollowThrough", "action_follow_through", "is_done"]
 
 
 @dataclass(frozen=True)
@@ -47,10 +49,21 @@ class TeamFollowThrough:
         return asdict(self)
 
 
+def is_done(items: ir.Table) -> ir.BooleanValue:
+    """Whether an action item (a row of `items`, the action_items table) is done (see module doc); never null.
+
+    >>> t = ibis.memtable({"status": ["done", None, None, "open", "wont_do"],
+    ...                    "completed_at": [None, "2026-01-02", None, "2026-01-02", None]})
+    >>> t.select(d=is_done(t)).to_pyarrow().column("d").to_pylist()
+    [True, True, False, False, False]
+    """
+    return (items.status == "done").fill_null(False) | (items.status.isnull() & items.completed_at.notnull())
+
+
 def action_follow_through(store: Store, *, now: datetime) -> list[TeamFollowThrough]:
     """One row per owner team (see module doc)."""
     t = store.table("action_items")
-    done = (t.status == "done").fill_null(False) | (t.status.isnull() & t.completed_at.notnull())
+    done = is_done(t)
     wont = (t.status == "wont_do").fill_null(False)
     is_open = ~done & ~wont
     overdue = is_open & (t.due_at < ibis.literal(as_utc(now), type=UTC_TIMESTAMP)).fill_null(False)

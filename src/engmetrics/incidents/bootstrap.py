@@ -3,10 +3,9 @@
 Everything here runs in numpy on arrays that already came out of the engine (a group's per-incident
 durations: a few thousand values at most); nothing here reads a dataset.
 
-**Percentiles.** Linear interpolation between closest ranks, numpy's default
-(`numpy.quantile(..., method="linear")`, Hyndman and Fan type 7): for sorted values x_0..x_{n-1}, the q-th
-percentile is at rank h = (n - 1) q, x_floor(h) + (h - floor(h)) (x_ceil(h) - x_floor(h)). Point estimates
-and bootstrap statistics use this same definition.
+**Percentiles.** `engmetrics.quantiles.percentile`: linear interpolation between closest ranks (numpy's
+default, Hyndman and Fan type 7). Point estimates and bootstrap statistics (vectorised over resamples
+with the same `method="linear"`) use this same definition.
 
 **Bootstrap.** Percentile bootstrap: `rng = numpy.random.default_rng(seed)`, one index matrix
 `rng.integers(0, n, size=(B, n))` (row b is resample b, drawn with replacement from the values sorted
@@ -25,8 +24,6 @@ MDE = (z_{1-alpha/2} + z_{power}) x sqrt(se_previous^2 + se_current^2) with z th
 (alpha = 0.05, power = 0.8: 1.95996 + 0.84162 = 2.80158): the smallest change of the median a two-sided
 test at level alpha would detect with probability `power` given samples this size and this spread.
 
->>> percentile([600.0, 1200.0, 1800.0, 2400.0, 6000.0], 0.9)
-4560.0
 >>> bootstrap([1.0]).median is None
 True
 """
@@ -39,19 +36,16 @@ from statistics import NormalDist
 
 import numpy as np
 
+from ..quantiles import percentile
+
 __all__ = ["DEFAULT_RESAMPLES", "DEFAULT_SEED", "BootstrapIntervals", "MedianComparison", "bootstrap",
-           "compare_medians", "percentile"]
+           "compare_medians"]
 
 DEFAULT_RESAMPLES = 2000
 DEFAULT_SEED = 0
 _BLOCK = 256  # resamples evaluated at once: bounds memory to _BLOCK x n floats
 
 Interval = tuple[float, float]
-
-
-def percentile(values: np.ndarray | list[float], q: float) -> float | None:
-    """The q-th percentile (0 <= q <= 1) by linear interpolation; None for no values."""
-    return float(np.quantile(values, q, method="linear")) if len(values) else None
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,12 @@ Semantics:
 - Default penalty (BIC for a known noise level): ``2 x ln(n) x sigma²`` where `n` is the length of the whole
   series and sigma is estimated robustly, for each segment being split, from its median absolute first
   difference (``median |x[i+1] - x[i]| / (0.6745 x sqrt 2)``): a step does not inflate it, and a segment
-  noisier than the rest (error ratios are noisier when high) is judged by its own noise. A noiseless segment
-  has sigma 0: then any split with a positive gain above floating point noise (``1e-9 x sum x²`` of the
-  segment) is taken, and a constant segment is never split.
+  noisier than the rest (error ratios are noisier when high) is judged by its own noise.
+- Noise floor: sigma is at least `min_sigma` (absolute, in the series' units; default 0). A mostly constant
+  series (an error ratio that is 0 but for a few blips) has a median difference of 0, so without a floor
+  every blip would be a change point; the caller states the smallest noise that is plausible for its unit
+  (`engmetrics.incidents.correlate` does). With sigma 0 any split with a positive gain above floating point
+  noise (``1e-9 x sum x²`` of the segment) is taken, and a constant segment is never split.
 - Fewer than ``2 x min_size`` values: no change point.
 
 The input is a small array fetched from the engine (one series around one incident), so this is numpy.
@@ -42,22 +45,27 @@ class Shift:
     index: int
     before: float
     after: float
+    floor: float = 0.0
 
     @property
     def magnitude(self) -> float:
-        """Relative size of the shift in [0, 1]: ``|after - before| / max(|before|, |after|)`` (0 if both 0).
+        """Relative size of the shift in [0, 1]: ``|after - before| / max(|before|, |after|, floor)`` (0 if
+        that is 0). The floor keeps a shift between two near-zero levels from scoring as a full change.
 
         >>> Shift(120, 0.001, 0.05).magnitude
         0.98
+        >>> Shift(10, 0.0, 0.001, floor=0.01).magnitude  # 0.001 / 0.01
+        0.1
         """
-        scale = max(abs(self.before), abs(self.after))
+        scale = max(abs(self.before), abs(self.after), self.floor)
         return abs(self.after - self.before) / scale if scale else 0.0
 
 
-def default_penalty(segment: np.ndarray, n: int) -> float:
-    """``2 ln(n) sigma²`` with sigma from the segment's median absolute first difference, floored above
-    rounding noise."""
+def default_penalty(segment: np.ndarray, n: int, min_sigma: float = 0.0) -> float:
+    """``2 ln(n) sigma²`` with sigma from the segment's median absolute first difference, at least
+    `min_sigma`, and the penalty floored above rounding noise."""
     sigma = float(np.median(np.abs(np.diff(segment)))) / (0.6745 * math.sqrt(2)) if len(segment) > 1 else 0.0
+    sigma = max(sigma, min_sigma)
     return max(2 * math.log(n) * sigma**2, 1e-9 * float(np.sum(segment * segment)))
 
 
@@ -66,7 +74,8 @@ def _best_split(x: np.ndarray, a: int, b: int, min_size: int) -> tuple[float, in
     n = b - a
     if n < 2 * min_size:
         return -math.inf, -1
-    cums = np.cumsum(x[a:b])
+    segment = x[a:b]
+    cums = np.cumsum(segment - np.median(segment))  # the gain is shift-invariant; a constant run is exactly 0
     total = cums[-1]
     k = np.arange(min_size, n - min_size + 1)
     left = cums[k - 1]
@@ -76,8 +85,14 @@ def _best_split(x: np.ndarray, a: int, b: int, min_size: int) -> tuple[float, in
 
 
 def change_points(values: Sequence[float] | np.ndarray, *, min_size: int = 2, penalty: float | None = None,
-                  max_points: int = 10) -> list[int]:
-    """Indices where the mean of `values` shifts, ascending."""
+                  max_points: int = 10, min_sigma: float = 0.0) -> list[int]:
+    """Indices where the mean of `values` shifts, ascending (`penalty` overrides the default one).
+
+    >>> change_points([0.0] * 10 + [0.001] * 2 + [0.0] * 18)
+    [10, 12]
+    >>> change_points([0.0] * 10 + [0.001] * 2 + [0.0] * 18, min_sigma=0.001)
+    []
+    """
     x = np.asarray(values, dtype=float)
     if len(x) < 2 * max(min_size, 1):
         return []
@@ -85,7 +100,7 @@ def change_points(values: Sequence[float] | np.ndarray, *, min_size: int = 2, pe
 
     def push(a: int, b: int) -> None:
         gain, k = _best_split(x, a, b, max(min_size, 1))
-        if gain > (default_penalty(x[a:b], len(x)) if penalty is None else penalty):
+        if gain > (default_penalty(x[a:b], len(x), min_sigma) if penalty is None else penalty):
             heapq.heappush(heap, (-gain, k, a, b))
 
     push(0, len(x))
@@ -98,14 +113,16 @@ def change_points(values: Sequence[float] | np.ndarray, *, min_size: int = 2, pe
     return sorted(found)
 
 
-def shifts(values: Sequence[float] | np.ndarray, **options: float | int | None) -> list[Shift]:
-    """The change points of `values` with the means of their neighbouring segments.
+def shifts(values: Sequence[float] | np.ndarray, *, floor: float = 0.0,
+           **options: float | int | None) -> list[Shift]:
+    """The change points of `values` (`options` as `change_points`) with the means of their neighbouring
+    segments; `floor` is the smallest denominator of their magnitude (see `Shift.magnitude`).
 
     >>> shifts([1.0, 1.0, 1.0, 4.0, 4.0, 4.0])
-    [Shift(index=3, before=1.0, after=4.0)]
+    [Shift(index=3, before=1.0, after=4.0, floor=0.0)]
     """
     x = np.asarray(values, dtype=float)
     points = change_points(x, **options)  # type: ignore[arg-type]
     bounds = [0, *points, len(x)]
-    return [Shift(k, float(x[bounds[i]:k].mean()), float(x[k:bounds[i + 2]].mean()))
+    return [Shift(k, float(x[bounds[i]:k].mean()), float(x[k:bounds[i + 2]].mean()), floor)
             for i, k in enumerate(points)]

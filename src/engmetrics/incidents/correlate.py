@@ -1,36 +1,48 @@
 """Evidence around one incident: deploys, metric shifts, first alerts and similar past incidents, ranked.
 
 Every item has `kind`, `offset_seconds` (its instant minus the impact start: `impact_started_at`, else
-`declared_at`; negative = before), `score` in [0, 1] and `detail`. Items are sorted by score (highest
-first), then kind in the order below, then closeness to the impact start. `W` is the window in hours
-(`settings.incidents.deploy_window_hours`).
+`declared_at`, as `engmetrics.slo.incidents_window`; negative = before), `score` in [0, 1] and `detail`.
+Items are sorted by score (highest first), then kind in the order below, then closeness to the impact start.
+`W` is the window in hours (`settings.incidents.deploy_window_hours`) and ``tau = W / 2`` (`TAU_FRACTION`):
+closeness ``c(d) = exp(-|d| / tau)`` of an instant `d` away from the impact start decays slowly (1 at the
+start, 0.61 at W / 4, 0.37 at W / 2, 0.14 at W).
+
+Scores form tiers: a deploy is a possible **cause** and scores in [0.5, 0.95] (an explicit cause 1.0); a
+metric shift or an alert is a **symptom** that dates the problem and a similar incident is a hint, both
+below 0.5. Within deploys the outcome outweighs closeness: a failed deploy an hour before ranks above a
+successful one a minute before.
 
 - ``deployment``: production deploys (any status) of the incident's service and of its dependencies in both
   directions of `services.depends_on` (it calls them: ``depends_on``; they call it: ``dependent``) that
-  started in ``[start - W, start]``. Score = relation x closeness x outcome, where relation is 1 for the
-  same service and 0.5 for a dependency, closeness = 1 - (start - started_at) / W, and outcome is 1 for a
-  deploy whose status is ``failure`` or that was rolled back (the next deploy of the same service and
-  environment is a rollback), else 0.8. The incident's `caused_by_deployment_id` scores 1.0 whenever it
+  started in ``[start - W, start]``. Score = ``0.5 + 0.45 x relation x (0.6 x failed + 0.4 x c(d))`` where
+  relation is 1 for the same service and 0.5 for a dependency, failed is 1 for a deploy whose status is
+  ``failure`` or that was rolled back (the next deploy of the same service and environment is a rollback),
+  else 0, and `d` = start - started_at. The incident's `caused_by_deployment_id` scores 1.0 whenever it
   started (relation ``explicit``).
 - ``change_point``: mean shifts (binary segmentation, `engmetrics.incidents.changepoints`) in ``[start - W,
   start + W)`` of the service's SLI error ratio (`sli_events`, 1 - sum good / sum total per indicator and
   bucket, buckets with no events dropped) and of its `telemetry_samples` series (label ``service`` equal to
   the incident's service; counters named ``*_total``, ``*_count`` or ``*_sum`` are turned into increases,
-  a drop counting as a reset; ``*_bucket`` histogram series are skipped). At most 3 per series. Score =
-  0.6 x magnitude x closeness, magnitude = ``|after - before| / max(|before|, |after|)`` of the neighbouring
-  segment means, closeness = 1 - |offset| / W.
+  a drop counting as a reset; ``*_bucket`` histogram series are skipped). At most 3 per series. Floors (so
+  blips on a near-zero series are not shifts, or score low): an error ratio's noise sigma is at least 0.001
+  and its magnitude is judged against at least 0.01 (one percentage point); a telemetry series' sigma is at
+  least 1 % of its median absolute value and its magnitude is judged against at least that median. Score =
+  ``0.45 x magnitude x c(offset)``, magnitude = ``|after - before| / max(|before|, |after|, floor)`` of the
+  neighbouring segment means.
 - ``alert``: alerts of the service, or linked to the incident by `incident_id`, that fired in ``[start - W,
-  declared_at + 15 min]``; earliest first: the k-th (from 0) scores 0.5 / (k + 1).
+  declared_at + 15 min]``; earliest first: the k-th (from 0) scores 0.4 / (k + 1).
 - ``similar_incident``: incidents that started before this one whose title + summary has a TF-IDF cosine
-  similarity of at least `similarity_threshold` (idf fitted on every incident); score = 0.5 x similarity.
+  similarity of at least `similarity_threshold` (idf fitted on every incident); score = 0.4 x similarity.
+  For a `reader` (`engmetrics.incidents.confidentiality`) who may not read both incidents, the detail holds
+  the id only (``redacted`` true): no title, no service.
 
-The weights encode that a deploy is a candidate cause, a metric shift or an alert is a symptom that dates the
-problem, and a similar incident is a hint. The engine selects the rows (one service, one window); the
-change-point search and the ranking run on those small arrays in Python.
+The engine selects the rows (one service, one window); the change-point search and the ranking run on those
+small arrays in Python.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -40,22 +52,29 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 
+from ..auth.roles import Principal
 from ..errors import InputError
+from ..slo.incidents_window import incident_window
 from ..slo.sources import label_value
 from ..store import Store
 from ..timeutil import UTC_TIMESTAMP
 from .changepoints import shifts
-from .linking import PRODUCTION, impact_start, related_services
+from .confidentiality import can_read
+from .linking import PRODUCTION, related_services
 from .text import TfIdf, cosine, incident_text
 
-__all__ = ["Evidence", "correlate_incident"]
+__all__ = ["Evidence", "closeness", "correlate_incident", "deploy_score"]
 
 KINDS = ("deployment", "change_point", "alert", "similar_incident")
-RELATION_WEIGHT = {"explicit": 1.0, "service": 1.0, "depends_on": 0.5, "dependent": 0.5}
-UNREMARKABLE_DEPLOY = 0.8
-CHANGE_POINT_WEIGHT = 0.6
-ALERT_WEIGHT = 0.5
-SIMILAR_WEIGHT = 0.5
+RELATION_WEIGHT = {"service": 1.0, "depends_on": 0.5, "dependent": 0.5}
+TAU_FRACTION = 0.5  # closeness exp(-|d| / tau) with tau = TAU_FRACTION x window
+DEPLOY_BASE, DEPLOY_SPAN = 0.5, 0.45  # deploy scores in [0.5, 0.95]
+FAILED_WEIGHT, CLOSENESS_WEIGHT = 0.6, 0.4  # within a deploy's span: the outcome outweighs closeness
+CHANGE_POINT_WEIGHT = 0.45
+ALERT_WEIGHT = 0.4
+SIMILAR_WEIGHT = 0.4
+RATIO_MIN_SIGMA, RATIO_FLOOR = 0.001, 0.01  # error ratio: noise and magnitude floors (fractions)
+TELEMETRY_SIGMA_FRACTION = 0.01  # telemetry: noise floor = 1 % of the series' median |value|
 ALERT_SLACK = timedelta(minutes=15)
 COUNTER_SUFFIXES = ("_total", "_count", "_sum")
 
@@ -81,11 +100,34 @@ def _offset(when: datetime | None, start: datetime) -> float | None:
     return None if when is None else (when - start).total_seconds()
 
 
+def closeness(distance: timedelta, window: timedelta) -> float:
+    """``exp(-|distance| / tau)`` with ``tau = TAU_FRACTION x window``.
+
+    >>> round(closeness(timedelta(minutes=60), timedelta(hours=2)), 4)  # exp(-60 / 60)
+    0.3679
+    """
+    return math.exp(-abs(distance) / (TAU_FRACTION * window))
+
+
+def deploy_score(relation: str, failed: bool, distance: timedelta, window: timedelta) -> float:
+    """``0.5 + 0.45 x relation x (0.6 x failed + 0.4 x closeness)``; 1.0 for the explicit cause.
+
+    >>> round(deploy_score("service", True, timedelta(minutes=90), timedelta(hours=2)), 4)
+    0.8102
+    >>> round(deploy_score("service", False, timedelta(minutes=5), timedelta(hours=2)), 4)
+    0.6656
+    """
+    if relation == "explicit":
+        return 1.0
+    strength = FAILED_WEIGHT * failed + CLOSENESS_WEIGHT * closeness(distance, window)
+    return DEPLOY_BASE + DEPLOY_SPAN * RELATION_WEIGHT[relation] * strength
+
+
 def _incident(store: Store, incident_id: str) -> dict[str, Any]:
     t = store.table("incidents")
     rows = t.filter(t.incident_id == incident_id).select(
-        "incident_id", "service", "declared_at", "caused_by_deployment_id", start=impact_start(t)
-    ).to_pyarrow().to_pylist()
+        "incident_id", "service", "team", "confidentiality", "declared_at", "caused_by_deployment_id",
+        start=incident_window(t, None)[0]).to_pyarrow().to_pylist()
     if not rows:
         raise InputError(f"no incident {incident_id!r} in the store")
     return rows[0]
@@ -114,9 +156,7 @@ def _deployment_evidence(store: Store, inc: dict[str, Any], window: timedelta) -
     for d in _deploys(store, list(relation), inc["start"], window, explicit):
         failed = d["status"] == "failure" or bool(d["rolled_back"])
         kind = "explicit" if d["deployment_id"] == explicit else relation[d["service"]]
-        closeness = 1 - (inc["start"] - d["started_at"]) / window
-        outcome = 1.0 if failed else UNREMARKABLE_DEPLOY
-        score = 1.0 if kind == "explicit" else RELATION_WEIGHT[kind] * closeness * outcome
+        score = deploy_score(kind, failed, inc["start"] - d["started_at"], window)
         found.append(Evidence("deployment", _offset(d["started_at"], inc["start"]), score, {
             "deployment_id": d["deployment_id"], "service": d["service"], "relation": kind, "status": d["status"],
             "rolled_back": bool(d["rolled_back"])}))
@@ -128,12 +168,12 @@ def _deployment_evidence(store: Store, inc: dict[str, Any], window: timedelta) -
 
 
 def _shift_evidence(ts: list[datetime], values: np.ndarray, start: datetime, window: timedelta,
-                    detail: dict[str, Any]) -> list[Evidence]:
+                    detail: dict[str, Any], *, min_sigma: float, floor: float) -> list[Evidence]:
     found = []
-    for s in shifts(values, max_points=3):
+    for s in shifts(values, max_points=3, min_sigma=min_sigma, floor=floor):
         offset = ts[s.index] - start
-        closeness = max(0.0, 1 - abs(offset) / window)
-        found.append(Evidence("change_point", offset.total_seconds(), CHANGE_POINT_WEIGHT * s.magnitude * closeness,
+        score = CHANGE_POINT_WEIGHT * s.magnitude * closeness(offset, window)
+        found.append(Evidence("change_point", offset.total_seconds(), score,
                               {**detail, "at": ts[s.index].isoformat(), "before": s.before, "after": s.after}))
     return found
 
@@ -150,7 +190,8 @@ def _sli_evidence(store: Store, service: str, start: datetime, window: timedelta
     for indicator, points in series.items():
         ratio = np.array([1 - p["good"] / p["total"] for p in points])
         found += _shift_evidence([p["ts"] for p in points], ratio, start, window,
-                                 {"source": "sli_events", "series": indicator, "metric": "error_ratio"})
+                                 {"source": "sli_events", "series": indicator, "metric": "error_ratio"},
+                                 min_sigma=RATIO_MIN_SIGMA, floor=RATIO_FLOOR)
     return found
 
 
@@ -173,8 +214,10 @@ def _telemetry_evidence(store: Store, service: str, start: datetime, window: tim
         metric, ts, values = points[0]["metric"], [p["ts"] for p in points], np.array([p["value"] for p in points])
         if metric.endswith(COUNTER_SUFFIXES):
             ts, values = ts[1:], _increases(values)
+        level = float(np.median(np.abs(values))) if len(values) else 0.0
         found += _shift_evidence(ts, values, start, window,
-                                 {"source": "telemetry_samples", "series": name, "metric": metric})
+                                 {"source": "telemetry_samples", "series": name, "metric": metric},
+                                 min_sigma=TELEMETRY_SIGMA_FRACTION * level, floor=level)
     return found
 
 
@@ -190,31 +233,38 @@ def _alert_evidence(store: Store, inc: dict[str, Any], window: timedelta) -> lis
             for k, r in enumerate(rows.to_pyarrow().to_pylist())]
 
 
-def _similar_evidence(store: Store, inc: dict[str, Any], threshold: float) -> list[Evidence]:
+def _similar_evidence(store: Store, inc: dict[str, Any], threshold: float,
+                      reader: Principal | None) -> list[Evidence]:
     t = store.table("incidents")
-    rows = t.select("incident_id", "service", "title", "summary", start=impact_start(t)).to_pyarrow().to_pylist()
+    rows = t.select("incident_id", "service", "team", "confidentiality", "title", "summary",
+                    start=incident_window(t, None)[0]).to_pyarrow().to_pylist()
     model = TfIdf([incident_text(r["title"], r["summary"]) for r in rows])
     me = next(v for r, v in zip(rows, model.vectors, strict=True) if r["incident_id"] == inc["incident_id"])
+    reads_mine = can_read(reader, inc["confidentiality"], inc["team"])
     found = []
     for r, v in zip(rows, model.vectors, strict=True):
         sim = cosine(me, v)
         if r["start"] < inc["start"] and sim >= threshold:
-            found.append(Evidence("similar_incident", _offset(r["start"], inc["start"]), SIMILAR_WEIGHT * sim, {
-                "incident_id": r["incident_id"], "title": r["title"], "service": r["service"],
-                "similarity": round(sim, 4)}))
+            detail: dict[str, Any] = {"incident_id": r["incident_id"], "redacted": True}
+            if reads_mine and can_read(reader, r["confidentiality"], r["team"]):
+                detail = {"incident_id": r["incident_id"], "title": r["title"], "service": r["service"],
+                          "similarity": round(sim, 4), "redacted": False}
+            found.append(Evidence("similar_incident", _offset(r["start"], inc["start"]), SIMILAR_WEIGHT * sim,
+                                  detail))
     return found
 
 
-def correlate_incident(store: Store, incident_id: str, *, window_hours: float,
-                       similarity_threshold: float = 0.3) -> list[Evidence]:
-    """Ranked evidence about `incident_id` (see module doc); InputError when there is no such incident."""
+def correlate_incident(store: Store, incident_id: str, *, window_hours: float, similarity_threshold: float = 0.3,
+                       reader: Principal | None = None) -> list[Evidence]:
+    """Ranked evidence about `incident_id` (see module doc) as `reader` (None: the workspace owner) may see
+    it; InputError when there is no such incident."""
     inc = _incident(store, incident_id)
     window = timedelta(hours=window_hours)
     found = _deployment_evidence(store, inc, window) + _alert_evidence(store, inc, window)
     if inc["service"]:
         found += _sli_evidence(store, inc["service"], inc["start"], window)
         found += _telemetry_evidence(store, inc["service"], inc["start"], window)
-    found += _similar_evidence(store, inc, similarity_threshold)
+    found += _similar_evidence(store, inc, similarity_threshold, reader)
     found = [Evidence(e.kind, e.offset_seconds, round(min(1.0, max(0.0, e.score)), 4), e.detail) for e in found]
     return sorted(found, key=lambda e: (-e.score, KINDS.index(e.kind),
                                         abs(e.offset_seconds) if e.offset_seconds is not None else float("inf")))

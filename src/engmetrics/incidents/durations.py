@@ -12,9 +12,11 @@ in `settings.incidents.durations`. Defaults:
 | ttr (resolve) | impact_started_at, else declared_at | resolved_at |
 
 The value is `end - start` in whole seconds (float). Its state is `ok` (end at or after start),
-`missing` (no start or no end after the fallbacks: the incident is not counted for that duration, e.g. an
-unresolved incident has no ttr) or `invalid` (end before start: excluded, and counted, because it is a data
-error rather than a fast response). The value is null unless the state is `ok`.
+`missing` (no start or no end after the fallbacks, or both fell back to the same column: the incident is
+not counted for that duration, e.g. an unresolved incident has no ttr, and an incident with neither
+impact_started_at nor detected_at has no ttd rather than a ttd of 0) or `invalid` (end before start:
+excluded, and counted, because it is a data error rather than a fast response).
+The value is null unless the state is `ok`.
 
 **Which incidents.** Those with `start <= declared_at < end` (UTC) when a window is given, else all.
 
@@ -47,18 +49,11 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from ..quantiles import percentile
 from ..settings import DurationEvents, IncidentSettings
 from ..store import Store
 from ..timeutil import as_utc
-from .bootstrap import (
-    DEFAULT_RESAMPLES,
-    DEFAULT_SEED,
-    BootstrapIntervals,
-    MedianComparison,
-    bootstrap,
-    compare_medians,
-    percentile,
-)
+from .bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, BootstrapIntervals, MedianComparison, bootstrap, compare_medians
 
 __all__ = ["DURATIONS", "GROUPINGS", "DurationSummary", "GroupStats", "Grouping", "duration_counts",
            "duration_stats", "incident_durations", "summarise"]
@@ -74,6 +69,16 @@ def _first(t: ir.Table, columns: list[str]) -> ir.TimestampValue:
     return t[columns[0]] if len(columns) == 1 else ibis.coalesce(*(t[c] for c in columns))
 
 
+def _takes(t: ir.Table, columns: list[str], column: str) -> ir.BooleanValue:
+    """Whether the first non-null of `columns` is `column`."""
+    return ibis.and_(*(t[c].isnull() for c in columns[:columns.index(column)]), t[column].notnull())
+
+
+def _same_column(t: ir.Table, start: list[str], end: list[str]) -> ir.BooleanValue:
+    """Whether start and end resolve to the same column (a duration of 0 by construction, not a measurement)."""
+    return ibis.or_(*(_takes(t, start, c) & _takes(t, end, c) for c in start if c in end))
+
+
 def incident_durations(incidents: ir.Table, events: Mapping[str, DurationEvents] | None = None) -> ir.Table:
     """`incidents` with, per duration d, `d` (seconds, null unless valid) and `d_state` (ok, missing, invalid)."""
     events = events or IncidentSettings().durations
@@ -81,6 +86,7 @@ def incident_durations(incidents: ir.Table, events: Mapping[str, DurationEvents]
     for name in DURATIONS:
         start, end = _first(incidents, events[name].start), _first(incidents, events[name].end)
         raw = (end.epoch_seconds() - start.epoch_seconds()).cast("float64")
+        raw = ibis.ifelse(_same_column(incidents, events[name].start, events[name].end), ibis.null("float64"), raw)
         columns[name] = ibis.ifelse(raw >= 0, raw, ibis.null("float64"))
         columns[f"{name}_state"] = ibis.cases((raw.isnull(), "missing"), (raw < 0, "invalid"), else_="ok")
     return incidents.mutate(**columns)

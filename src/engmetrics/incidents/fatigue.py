@@ -5,9 +5,9 @@ duplicates look at every alert, so an alert just before `start` can make the fir
 
 Per group (the alert's `rule`, its `team`, or its rotation):
 
-* rotation: the alert's own `rotation` column if the dataset has one and it is set, else the rotation of
-  the responder's on-call shift holding `fired_at` (`start_at <= fired_at < end_at`; the latest-starting
-  shift when several do); null when there is no responder or no such shift.
+* rotation: the rotation of the responder's on-call shift holding `fired_at`; without a responder, the
+  rotation on call for the alert's team (or its service's owning team) then; null otherwise (see
+  `engmetrics.incidents.paging.with_oncall`, which also names the person each page interrupted).
 * ``alerts``; ``shifts``: on-call shifts overlapping the period in the rotations the group's alerts were
   routed to; ``alerts_per_shift`` = alerts / shifts (null without shifts).
 * ``acknowledged_share``: `acknowledged_at` set. ``actionable_share``: `incident_id` set or `actionable`
@@ -22,11 +22,13 @@ Per group (the alert's `rule`, its `team`, or its rotation):
   then needs nothing; well above 1: acknowledging starts real work. Both medians are reported.
 * ``duplicate_alerts``: alerts sharing an `incident_id` with an earlier alert (by `fired_at`, then
   `alert_id`), wherever that earlier alert falls.
-* ``interruptions``: pages (alerts whose `urgency` is not "low"; null counts as a page) per band of the
-  responder's local time: business, off, sleep (see `local_time`).
+* ``interruptions``: pages (`paging.is_page`: `urgency` not "low", null counts as a page) per band of the
+  local time of the person paged (the responder, else the person on call): business, off, sleep (see
+  `local_time`).
 
 Fairness, per rotation: over the people with a shift in the rotation overlapping the period (zero pages
-included), the Gini coefficient of pages per person and of sleep-band pages per person. Only the Gini and
+included), the Gini coefficient of pages per person and of sleep-band pages per person, each page counted
+for the person it interrupted (the responder, or for an unanswered page the person on call). Only the Gini and
 the number of people are reported, never a person; rotations with fewer than `min_group_size` people get
 null Ginis and `status: "insufficient_group"`.
 
@@ -37,7 +39,8 @@ Recommendations, per rule (thresholds in `FatigueThresholds`, defaults below):
 * "route to a ticket, not a page": at least 3 sleep-band pages acknowledged and none of its sleep-band
   pages actionable.
 
-With no alerts in the period the report has `status: "no_data"` and empty lists.
+With no alerts in the period the report has `status: "no_data"` and empty lists. ``warnings`` lists the
+unknown time zones of `people`/`teams` (ignored: local time falls back to the team's zone, then UTC).
 
 >>> gini([0, 0, 10])
 0.6666666666666666
@@ -53,10 +56,11 @@ import ibis
 import numpy as np
 
 from ..settings import IncidentSettings
-from .local_time import BANDS, with_local_band
+from .local_time import BANDS, unknown_zones, with_local_band
+from .paging import is_page, with_oncall
 
 __all__ = ["GROUPINGS", "FatigueReport", "FatigueThresholds", "enriched_alerts", "fatigue_report", "gini",
-           "group_items", "recommend", "rotation_fairness"]
+           "group_items", "recommend", "rotation_fairness", "rotation_teams"]
 
 Grouping = Literal["rule", "team", "rotation"]
 GROUPINGS: tuple[str, ...] = ("rule", "team", "rotation")
@@ -82,6 +86,7 @@ class FatigueReport:
     items: list[dict[str, Any]] = field(default_factory=list)
     fairness: list[dict[str, Any]] = field(default_factory=list)
     recommendations: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -124,23 +129,10 @@ def _shifts(store, start: datetime | None, end: datetime | None) -> ibis.Table:
     return s.filter(cond)
 
 
-def _with_rotation(store, alerts: ibis.Table) -> ibis.Table:
-    """`alerts` plus `rotation` (see the module doc)."""
-    s = store.table("oncall_shifts").select(_person="person", _rotation="rotation", _start="start_at",
-                                            _end="end_at")
-    alerts = alerts.view()
-    joined = alerts.left_join(s, [alerts.responder == s._person, s._start <= alerts.fired_at,
-                                  alerts.fired_at < s._end])
-    latest = ibis.row_number().over(group_by=joined.alert_id, order_by=ibis.desc(joined._start))
-    picked = joined.mutate(_n=latest).filter(lambda t: t._n == 0)
-    own = picked.rotation if "rotation" in alerts.columns else ibis.null("string")
-    return picked.select(*[c for c in alerts.columns if c != "rotation"], rotation=own.coalesce(picked._rotation))
-
-
 def enriched_alerts(store, settings: IncidentSettings, start: datetime | None = None,
                     end: datetime | None = None) -> ibis.Table:
     """Alerts fired in [start, end) with `is_actionable`, `is_flapping`, `is_duplicate`, `is_page`,
-    `rotation`, `zone`, `home_team`, `local_at` and `band` (an Ibis expression)."""
+    `rotation`, `paged`, `zone`, `home_team`, `local_at` and `band` (an Ibis expression)."""
     a = store.table("alerts")
     key = ibis.window(group_by=[a.rule, a.service], order_by=[a.fired_at, a.alert_id])
     previous = a.resolved_at.coalesce(a.fired_at).epoch_seconds().lag().over(key)
@@ -149,11 +141,11 @@ def enriched_alerts(store, settings: IncidentSettings, start: datetime | None = 
         is_flapping=previous.notnull() & (a.fired_at.epoch_seconds() - previous <= settings.flapping_minutes * 60),
         is_duplicate=a.incident_id.notnull() & (ibis.row_number().over(by_incident) > 0),
         is_actionable=a.incident_id.notnull() | a.actionable.fill_null(False),
-        is_page=a.urgency.isnull() | (a.urgency != "low"),
+        is_page=is_page(a),
     )
     a = a.filter(_between(a.fired_at, start, end))
-    return with_local_band(store, _with_rotation(store, a), business_hours=settings.business_hours,
-                           sleep_hours=settings.sleep_hours)
+    return with_local_band(store, with_oncall(store, a), business_hours=settings.business_hours,
+                           sleep_hours=settings.sleep_hours, person="paged")
 
 
 def _counts(alerts: ibis.Table, by: str) -> ibis.Table:
@@ -214,7 +206,7 @@ def rotation_fairness(store, alerts: ibis.Table, start: datetime | None, end: da
     """Per rotation: people on call, pages, and the Gini of pages and of sleep pages per person."""
     oncall = _shifts(store, start, end).select("rotation", "person").distinct()
     pages = alerts.filter(alerts.is_page & alerts.rotation.notnull())
-    loads = pages.group_by(_rot="rotation", _person="responder").aggregate(
+    loads = pages.group_by(_rot="rotation", _person="paged").aggregate(
         _pages=pages.count(), _sleep=pages.count(where=pages.band == "sleep"))
     joined = oncall.left_join(loads, [oncall.rotation == loads._rot, oncall.person == loads._person])
     rows = joined.select("rotation", pages=joined._pages.fill_null(0), sleep=joined._sleep.fill_null(0))
@@ -227,6 +219,15 @@ def rotation_fairness(store, alerts: ibis.Table, start: datetime | None, end: da
                     "status": "ok" if enough else "insufficient_group",
                     "gini_pages": gini([r["pages"] for r in mine]) if enough else None,
                     "gini_sleep": gini([r["sleep"] for r in mine]) if enough else None})
+    return out
+
+
+def rotation_teams(store) -> dict[str, set[str]]:
+    """Rotation -> the teams of its shifts (`oncall_shifts.team`, nulls skipped): whose rotation it is."""
+    pairs = store.table("oncall_shifts").select("rotation", "team").distinct().to_pyarrow().to_pylist()
+    out: dict[str, set[str]] = {}
+    for p in pairs:  # one row per (rotation, team): a handful
+        out.setdefault(p["rotation"], set()).update([p["team"]] if p["team"] is not None else [])
     return out
 
 
@@ -257,7 +258,9 @@ def fatigue_report(store, settings: IncidentSettings, *, by: Grouping = "rule", 
         raise ValueError(f"--by must be one of {', '.join(GROUPINGS)}, not {by!r}")
     # not `.cache()`d: ibis's PySpark backend caches without registering the offset memtable first
     alerts = enriched_alerts(store, settings, start, end)
-    report = FatigueReport(by, start, end)
+    report = FatigueReport(by, start, end, warnings=[
+        f"unknown time zone {z!r} in people.timezone or teams.timezone: ignored (the team's zone, else UTC)"
+        for z in unknown_zones(store)])
     report.items = group_items(store, alerts, by, start, end)
     if not report.items:
         return report

@@ -3,7 +3,7 @@
 Semantics of `link_incidents_to_deployments` (one row per linked incident; an incident without a link has no
 row):
 
-- Impact start = `impact_started_at`, else `declared_at`.
+- Impact start = `impact_started_at`, else `declared_at` (`engmetrics.slo.incidents_window.incident_window`).
 - An explicit `caused_by_deployment_id` wins: rule ``explicit``, whatever its time (the id is taken as
   recorded, even when `deployments` has no such row).
 - Otherwise the candidates are the **production** deployments (any status) that started within the window
@@ -25,16 +25,12 @@ from typing import Literal
 import ibis
 import ibis.expr.types as ir
 
+from ..slo.incidents_window import incident_window
 from ..store import Store
 
-__all__ = ["PRODUCTION", "impact_start", "link_incidents_to_deployments", "related_services"]
+__all__ = ["PRODUCTION", "link_incidents_to_deployments", "related_services"]
 
 PRODUCTION = "production"
-
-
-def impact_start(incidents: ir.Table) -> ir.TimestampValue:
-    """`impact_started_at`, falling back to `declared_at`."""
-    return ibis.coalesce(incidents.impact_started_at, incidents.declared_at)
 
 
 def related_services(store: Store) -> ir.Table:
@@ -57,7 +53,7 @@ def link_incidents_to_deployments(store: Store, *, window_hours: float,
     explicit = inc.filter(inc.caused_by_deployment_id.notnull()).select(
         "incident_id", deployment_id=inc.caused_by_deployment_id, rule=ibis.literal("explicit"))
     open_ = inc.filter(inc.caused_by_deployment_id.isnull() & inc.service.notnull())
-    open_ = open_.select("incident_id", "service", _start=impact_start(open_))
+    open_ = open_.select("incident_id", "service", _start=incident_window(open_, None)[0])
     targets = open_.select("incident_id", "_start", _target=open_.service, rule=ibis.literal("service"),
                            _pref=ibis.literal(0))
     if match == "dependency":

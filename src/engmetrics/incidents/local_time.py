@@ -1,10 +1,12 @@
 """The responder's local time of an alert, and the hour band it falls in (business, off, sleep).
 
-Zone: the `people.timezone` of the responder's membership valid on the UTC date of `fired_at`
-(`valid_from <= date <= valid_to`, an open `valid_to` is current; of overlapping memberships the latest
-`valid_from` wins), else the `teams.timezone` of that membership's team, else of the alert's own `team`,
-else UTC. The same "home team" (membership team, else alert team) gives the working days
-(`teams.work_days`, default Mon-Fri) and the holidays (`holidays` rows of `teams.holiday_calendar`).
+Zone: the `people.timezone` of the person's membership valid on the UTC date of `fired_at` (the person is
+the responder, or the column named by `person`; `valid_from <= date <= valid_to`, an open `valid_to` is
+current; of overlapping memberships the latest `valid_from` wins), else the `teams.timezone` of that
+membership's team, else of the alert's own `team`, else UTC. A zone that `zoneinfo` does not know
+(`unknown_zones`, e.g. "Europe/Berln") is skipped like a null one. The same "home team" (membership team,
+else alert team) gives the working days (`teams.work_days`, default Mon-Fri) and the holidays (`holidays`
+rows of `teams.holiday_calendar`).
 
 Local time is computed portably, without engine time zone functions: `offset_table` builds, in Python
 with `zoneinfo`, one row per (zone, interval of constant UTC offset) over the alerts' date range, with
@@ -34,9 +36,10 @@ import ibis
 import pyarrow as pa
 
 from ..timeutil import as_utc
+from .paging import first_match
 
-__all__ = ["BANDS", "hour_in", "offset_table", "parse_work_days", "responder_zones", "with_local_band",
-           "work_day_table"]
+__all__ = ["BANDS", "hour_in", "offset_table", "parse_work_days", "responder_zones", "unknown_zones",
+           "with_local_band", "work_day_table"]
 
 BANDS = ("business", "off", "sleep")
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -117,22 +120,44 @@ def offset_table(zones: Iterable[str], start: datetime, end: datetime) -> pa.Tab
                      "offset_seconds": pa.array(rows["offset_seconds"], pa.int64())})
 
 
-def responder_zones(store, alerts: ibis.Table) -> ibis.Table:
-    """`alerts` (needs alert_id, fired_at, responder, team) plus `home_team` and `zone` (see module doc)."""
+def unknown_zones(store) -> list[str]:
+    """The distinct `people.timezone` and `teams.timezone` values `zoneinfo` does not know, sorted (two small
+    distinct queries; the names are checked in Python)."""
+    names: set[str] = set()
+    for table in ("people", "teams"):
+        names.update(store.table(table).select("timezone").distinct().to_pyarrow().column("timezone").to_pylist())
+    return sorted(n for n in names - {None} if not _known(n))
+
+
+def _known(name: str) -> bool:
+    try:
+        _zone(name)
+    except ValueError:
+        return False
+    return True
+
+
+def responder_zones(store, alerts: ibis.Table, person: str = "responder") -> ibis.Table:
+    """`alerts` (needs alert_id, fired_at, team and the `person` column) plus `home_team` and `zone` (see the
+    module doc)."""
+    unknown = unknown_zones(store)
+
+    def usable(zone: ibis.Value) -> ibis.Value:
+        return ibis.ifelse(zone.isin(unknown), ibis.null("string"), zone) if unknown else zone
+
     people = store.table("people").select(_person="person", _from="valid_from", _to="valid_to",
                                            _team="team", _zone="timezone")
     alerts = alerts.view()  # a fresh relation, whatever joins made it
     day = alerts.fired_at.date()
-    joined = alerts.left_join(people, [alerts.responder == people._person, people._from <= day,
-                                       people._to.isnull() | (people._to >= day)])
-    latest = ibis.row_number().over(group_by=joined.alert_id, order_by=ibis.desc(joined._from))
-    picked = joined.mutate(_n=latest).filter(lambda t: t._n == 0)
-    picked = picked.select(*alerts.columns, _zone=picked._zone,
-                           home_team=picked._team.coalesce(picked.team)).view()
-    teams = store.table("teams").select(_zone_team="team", _team_zone="timezone")
-    out = picked.left_join(teams, picked.home_team == teams._zone_team)
-    return out.select(*alerts.columns, "home_team",
-                      zone=out._zone.coalesce(out._team_zone, ibis.literal("UTC")))
+    picked = first_match(alerts, people, [alerts[person] == people._person, people._from <= day,
+                                          people._to.isnull() | (people._to >= day)],
+                         key="alert_id", order=[ibis.desc("_from")])
+    picked = picked.select(*alerts.columns, "_team", _zone=usable(picked._zone)).view()
+    member = store.table("teams").select(_member_team="team", _member_zone="timezone")
+    own = store.table("teams").select(_own_team="team", _own_zone="timezone")
+    out = picked.left_join(member, picked._team == member._member_team).left_join(own, picked.team == own._own_team)
+    zone = ibis.coalesce(out._zone, usable(out._member_zone), usable(out._own_zone), ibis.literal("UTC"))
+    return out.select(*alerts.columns, home_team=out._team.coalesce(out.team), zone=zone)
 
 
 def hour_in(hour: ibis.Value, hours: tuple[int, int]) -> ibis.Value:
@@ -157,12 +182,13 @@ def work_day_table(store) -> pa.Table:
 
 
 def with_local_band(store, alerts: ibis.Table, *, business_hours: tuple[int, int],
-                    sleep_hours: tuple[int, int]) -> ibis.Table:
-    """`alerts` (needs alert_id, fired_at, responder, team) plus `zone`, `home_team`, `local_at` and `band`.
+                    sleep_hours: tuple[int, int], person: str = "responder") -> ibis.Table:
+    """`alerts` (needs alert_id, fired_at, team and the `person` column) plus `zone`, `home_team`, `local_at`
+    and `band`, in the local time of `person` (see the module doc).
 
     Runs two small queries first: the distinct zones and the span of `fired_at`, for the offset table.
     """
-    zoned = responder_zones(store, alerts).view()
+    zoned = responder_zones(store, alerts, person).view()
     zones = zoned.select("zone").distinct().to_pyarrow().column("zone").to_pylist()
     span = alerts.aggregate(low=alerts.fired_at.min(), high=alerts.fired_at.max()).to_pyarrow().to_pylist()[0]
     if span["low"] is None:

@@ -8,10 +8,12 @@ rows and weights the per-severity rows.
   are clipped to the period; a shift that does not overlap it is ignored. A rotation is one
   (`rotation`, `team`) pair of `oncall_shifts` (a null team is "(null)"). One person is assumed on call at
   a time per rotation; overlapping shifts of one rotation add up.
-- **Pages.** High-urgency `alerts` (`urgency = 'high'`) fired in the period, attributed to the shift whose
-  `person` is the alert's `responder` and that covers `fired_at` (start_at <= fired_at < end_at). A page
-  without a responder, or whose responder was not on call then, is not attributed. Per rotation: total
-  pages, mean and maximum pages per shift (shifts without pages count as 0).
+- **Pages.** `alerts` fired in the period that are pages (`paging.is_page`: urgency not "low", null counts
+  as a page), attributed as in `paging.with_oncall`: to the responder's shift that covers `fired_at`
+  (start_at <= fired_at < end_at), or, for a page nobody answered, to the shift of the alert's team (or its
+  service's owning team) covering `fired_at`. A page whose responder was not on call then, or with no
+  shift to go to, is not attributed. Per rotation: total pages, mean and maximum pages per shift (shifts
+  without pages count as 0).
 - **Incidents.** An incident declared in the period belongs to every shift of its `team` that covers
   `declared_at`. Each shift is cut into 12-hour periods from its start (period k covers
   [start_at + 12k h, start_at + 12(k+1) h)). Per rotation: distinct incidents, incidents per 12 hours on
@@ -20,8 +22,9 @@ rows and weights the per-severity rows.
 - **Time on call.** Per person: clipped shift hours over all rotations / period hours. Per rotation, over
   the people with a shift in it: the largest and the median share, and the number of people above 25 %
   (the SRE-book limit: at most 25 % of time on call). No person is named or ranked: only these
-  aggregates leave this module, and the two shares are None (`shares_suppressed`) when the rotation has
-  fewer than `min_group_size` people.
+  aggregates leave this module, and when the rotation has fewer than `min_group_size` people all three,
+  and the time-on-call limit flag, are None (`shares_suppressed`): with one person, "1 over the limit"
+  would be that person's share.
 - **Response times adjusted for severity.** tta and ttr as in `engmetrics.incidents.durations` (invalid and
   missing values excluded), for the incidents attributed to the rotation. Within each severity the mean and
   the 90th percentile (linear interpolation) are computed; the rotation's figure is their weighted average
@@ -48,6 +51,7 @@ from ..settings import IncidentSettings
 from ..store import Store
 from ..timeutil import as_utc
 from .durations import NULL_GROUP, incident_durations
+from .paging import is_page, with_oncall
 
 __all__ = ["MAX_INCIDENTS_PER_12H", "MAX_TIME_ON_CALL", "RotationLoad", "oncall_load"]
 
@@ -75,13 +79,10 @@ class RotationLoad:
     periods_over_incident_limit: int
     max_share_on_call: float | None
     median_share_on_call: float | None
-    people_over_time_limit: int
+    people_over_time_limit: int | None
     tta: dict[str, float | int | None]
     ttr: dict[str, float | int | None]
-
-    @property
-    def shares_suppressed(self) -> bool:
-        return self.max_share_on_call is None
+    shares_suppressed: bool = False
 
     @property
     def incident_limit_exceeded(self) -> bool:
@@ -89,13 +90,12 @@ class RotationLoad:
         return self.max_incidents_per_12h > MAX_INCIDENTS_PER_12H
 
     @property
-    def time_limit_exceeded(self) -> bool:
-        """Somebody in the rotation was on call more than 25 % of the period."""
-        return self.people_over_time_limit > 0
+    def time_limit_exceeded(self) -> bool | None:
+        """Somebody in the rotation was on call more than 25 % of the period (None when suppressed)."""
+        return None if self.people_over_time_limit is None else self.people_over_time_limit > 0
 
     def to_dict(self) -> dict[str, object]:
         out = dict(self.__dict__)
-        out["shares_suppressed"] = self.shares_suppressed
         out["limits"] = {"incidents_per_12h_exceeded": self.incident_limit_exceeded,
                          "time_on_call_exceeded": self.time_limit_exceeded}
         return out
@@ -120,8 +120,9 @@ def _clipped(shifts: ir.Table, start: datetime, end: datetime) -> ir.Table:
 
 def _pages(store: Store, s: ir.Table, start: datetime, end: datetime) -> ir.Table:
     a = store.table("alerts")
-    a = a.filter((a.urgency == "high") & (a.fired_at >= ibis.timestamp(start)) & (a.fired_at < ibis.timestamp(end)))
-    hits = s.join(a, [s.person == a.responder, s.start_at <= a.fired_at, a.fired_at < s.end_at])
+    a = a.filter(is_page(a) & (a.fired_at >= ibis.timestamp(start)) & (a.fired_at < ibis.timestamp(end)))
+    a = with_oncall(store, a).select("fired_at", _rot="rotation", _paged="paged")
+    hits = s.join(a, [s.rotation == a._rot, s.person == a._paged, s.start_at <= a.fired_at, a.fired_at < s.end_at])
     per_shift = hits.group_by([*_KEY, "person", "start_at"]).aggregate(pages=hits.count())
     shifts = s.left_join(per_shift, [*_KEY, "person", "start_at"]).select(*_KEY, pages=ibis._.pages.fill_null(0))
     return shifts.group_by(_KEY).aggregate(shifts=shifts.count(), pages=shifts.pages.sum(),
@@ -182,7 +183,7 @@ def _stat(row: dict, duration: str) -> dict[str, float | int | None]:
 def _load(row: dict, min_group_size: int) -> RotationLoad:
     hours = float(row["oncall_hours"])
     incidents = int(0 if pd.isna(row["incidents"]) else row["incidents"])
-    shown = int(row["people"]) >= min_group_size
+    shown = int(row["people"]) >= min_group_size  # below it, every share-derived figure is suppressed
     return RotationLoad(
         rotation=row["rotation"], team=row["team"], shifts=int(row["shifts"]), people=int(row["people"]),
         oncall_hours=hours, pages=int(row["pages"]), pages_per_shift_mean=float(row["pages_per_shift_mean"]),
@@ -193,7 +194,8 @@ def _load(row: dict, min_group_size: int) -> RotationLoad:
                                         else row["periods_over_incident_limit"]),
         max_share_on_call=float(row["max_share_on_call"]) if shown else None,
         median_share_on_call=float(row["median_share_on_call"]) if shown else None,
-        people_over_time_limit=int(row["people_over_time_limit"]), tta=_stat(row, "tta"), ttr=_stat(row, "ttr"))
+        people_over_time_limit=int(row["people_over_time_limit"]) if shown else None, tta=_stat(row, "tta"),
+        ttr=_stat(row, "ttr"), shares_suppressed=not shown)
 
 
 def oncall_load(store: Store, settings: IncidentSettings | None = None, *, start: datetime | None = None,

@@ -2,9 +2,10 @@
 
 Semantics:
 
-- Tokens: the text lower-cased, split into runs of ``[a-z0-9]``; tokens of one character and English stop
-  words (`STOP_WORDS`) are dropped. An incident's text is its title and summary joined by a space (a null
-  part is empty).
+- Tokens: the words of `engmetrics.incidents.search.tokenize` (runs of Unicode letters and digits,
+  case-folded: "Störung über München" gives ``störung, über, münchen``); tokens of one character, English
+  stop words (`STOP_WORDS`) and the caller's `exclude` words are dropped. An incident's text is its title
+  and summary joined by a space (a null part is empty).
 - Term frequency: the raw count of the term in the text.
 - Inverse document frequency (smoothed, as scikit-learn's default): ``idf(t) = ln((1 + n) / (1 + df(t))) + 1``
   where `n` is the number of documents the model was fitted on and `df(t)` how many of them contain `t` (a
@@ -27,11 +28,12 @@ engine first (incidents are few); only similarity is computed here, not full-tex
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
+
+from .search import tokenize as words
 
 __all__ = ["STOP_WORDS", "TfIdf", "cosine", "incident_text", "similarity", "similarity_matrix", "tokenize"]
 
@@ -47,16 +49,16 @@ you your yours
 """
 STOP_WORDS = frozenset(_STOP_WORDS.split())
 
-_TOKEN = re.compile(r"[a-z0-9]+")
 
-
-def tokenize(text: str | None) -> list[str]:
-    """The text's tokens, in order.
+def tokenize(text: str | None, exclude: Collection[str] = ()) -> list[str]:
+    """The text's tokens, in order, without stop words and `exclude`.
 
     >>> tokenize("The checkout DB timed-out (again) at 10:42!")
     ['checkout', 'db', 'timed', '10', '42']
+    >>> tokenize("Störung über München", exclude={"münchen"})
+    ['störung', 'über']
     """
-    return [t for t in _TOKEN.findall((text or "").lower()) if len(t) > 1 and t not in STOP_WORDS]
+    return [t for t in words(text) if len(t) > 1 and t not in STOP_WORDS and t not in exclude]
 
 
 def incident_text(title: str | None, summary: str | None) -> str:
@@ -72,10 +74,12 @@ def cosine(a: Vector, b: Vector) -> float:
 
 
 class TfIdf:
-    """A TF-IDF model fitted on `documents`; `vectors[i]` is the unit vector of `documents[i]`."""
+    """A TF-IDF model fitted on `documents`; `vectors[i]` is the unit vector of `documents[i]`. Tokens in
+    `exclude` (e.g. service names) are dropped from every document."""
 
-    def __init__(self, documents: Sequence[str | None]) -> None:
-        tokens = [tokenize(d) for d in documents]
+    def __init__(self, documents: Sequence[str | None], exclude: Collection[str] = ()) -> None:
+        self.exclude = frozenset(exclude)
+        tokens = [tokenize(d, self.exclude) for d in documents]
         self.n = len(tokens)
         self.df: Counter[str] = Counter(t for doc in tokens for t in set(doc))
         self.vectors: list[dict[str, float]] = [self._vector(doc) for doc in tokens]
@@ -86,7 +90,7 @@ class TfIdf:
 
     def vector(self, text: str | None) -> dict[str, float]:
         """The unit TF-IDF vector of `text` under this model (empty when it has no token)."""
-        return self._vector(tokenize(text))
+        return self._vector(tokenize(text, self.exclude))
 
     def _vector(self, tokens: list[str]) -> dict[str, float]:
         weights = {t: c * self.idf(t) for t, c in Counter(tokens).items()}

@@ -45,7 +45,7 @@ Definitions chosen for the scores:
   when its start lies in some incident's interval.
 - Detection delay = first firing start in the interval - impact start, in seconds (negative when a slack
   lets a firing before the recorded impact start count). Median and p90 use **linear interpolation**
-  between closest ranks (numpy's default, `numpy.quantile(..., method="linear")`).
+  between closest ranks (`engmetrics.quantiles.percentile`, numpy's default method).
 - Budget consumed before the first firing = bad events with `ts` in `[impact start, first firing)` divided
   by the allowed bad events `(1 - target) x total events with ts in [first firing - period, first firing)`
   (only the history present in `events` counts; None when that total is 0).
@@ -66,9 +66,9 @@ from typing import Any, TypedDict
 
 import ibis
 import ibis.expr.types as ir
-import numpy as np
 import pandas as pd
 
+from ..quantiles import percentile
 from ..timeutil import UTC_TIMESTAMP, as_utc
 from .alerting import DEFAULT_TABLE, AlertTable, AlertTier, Severity
 from .durations import duration_seconds
@@ -395,10 +395,6 @@ def _incidents(
     return scored, skipped
 
 
-def _quantile(values: list[float], q: float) -> float | None:
-    return float(np.quantile(values, q, method="linear")) if values else None
-
-
 def _budget_consumed(
     events: ir.Table, probes: list[tuple[datetime, datetime]], *, target: float, period_seconds: float,
 ) -> list[float | None]:
@@ -453,8 +449,8 @@ def _score(
         false_positives=len(starts) - true_positive, precision=true_positive / len(starts) if starts else None,
         incidents=len(incidents), detected=len(detected),
         recall=len(detected) / len(incidents) if incidents else None,
-        detection_delay_median=_quantile(delays, 0.5), detection_delay_p90=_quantile(delays, 0.9),
-        budget_consumed_median=_quantile(spent, 0.5), per_incident=tuple(per_incident),
+        detection_delay_median=percentile(delays, 0.5), detection_delay_p90=percentile(delays, 0.9),
+        budget_consumed_median=percentile(spent, 0.5), per_incident=tuple(per_incident),
     )
 
 

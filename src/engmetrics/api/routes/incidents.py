@@ -13,7 +13,8 @@ from ...auth.roles import Role
 from ...errors import InputError
 from ...incidents.confidentiality import readable_ids
 from ...incidents.durations import duration_stats
-from ...incidents.fatigue import fatigue_report
+from ...incidents.fatigue import fatigue_report, rotation_teams
+from ...incidents.oncall import oncall_load
 from ...incidents.patterns import recurring_patterns
 from ...incidents.search import IncidentFilter, get_incident, list_incidents, parse_bound, search_incidents
 from ..auth import READERS, requires
@@ -83,8 +84,23 @@ def search_incidents_route(
     return {"query": q, "items": [h.to_dict() for h in hits]}
 
 
-From = Annotated[str | None, Query(alias="from", max_length=40, description="Start, ISO date or instant (UTC).")]
-To = Annotated[str | None, Query(alias="to", max_length=40, description="End, exclusive (a date: its midnight).")]
+From = Annotated[str | None, Query(alias="from", max_length=40, description="Start, ISO date or instant (UTC "
+                                   "unless it has an offset).")]
+To = Annotated[str | None, Query(alias="to", max_length=40, description="End, exclusive; a date includes that "
+                                 "whole day.")]
+_DEFAULT_DAYS = 28
+
+
+def _window(start: str | None, end: str | None, *, default: bool) -> tuple[datetime | None, datetime | None]:
+    """`from` and `to` read like the list's filters (a date as `to` includes that day); with `default`, a
+    missing `to` is now and a missing `from` 28 days before `to` (as the CLI). 422 unless to > from."""
+    begin, stop = _bound("from", start, end=False), _bound("to", end, end=True)
+    if default:
+        stop = stop or datetime.now(UTC).replace(second=0, microsecond=0)
+        begin = begin or stop - timedelta(days=_DEFAULT_DAYS)
+    if begin and stop and begin >= stop:
+        raise bad_parameter("from", f"must be before to ({stop.isoformat()})")
+    return begin, stop
 
 
 @router.get("/incidents/stats", dependencies=[requires(*READERS)])
@@ -92,17 +108,15 @@ def incident_stats(
     store: StoreDep, settings: SettingsDep, user: CurrentUser, start: From = None, end: To = None,
     by: Annotated[Literal["severity", "service", "team", "month", "week"] | None, Query(
         description="Group by this.")] = None,
-    compare_previous: Annotated[bool, Query(description="Compare each median with the previous period "
-                                            "(needs from and to).")] = False,
+    compare_previous: Annotated[bool, Query(description="Compare each median with the previous period of the "
+                                            "same length (default window: the 28 days before `to`, `to` default "
+                                            "now).")] = False,
 ) -> list[dict[str, Any]]:
     """Lifecycle durations (TTD, TTA, TTM, TTR) per group, as `engmetrics incidents stats --json`. Durations
     carry no incident text; grouped by team, a team-member gets its own teams' groups only."""
-    begin, stop = _bound("from", start, end=False), _bound("to", end, end=False)
-    try:
-        groups = duration_stats(store, settings.incidents, by=by, start=begin, end=stop,
-                                compare_previous=compare_previous)
-    except ValueError as exc:
-        raise bad_parameter("compare_previous", str(exc)) from None
+    begin, stop = _window(start, end, default=compare_previous)
+    groups = duration_stats(store, settings.incidents, by=by, start=begin, end=stop,
+                            compare_previous=compare_previous)
     return [g.to_dict() for g in groups if by != "team" or user.sees_team(g.group)]
 
 
@@ -112,19 +126,38 @@ def incident_fatigue(
     by: Annotated[Literal["rule", "team", "rotation"], Query(description="Group by this.")] = "rule",
 ) -> dict[str, Any]:
     """Alert fatigue, as `engmetrics incidents fatigue --json` (default window: the 28 days before `to`, `to`
-    default now); grouped by team, a team-member gets its own teams' items only."""
-    stop = _bound("to", end, end=False) or datetime.now(UTC).replace(microsecond=0)
-    begin = _bound("from", start, end=False) or stop - timedelta(days=28)
-    if begin >= stop:
-        raise bad_parameter("from", f"must be before to ({stop.isoformat()})")
+    default now; unknown time zones are listed in `warnings`). A team-member gets the items of its own teams
+    only (grouped by team: those teams; by rotation: the rotations with a shift of those teams), and the
+    fairness rows of those rotations."""
+    begin, stop = _window(start, end, default=True)
     try:
         report = fatigue_report(store, settings.incidents, by=by, start=begin, end=stop,
                                 min_group_size=settings.privacy.min_group_size).to_dict()
-    except ValueError as exc:
+    except ValueError as exc:  # an unreadable teams.work_days value
         raise Problem(500, f"the alert fatigue could not be computed: {exc}") from None
-    if by == "team":
-        report["items"] = [i for i in report["items"] if user.sees_team(i["team"])]
+    if user.role == Role.team_member:
+        owners = rotation_teams(store)
+
+        def mine(rotation: str | None) -> bool:
+            return any(user.sees_team(t) for t in owners.get(rotation or "", ()))
+
+        if by != "rule":
+            report["items"] = [i for i in report["items"] if (user.sees_team(i["team"]) if by == "team"
+                                                              else mine(i["rotation"]))]
+        report["fairness"] = [f for f in report["fairness"] if mine(f["rotation"])]
     return report
+
+
+@router.get("/incidents/oncall", dependencies=[requires(*READERS)])
+def incident_oncall(
+    store: StoreDep, settings: SettingsDep, user: CurrentUser, start: From = None, end: To = None,
+) -> list[dict[str, Any]]:
+    """On-call load per rotation, as `engmetrics incidents oncall --json` (default window: from the first
+    shift start to the last shift end); a team-member gets its own teams' rotations only."""
+    begin, stop = _window(start, end, default=False)
+    loads = oncall_load(store, settings.incidents, start=begin, end=stop,
+                        min_group_size=settings.privacy.min_group_size)
+    return [r.to_dict() for r in loads if user.sees_team(r.team)]
 
 
 @router.get("/incidents/patterns", dependencies=[requires(*READERS)])
