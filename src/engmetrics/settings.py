@@ -17,8 +17,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from .errors import InputError
 from .yamlio import LineDict, load_all, locate
 
-__all__ = ["SETTINGS_FILE", "DurationEvents", "IncidentSettings", "PrivacySettings", "Settings", "SloSettings",
-           "load_settings"]
+__all__ = ["SETTINGS_FILE", "DeliverySettings", "DurationEvents", "IncidentSettings", "PrivacySettings", "Settings",
+           "SloSettings", "load_settings"]
 
 SETTINGS_FILE = "engmetrics.yaml"
 ENV_PREFIX = "ENGMETRICS_"
@@ -77,6 +77,20 @@ class IncidentSettings(BaseModel):
     deploy_window_hours: float = Field(2.0, gt=0, description="a deploy this long before impact may have caused it")
 
 
+class DeliverySettings(BaseModel):
+    """How changes, reviews and deployments are read and judged (see docs/delivery.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    bots: list[str] = Field(default_factory=lambda: ["*[bot]", "dependabot*", "renovate*", "github-actions*"],
+                            description="author or reviewer names (glob, case-insensitive) excluded everywhere")
+    production_environments: list[str] = Field(default_factory=lambda: ["production"],
+                                               description="deployment environments that count as production")
+    lead_time_start: str = Field("first_commit_at", description="changes column starting the lead time "
+                                 "(first_commit_at, created_at or ready_at); falls back to created_at")
+    work_hours: tuple[int, int] = Field((9, 17), description="default local working hours [start, end)")
+    work_days: str = Field("Mon-Fri", description="default working days")
+
+
 class Settings(BaseSettings):
     """Resolved settings of one workspace."""
 
@@ -91,6 +105,7 @@ class Settings(BaseSettings):
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     slo: SloSettings = Field(default_factory=SloSettings)
     incidents: IncidentSettings = Field(default_factory=IncidentSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],

@@ -56,6 +56,7 @@ def main(
 from . import (  # noqa: E402
     catalog,
     datasets,
+    delivery,
     demo,
     export,
     incidents,
@@ -77,6 +78,7 @@ app.add_typer(catalog.app, name="catalog")
 app.add_typer(metrics.app, name="metrics")
 app.add_typer(slo.app, name="slo")
 app.add_typer(incidents.app, name="incidents")
+app.add_typer(delivery.app, name="delivery")
 app.add_typer(postmortem.app, name="postmortem")
 app.command("scorecard")(metrics.scorecard_command)
 app.command("demo")(demo.demo)
