@@ -1,4 +1,5 @@
-"""`engmetrics ingest DATASET FILE...`, and `--from VENDOR` for recorded or live vendor API JSON."""
+"""`engmetrics ingest DATASET FILE...`, `--from VENDOR` for recorded or live vendor API JSON, and
+`engmetrics ingest git PATH` for the `commit_files` of a local git repository."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..delivery.connectors import DATASETS as DELIVERY_DATASETS
+from ..delivery.connectors import Context, DeliveryResult, ingest_delivery, ingest_git
+from ..delivery.connectors import connector_for as delivery_connector
 from ..errors import InputError
 from ..incidents.connectors import CONNECTORS, Options, connector_for, ingest_vendor
 from ..ingest import FORMATS, IngestResult, ingest_files
@@ -33,6 +37,18 @@ def _from_vendor(store: Store, key: bytes, dataset: str, vendor: str, files: lis
                          options=options, pseudonym_key=key, strict=strict, assume_tz=assume_tz)
 
 
+def _delivery(store: Store, key: bytes, dataset: str, vendor: str | None, files: list[Path], strict: bool,
+              assume_tz: str | None, token: str | None, url: str | None, context: Context) -> DeliveryResult:
+    """`ingest git PATH` (commit_files), or `--from github|gitlab` for changes, reviews, deployments."""
+    if dataset == "git":
+        if vendor or token or url or assume_tz or context.service or len(files) != 1:
+            raise InputError("usage: engmetrics ingest git PATH [--repo NAME] (git takes no other option)")
+        return ingest_git(store, files[0], context, pseudonym_key=key, strict=strict)
+    connector = delivery_connector(vendor or "", dataset)
+    return ingest_delivery(store, connector, dataset, context, files=files, token=token, url=url, pseudonym_key=key,
+                           strict=strict, assume_tz=assume_tz)
+
+
 def ingest(
     dataset: Annotated[str, typer.Argument(help="Dataset to load (see `engmetrics datasets list`).")],
     files: Annotated[list[Path] | None, typer.Argument(
@@ -43,12 +59,18 @@ def ingest(
         "--assume-tz", help="IANA zone for timestamps without an offset (DST gaps/overlaps are refused).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail the whole batch if any row is invalid.")] = False,
     vendor: Annotated[str | None, typer.Option(
-        "--from", help=f"Read a vendor API's JSON: {', '.join(CONNECTORS)} (opsgenie fills alerts).")] = None,
+        "--from", help=f"Read a vendor API's JSON: {', '.join(CONNECTORS)} (opsgenie fills alerts); for "
+        f"{', '.join(DELIVERY_DATASETS)}: github, gitlab (gitlab: changes, deployments).")] = None,
     token: Annotated[str | None, typer.Option(
         "--token", help="With --from: pull live from the vendor API with this token instead of FILEs.")] = None,
     url: Annotated[str | None, typer.Option("--url", help="With --token: API base URL (default: the vendor's).")
                    ] = None,
-    repo: Annotated[str | None, typer.Option("--repo", help="--from github: the repository, owner/name.")] = None,
+    repo: Annotated[str | None, typer.Option(
+        "--repo", help="--from github: the repository, owner/name; gitlab: group/project; git: the repo name "
+        "(default: the directory's name).")] = None,
+    service: Annotated[str | None, typer.Option(
+        "--service", help="--from github/gitlab: the service of changes and deployments "
+        "(deployments default to the repository's name).")] = None,
     label: Annotated[str, typer.Option("--label", help="--from github: the label marking incidents.")] = "incident",
     timestamp: Annotated[list[str] | None, typer.Option(
         "--timestamp", help="--from incidentio: COLUMN=NAME, the incident.io timestamp filling a column "
@@ -62,8 +84,16 @@ def ingest(
     Vendor files: engmetrics ingest incidents --from pagerduty export.json
 
     Live pull: engmetrics ingest incidents --from github --token TOKEN --repo acme/ops
+
+    Delivery: engmetrics ingest changes --from github pulls.json pulls-12.json ...; engmetrics ingest git ../shop
     """
     files = files or []
+    if dataset == "git" or (vendor is not None and dataset in DELIVERY_DATASETS):
+        _delivery_command(dataset, vendor, files, strict, assume_tz, token, url, fmt,
+                          Context(state.settings.delivery, repo=repo, service=service), json_out)
+        return
+    if service:
+        raise InputError("--service applies to --from github/gitlab (changes, deployments)")
     if vendor is None and (token or url or repo or timestamp):
         raise InputError("--token, --url, --repo and --timestamp need --from VENDOR")
     if vendor is None and not files:
@@ -88,6 +118,22 @@ def ingest(
 
                 result = ingest_files(store, dataset, files, fmt=fmt, assume_tz=assume_tz, strict=strict,
                                       pseudonym_key=key, progress=report)
+    _report(result, dataset, json_out)
+
+
+def _delivery_command(dataset: str, vendor: str | None, files: list[Path], strict: bool, assume_tz: str | None,
+                      token: str | None, url: str | None, fmt: str | None, context: Context, json_out: bool) -> None:
+    if fmt:
+        raise InputError("--format does not apply to --from or git")
+    with open_store() as store:
+        key = ingest_key(store, state.settings.pseudonym_key_file)  # type: ignore[arg-type]
+        result = _delivery(store, key, dataset, vendor, files, strict, assume_tz, token, url, context)
+    _report(result, result.dataset, json_out)
+    if result.skipped_bots and not json_out:
+        console.print(f"left out {result.skipped_bots:,} bot items (delivery.bots)")
+
+
+def _report(result: IngestResult, dataset: str, json_out: bool) -> None:
     if json_out:
         emit_json(result.as_dict())
         return

@@ -1,0 +1,178 @@
+"""Knowledge silos: truck factor per repository, single-owner files, files owned by people who left.
+
+Semantics (counts only; nobody is named):
+
+- **Degree of authorship** (Avelino et al. 2016, "A novel approach for estimating truck factors"), per
+  repository, file (`path`) and author of `commit_files`:
+  ``DOA = 3.293 + 1.098 FA + 0.164 DL - 0.321 ln(1 + AC)``, where FA = 1 when the author created the file
+  (made its earliest commit; equal times: the smaller `sha`), DL = the author's commits to the file and AC =
+  the commits to the file by everybody else. Normalised DOA = DOA / the file's largest DOA. An author
+  **owns** a file when normalised DOA >= 0.75 and DOA >= 3.293. A file can have no owner (many commits by
+  others). Every path ever committed counts as a file (deletions and renames are not tracked).
+- **Truck factor** of a repository: owners are removed greedily, the one owning most files first (equal
+  counts: the smaller pseudonym), until more than half of the repository's files have no owner left; the
+  truck factor is the number removed (0 when more than half had no owner to begin with). The per-file DOA is
+  an Ibis expression; the greedy loop runs in numpy over each repository's small owner x file matrix.
+- **Single-owner file**: exactly one owner. A **single-owner repository** has exactly one owner in all.
+- **Leaver** (as of `as_of`, default today UTC): has a `people` membership that ended before `as_of`
+  (`valid_to < as_of`) and none in force on `as_of`. **Leaver files**: files one of whose owners left;
+  **orphaned files**: files all of whose owners left.
+- Per team: a person counts for their latest membership that started on or before `as_of` (a leaver's last
+  team); owners without a membership count under team ``None``. Teams get file counts only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+
+from ..store import Store
+
+__all__ = ["AUTHOR_MIN_DOA", "AUTHOR_MIN_NORMALISED", "RepoSilos", "TeamSilos", "authorship", "leavers",
+           "person_teams", "repository_silos", "team_silos", "truck_factor"]
+
+AUTHOR_MIN_DOA = 3.293
+AUTHOR_MIN_NORMALISED = 0.75
+_FILE = ["repo", "path"]
+
+
+@dataclass(frozen=True)
+class RepoSilos:
+    """One repository: files, owners (a count), truck factor and silo counts."""
+
+    repo: str
+    files: int
+    owners: int
+    truck_factor: int
+    single_owner_files: int
+    single_owner_repo: bool
+    leaver_files: int
+    orphaned_files: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TeamSilos:
+    """File counts per team of the owner: single-owner files and files owned by leavers of the team."""
+
+    team: str | None
+    single_owner_files: int
+    leaver_files: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _today(as_of: date | None) -> date:
+    return as_of or datetime.now(UTC).date()
+
+
+def authorship(store: Store, repo: str | None = None) -> ir.Table:
+    """``(repo, path, author, fa, dl, ac, doa, doa_norm, is_owner)`` per author of each file (module doc)."""
+    cf = store.table("commit_files")
+    if repo is not None:
+        cf = cf.filter(cf.repo == repo)
+    ranked = cf.mutate(_rn=ibis.row_number().over(group_by=[cf.repo, cf.path], order_by=[cf.committed_at, cf.sha]))
+    creators = ranked.filter(ranked._rn == 0).select(*_FILE, _creator=ranked.author)
+    per = cf.group_by([*_FILE, "author"]).aggregate(dl=cf.count())
+    per = per.mutate(_total=per.dl.sum().over(group_by=[per.repo, per.path]))
+    per = per.join(creators, _FILE)
+    per = per.select(*_FILE, "author", fa=(per.author == per._creator).cast("int64"), dl=per.dl,
+                     ac=per._total - per.dl)
+    doa = 3.293 + 1.098 * per.fa + 0.164 * per.dl - 0.321 * (per.ac + 1).cast("float64").ln()
+    per = per.mutate(doa=doa)
+    per = per.mutate(doa_norm=per.doa / per.doa.max().over(group_by=[per.repo, per.path]))
+    return per.mutate(is_owner=(per.doa_norm >= AUTHOR_MIN_NORMALISED) & (per.doa >= AUTHOR_MIN_DOA))
+
+
+def truck_factor(owners: np.ndarray, files: int) -> int:
+    """Owners removed (most files first; rows in tie order) until more than half of `files` have no owner.
+
+    `owners` is a boolean owner x file matrix over the files that have an owner; `files` counts all files.
+
+    >>> truck_factor(np.array([[1, 1, 1, 0], [0, 0, 0, 1]], dtype=bool), 4)  # A out: 1 of 4 covered
+    1
+    >>> truck_factor(np.array([[1, 1, 0, 0], [0, 0, 1, 1]], dtype=bool), 4)  # A out: 2 of 4 is not < half
+    2
+    """
+    covered = owners.sum(axis=0)
+    removed = 0
+    for row in np.argsort(-owners.sum(axis=1), kind="stable"):
+        if 2 * np.count_nonzero(covered) < files:
+            break
+        covered = covered - owners[row]
+        removed += 1
+    return removed
+
+
+def person_teams(store: Store, as_of: date | None = None) -> ir.Table:
+    """``(person, team)``: each person's latest membership that started on or before `as_of`."""
+    p = store.table("people")
+    p = p.filter(p.valid_from <= _today(as_of))
+    p = p.mutate(_rn=ibis.row_number().over(group_by=p.person, order_by=ibis.desc(p.valid_from)))
+    return p.filter(p._rn == 0).select("person", "team")
+
+
+def leavers(store: Store, as_of: date | None = None) -> ir.Table:
+    """``(person)``: a membership ended before `as_of` and none is in force on `as_of`."""
+    day = _today(as_of)
+    p = store.table("people")
+    current = p.filter((p.valid_from <= day) & (p.valid_to.isnull() | (p.valid_to >= day))).select("person")
+    ended = p.filter(p.valid_to < day).select("person").distinct()
+    return ended.anti_join(current, "person")
+
+
+def _owned_files(store: Store, as_of: date | None) -> ir.Table:
+    """Owner rows with `_left` (the owner left) and per-file `_owners` / `_leavers` counts."""
+    a = authorship(store)
+    a = a.filter(a.is_owner).select(*_FILE, "author")
+    gone = leavers(store, as_of).select(author="person", _gone=ibis.literal(1))
+    a = a.left_join(gone, "author").select(*_FILE, "author", _left=ibis.coalesce(gone._gone, 0))
+    w = ibis.window(group_by=[a.repo, a.path])
+    return a.mutate(_owners=a.author.count().over(w), _leavers=a._left.sum().over(w))
+
+
+def repository_silos(store: Store, as_of: date | None = None) -> list[RepoSilos]:
+    """Truck factor and silo counts per repository of `commit_files`, by repository name."""
+    cf = store.table("commit_files")
+    n = cf.group_by("repo").aggregate(n=cf.path.nunique()).to_pyarrow().to_pydict()
+    files = dict(zip(n["repo"], n["n"], strict=True))
+    owned = _owned_files(store, as_of)
+    per_file = owned.group_by(_FILE).aggregate(o=owned._owners.max(), lv=owned._leavers.max())
+    counts = per_file.group_by("repo").aggregate(single=(per_file.o == 1).sum(), leaver=(per_file.lv > 0).sum(),
+                                                  orphaned=(per_file.lv == per_file.o).sum())
+    counts = {r["repo"]: r for r in counts.to_pyarrow().to_pylist()}
+    pairs = owned.select(*_FILE, "author").order_by(["repo", "author", "path"]).to_pyarrow().to_pydict()
+    repos = np.asarray(pairs["repo"], dtype=object)
+    result = []
+    for repo, n_files in sorted(files.items()):
+        mask = repos == repo
+        authors, a_idx = np.unique(np.asarray(pairs["author"], dtype=object)[mask], return_inverse=True)
+        paths, p_idx = np.unique(np.asarray(pairs["path"], dtype=object)[mask], return_inverse=True)
+        matrix = np.zeros((len(authors), len(paths)), dtype=bool)
+        matrix[a_idx, p_idx] = True
+        c = counts.get(repo, {})
+        result.append(RepoSilos(repo=repo, files=int(n_files), owners=len(authors),
+                                truck_factor=truck_factor(matrix, int(n_files)),
+                                single_owner_files=int(c.get("single") or 0), single_owner_repo=len(authors) == 1,
+                                leaver_files=int(c.get("leaver") or 0), orphaned_files=int(c.get("orphaned") or 0)))
+    return result
+
+
+def team_silos(store: Store, as_of: date | None = None) -> list[TeamSilos]:
+    """Single-owner files and leaver-owned files per team of the owner (distinct files), by team."""
+    owned = _owned_files(store, as_of)
+    teams = person_teams(store, as_of).rename(author="person")
+    owned = owned.left_join(teams, "author").select(*_FILE, "team", "_left", "_owners")
+    file_id = owned.repo + "\n" + owned.path  # paths hold no newline
+    both = owned.group_by("team").aggregate(single=(owned._owners == 1).sum(),
+                                            leaver=file_id.nunique(where=owned._left == 1))
+    rows = both.to_pyarrow().to_pylist()
+    return [TeamSilos(r["team"], int(r["single"]), int(r["leaver"]))
+            for r in sorted(rows, key=lambda r: (r["team"] is None, r["team"] or ""))]
