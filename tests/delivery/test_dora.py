@@ -215,3 +215,15 @@ def test_dora_is_the_same_on_pyspark(store, spark_session):
             .createOrReplaceTempView(name)
     on_spark = Store(spark, url="pyspark://")
     assert metrics(on_spark, min_group_size=1) == metrics(store, min_group_size=1)
+
+
+def test_several_production_environments_ingest_and_count(store, tmp_path):
+    from engmetrics.ingest import ingest_files
+
+    path = tmp_path / "deployments.csv"
+    path.write_text("deployment_id,service,environment,started_at,status\n"
+                    "d1,api,production-eu,2026-03-02T10:00:00Z,success\n"
+                    "d2,api,production-us,2026-03-02T11:00:00Z,success\n"
+                    "d3,api,staging,2026-03-02T12:00:00Z,success\n")
+    assert ingest_files(store, "deployments", [path]).inserted == 3  # environment names are free text
+    assert metrics(store, ("production-eu", "production-us"))[0]["deployments"] == 2

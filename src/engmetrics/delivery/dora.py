@@ -151,7 +151,8 @@ def deployment_flags(store: Store, settings: DeliverySettings, *, deploy_window_
     `failed` (successful and caused an incident or was rolled back), `failed_state` (`failed` or status
     failure), `rework` (successful, `fixes_incident_id` or `is_hotfix`) and `ended_at`."""
     prod = production_deployments(store, settings.production_environments)
-    caused = link_incidents_to_deployments(store, window_hours=deploy_window_hours).select("deployment_id")
+    caused = link_incidents_to_deployments(store, window_hours=deploy_window_hours,
+                                           environments=settings.production_environments).select("deployment_id")
     rolled = _rolled_back(prod)
     s = store.table("services")
     s = s.select(_svc=s.service, team=s.team)

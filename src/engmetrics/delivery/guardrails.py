@@ -104,7 +104,9 @@ def _deploys(store: Store, delivery: DeliverySettings, window_hours: float, star
              end: datetime) -> dict:
     d = store.table("deployments")
     d = d.filter(d.environment.isin(delivery.production_environments) & d.status.isin(["success", "failure"]))
-    caused = link_incidents_to_deployments(store, window_hours=window_hours).select("deployment_id").distinct()
+    caused = link_incidents_to_deployments(store, window_hours=window_hours,
+                                           environments=delivery.production_environments)
+    caused = caused.select("deployment_id").distinct()
     caused = caused.mutate(_caused=ibis.literal(1))
     d = d.left_join(caused, "deployment_id").join(_service_team(store), "service")
     d = _window(d, "started_at", start, end)

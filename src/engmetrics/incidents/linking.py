@@ -20,6 +20,7 @@ PySpark both compile are used (`unnest`, an inequality join, `row_number`, inter
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import ibis
@@ -45,8 +46,10 @@ def related_services(store: Store) -> ir.Table:
 
 
 def link_incidents_to_deployments(store: Store, *, window_hours: float,
-                                  match: Literal["service", "dependency"] = "service") -> ir.Table:
-    """``(incident_id, deployment_id, rule)``: the deployment each incident is attributed to (see module doc)."""
+                                  match: Literal["service", "dependency"] = "service",
+                                  environments: Sequence[str] = (PRODUCTION,)) -> ir.Table:
+    """``(incident_id, deployment_id, rule)``: the deployment each incident is attributed to (see module doc);
+    deployments to any of `environments` (the production ones) are candidates."""
     if match not in ("service", "dependency"):
         raise ValueError(f"match must be 'service' or 'dependency', not {match!r}")
     inc = store.table("incidents")
@@ -63,7 +66,7 @@ def link_incidents_to_deployments(store: Store, *, window_hours: float,
                          _pref=ibis.literal(1))
         targets = targets.union(dep, distinct=True)
     d = store.table("deployments")
-    d = d.filter(d.environment == PRODUCTION)
+    d = d.filter(d.environment.isin(list(environments)))
     window = ibis.interval(seconds=round(window_hours * 3600))
     j = targets.join(d, (targets._target == d.service) & (d.started_at <= targets._start)
                      & (d.started_at >= targets._start - window))

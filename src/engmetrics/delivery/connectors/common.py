@@ -1,15 +1,14 @@
 """What the delivery connectors share beyond `engmetrics.incidents.connectors.common` (which they reuse
 for pages, refusals, HTTP and loading): the conversion context, its result, and environment names.
 
-Environments: a vendor environment whose name equals (case-insensitively) one of
-`settings.delivery.production_environments` is stored as `production`; any other name is stored
-lower-cased, and the `deployments` validation quarantines it unless it is one of the dataset's
-environments (production, staging, development, test, preview).
+Environments: a vendor environment name is stored lower-cased, so several production environments
+(`prod-eu`, `prod-us`) stay apart; which ones count as production is `settings.delivery.production_environments`
+(compared case-insensitively by the metrics).
 
 >>> from engmetrics.settings import DeliverySettings
 >>> context = Context(DeliverySettings(production_environments=["production", "prod-eu"]))
 >>> environment("Prod-EU", context), environment("Staging", context), environment(None, context)
-('production', 'staging', None)
+('prod-eu', 'staging', None)
 """
 
 from __future__ import annotations
@@ -53,9 +52,7 @@ def environment(name: Any, context: Context) -> Any:
     """The stored environment for a vendor environment `name` (see the module docstring)."""
     if not isinstance(name, str) or not name.strip():
         return None
-    lowered = name.strip().lower()
-    production = {p.lower() for p in context.settings.production_environments}
-    return "production" if lowered in production else lowered
+    return name.strip().lower()
 
 
 def earliest(values: Iterable[Any]) -> datetime | None:
