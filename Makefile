@@ -63,6 +63,7 @@ bench: install
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/api.py
 	$(BIN)/python benchmarks/slo.py
+	$(BIN)/python benchmarks/delivery.py --repeat 1
 
 docs: install
 	$(BIN)/python -m engmetrics.store.docs docs/datasets.md

@@ -21,15 +21,17 @@ EXPECTED: dict[str, object] = {
     "list_datasets": READ, "list_quarantine": AUDIT, "ingest_dataset": ADMIN,
     "list_incidents": READ, "search_incidents": READ, "show_incident": READ, "incident_stats": READ,
     "incident_fatigue": READ, "incident_patterns": READ, "incident_oncall": READ,
+    "delivery_dora": READ, "delivery_cycle_time": READ, "delivery_reviews": READ, "delivery_guardrails": READ,
+    "delivery_silos": READ,
     "get_current_user": READ, "list_api_tokens": AUDIT, "create_api_token": ADMIN, "revoke_api_token": ADMIN,
     # web pages (engmetrics.web): same roles as the API behind them
     "dashboard_css": PUBLIC, "login_page": PUBLIC, "overview_page": READ, "indicator_page": READ,
     "catalog_page": READ, "datasets_page": READ, "quarantine_page": AUDIT, "slos_page": READ, "slo_page": READ,
-    "incidents_page": READ, "incident_page": READ,
+    "incidents_page": READ, "incident_page": READ, "delivery_page": READ,
 }
 # Pages answer a browser: no session -> 303 to /login, a role without access -> an HTML 403 page.
 PAGES = {"overview_page", "indicator_page", "catalog_page", "datasets_page", "quarantine_page", "slos_page", "slo_page",
-         "incidents_page", "incident_page"}
+         "incidents_page", "incident_page", "delivery_page"}
 # FastAPI's own pages (not APIRoutes): the OpenAPI document and the docs are open.
 FRAMEWORK_PATHS = {"/api/v1/openapi.json", "/api/v1/docs", "/api/v1/docs/oauth2-redirect"}
 PATH_VALUES = {"metric": "deploys", "dataset": "holidays", "token_id": "000000000000", "slo": "checkout",

@@ -9,17 +9,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..delivery.docs_freshness import docs_freshness
 from ..delivery.feedback import feedback_report
-from ..delivery.guardrails import guardrails, latest_numbers
-from ..delivery.silos import repository_silos, team_silos
-from ..delivery.support import support_graph
+from ..delivery.guardrails import guardrails, latest_numbers, month_window
+from ..delivery.silos import silos_report
 from .common import JsonOption, console, emit_json, fail, open_store, state
 
 __all__ = ["feedback_command", "guardrails_command", "silos_command"]
 
 AsOf = Annotated[str | None, typer.Option("--as-of", help="ISO date the state is read at (default today, UTC).")]
-_MONTHS = 6
 
 
 def _as_of(value: str | None) -> date:
@@ -48,13 +45,8 @@ def silos_command(as_of: AsOf = None,
     Example: engmetrics delivery silos --as-of 2026-06-01 --json
     """
     day = _as_of(as_of)
-    moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
     with open_store(read_only=True) as store:
-        data = {"as_of": day.isoformat(),
-                "repositories": [r.to_dict() for r in repository_silos(store, day)],
-                "teams": [t.to_dict() for t in team_silos(store, day)],
-                "support": support_graph(store, min_dependents=min_dependents),
-                "docs": [d.to_dict() for d in docs_freshness(store, moment)]}
+        data = silos_report(store, day, min_dependents)
     if as_json:
         emit_json(data)
         return
@@ -79,12 +71,10 @@ def silos_command(as_of: AsOf = None,
 
 
 def _window(start: str | None, end: str | None) -> tuple[datetime, datetime]:
-    now = datetime.now(UTC)
-    stop = _month(end, "--to") if end else datetime(now.year, now.month, 1, tzinfo=UTC)
-    if start:
-        return _month(start, "--from"), stop
-    y, m = divmod(stop.year * 12 + stop.month - 1 - _MONTHS, 12)
-    return datetime(y, m + 1, 1, tzinfo=UTC), stop
+    try:
+        return month_window(_month(start, "--from") if start else None, _month(end, "--to") if end else None)
+    except ValueError as exc:
+        raise fail(f"--to: {exc}") from None
 
 
 def _guardrails(store, start: datetime, end: datetime):

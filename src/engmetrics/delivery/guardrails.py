@@ -39,9 +39,11 @@ from ..settings import DeliverySettings
 from ..store import Store
 from ..timeutil import as_utc
 
-__all__ = ["CHURN_DAYS", "PAIRS", "DebtRisk", "TeamGuardrails", "guardrails", "latest_numbers", "months_between"]
+__all__ = ["CHURN_DAYS", "DEFAULT_MONTHS", "PAIRS", "DebtRisk", "TeamGuardrails", "guardrails", "latest_numbers",
+           "month_window", "months_between"]
 
 CHURN_DAYS = 21
+DEFAULT_MONTHS = 6  # the default window: this many full months before the current one
 # (velocity, +1 when higher is better / -1 when lower is better, guardrail: higher is worse)
 PAIRS: tuple[tuple[str, int, str], ...] = (
     ("deploys", 1, "change_fail_rate"), ("lead_time_p50_hours", -1, "rework_rate"),
@@ -76,6 +78,24 @@ class TeamGuardrails:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def month_window(start: datetime | None, end: datetime | None,
+                 now: datetime | None = None) -> tuple[datetime, datetime]:
+    """[start, end) in whole months: `end` defaults to the first of the current month (UTC), `start` to
+    `DEFAULT_MONTHS` months before `end`; raises ValueError when `end` is not after `start`.
+
+    >>> [d.date().isoformat() for d in month_window(None, None, datetime(2026, 3, 15, tzinfo=UTC))]
+    ['2025-09-01', '2026-03-01']
+    """
+    current = now or datetime.now(UTC)
+    stop = end or datetime(current.year, current.month, 1, tzinfo=UTC)
+    if start is None:
+        y, m = divmod(stop.year * 12 + stop.month - 1 - DEFAULT_MONTHS, 12)
+        start = datetime(y, m + 1, 1, tzinfo=UTC)
+    if stop <= start:
+        raise ValueError("the end month must be after the start month")
+    return start, stop
 
 
 def months_between(start: datetime, end: datetime) -> list[str]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -32,8 +33,19 @@ import numpy as np
 
 from ..store import Store
 
-__all__ = ["AUTHOR_MIN_DOA", "AUTHOR_MIN_NORMALISED", "RepoSilos", "TeamSilos", "authorship", "leavers",
-           "person_teams", "repository_silos", "team_silos", "truck_factor"]
+__all__ = [
+    "AUTHOR_MIN_DOA",
+    "AUTHOR_MIN_NORMALISED",
+    "RepoSilos",
+    "TeamSilos",
+    "authorship",
+    "leavers",
+    "person_teams",
+    "repository_silos",
+    "silos_report",
+    "team_silos",
+    "truck_factor",
+]
 
 AUTHOR_MIN_DOA = 3.293
 AUTHOR_MIN_NORMALISED = 0.75
@@ -176,3 +188,16 @@ def team_silos(store: Store, as_of: date | None = None) -> list[TeamSilos]:
     rows = both.to_pyarrow().to_pylist()
     return [TeamSilos(r["team"], int(r["single"]), int(r["leaver"]))
             for r in sorted(rows, key=lambda r: (r["team"] is None, r["team"] or ""))]
+
+
+def silos_report(store: Store, day: date, min_dependents: int = 3) -> dict[str, Any]:
+    """Everything `engmetrics delivery silos --json` shows as of `day`: repositories, teams, the support graph
+    and documentation freshness (the CLI and the API print this)."""
+    from .docs_freshness import docs_freshness
+    from .support import support_graph
+
+    moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return {"as_of": day.isoformat(), "repositories": [r.to_dict() for r in repository_silos(store, day)],
+            "teams": [t.to_dict() for t in team_silos(store, day)],
+            "support": support_graph(store, min_dependents=min_dependents),
+            "docs": [d.to_dict() for d in docs_freshness(store, moment)]}

@@ -91,7 +91,7 @@ To = Annotated[str | None, Query(alias="to", max_length=40, description="End, ex
 _DEFAULT_DAYS = 28
 
 
-def _window(start: str | None, end: str | None, *, default: bool) -> tuple[datetime | None, datetime | None]:
+def date_window(start: str | None, end: str | None, *, default: bool) -> tuple[datetime | None, datetime | None]:
     """`from` and `to` read like the list's filters (a date as `to` includes that day); with `default`, a
     missing `to` is now and a missing `from` 28 days before `to` (as the CLI). 422 unless to > from."""
     begin, stop = _bound("from", start, end=False), _bound("to", end, end=True)
@@ -114,7 +114,7 @@ def incident_stats(
 ) -> list[dict[str, Any]]:
     """Lifecycle durations (TTD, TTA, TTM, TTR) per group, as `engmetrics incidents stats --json`. Durations
     carry no incident text; grouped by team, a team-member gets its own teams' groups only."""
-    begin, stop = _window(start, end, default=compare_previous)
+    begin, stop = date_window(start, end, default=compare_previous)
     groups = duration_stats(store, settings.incidents, by=by, start=begin, end=stop,
                             compare_previous=compare_previous)
     return [g.to_dict() for g in groups if by != "team" or user.sees_team(g.group)]
@@ -129,7 +129,7 @@ def incident_fatigue(
     default now; unknown time zones are listed in `warnings`). A team-member gets the items of its own teams
     only (grouped by team: those teams; by rotation: the rotations with a shift of those teams), and the
     fairness rows of those rotations."""
-    begin, stop = _window(start, end, default=True)
+    begin, stop = date_window(start, end, default=True)
     try:
         report = fatigue_report(store, settings.incidents, by=by, start=begin, end=stop,
                                 min_group_size=settings.privacy.min_group_size).to_dict()
@@ -154,7 +154,7 @@ def incident_oncall(
 ) -> list[dict[str, Any]]:
     """On-call load per rotation, as `engmetrics incidents oncall --json` (default window: from the first
     shift start to the last shift end); a team-member gets its own teams' rotations only."""
-    begin, stop = _window(start, end, default=False)
+    begin, stop = date_window(start, end, default=False)
     loads = oncall_load(store, settings.incidents, start=begin, end=stop,
                         min_group_size=settings.privacy.min_group_size)
     return [r.to_dict() for r in loads if user.sees_team(r.team)]
