@@ -252,3 +252,17 @@ def test_durations_and_counts_are_the_same_on_pyspark(tmp_path, store, spark_ses
             c = duration_counts(incident_durations(s.table("incidents")), by).execute()
             return sorted(map(str, c.to_dict("records")))
         assert counts(spark) == counts(store)
+
+
+def test_large_samples_use_order_statistic_intervals():
+    from engmetrics.incidents.bootstrap import LARGE_SAMPLE, bootstrap
+
+    values = [float(v) for v in range(10_000)]  # 0..9999: median 4999.5
+    assert len(values) > LARGE_SAMPLE
+    b = bootstrap(values)
+    # ranks 5000 -/+ 1.96 x sqrt(10000 x 0.25) = 5000 -/+ 98: order statistics 4902 and 5098
+    assert b.median == (4902.0, 5098.0)
+    # p90: 9000 -/+ 1.96 x sqrt(900) = 9000 -/+ 58.8: ranks 8941 and 9059
+    assert b.p90 == (8941.0, 9059.0)
+    # mean 4999.5 -/+ 1.96 x 2886.9 / 100
+    assert b.mean[0] == pytest.approx(4999.5 - 1.959964 * 2886.8956 / 100, rel=1e-6)
