@@ -34,10 +34,10 @@ def bad_rows(period: Period) -> dict[str, list[dict[str, Any]]]:
              "started_at": _iso(mid), "finished_at": _iso(mid - 20 * MINUTE), "status": "success",
              "commit_sha": "f" * 40, "change_ids": [], "is_rollback": False, "is_hotfix": False,
              "fixes_incident_id": None},  # finished before it started
-            {"deployment_id": "dep-900002", "service": "cart", "environment": "prod-eu",
-             "started_at": _iso(mid + HOUR), "finished_at": _iso(mid + HOUR + 5 * MINUTE), "status": "success",
+            {"deployment_id": "dep-900002", "service": "cart", "environment": "production",
+             "started_at": _iso(mid + HOUR), "finished_at": _iso(mid + HOUR + 5 * MINUTE), "status": "shipped",
              "commit_sha": "e" * 40, "change_ids": [], "is_rollback": False, "is_hotfix": False,
-             "fixes_incident_id": None},  # unknown environment
+             "fixes_incident_id": None},  # unknown status
         ],
         "incidents": [{  # severity is not a number
             "incident_id": "INC-9001", "service": "search-api", "team": "search", "severity": "high",
