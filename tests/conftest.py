@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from engmetrics.cli.main import app
 from engmetrics.ingest import ingest_files
+from engmetrics.settings import load_settings
 from engmetrics.store import Store
 from engmetrics.store.inventory import quarantine_rows
 from engmetrics.workspace import init_workspace
@@ -72,6 +73,13 @@ def quarantined(store):
 @pytest.fixture
 def workspace(tmp_path) -> Path:
     return init_workspace(tmp_path / "ws")
+
+
+@pytest.fixture
+def workspace_store(workspace: Path):
+    """The workspace's store, open for writing; closed after the test."""
+    with Store.open(load_settings(workspace).store_url) as opened:
+        yield opened
 
 
 @pytest.fixture

@@ -162,14 +162,14 @@ def test_unknown_documents_and_vendors(store, tmp_path):
 
 
 def test_cli_from_github_and_gitlab(workspace, cli):
-    out = cli(workspace, "ingest", "reviews", "--from", "github", *map(str, GITHUB), "--json")
+    out = cli("ingest", "reviews", "--from", "github", *map(str, GITHUB), "--json")
     assert out.exit_code == 0, out.output
     assert {k: v for k, v in json.loads(out.output).items() if k != "files"} == {
         "dataset": "reviews", "read": 5, "inserted": 4, "updated": 0, "unchanged": 0, "quarantined": 1,
         "skipped_bots": 1}
-    out = cli(workspace, "ingest", "deployments", "--from", "gitlab", "--repo", "acme/platform/api",
+    out = cli("ingest", "deployments", "--from", "gitlab", "--repo", "acme/platform/api",
               "--service", "checkout", str(FIXTURES / "gitlab" / "deployments.json"))
     assert out.exit_code == 0, out.output
     assert "read 5 = inserted 4 + updated 0 + unchanged 0 + quarantined 1" in out.output
-    out = cli(workspace, "ingest", "changes", "--from", "pagerduty", str(GITHUB[0]))
+    out = cli("ingest", "changes", "--from", "pagerduty", str(GITHUB[0]))
     assert out.exit_code == 1 and "github, gitlab" in out.output

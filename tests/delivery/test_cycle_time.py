@@ -75,8 +75,8 @@ def test_cli_json(workspace, workspace_store, cli) -> None:
     _org(workspace_store)
     _change(workspace_store, "c1", "a", "2026-01-12 08:00:00+00", "2026-01-12 14:00:00+00")
     workspace_store.close()
-    result = cli(workspace, "delivery", "cycle-time", "--by", "repo", "--json")
+    result = cli("delivery", "cycle-time", "--by", "repo", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == [{"group": "repo1", "suppressed": True, "n": None, "pr_size_p50": None,
                                           "stages": {}}]
-    assert cli(workspace, "delivery", "cycle-time", "--by", "person").exit_code == 1
+    assert cli("delivery", "cycle-time", "--by", "person").exit_code == 1

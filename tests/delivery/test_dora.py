@@ -170,7 +170,7 @@ def test_cli_json_contract(workspace, cli):
     with Store.open(load_settings(workspace).store_url) as store:
         deploy(store, "d1", T0, change_ids=["c1"])
         change(store, "c1", T0 - 2 * H, author="p1", merged=T0 - H)
-    result = cli(workspace, "delivery", "dora", "--json", "--from", START.isoformat(), "--to", END.isoformat(),
+    result = cli("delivery", "dora", "--json", "--from", START.isoformat(), "--to", END.isoformat(),
                  "--benchmark", "2023")
     assert result.exit_code == 0, result.output
     [g] = json.loads(result.stdout)
@@ -181,7 +181,7 @@ def test_cli_json_contract(workspace, cli):
     assert set(g["recovery_time"]) >= {"p50_hours", "p90_hours", "n", "band"}
     assert set(g["rework_rate"]) >= {"value", "band"}
     assert g["lead_time"]["n"] == 1 and g["lead_time"]["suppressed"]  # one author < min_group_size 5
-    bad = cli(workspace, "delivery", "dora", "--benchmark", "2019")
+    bad = cli("delivery", "dora", "--benchmark", "2019")
     assert bad.exit_code == 1
 
 

@@ -45,7 +45,7 @@ def test_team_aggregate_and_suppression(store):
 def test_feedback_command_names_nobody(workspace, workspace_store, cli):
     populate(workspace_store)
     workspace_store.close()
-    result = cli(workspace, "delivery", "feedback", "--as-of", "2026-06-01", "--json")
+    result = cli("delivery", "feedback", "--as-of", "2026-06-01", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["caveat"] == CAVEAT and [g["suppressed"] for g in data["groups"]] == [False, True]

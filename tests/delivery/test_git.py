@@ -78,10 +78,10 @@ def test_not_a_repository(store, tmp_path):
 
 
 def test_cli_ingest_git(workspace, cli, repo):
-    out = cli(workspace, "ingest", "git", str(repo), "--repo", "acme/shop", "--json")
+    out = cli("ingest", "git", str(repo), "--repo", "acme/shop", "--json")
     assert out.exit_code == 0, out.output
     assert {k: v for k, v in json.loads(out.output).items() if k != "files"} == {
         "dataset": "commit_files", "read": 4, "inserted": 4, "updated": 0, "unchanged": 0, "quarantined": 0,
         "skipped_bots": 1}
-    out = cli(workspace, "ingest", "git", str(repo), "--from", "github")
+    out = cli("ingest", "git", str(repo), "--from", "github")
     assert out.exit_code == 1 and "usage: engmetrics ingest git PATH" in out.output

@@ -96,10 +96,10 @@ def test_guardrails_command(workspace, workspace_store, cli):
         "VALUES (?, 's', 'production', ?, ?)", [("1", day(1, 5), "success"), ("2", day(2, 5), "success"),
                                                  ("3", day(2, 6), "failure")])
     workspace_store.close()
-    result = cli(workspace, "delivery", "guardrails", "--from", "2026-01", "--to", "2026-03", "--json")
+    result = cli("delivery", "guardrails", "--from", "2026-01", "--to", "2026-03", "--json")
     assert result.exit_code == 0, result.output
     (t,) = json.loads(result.output)
     assert t["series"]["deploys"] == [1, 2] and t["series"]["change_fail_rate"] == [0.0, 0.5]
     # no incidents: 0 per deploy both months is not worse
     assert [(f["velocity"], f["guardrail"]) for f in t["flags"]] == [("deploys", "change_fail_rate")]
-    assert cli(workspace, "delivery", "guardrails", "--from", "2026-13").exit_code == 1
+    assert cli("delivery", "guardrails", "--from", "2026-13").exit_code == 1

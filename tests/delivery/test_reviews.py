@@ -75,7 +75,7 @@ def test_cli_json(workspace, workspace_store, cli) -> None:
     _org(workspace_store)
     _concentration_data(workspace_store)
     workspace_store.close()
-    result = cli(workspace, "delivery", "reviews", "--json")
+    result = cli("delivery", "reviews", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert set(data) == {"shares_by_team", "shares_by_repo", "concentration", "waiting", "regions"}

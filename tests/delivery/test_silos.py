@@ -95,7 +95,7 @@ def test_team_silos(store):
 def test_silos_command(workspace, workspace_store, cli):
     populate(workspace_store)
     workspace_store.close()
-    result = cli(workspace, "delivery", "silos", "--as-of", "2026-06-01", "--json")
+    result = cli("delivery", "silos", "--as-of", "2026-06-01", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert [(r["repo"], r["truck_factor"]) for r in data["repositories"]] == [("r", 1), ("s", 2)]

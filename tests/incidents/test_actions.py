@@ -63,12 +63,12 @@ def test_cli_actions_json(workspace, workspace_store, cli):
     item(workspace_store, "a0", "team-a", status="done", created_days_ago=3, done_after_days=1)
     item(workspace_store, "a1", "team-a", status="open", created_days_ago=3, due_in_days=-1)
     workspace_store.close()
-    result = cli(workspace, "incidents", "actions", "--json")
+    result = cli("incidents", "actions", "--json")
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.stdout)
     assert (row["owner_team"], row["completion_rate"], row["overdue"], row["median_seconds"]) == (
         "team-a", 0.5, 1, DAY)
-    table = cli(workspace, "incidents", "actions")
+    table = cli("incidents", "actions")
     assert table.exit_code == 0 and "team-a" in table.stdout and "50 %" in table.stdout
 
 

@@ -137,7 +137,7 @@ def test_cli_applies_the_role(workspace, archive, cli):
     archive.close()
 
     def ids(*args: str) -> list[str]:
-        result = cli(workspace, "incidents", "search", *args, "--json")
+        result = cli("incidents", "search", *args, "--json")
         assert result.exit_code == 0, result.output
         return [i["incident_id"] for i in json.loads(result.stdout)]
 
@@ -147,12 +147,12 @@ def test_cli_applies_the_role(workspace, archive, cli):
     assert ids("zebra", "--as-role", "auditor") == ["sec", "other"]
     # severity 1: only sec, whose visible text is its service [pay]: N = 1, n = 1, idf = ln(1 + 0.5 / 1.5)
     # = ln(4/3) = 0.287682; |D| = avgdl = 1, so the term factor is 2.2 / (1 + 1.2) = 1
-    viewer = cli(workspace, "incidents", "search", "pay", "--as-role", "viewer", "--severity", "1", "--json")
+    viewer = cli("incidents", "search", "pay", "--as-role", "viewer", "--severity", "1", "--json")
     assert json.loads(viewer.stdout) == [{"incident_id": "sec", "score": pytest.approx(0.287682, abs=1e-6),
                                           "title": REDACTED, "service": "pay", "severity": 1,
                                           "declared_at": "2026-03-05T10:00:00+00:00", "snippet": "**pay**",
                                           "redacted": True}]
-    bad = cli(workspace, "incidents", "search", "x", "--as-role", "boss")
+    bad = cli("incidents", "search", "x", "--as-role", "boss")
     assert bad.exit_code == 1 and "unknown role 'boss'" in bad.output
-    bad = cli(workspace, "incidents", "search", "x", "--as-role", "viewer", "--team", "a")
+    bad = cli("incidents", "search", "x", "--as-role", "viewer", "--team", "a")
     assert bad.exit_code == 1 and "--team applies to --as-role team-member" in bad.output

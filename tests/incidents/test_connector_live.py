@@ -166,12 +166,12 @@ def test_wrong_token_is_a_clear_error(api):
 
 def test_cli_live_pull(api, workspace, cli):
     server = api("github")
-    result = cli(workspace, "ingest", "incidents", "--from", "github", "--token", TOKEN, "--url", server.base,
+    result = cli("ingest", "incidents", "--from", "github", "--token", TOKEN, "--url", server.base,
                  "--repo", "acme/ops", "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     # 4 issues over two pages: 3 incidents + 1 without a severity label
     assert (summary["read"], summary["inserted"], summary["quarantined"]) == (4, 3, 1)
     assert summary["files"][0].startswith(f"{server.base}/repos/acme/ops/issues?labels=incident&state=all")
-    missing = cli(workspace, "ingest", "incidents", "--from", "github", "--token", TOKEN, "--url", server.base)
+    missing = cli("ingest", "incidents", "--from", "github", "--token", TOKEN, "--url", server.base)
     assert missing.exit_code == 1 and "--repo owner/name is required" in missing.output

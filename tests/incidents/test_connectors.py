@@ -260,15 +260,15 @@ def test_every_item_is_accounted_for(items):
 
 
 def test_cli_ingest_from_vendor(workspace, cli):
-    pd = cli(workspace, "ingest", "incidents", "--from", "pagerduty", *map(str, PD_PAGES),
+    pd = cli("ingest", "incidents", "--from", "pagerduty", *map(str, PD_PAGES),
              str(FIXTURES / "pagerduty" / "export.json"), "--json")
     assert pd.exit_code == 0, pd.output
     assert {k: json.loads(pd.output)[k] for k in ("read", "inserted", "quarantined")} == {
         "read": 9, "inserted": 4, "quarantined": 5}
-    og = cli(workspace, "ingest", "alerts", "--from", "opsgenie", str(FIXTURES / "opsgenie" / "alerts.offset0.json"))
+    og = cli("ingest", "alerts", "--from", "opsgenie", str(FIXTURES / "opsgenie" / "alerts.offset0.json"))
     assert og.exit_code == 0, og.output
     assert "alerts: read 2 = inserted 2 + updated 0 + unchanged 0 + quarantined 0" in og.output
-    listed = cli(workspace, "quarantine", "list", "incidents", "--json")
+    listed = cli("quarantine", "list", "incidents", "--json")
     assert "unknown severity 'Urgent'" in listed.output
 
 
@@ -280,6 +280,6 @@ def test_cli_ingest_from_vendor(workspace, cli):
     (["incidents"], "give at least one FILE"),
 ])
 def test_cli_refuses_bad_options(workspace, cli, args, message):
-    result = cli(workspace, "ingest", *args)
+    result = cli("ingest", *args)
     assert result.exit_code == 1
     assert message in " ".join(result.output.split())

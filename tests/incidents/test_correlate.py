@@ -174,13 +174,13 @@ def test_cli_correlate_as_role_does_not_leak_and_escapes_markup(workspace, works
     incident(workspace_store, "older", "checkout", T0 - timedelta(days=40), "Pool exhausted [/x] [bold]")
     workspace_store.close()
     for args in (("--json",), ()):
-        shown = cli(workspace, "incidents", "correlate", "inc-1", "--as-role", "viewer", *args)
+        shown = cli("incidents", "correlate", "inc-1", "--as-role", "viewer", *args)
         assert shown.exit_code == 0, shown.output
         assert "Zeta" not in shown.stdout and "old" in shown.stdout and "[/x]" in shown.stdout
-    owner = cli(workspace, "incidents", "correlate", "inc-1")  # crashed with MarkupError on "[/x]"
+    owner = cli("incidents", "correlate", "inc-1")  # crashed with MarkupError on "[/x]"
     assert owner.exit_code == 0, owner.output
     assert "[/x]" in owner.stdout
-    bad = cli(workspace, "incidents", "correlate", "inc-1", "--as-role", "boss")
+    bad = cli("incidents", "correlate", "inc-1", "--as-role", "boss")
     assert bad.exit_code == 1 and "unknown role" in bad.output
 
 
@@ -192,12 +192,12 @@ def test_unknown_incident_is_an_input_error(store):
 def test_cli_correlate(workspace, workspace_store, cli):
     scenario(workspace_store)
     workspace_store.close()
-    result = cli(workspace, "incidents", "correlate", "inc-1", "--json")
+    result = cli("incidents", "correlate", "inc-1", "--json")
     assert result.exit_code == 0, result.output
     first = json.loads(result.stdout)[0]
     assert (first["kind"], first["detail"]["deployment_id"], first["score"]) == ("deployment", "d-guilty", 0.6524)
-    assert cli(workspace, "incidents", "correlate", "inc-1").exit_code == 0
-    missing = cli(workspace, "incidents", "correlate", "nope")
+    assert cli("incidents", "correlate", "inc-1").exit_code == 0
+    missing = cli("incidents", "correlate", "nope")
     assert missing.exit_code == 1 and "no incident" in missing.output
 
 

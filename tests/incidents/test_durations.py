@@ -203,7 +203,7 @@ def test_counts_add_up(pairs):
 def test_cli_stats_json_contract(workspace, workspace_store, cli):
     insert(workspace_store, [{"id": f"i{k}", "declared_at": 0, "resolved_at": m} for k, m in enumerate(TTR_MINUTES)])
     workspace_store.close()
-    result = cli(workspace, "incidents", "stats", "--json")
+    result = cli("incidents", "stats", "--json")
     assert result.exit_code == 0, result.output
     [item] = json.loads(result.output)
     assert set(item) >= {"group", "count", "ttd", "tta", "ttm", "ttr"}
@@ -217,14 +217,14 @@ def test_cli_stats_compare_previous_and_bad_input(workspace, workspace_store, cl
            + [{"id": f"j{k}", "declared_at": 60 * 24 * 7, "resolved_at": 60 * 24 * 7 + m}
               for k, m in enumerate(TTR_MINUTES)])
     workspace_store.close()
-    result = cli(workspace, "incidents", "stats", "--compare-previous", "--from", "2026-01-12", "--to",
+    result = cli("incidents", "stats", "--compare-previous", "--from", "2026-01-12", "--to",
                  "2026-01-19", "--json")
     assert result.exit_code == 0, result.output
     compared = json.loads(result.output)[0]["compare_previous"]["ttr"]
     # same five durations in both weeks: no change, and it is within noise
     assert (compared["change"], compared["within_noise"], compared["n_previous"]) == (0, True, 5)
-    assert cli(workspace, "incidents", "stats", "--by", "colour").exit_code == 1
-    assert cli(workspace, "incidents", "stats", "--by", "severity").exit_code == 0
+    assert cli("incidents", "stats", "--by", "colour").exit_code == 1
+    assert cli("incidents", "stats", "--by", "severity").exit_code == 0
 
 
 @pytest.mark.spark

@@ -230,7 +230,7 @@ def test_cli_json(cli, workspace, workspace_store):
     ten_alerts(workspace_store)
     noisy_rule(workspace_store)
     workspace_store.close()
-    result = cli(workspace, "incidents", "fatigue", "--from", "2026-01-01", "--to", "2026-02-01", "--json")
+    result = cli("incidents", "fatigue", "--from", "2026-01-01", "--to", "2026-02-01", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["status"] == "ok" and data["by"] == "rule" and data["start"] == "2026-01-01T00:00:00+00:00"
@@ -244,11 +244,11 @@ def test_cli_json(cli, workspace, workspace_store):
 def test_cli_table_and_bad_input(cli, workspace, workspace_store):
     ten_alerts(workspace_store)
     workspace_store.close()
-    table = cli(workspace, "incidents", "fatigue", "--by", "rotation", "--from", "2026-01-01", "--to", "2026-02-01")
+    table = cli("incidents", "fatigue", "--by", "rotation", "--from", "2026-01-01", "--to", "2026-02-01")
     assert table.exit_code == 0 and "r1" in table.output and "Alert fatigue" in table.output
-    bad = cli(workspace, "incidents", "fatigue", "--by", "person")
+    bad = cli("incidents", "fatigue", "--by", "person")
     assert bad.exit_code == 1 and "--by must be one of" in bad.output
-    backwards = cli(workspace, "incidents", "fatigue", "--from", "2026-02-01", "--to", "2026-01-01")
+    backwards = cli("incidents", "fatigue", "--from", "2026-02-01", "--to", "2026-01-01")
     assert backwards.exit_code == 1
 
 
@@ -257,7 +257,7 @@ def test_cli_prints_unknown_zones_on_stderr(cli, workspace, workspace_store):
     add_alert(workspace_store, "z1", "2026-01-05 07:30", responder="p1")
     workspace_store.close()
     # --to 2026-01-05: a date alone includes that whole day, so the 07:30 alert is in
-    result = cli(workspace, "incidents", "fatigue", "--from", "2026-01-05", "--to", "2026-01-05", "--json")
+    result = cli("incidents", "fatigue", "--from", "2026-01-05", "--to", "2026-01-05", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["items"][0]["alerts"] == 1
     assert "unknown time zone 'Mars/Olympus'" in result.stderr

@@ -135,12 +135,12 @@ def test_no_shifts_no_rows():
 def test_cli_oncall_json(workspace, workspace_store, cli):
     populate(workspace_store)
     workspace_store.close()
-    result = cli(workspace, "incidents", "oncall", "--from", "2026-01-05", "--to", "2026-01-10", "--json")
+    result = cli("incidents", "oncall", "--from", "2026-01-05", "--to", "2026-01-10", "--json")
     assert result.exit_code == 0, result.output
     items = {i["rotation"]: i for i in json.loads(result.output)}
     # 2 people < the default min_group_size 5: the time-on-call flag is withheld
     assert items["primary"]["limits"] == {"incidents_per_12h_exceeded": True, "time_on_call_exceeded": None}
     assert "p1" not in result.output
-    human = cli(workspace, "incidents", "oncall", "--from", "2026-01-05", "--to", "2026-01-10")
+    human = cli("incidents", "oncall", "--from", "2026-01-05", "--to", "2026-01-10")
     assert human.exit_code == 0 and "On-call load" in human.output
-    assert cli(workspace, "incidents", "oncall", "--from", "2026-01-10", "--to", "2026-01-05").exit_code == 1
+    assert cli("incidents", "oncall", "--from", "2026-01-10", "--to", "2026-01-05").exit_code == 1

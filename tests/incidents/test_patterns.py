@@ -140,14 +140,14 @@ def test_cli_patterns_as_role_and_markup(workspace, workspace_store, cli):
     incident(store, "o1", "[edge]", "DNS resolver outage", at(2, 2), factors=["[/bold] dns"])
     incident(store, "o2", "[edge]", "DNS resolver outage again", at(2, 9), factors=["[/bold] dns"])
     store.close()
-    owner = cli(workspace, "incidents", "patterns")  # crashed with MarkupError on "[/x]"
+    owner = cli("incidents", "patterns")  # crashed with MarkupError on "[/x]"
     assert owner.exit_code == 0, owner.output
     assert "[/x]" in owner.stdout and "[/bold]" in owner.stdout and "[edge]" in owner.stdout  # printed as text
     for args in (("--json",), ()):
-        viewer = cli(workspace, "incidents", "patterns", "--as-role", "viewer", *args)
+        viewer = cli("incidents", "patterns", "--as-role", "viewer", *args)
         assert viewer.exit_code == 0, viewer.output
         assert "zeta" not in viewer.stdout.lower() and "secret" not in viewer.stdout and "o1" in viewer.stdout
-    bad = cli(workspace, "incidents", "patterns", "--team", "a")
+    bad = cli("incidents", "patterns", "--team", "a")
     assert bad.exit_code == 1 and "--as-role" in bad.output
 
 
@@ -169,11 +169,11 @@ def test_unicode_text_is_tokenized_as_words():
 def test_cli_patterns_json(workspace, workspace_store, cli):
     pool_incidents(workspace_store)
     workspace_store.close()
-    result = cli(workspace, "incidents", "patterns", "--min-size", "3", "--json")
+    result = cli("incidents", "patterns", "--min-size", "3", "--json")
     assert result.exit_code == 0, result.output
     (p,) = json.loads(result.stdout)
     assert (p["pattern_id"], p["size"], p["responder_hours"], p["recurrences"]) == ("P1", 3, 4.0, ["i2"])
-    table = cli(workspace, "incidents", "patterns")
+    table = cli("incidents", "patterns")
     assert table.exit_code == 0 and "P1" in table.stdout
 
 

@@ -63,7 +63,7 @@ def test_per_postmortem_lists_the_missing_ones(workspace_store):
 
 
 def test_no_data_gives_no_rows(workspace, cli):
-    result = cli(workspace, "postmortem", "completeness", "--by", "team", "--json")
+    result = cli("postmortem", "completeness", "--by", "team", "--json")
     assert result.exit_code == 0 and json.loads(result.stdout) == []
 
 

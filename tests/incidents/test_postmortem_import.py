@@ -85,18 +85,18 @@ def test_cli_new_validate_import_and_completeness(tmp_path, workspace, cli):
 
     with Store.open(load_settings(workspace).store_url) as store:
         add_incident(store)
-    made = cli(workspace, "postmortem", "new", "INC-0042")
+    made = cli("postmortem", "new", "INC-0042")
     path = workspace / "postmortems" / "INC-0042.md"
     assert made.exit_code == 0, made.output
     text = path.read_text()
     assert 'title: "Payments down"' in text and "detected: 2026-03-01T13:06:00+00:00" in text
-    assert cli(workspace, "postmortem", "new", "INC-0042").exit_code == 1  # exists: needs --force
-    assert cli(workspace, "postmortem", "new", "INC-0042", "--force").exit_code == 0
-    unknown = cli(workspace, "postmortem", "new", "INC-9")
+    assert cli("postmortem", "new", "INC-0042").exit_code == 1  # exists: needs --force
+    assert cli("postmortem", "new", "INC-0042", "--force").exit_code == 0
+    unknown = cli("postmortem", "new", "INC-9")
     assert unknown.exit_code == 1 and "unknown incident 'INC-9'" in unknown.stderr
-    assert cli(workspace, "postmortem", "new", "../INC-0042").exit_code == 1  # not a file name
+    assert cli("postmortem", "new", "../INC-0042").exit_code == 1  # not a file name
 
-    checked = cli(workspace, "postmortem", "validate", str(path), "--json")
+    checked = cli("postmortem", "validate", str(path), "--json")
     assert checked.exit_code == 1
     issues = json.loads(checked.stdout)
     assert set(issues[0]) == {"level", "rule", "file", "line", "message", "incident"}
@@ -104,19 +104,19 @@ def test_cli_new_validate_import_and_completeness(tmp_path, workspace, cli):
         i for i in issues if i["message"] == "summary is missing").items()
 
     path.write_text(COMPLETE)
-    assert cli(workspace, "postmortem", "validate", str(path)).exit_code == 0
+    assert cli("postmortem", "validate", str(path)).exit_code == 0
     (workspace / "postmortems" / "INC-0043.md").write_text(BROKEN)
-    imported = cli(workspace, "postmortem", "import", str(workspace / "postmortems"), "--json")
+    imported = cli("postmortem", "import", str(workspace / "postmortems"), "--json")
     assert imported.exit_code == 1  # one file rejected
     body = json.loads(imported.stdout)
     assert [f["status"] for f in body["files"]] == ["imported", "rejected"]
     assert body["ingests"]["action_items"]["inserted"] == 2
 
-    by_team = cli(workspace, "postmortem", "completeness", "--by", "team", "--json")
+    by_team = cli("postmortem", "completeness", "--by", "team", "--json")
     assert by_team.exit_code == 0
     assert json.loads(by_team.stdout) == [{
         "team": "payments", "postmortems": 1, "missing": 0, "n": 1, "mean_score": 1.0, "min_score": 1.0,
         "max_score": 1.0, "below_50": 0, "from_50": 0, "from_80": 0, "complete": 1}]
-    table = cli(workspace, "postmortem", "completeness")
+    table = cli("postmortem", "completeness")
     assert table.exit_code == 0 and "INC-0042" in table.stdout
-    assert cli(workspace, "postmortem", "completeness", "--by", "service").exit_code == 2
+    assert cli("postmortem", "completeness", "--by", "service").exit_code == 2

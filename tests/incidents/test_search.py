@@ -196,20 +196,20 @@ def test_get_incident_has_timeline_and_action_items(store):
 def test_cli_search_json_and_table(workspace, workspace_store, cli):
     add_incidents(workspace_store, CORPUS)
     workspace_store.close()
-    result = cli(workspace, "incidents", "search", "database outage", "--json")
+    result = cli("incidents", "search", "database outage", "--json")
     assert result.exit_code == 0, result.output
     items = json.loads(result.stdout)
     assert [(i["incident_id"], i["score"]) for i in items] == [("i1", 1.669145), ("i2", 0.499176)]
     assert list(items[0]) == ["incident_id", "score", "title", "service", "severity", "declared_at", "snippet",
                               "redacted"]
-    assert json.loads(cli(workspace, "incidents", "search", "outage", "--severity", "2", "--json").stdout)[0][
+    assert json.loads(cli("incidents", "search", "outage", "--severity", "2", "--json").stdout)[0][
         "incident_id"] == "i2"
-    assert json.loads(cli(workspace, "incidents", "search", "database outage", "--limit", "1",
+    assert json.loads(cli("incidents", "search", "database outage", "--limit", "1",
                                  "--json").stdout)[0][
         "incident_id"] == "i1"
-    table = cli(workspace, "incidents", "search", "disk")
+    table = cli("incidents", "search", "disk")
     assert table.exit_code == 0 and "i3" in table.stdout and "Disk full" in table.stdout
-    bad = cli(workspace, "incidents", "search", "disk", "--from", "yesterday")
+    bad = cli("incidents", "search", "disk", "--from", "yesterday")
     assert bad.exit_code == 1 and "not an ISO date" in bad.output
 
 
