@@ -37,29 +37,24 @@ printed beside it). Results are in docs/performance.md.
 from __future__ import annotations
 
 import argparse
-import math
 import os
-import resource
 import sys
 import time
 import warnings
-from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from common import best_of, cached_store, close, peak_rss_mib
 
 from engmetrics.delivery.dora import NO_TEAM, dora_metrics
 from engmetrics.settings import DeliverySettings
 from engmetrics.store import Store
 
-DATA = Path(__file__).parent / ".data"
 GENERATOR = 1  # bump when the generated rows change, so cached stores are rebuilt
 START, END = datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)
 DAYS = (END - START).total_seconds() / 86400
 SERVICES, OWNED, TEAMS, AUTHORS = 200, 195, 20, 2000
-TOLERANCE = 1e-9
 FIELDS_EXACT = ("deployments", "deploy_days", "failed", "rework", "lead_n", "recovery_n", "unrecovered")
 FIELDS_FLOAT = ("per_day", "change_fail_rate", "rework_rate", "lead_p50", "lead_p90", "recovery_p50")
 
@@ -104,22 +99,11 @@ def _generate(store: Store, changes: int, deployments: int) -> None:
 
 
 def open_store(changes: int, deployments: int, fresh: bool) -> tuple[Store, float | None]:
-    """The cached store, generated first when missing; returns the seconds spent generating."""
-    DATA.mkdir(exist_ok=True)
-    path = DATA / f"delivery-{changes}-{deployments}-v{GENERATOR}.duckdb"
-    took = None
-    if fresh or not path.exists():
-        partial = path.with_name(path.name + ".partial")
-        for stale in (partial, partial.with_name(partial.name + ".wal"), path, path.with_name(path.name + ".wal")):
-            stale.unlink(missing_ok=True)
-        print(f"generating {changes:,} changes and {deployments:,} deployments into {path} ...", flush=True)
-        begin = time.perf_counter()
-        with Store.open(f"duckdb:///{partial}") as store:
-            _generate(store, changes, deployments)
-        partial.rename(path)
-        partial.with_name(partial.name + ".lock").unlink(missing_ok=True)
-        took = time.perf_counter() - begin
-    return Store.open(f"duckdb:///{path}"), took
+    """The cached store; the seconds spent generating it (None when cached)."""
+    store, _, took = cached_store(f"delivery-{changes}-{deployments}-v{GENERATOR}",
+                                  lambda s: _generate(s, changes, deployments),
+                                  f"{changes:,} changes and {deployments:,} deployments", fresh)
+    return store, took
 
 
 def _rates(row: dict[str, Any]) -> dict[str, Any]:
@@ -290,12 +274,6 @@ def run_pandas(frames: dict[str, pd.DataFrame]) -> dict[str, dict[str, Any]]:
 
 # ---------------------------------------------------------------- checks, timing, report
 
-def _close(a: Any, b: Any) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return math.isclose(float(a), float(b), rel_tol=0.0, abs_tol=TOLERANCE)
-
-
 def compare(name: str, ours: dict, theirs: dict) -> int:
     """Print up to five differences between the engine's numbers and a baseline's; return how many."""
     bad = []
@@ -304,23 +282,10 @@ def compare(name: str, ours: dict, theirs: dict) -> int:
     for team in sorted(set(ours) & set(theirs)):
         a, b = ours[team], theirs[team]
         bad += [f"{team} {f}: engmetrics {a[f]!r}, {name} {b[f]!r}" for f in FIELDS_EXACT if a[f] != b[f]]
-        bad += [f"{team} {f}: engmetrics {a[f]!r}, {name} {b[f]!r}" for f in FIELDS_FLOAT if not _close(a[f], b[f])]
+        bad += [f"{team} {f}: engmetrics {a[f]!r}, {name} {b[f]!r}" for f in FIELDS_FLOAT if not close(a[f], b[f])]
     for line in bad[:5]:
         print(f"   MISMATCH {line}")
     return len(bad)
-
-
-def best_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, list[float], Any]:
-    times, result = [], None
-    for _ in range(repeat):
-        begin = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - begin)
-    return min(times), times, result
-
-
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def main() -> int:

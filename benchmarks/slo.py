@@ -37,17 +37,16 @@ import argparse
 import hashlib
 import math
 import os
-import resource
 import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from common import best_of, cached_store, close, peak_rss_mib
 
 from engmetrics.slo import check_files
 from engmetrics.slo import status as status_module
@@ -56,14 +55,12 @@ from engmetrics.slo.durations import duration_seconds
 from engmetrics.slo.status import slo_status
 from engmetrics.store import Store
 
-DATA = Path(__file__).parent / ".data"
 GENERATOR = 1  # bump when the generated rows change, so cached stores are rebuilt
 AT = datetime(2026, 1, 31, tzinfo=UTC)
 TARGET, PERIOD = 0.999, 30 * 86400
 MIN_EVENTS, WARNING_REMAINING = 100, 0.25
 INDICATORS = ("availability", "latency")
 WINDOWS = ("30d", *STATUS_WINDOWS)  # the SLO window, then the burn-rate windows
-TOLERANCE = 1e-9
 
 
 def key_of(k: int) -> tuple[str, str]:
@@ -147,22 +144,9 @@ def _generate(store: Store, slos: int, days: int) -> None:
 
 
 def open_store(slos: int, days: int, fresh: bool) -> tuple[Store, Path, float | None]:
-    """The cached store for (slos, days), generated first when missing; returns the seconds spent generating."""
-    DATA.mkdir(exist_ok=True)
-    path = DATA / f"slo-{slos}-{days}-v{GENERATOR}.duckdb"
-    took = None
-    if fresh or not path.exists():
-        partial = path.with_name(path.name + ".partial")
-        for stale in (partial, partial.with_name(partial.name + ".wal"), path, path.with_name(path.name + ".wal")):
-            stale.unlink(missing_ok=True)
-        print(f"generating {slos * days * 1440:,} sli_events rows into {path} ...", flush=True)
-        begin = time.perf_counter()
-        with Store.open(f"duckdb:///{partial}") as store:
-            _generate(store, slos, days)
-        partial.rename(path)
-        partial.with_name(partial.name + ".lock").unlink(missing_ok=True)
-        took = time.perf_counter() - begin
-    return Store.open(f"duckdb:///{path}"), path, took
+    """The cached store for (slos, days); the seconds spent generating it (None when cached)."""
+    return cached_store(f"slo-{slos}-{days}-v{GENERATOR}", lambda store: _generate(store, slos, days),
+                        f"{slos * days * 1440:,} sli_events rows", fresh)
 
 
 # ---------------------------------------------------------------- the shared Python step of the baselines
@@ -304,14 +288,6 @@ def run_pandas(frame: pd.DataFrame, keys: list[tuple[str, str]]) -> dict[tuple[s
 
 # ---------------------------------------------------------------- checks, timing, report
 
-def _close(a: Any, b: Any) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    if isinstance(a, (bool, str)) or isinstance(b, (bool, str)):
-        return a == b
-    return math.isclose(float(a), float(b), rel_tol=0.0, abs_tol=TOLERANCE)
-
-
 def compare(name: str, ours: dict, theirs: dict) -> int:
     """Print up to five differences between the engine's numbers and a baseline's; return how many."""
     bad = []
@@ -320,25 +296,16 @@ def compare(name: str, ours: dict, theirs: dict) -> int:
     for key in sorted(set(ours) & set(theirs)):
         a, b = ours[key], theirs[key]
         for field in ("good", "total", "sli", "allowed", "consumed", "remaining", "burn_rate", "state"):
-            if not _close(a[field], b[field]):
+            if not close(a[field], b[field]):
                 bad.append(f"{key} {field}: engmetrics {a[field]!r}, {name} {b[field]!r}")
         for w in STATUS_WINDOWS:
-            if not _close(a["burn_rates"][w], b["burn_rates"][w]):
+            if not close(a["burn_rates"][w], b["burn_rates"][w]):
                 bad.append(f"{key} burn_rates[{w}]: engmetrics {a['burn_rates'][w]!r}, {name} {b['burn_rates'][w]!r}")
         if a["firing"] != b["firing"]:
             bad.append(f"{key} alerts firing: engmetrics {a['firing']}, {name} {b['firing']}")
     for line in bad[:5]:
         print(f"   MISMATCH {line}")
     return len(bad)
-
-
-def best_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, list[float], Any]:
-    times, result = [], None
-    for _ in range(repeat):
-        begin = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - begin)
-    return min(times), times, result
 
 
 class QueryTimer:
@@ -362,10 +329,6 @@ class QueryTimer:
 
     def __exit__(self, *exc: object) -> None:
         status_module.band_sums = self._original
-
-
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def main() -> int:
