@@ -10,15 +10,30 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import ibis.expr.datatypes as dt
 
-__all__ = ["UTC_TIMESTAMP", "as_utc"]
+__all__ = ["DEFAULT_WINDOW_DAYS", "UTC_TIMESTAMP", "as_utc", "default_window"]
 
 UTC_TIMESTAMP = dt.Timestamp(timezone="UTC")  # the engine type of every stored instant
+DEFAULT_WINDOW_DAYS = 28  # a report's default period: the four weeks before its end
 
 
 def as_utc(value: datetime) -> datetime:
     """`value` in UTC; a naive datetime is taken to be UTC already."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def default_window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    """A report's period: a missing end is now (to the minute), a missing start `DEFAULT_WINDOW_DAYS` before
+    the end; raises ValueError when the end is not after the start.
+
+    >>> [d.date().isoformat() for d in default_window(None, datetime(2026, 3, 1, tzinfo=UTC))]
+    ['2026-02-01', '2026-03-01']
+    """
+    end = end or datetime.now(UTC).replace(second=0, microsecond=0)
+    start = start or end - timedelta(days=DEFAULT_WINDOW_DAYS)
+    if end <= start:
+        raise ValueError(f"the end ({end.isoformat()}) must be after the start ({start.isoformat()})")
+    return start, end

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -16,6 +16,8 @@ from ..errors import InputError
 from ..incidents.durations import DURATIONS, GROUPINGS, GroupStats, duration_stats
 from ..incidents.oncall import oncall_load
 from ..incidents.search import parse_bound
+from ..timeutil import DEFAULT_WINDOW_DAYS
+from ..timeutil import default_window as library_window
 from .common import JsonOption, console, emit_json, fail, open_store, state
 
 __all__ = ["FromOption", "ToOption", "default_window", "oncall_command", "parse_window", "stats_command"]
@@ -24,7 +26,6 @@ FromOption = Annotated[str | None, typer.Option("--from", help="Start, ISO date 
                                                 "offset).")]
 ToOption = Annotated[str | None, typer.Option("--to", help="End, exclusive (UTC unless it has an offset); a date "
                                               "alone includes that whole day.")]
-_DEFAULT_DAYS = 28
 
 
 def parse_window(start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
@@ -71,12 +72,11 @@ def _compare_table(groups: list[GroupStats]) -> Table:
 
 
 def default_window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
-    """A missing --to is now (to the minute); a missing --from is 28 days before --to."""
-    end = end or datetime.now(UTC).replace(second=0, microsecond=0)
-    start = start or end - timedelta(days=_DEFAULT_DAYS)
-    if end <= start:
-        raise fail(f"--to ({end.isoformat()}) must be after --from ({start.isoformat()})")
-    return start, end
+    """`engmetrics.timeutil.default_window` for --from/--to; exit 1 when --to is not after --from."""
+    try:
+        return library_window(start, end)
+    except ValueError as exc:
+        raise fail(f"--to: {exc}") from None
 
 
 def stats_command(
@@ -85,7 +85,7 @@ def stats_command(
     end: ToOption = None,
     compare_previous: Annotated[bool, typer.Option(
         "--compare-previous", help=f"Compare each median with the previous period of the same length (default "
-        f"window: the {_DEFAULT_DAYS} days before --to, --to default now).")] = False,
+        f"window: the {DEFAULT_WINDOW_DAYS} days before --to, --to default now).")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Time to detect, acknowledge, mitigate and resolve: p50, p90, p95, mean with bootstrap 95 % intervals.

@@ -4,7 +4,7 @@ not read is "[redacted]", and search neither matches nor shows it)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -17,6 +17,7 @@ from ...incidents.fatigue import fatigue_report, rotation_teams
 from ...incidents.oncall import oncall_load
 from ...incidents.patterns import recurring_patterns
 from ...incidents.search import IncidentFilter, get_incident, list_incidents, parse_bound, search_incidents
+from ...timeutil import default_window
 from ..auth import READERS, requires
 from ..deps import CurrentUser, SettingsDep, StoreDep
 from ..problems import Problem, bad_parameter
@@ -88,18 +89,19 @@ From = Annotated[str | None, Query(alias="from", max_length=40, description="Sta
                                    "unless it has an offset).")]
 To = Annotated[str | None, Query(alias="to", max_length=40, description="End, exclusive; a date includes that "
                                  "whole day.")]
-_DEFAULT_DAYS = 28
 
 
 def date_window(start: str | None, end: str | None, *, default: bool) -> tuple[datetime | None, datetime | None]:
     """`from` and `to` read like the list's filters (a date as `to` includes that day); with `default`, a
     missing `to` is now and a missing `from` 28 days before `to` (as the CLI). 422 unless to > from."""
     begin, stop = _bound("from", start, end=False), _bound("to", end, end=True)
-    if default:
-        stop = stop or datetime.now(UTC).replace(second=0, microsecond=0)
-        begin = begin or stop - timedelta(days=_DEFAULT_DAYS)
-    if begin and stop and begin >= stop:
-        raise bad_parameter("from", f"must be before to ({stop.isoformat()})")
+    try:
+        if default:
+            return default_window(begin, stop)
+        if begin and stop and begin >= stop:
+            raise ValueError("the end must be after the start")
+    except ValueError:
+        raise bad_parameter("from", f"must be before to ({stop.isoformat() if stop else 'now'})") from None
     return begin, stop
 
 
