@@ -130,6 +130,18 @@ def test_recovery_time_runs_to_the_next_successful_deploy(store):
     assert rt["band"] == "high"  # 2024: < 1 day is both high and medium: the first listed, high
 
 
+def test_deploys_started_in_the_same_instant_are_ordered_by_id(store):
+    deploy(store, "a-ok", T0, finished=T0 + 10 * M)
+    deploy(store, "b-fail", T0, finished=T0 + 20 * M, status="failure")  # same instant, after a-ok by id
+    deploy(store, "c-ok", T0, finished=T0 + 50 * M)  # same instant again: the success next after b-fail
+    deploy(store, "d-rollback", T0 + H, rollback=True)  # rolls back the latest earlier target: c-ok, not a-ok
+    [g] = metrics(store)
+    assert g["change_fail_rate"]["failed"] == 1  # c-ok (rolled back); b-fail has status failure, not success
+    rt = g["recovery_time"]
+    # b-fail ends 0:20 -> c-ok ends 0:50 = 0.5 h; c-ok (rolled back) ends 0:50 -> d-rollback starts 1:00 = 1/6 h
+    assert (rt["n"], rt["p50_hours"], rt["unrecovered"]) == (2, pytest.approx((0.5 + 1 / 6) / 2), 0)
+
+
 def test_hotfix_and_incident_fix_deploys_are_rework(store):
     _stability_history(store)
     rw = metrics(store)[0]["rework_rate"]

@@ -21,10 +21,12 @@ period still marks a deployment inside it.
   incident (`engmetrics.incidents.linking.link_incidents_to_deployments` with `deploy_window_hours`: an explicit
   `incidents.caused_by_deployment_id` wins, otherwise the time rule of that module) or was rolled back: the
   deployment a successful `is_rollback` production deployment rolled back is the latest earlier successful,
-  non-rollback production deployment of the same service and environment. None when total is 0.
+  non-rollback production deployment of the same service and environment ("earlier" in ``(started_at,
+  deployment_id)`` order, so two deployments started in the same instant still have one order). None when
+  total is 0.
 - **Failed deployment recovery time**: per failed deployment in the period (status `failure`, or failed as
   above), from its end (`finished_at`, else `started_at`) to the end of the next successful production
-  deployment of the same service and environment that started after it, in hours; p50/p90 with intervals and
+  deployment of the same service and environment after it (in the same order), in hours; p50/p90 with intervals and
   n; failed deployments not yet followed by one are counted in `unrecovered`. Band of p50.
 - **Deployment rework rate** (DORA 2024): deployments made because of a production incident
   (`fixes_incident_id` not null, or `is_hotfix`) / deployments. The shipped tables publish no per-level rework
@@ -41,6 +43,7 @@ in numpy. Bands: `engmetrics.delivery.benchmarks.band`.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -134,16 +137,27 @@ def _hours(end: ir.Value, start: ir.Value) -> ir.Value:
     return (end.epoch_seconds() - start.epoch_seconds()).cast("float64") / 3600.0
 
 
+def _with_counts(prod: ir.Table, **members: ir.BooleanValue) -> ir.Table:
+    """Add, per keyword, a running count of its members among the deployments of the same service and
+    environment in ``(started_at, deployment_id)`` order, this row included. On a member row it is the member's
+    rank (1-based); on any row it counts the members up to it. "The latest member before" and "the next member
+    after" a deployment are then equi-joins on that count instead of inequality joins."""
+    upto = ibis.window(group_by=[prod.service, prod.environment], order_by=[prod.started_at, prod.deployment_id],
+                       preceding=None, following=0)
+    return prod.mutate(**{name: member.cast("int64").sum().over(upto) for name, member in members.items()})
+
+
 def _rolled_back(prod: ir.Table) -> ir.Table:
-    """``(deployment_id)`` of the deployments a successful rollback rolled back (as-of join, see module doc)."""
-    ok = prod.filter(prod.status == "success")
-    rollbacks = ok.filter(ok.is_rollback.fill_null(False)).select(
-        _rid="deployment_id", _svc="service", _env="environment", _at="started_at")
-    targets = ok.filter(~ok.is_rollback.fill_null(False))
-    j = rollbacks.join(targets, (targets.service == rollbacks._svc) & (targets.environment == rollbacks._env)
-                       & (targets.started_at < rollbacks._at))
-    rank = ibis.row_number().over(group_by=j._rid, order_by=[ibis.desc(j.started_at), ibis.desc(j.deployment_id)])
-    return j.mutate(_rank=rank).filter(lambda t: t._rank == 0).select("deployment_id").distinct()
+    """``(deployment_id)`` of the deployments a successful rollback rolled back (see the module doc): the target
+    whose rank is the number of targets before the rollback."""
+    ok = prod.status == "success"
+    rollback = prod.is_rollback.fill_null(False)
+    t = _with_counts(prod.mutate(_rollback=ok & rollback, _target=ok & ~rollback), _targets=ok & ~rollback)
+    rollbacks = t.filter(t._rollback).select(_svc="service", _env="environment", _k="_targets")
+    targets = t.filter(t._target)
+    j = targets.join(rollbacks, (targets.service == rollbacks._svc) & (targets.environment == rollbacks._env)
+                     & (targets._targets == rollbacks._k))
+    return j.select("deployment_id").distinct()
 
 
 def deployment_flags(store: Store, settings: DeliverySettings, *, deploy_window_hours: float) -> ir.Table:
@@ -163,7 +177,8 @@ def deployment_flags(store: Store, settings: DeliverySettings, *, deploy_window_
                  rework=ok & (d.fixes_incident_id.notnull() | d.is_hotfix.fill_null(False)),
                  ended_at=d.finished_at.fill_null(d.started_at))
     d = d.mutate(failed=ok & (d.caused_incident | d.rolled_back))
-    return d.mutate(failed_state=d.failed | (d.status == "failure"))
+    d = d.mutate(failed_state=d.failed | (d.status == "failure"))
+    return _with_counts(d, successes=d.status == "success")
 
 
 def _scoped_changes(store: Store, scope: DoraScope) -> ir.Table:
@@ -219,21 +234,22 @@ def dora_metrics(store: Store, settings: DeliverySettings, *, start: datetime, e
     if end <= start:
         raise InputError("the period's end must be after its start")
     scope, table = scope or DoraScope(), load_benchmark(benchmark)
-    d = deployment_flags(store, settings, deploy_window_hours=deploy_window_hours)
-    d = d.filter((d.started_at >= start) & (d.started_at < end))
-    for column, value in (("service", scope.service), ("team", scope.team)):
-        if value is not None:
-            d = d.filter(d[column] == value)
-    changes = _scoped_changes(store, scope)
-    links = link_changes_to_deployments(store, production_environments=settings.production_environments,
-                                        lookback_days=lookback_days)
-    links = links.semi_join(changes, "change_id")
-    if scope.repo is not None or scope.path_prefix is not None:
-        d = d.semi_join(links, "deployment_id")
-    d = d.mutate(group=_group_key(d, by))
-    counts = _deploy_counts(d)
-    lead = _lead_times(d, changes, links, settings.lead_time_start)
-    recovery = _recovery_times(d, deployment_flags(store, settings, deploy_window_hours=deploy_window_hours))
+    with ExitStack() as cached:  # temporary tables, each computed once and read by several queries
+        every = cached.enter_context(deployment_flags(store, settings, deploy_window_hours=deploy_window_hours)
+                                     .cache())
+        d = every.filter((every.started_at >= start) & (every.started_at < end))
+        for column, value in (("service", scope.service), ("team", scope.team)):
+            if value is not None:
+                d = d.filter(d[column] == value)
+        changes = _scoped_changes(store, scope)
+        links = link_changes_to_deployments(store, production_environments=settings.production_environments,
+                                            lookback_days=lookback_days)
+        if scope.repo is not None or scope.path_prefix is not None:
+            d = d.semi_join(links.semi_join(changes, "change_id"), "deployment_id")
+        d = d.mutate(group=_group_key(d, by))
+        counts = _deploy_counts(d)
+        lead = _lead_times(cached.enter_context(_lead_sample(d, changes, links, settings.lead_time_start).cache()))
+        recovery = _recovery_times(d, every)
     days = (end - start).total_seconds() / 86400
     return [_group(g, counts.get(g, {}), lead, recovery, days, table, min_group_size)
             for g in sorted(set(counts) | set(recovery["open"]))]
@@ -247,25 +263,31 @@ def _deploy_counts(d: ir.Table) -> dict[str, dict]:
     return {r["group"]: r for r in _fetch(rows)}
 
 
-def _lead_times(d: ir.Table, changes: ir.Table, links: ir.Table, start_column: str) -> dict[str, object]:
+def _lead_sample(d: ir.Table, changes: ir.Table, links: ir.Table, start_column: str) -> ir.Table:
+    """``(group, rule, author, hours)``: one row per in-scope change shipped by a successful deployment of `d`."""
     ok = d.filter(d.status == "success").select("deployment_id", "group", "ended_at")
     c = changes.select("change_id", "author", _from=changes[start_column].fill_null(changes.created_at))
     j = links.join(ok, "deployment_id").join(c, "change_id")
-    j = j.mutate(hours=_hours(j.ended_at, j._from)).filter(lambda t: t.hours >= 0)
-    per_rule = j.group_by(["group", "rule"]).aggregate(n=j.count())
-    authors = j.group_by("group").aggregate(authors=j.author.nunique())
-    return {"values": j.select("group", "hours").to_pyarrow(), "rules": _fetch(per_rule),
+    j = j.select("group", "rule", "author", hours=_hours(j.ended_at, j._from))
+    return j.filter(j.hours >= 0)
+
+
+def _lead_times(sample: ir.Table) -> dict[str, object]:
+    per_rule = sample.group_by(["group", "rule"]).aggregate(n=sample.count())
+    authors = sample.group_by("group").aggregate(authors=sample.author.nunique())
+    return {"values": sample.select("group", "hours").to_pyarrow(), "rules": _fetch(per_rule),
             "authors": {r["group"]: r["authors"] for r in _fetch(authors)}}
 
 
 def _recovery_times(d: ir.Table, every: ir.Table) -> dict[str, object]:
-    failed = d.filter(d.failed_state).select(_fid="deployment_id", _svc="service", _env="environment",
-                                             _at="started_at", _end="ended_at", group="group")
-    nxt = every.filter(every.status == "success")
+    """Hours from each failed deployment in `d` to the end of the next success in `every` (same service and
+    environment, next in ``(started_at, deployment_id)`` order: the success ranked one above the successes up
+    to the failure)."""
+    failed = d.filter(d.failed_state).select(_svc="service", _env="environment", _k=d.successes + 1,
+                                             _end="ended_at", group="group")
+    nxt = every.filter(every.status == "success").select("service", "environment", "successes", "ended_at")
     j = failed.join(nxt, (nxt.service == failed._svc) & (nxt.environment == failed._env)
-                    & (nxt.started_at > failed._at))
-    rank = ibis.row_number().over(group_by=j._fid, order_by=[j.started_at, j.deployment_id])
-    j = j.mutate(_rank=rank).filter(lambda t: t._rank == 0)
+                    & (nxt.successes == failed._k))
     hours = _hours(j.ended_at, j._end)
     j = j.select("group", hours=(hours < 0).ifelse(0.0, hours))
     opened = failed.group_by("group").aggregate(n=failed.count())
