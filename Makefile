@@ -63,6 +63,7 @@ bench: install
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/api.py
 	$(BIN)/python benchmarks/slo.py
+	-$(BIN)/python benchmarks/cost.py --rows 1000000 --repeat 1
 	$(BIN)/python benchmarks/delivery.py --repeat 1
 
 docs: install

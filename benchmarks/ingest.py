@@ -7,7 +7,7 @@ validation, quarantine, upsert, into a fresh file-backed store) against DuckDB's
 
 Targets (issue 2): >= 500k rows/s from CSV, >= 1.5M rows/s from Parquet, within 2.5x of the bare load.
 
-    python benchmarks/ingest.py [--rows 5000000]
+    python benchmarks/ingest.py [--rows 5000000] [--datasets cost] [--formats parquet]
 """
 
 from __future__ import annotations
@@ -125,12 +125,19 @@ def _engmetrics(path: Path, dataset: str) -> tuple[float, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--datasets", default="deployments,cost", help="comma-separated: deployments, cost")
+    parser.add_argument("--formats", default="csv,parquet", help="comma-separated: csv, parquet")
     args = parser.parse_args()
+    datasets, formats = args.datasets.split(","), args.formats.split(",")
     targets = {"csv": 500_000, "parquet": 1_500_000}
     print(f"{'dataset':<12} {'format':<8} {'rows':>10} {'engmetrics s':>12} {'rows/s':>12} "
           f"{'bare s':>8} {'ratio':>6}  target")
     for dataset, make in (("deployments", deployments), ("cost", cost)):
+        if dataset not in datasets:
+            continue
         for kind, path in _files(dataset, make, args.rows).items():
+            if kind not in formats:
+                continue
             bare = _bare(path, kind)
             ours, summary = _engmetrics(path, dataset)
             rate = args.rows / ours

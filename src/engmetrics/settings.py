@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .errors import InputError
 from .yamlio import LineDict, load_all, locate
 
-__all__ = ["SETTINGS_FILE", "DeliverySettings", "DurationEvents", "IncidentSettings", "PrivacySettings", "Settings",
-           "SloSettings", "load_settings"]
+__all__ = ["SETTINGS_FILE", "CommitmentSettings", "CostSettings", "DeliverySettings", "DurationEvents", "IdleRule",
+           "IdleSettings", "IncidentSettings", "NotifySettings", "PrivacySettings", "Settings", "SloSettings",
+           "Webhook", "load_settings"]
 
 SETTINGS_FILE = "engmetrics.yaml"
 ENV_PREFIX = "ENGMETRICS_"
@@ -82,13 +84,123 @@ class DeliverySettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     bots: list[str] = Field(default_factory=lambda: ["*[bot]", "dependabot*", "renovate*", "github-actions*"],
-                            description="author or reviewer names (glob, case-insensitive) excluded everywhere")
+                            description="author or reviewer names (glob, case-insensitive): flagged is_bot at "
+                            "ingest, left out of every delivery metric")
     production_environments: list[str] = Field(default_factory=lambda: ["production"],
                                                description="deployment environments that count as production")
-    lead_time_start: str = Field("first_commit_at", description="changes column starting the lead time "
-                                 "(first_commit_at, created_at or ready_at); falls back to created_at")
+    hotfix_patterns: list[str] = Field(default_factory=lambda: ["hotfix/*", "*hotfix*"],
+                                       description="deployment refs (glob, case-insensitive) marking a hotfix "
+                                       "deployment (GitHub and GitLab connectors)")
+    lead_time_start: Literal["first_commit_at", "created_at", "ready_at"] = Field(
+        "first_commit_at", description="changes column starting the lead time (first_commit_at, created_at or "
+        "ready_at); falls back to created_at")
     work_hours: tuple[int, int] = Field((9, 17), description="default local working hours [start, end)")
     work_days: str = Field("Mon-Fri", description="default working days")
+
+
+class IdleRule(BaseModel):
+    """Overrides for one resource type; a field left out keeps the default of `IdleSettings`."""
+
+    model_config = ConfigDict(extra="forbid")
+    idle_cpu_p95: float | None = Field(None, ge=0, le=1, description="idle when p95 CPU <= this")
+    rightsize_cpu_p95: float | None = Field(None, ge=0, le=1, description="rightsize when p95 CPU < this ...")
+    rightsize_mem_p95: float | None = Field(None, ge=0, le=1, description="... and p95 memory < this")
+    rightsize_savings: float | None = Field(None, ge=0, le=1, description="share of the cost rightsizing saves")
+    min_samples_per_day: float | None = Field(None, gt=0, description="fewer samples a day on average: no verdict")
+
+
+class IdleSettings(BaseModel):
+    """Sustained-utilisation rules (the `cost.idle` settings; see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid")
+    lookback_days: int = Field(14, ge=1, le=366, description="days of utilisation judged")
+    idle_cpu_p95: float = Field(0.05, ge=0, le=1, description="idle when p95 CPU <= this (fraction)")
+    rightsize_cpu_p95: float = Field(0.40, ge=0, le=1, description="rightsize when p95 CPU < this ...")
+    rightsize_mem_p95: float = Field(0.50, ge=0, le=1, description="... and p95 memory < this")
+    rightsize_savings: float = Field(0.5, ge=0, le=1, description="share of the monthly cost rightsizing saves")
+    min_samples_per_day: float = Field(1.0, gt=0, description="fewer samples a day on average: no verdict")
+    by_resource_type: dict[str, IdleRule] = Field(default_factory=dict,
+                                                  description="overrides per utilization.resource_type")
+
+
+class CommitmentSettings(BaseModel):
+    """Defaults of `engmetrics cost commitments` (the `cost.commitments` settings section)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lookback_days: int = Field(30, ge=1, le=366, description="days of spend judged")
+    discount: float = Field(0.30, ge=0, lt=1,
+                            description="commitment discount against on-demand (a typical 1-year no-upfront plan)")
+    discounts: dict[str, Annotated[float, Field(ge=0, lt=1)]] = Field(
+        default_factory=dict, description="a provider's own discount, by ProviderName")
+    services: list[str] | None = Field(None, description="ServiceName values eligible for the recommendation")
+
+
+class CostSettings(BaseModel):
+    """Cloud cost settings (see docs/cost.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    idle: IdleSettings = Field(default_factory=IdleSettings)
+    commitments: CommitmentSettings = Field(default_factory=CommitmentSettings)
+
+
+class Webhook(BaseModel):
+    """One receiver: a name, its URL (inline or from an environment variable) and the kinds it wants."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, description="shown in logs, results and the dedup state (never the URL)")
+    url: SecretStr | None = Field(None, description="the webhook URL (a secret: prefer url_env)")
+    url_env: str | None = Field(None, description="environment variable holding the webhook URL")
+    kinds: list[str] = Field(default_factory=list, description="notification kinds to send; empty: all")
+
+    @field_validator("url")
+    @classmethod
+    def _http_only(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            _check_url(value.get_secret_value())
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Webhook:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give exactly one of url and url_env")
+        return self
+
+    def wants(self, kind: str) -> bool:
+        return not self.kinds or kind in self.kinds
+
+    def resolve_url(self) -> str:
+        """The URL; raises ValueError when `url_env` is unset or holds something other than http(s)."""
+        if self.url is not None:
+            return self.url.get_secret_value()
+        value = os.environ.get(self.url_env or "", "")
+        if not value:
+            raise ValueError(f"environment variable {self.url_env} is not set")
+        _check_url(value)
+        return value
+
+
+class NotifySettings(BaseModel):
+    """Where alerts go and how hard delivery tries (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid")
+    webhooks: list[Webhook] = Field(default_factory=list, description="receivers of alerts")
+    timeout_seconds: float = Field(5.0, gt=0, description="per attempt")
+    max_attempts: int = Field(3, ge=1, le=10, description="attempts per delivery, the first included")
+    backoff_seconds: float = Field(1.0, ge=0, description="wait before the second attempt; doubles after")
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> NotifySettings:
+        names = [w.name for w in self.webhooks]
+        if len(names) != len(set(names)):
+            raise ValueError("webhook names must be unique")
+        return self
+
+
+def _check_url(url: str) -> None:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError("a webhook URL must be http:// or https:// with a host")
 
 
 class Settings(BaseSettings):
@@ -106,6 +218,8 @@ class Settings(BaseSettings):
     slo: SloSettings = Field(default_factory=SloSettings)
     incidents: IncidentSettings = Field(default_factory=IncidentSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    cost: CostSettings = Field(default_factory=CostSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],

@@ -13,8 +13,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
 
-__all__ = ["DEFAULT_WINDOW_DAYS", "UTC_TIMESTAMP", "as_utc", "default_window"]
+__all__ = ["DEFAULT_WINDOW_DAYS", "UTC_TIMESTAMP", "as_utc", "default_window", "hours_between"]
 
 UTC_TIMESTAMP = dt.Timestamp(timezone="UTC")  # the engine type of every stored instant
 DEFAULT_WINDOW_DAYS = 28  # a report's default period: the four weeks before its end
@@ -37,3 +38,13 @@ def default_window(start: datetime | None, end: datetime | None) -> tuple[dateti
     if end <= start:
         raise ValueError(f"the end ({end.isoformat()}) must be after the start ({start.isoformat()})")
     return start, end
+
+
+def hours_between(end: ir.TimestampValue, start: ir.TimestampValue) -> ir.FloatingValue:
+    """``end - start`` in hours as a float64 Ibis expression (null when either is null; whole seconds).
+
+    >>> import ibis
+    >>> hours_between(ibis.timestamp("2026-01-01 12:30:00"), ibis.timestamp("2026-01-01 10:00:00")).execute()
+    2.5
+    """
+    return (end.epoch_seconds() - start.epoch_seconds()).cast("float64") / 3600.0

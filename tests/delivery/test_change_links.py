@@ -1,11 +1,13 @@
 """Change -> deployment links: change ids, squash merges by merge commit, rebase merges by commit range, the
-first deployment's bounded lookback, several production environments."""
+first deployment's bounded lookback, several production environments, how services and environments are
+compared (case, repository names), and the incident link's environment case."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from engmetrics.delivery.change_links import link_changes_to_deployments
+from engmetrics.delivery.change_links import link_changes_to_deployments, production_deployments
+from engmetrics.incidents.linking import link_incidents_to_deployments
 from engmetrics.store import Store
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -89,3 +91,42 @@ def test_two_production_environments_link_to_the_first_one_reached(store):
     assert links(store, ("production-eu", "production-us")) == {"c1": ("d-eu", "commit_range")}
     assert links(store, ("production-us",)) == {"c1": ("d-us", "commit_range")}
     assert links(store) == {}  # plain "production" has no deploy here
+
+
+def test_production_environments_are_compared_ignoring_case(store):
+    change(store, "c1", T0 - H)
+    deploy(store, "d-cap", T0, environment="Production")
+    deploy(store, "d-upper", T0 + H, environment="PRODUCTION")
+    deploy(store, "d-stage", T0 - 30 * timedelta(minutes=1), environment="Staging")
+    assert links(store) == {"c1": ("d-cap", "commit_range")}
+    assert links(store, ("PRODUCTION",)) == {"c1": ("d-cap", "commit_range")}
+    assert {r["deployment_id"] for r in production_deployments(store, ["production"]).to_pyarrow().to_pylist()} \
+        == {"d-cap", "d-upper"}
+    # the incident link (change fail rate) filters environments the same way
+    store.sql.execute("INSERT INTO incidents (incident_id, service, severity, impact_started_at, declared_at) "
+                      "VALUES ('i1', 'api', 2, ?, ?)", [T0 + 90 * timedelta(minutes=1), T0 + 2 * H])
+    linked = link_incidents_to_deployments(store, window_hours=2.0, environments=("production",))
+    # d-upper (1 h before impact) is the latest production deploy within 2 h: "PRODUCTION" counts
+    assert [(r["incident_id"], r["deployment_id"]) for r in linked.to_pyarrow().to_pylist()] == [("i1", "d-upper")]
+
+
+def test_services_match_the_repository_name_and_ignore_case(store):
+    deploy(store, "d0", T0 - D, service="shop", sha="x0")
+    change(store, "c-github", T0 - H, service=None, repo="acme/shop")  # connector-style repository name
+    change(store, "c-empty", T0 - 2 * H, service="", repo="acme/shop")  # an empty service is none
+    change(store, "c-case", T0 - 3 * H, service=" Shop ", repo="elsewhere")  # trimmed, case ignored
+    change(store, "c-monorepo", T0 - 4 * H, service="search", repo="acme/shop")  # its own service wins
+    change(store, "c-prefix", T0 - 5 * H, service=None, repo="acme/shop-web")  # another repository
+    deploy(store, "d1", T0, service="Shop", sha="rebased")
+    assert links(store) == {"c-github": ("d1", "commit_range"), "c-empty": ("d1", "commit_range"),
+                            "c-case": ("d1", "commit_range")}
+
+
+def test_the_previous_deploy_is_found_across_environment_case(store):
+    change(store, "c-listed", T0 - 3 * D)
+    change(store, "c-before-d0", T0 - 2 * D)  # merged before d0, which names only what it shipped
+    deploy(store, "d0", T0 - D, environment="production", change_ids=["c-listed"])
+    deploy(store, "d1", T0, environment="Production")
+    # d0 is d1's previous deployment (the same environment, ignoring case), so d1's range starts at d0 and
+    # c-before-d0 is not in it; compared case-sensitively d1 would be a first deployment and take it
+    assert links(store) == {"c-listed": ("d0", "change_ids")}

@@ -75,7 +75,7 @@ def test_cli_json(workspace, workspace_store, cli) -> None:
     _org(workspace_store)
     _change(workspace_store, "c1", "a", "2026-01-12 08:00:00+00", "2026-01-12 14:00:00+00")
     workspace_store.close()
-    result = cli("delivery", "cycle-time", "--by", "repo", "--json")
+    result = cli("delivery", "cycle-time", "--by", "repo", "--from", "2026-01-01", "--to", "2026-02-01", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == [{"group": "repo1", "suppressed": True, "n": None, "pr_size_p50": None,
                                           "stages": {}}]

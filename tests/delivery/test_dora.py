@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from engmetrics.delivery.benchmarks import available_benchmarks, band, load_benchmark
@@ -149,6 +150,78 @@ def test_hotfix_and_incident_fix_deploys_are_rework(store):
     assert rw["band"] is None  # no published per-level rework value
 
 
+def _previous_week(store: Store) -> None:
+    """The week before the period: p1 ok; p2 caused ip, recovered by the hotfix p3 (2 h); p4 status failure,
+    recovered by p5 (4 h); p6 ok. Lead times in both weeks, one author per change: 2, 4, 6 h before
+    (shipped by p1), 1, 2, 3 h now (shipped by d1)."""
+    p0 = START - 7 * D
+    for i, (offset, options) in enumerate((
+            (D, {}), (2 * D, {}), (2 * D + 2 * H, {"hotfix": True, "fixes": "ip"}),
+            (3 * D, {"status": "failure"}), (3 * D + 4 * H, {}), (4 * D, {})), start=1):
+        deploy(store, f"p{i}", p0 + offset, finished=p0 + offset + 10 * M, **options)  # type: ignore[arg-type]
+    incident(store, "ip", "p2", p0 + 2 * D + H)
+    for i, hours in enumerate((2, 4, 6)):
+        change(store, f"q{i}", p0 + D + 10 * M - hours * H, author=f"q{i}", merged=p0 + D - M)
+    for i, hours in enumerate((1, 2, 3)):
+        change(store, f"n{i}", T0 + 10 * M - hours * H, author=f"n{i}", merged=T0 - M)
+    store.sql.execute("UPDATE deployments SET change_ids = ['q0', 'q1', 'q2'] WHERE deployment_id = 'p1'")
+    store.sql.execute("UPDATE deployments SET change_ids = ['n0', 'n1', 'n2'] WHERE deployment_id = 'd1'")
+
+
+def test_period_over_period(store):
+    _stability_history(store)
+    _previous_week(store)
+    [g] = metrics(store, min_group_size=3)
+    p = g["previous"]
+    assert (p["start"], p["end"]) == ((START - 7 * D).isoformat(), START.isoformat())
+    # before: successful p1 p2 p3 p5 p6 = 5, failed p2, rework p3; now 7 deploys, 3 failed, 2 rework (above)
+    assert p["deployments"] == 5 and p["deployment_frequency"]["per_day"] == pytest.approx(5 / 7)
+    assert p["deployment_frequency"]["change"] == pytest.approx(7 / 7 - 5 / 7)
+    assert (p["change_fail_rate"]["value"], p["change_fail_rate"]["change"]) == (
+        pytest.approx(1 / 5), pytest.approx(3 / 7 - 1 / 5))
+    assert (p["rework_rate"]["value"], p["rework_rate"]["change"]) == (
+        pytest.approx(1 / 5), pytest.approx(2 / 7 - 1 / 5))
+    lt = p["lead_time"]
+    # p50 of 2, 4, 6 = 4 h before, of 1, 2, 3 = 2 h now: change -2 h
+    assert (lt["p50_hours"], lt["n"], lt["change"], lt["suppressed"]) == (4.0, 3, -2.0, False)
+    assert lt["ci95_change"][0] <= -2.0 <= lt["ci95_change"][1] and lt["mde"] > 0
+    # a resampled median of 3 values is the largest one with chance 7/27 (two or three draws of it), the smallest
+    # too: now 3 h against before 2 h (+1 h) has chance 7/27 x 7/27 = 6.7 % > 2.5 %: the interval holds 0
+    assert lt["within_noise"] is True
+    rt = p["recovery_time"]
+    # recoveries 2, 4 h before (p50 3), 1, 3, 2 h now (p50 2): change -1 h. Bootstrap medians before are 2, 3, 4
+    # with chances 1/4, 1/2, 1/4; now 1, 2, 3 with 7/27, 13/27, 7/27 (a median of 3 draws is 1 when two or three
+    # are 1). The difference is -3 with chance 1/4 x 7/27 = 6.5 % and +1 with 6.5 %, both above 2.5 %: the 95 %
+    # interval is [-3, 1], which holds 0: within noise.
+    assert (rt["p50_hours"], rt["n"], rt["change"]) == (3.0, 2, -1.0)
+    assert (rt["ci95_change"], rt["within_noise"]) == ([-3.0, 1.0], True)
+    hidden = metrics(store, min_group_size=4)[0]["previous"]["lead_time"]  # 3 authors in each week < 4
+    assert (hidden["p50_hours"], hidden["n"], hidden["change"], hidden["suppressed"]) == (None, 3, None, True)
+
+
+def test_no_previous_data(store):
+    deploy(store, "d1", T0)
+    p = metrics(store)[0]["previous"]
+    assert p["deployments"] == 0 and p["change_fail_rate"]["value"] is None and p["change_fail_rate"]["change"] is None
+    assert p["deployment_frequency"]["change"] == pytest.approx(1 / 7)
+    assert (p["lead_time"]["n"], p["lead_time"]["change"], p["recovery_time"]["p50_hours"]) == (0, None, None)
+
+
+def test_large_samples_compare_by_order_statistics():
+    from engmetrics.incidents.bootstrap import LARGE_SAMPLE, compare_medians
+
+    n = 5001
+    assert n > LARGE_SAMPLE
+    previous, current = np.arange(n, dtype=float), np.arange(n, dtype=float) + 10
+    c = compare_medians(previous, current)
+    # medians 2500 and 2510; each median's 95 % order-statistic interval: ranks 2500.5 -/+ 1.96 sqrt(5001 / 4) =
+    # -/+ 69.3: floor 2431, ceil 2570, values 2431..2570 (+10): width 139, se 139 / 3.92; both: se x sqrt(2)
+    se = 139 / (2 * 1.959964) * np.sqrt(2)
+    assert (c.change, c.n_previous) == (10.0, n)
+    assert c.ci95_change == (pytest.approx(10 - 1.959964 * se), pytest.approx(10 + 1.959964 * se))
+    assert c.mde == pytest.approx(2.801585 * se, rel=1e-5) and c.within_noise and not c.detectable
+
+
 def test_group_by_team_and_scope(store):
     store.sql.execute("INSERT INTO services (service, team) VALUES ('api', 'payments'), ('web', 'frontend')")
     deploy(store, "d1", T0)
@@ -193,8 +266,27 @@ def test_cli_json_contract(workspace, cli):
     assert set(g["recovery_time"]) >= {"p50_hours", "p90_hours", "n", "band"}
     assert set(g["rework_rate"]) >= {"value", "band"}
     assert g["lead_time"]["n"] == 1 and g["lead_time"]["suppressed"]  # one author < min_group_size 5
+    assert set(g["previous"]) == {"start", "end", "deployments", "deployment_frequency", "change_fail_rate",
+                                  "rework_rate", "lead_time", "recovery_time"}
+    assert set(g["previous"]["lead_time"]) >= {"p50_hours", "n", "change", "ci95_change", "mde", "within_noise"}
+    assert cli("delivery", "dora", "--from", START.isoformat(), "--to", END.isoformat()).exit_code == 0
     bad = cli("delivery", "dora", "--benchmark", "2019")
     assert bad.exit_code == 1
+
+
+def test_table_shows_the_change_from_the_previous_period(store):
+    from rich.console import Console
+
+    from engmetrics.cli.delivery_dora import _table
+
+    _stability_history(store)
+    _previous_week(store)
+    console = Console(width=300, record=True)
+    console.print(_table(dora_metrics(store, DeliverySettings(), start=START, end=END, min_group_size=3), None,
+                         "2024"))
+    text = console.export_text()
+    # per day 1.00 (+0.29 = 7/7 - 5/7); lead p50 2 h (-2 h, within noise); fail rate 43 % (+23 pt = 3/7 - 1/5)
+    assert "1.00 elite (+0.29)" in text and "2.0 elite (-2.0 h noise)" in text and "43% low (+23 pt)" in text
 
 
 def test_path_prefix_scopes_a_monorepo(store):

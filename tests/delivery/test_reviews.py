@@ -51,8 +51,16 @@ def test_waiting_now_in_authors_working_hours(store) -> None:
        ["reviewed", "repo1", "a", "2026-01-12 14:00:00+00"])
     ex("insert into reviews (change_id, reviewer, submitted_at, state) values (?,?,?,?)",
        ["reviewed", "r1", "2026-01-12 15:00:00+00", "commented"])
+    # a draft is not waiting for review (is_draft); a review by a reviewer marked a bot is no review
+    ex("insert into changes (change_id, repo, author, created_at, is_draft) values (?,?,?,?,?)",
+       ["draft", "repo1", "a", "2026-01-12 14:00:00+00", True])
+    ex("insert into changes (change_id, repo, author, created_at, is_draft) values (?,?,?,?,?)",
+       ["bot-reviewed", "repo1", "a", "2026-01-13 14:00:00+00", False])
+    ex("insert into reviews (change_id, reviewer, submitted_at, state, is_bot) values (?,?,?,?,?)",
+       ["bot-reviewed", "lint-checker", "2026-01-13 14:05:00+00", "commented", True])
     [w] = waiting_now(store, DeliverySettings(), now=datetime(2026, 1, 13, 15, tzinfo=UTC), min_group_size=1)
-    assert (w.team, w.n, w.working_hours_p50) == ("nyc", 1, 9.0)
+    # open 9 working hours, bot-reviewed 1 (Tue 09:00 -> 10:00 New York): n = 2, max 9, p50 = (1 + 9) / 2
+    assert (w.team, w.n, w.working_hours_max, w.working_hours_p50) == ("nyc", 2, 9.0, 5.0)
     assert waiting_now(store, DeliverySettings(), now=datetime(2026, 1, 13, 15, tzinfo=UTC))[0].suppressed
 
 
@@ -75,7 +83,7 @@ def test_cli_json(workspace, workspace_store, cli) -> None:
     _org(workspace_store)
     _concentration_data(workspace_store)
     workspace_store.close()
-    result = cli("delivery", "reviews", "--json")
+    result = cli("delivery", "reviews", "--from", "2026-01-01", "--to", "2026-02-01", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert set(data) == {"shares_by_team", "shares_by_repo", "concentration", "waiting", "regions"}

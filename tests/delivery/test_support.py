@@ -1,4 +1,5 @@
-"""Cross-team support graph and documentation freshness, checked by hand."""
+"""Cross-team support graph (self requests apart, state read at the window's end) and documentation freshness,
+checked by hand."""
 
 from __future__ import annotations
 
@@ -7,16 +8,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engmetrics.delivery.docs_freshness import docs_freshness
-from engmetrics.delivery.support import support_edges, support_teams
+from engmetrics.delivery.support import support_edges, support_graph, support_teams
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
 
 @pytest.fixture
 def requests(store):
-    # (id, from, to, hours to resolve or None = open)
+    # (id, from, to, hours to resolve or None = open); 7 and 8: platform asking itself
     rows = [("1", "a", "platform", 2), ("2", "a", "platform", 4), ("3", "a", "platform", None),
-            ("4", "b", "platform", 10), ("5", "c", "platform", None), ("6", "a", "data", 1)]
+            ("4", "b", "platform", 10), ("5", "c", "platform", None), ("6", "a", "data", 1),
+            ("7", "platform", "platform", None), ("8", "platform", "platform", 1)]
     store.sql.executemany(
         "INSERT INTO support_requests (request_id, from_team, to_team, created_at, resolved_at) VALUES (?,?,?,?,?)",
         [(i, f, t, T0, None if h is None else T0 + timedelta(hours=h)) for i, f, t, h in rows])
@@ -28,16 +30,39 @@ def test_edges_with_counts_and_median(requests):
     a = edges["a", "platform"]
     assert (a.requests, a.open, a.resolved, a.p50_hours) == (3, 1, 2, 3.0)  # median of 2 h and 4 h
     assert edges["c", "platform"].p50_hours is None  # nothing resolved
-    assert len(edges) == 4
+    assert len(edges) == 4 and ("platform", "platform") not in edges  # no self edge
 
 
 def test_bottleneck_is_asked_by_many_with_open_requests(requests):
     teams = {t.team: t for t in support_teams(requests, min_dependents=3)}
     p = teams["platform"]
-    # asked by a, b, c; open: 3 and 5; resolved 2, 4, 10 h -> median 4
+    # asked by a, b, c (not by itself); open: 3 and 5; resolved 2, 4, 10 h -> median 4 (its own 7 and 8 apart)
     assert (p.in_degree, p.requests, p.open, p.p50_hours, p.bottleneck) == (3, 5, 2, 4.0, True)
+    assert p.self_requests == 2 and teams["data"].self_requests == 0
     assert not teams["data"].bottleneck  # one team asks it
     assert not support_teams(requests, min_dependents=4)[0].bottleneck
+
+
+def test_a_team_asked_only_by_itself_is_listed_with_zero_figures(store):
+    store.sql.execute("INSERT INTO support_requests (request_id, from_team, to_team, created_at) VALUES (?,?,?,?)",
+                      ["1", "solo", "solo", T0])
+    graph = support_graph(store)
+    assert graph == {"edges": [], "teams": [{"team": "solo", "in_degree": 0, "requests": 0, "open": 0,
+                                             "p50_hours": None, "bottleneck": False, "self_requests": 1}]}
+
+
+def test_state_is_read_at_the_end_of_the_window(requests):
+    # end 3 h after T0: created before it; resolved before it: 1 (2 h); 2 (4 h), 4 (10 h) still open then
+    end = T0 + timedelta(hours=3)
+    requests.sql.execute("INSERT INTO support_requests (request_id, from_team, to_team, created_at) VALUES "
+                         "(?,?,?,?)", ["9", "d", "platform", end])  # created at the end: outside
+    edges = {(e.from_team, e.to_team): e for e in support_edges(requests, end=end)}
+    assert (edges["a", "platform"].open, edges["a", "platform"].resolved, edges["a", "platform"].p50_hours) == (
+        2, 1, 2.0)
+    assert edges["b", "platform"].open == 1 and ("d", "platform") not in edges
+    p = {t.team: t for t in support_teams(requests, end=end)}["platform"]
+    assert (p.in_degree, p.requests, p.open, p.p50_hours) == (3, 5, 4, 2.0)  # open: 2, 3, 4, 5
+    assert support_teams(requests)[0].open == 3  # no end: 3, 5 and the new 9 are unresolved
 
 
 def test_doc_freshness_shares(store):

@@ -43,7 +43,8 @@ def sli_step(store: Store, service: str, start: datetime, minutes: int, step_at:
 
 
 def scenario(store: Store) -> None:
-    store.sql.execute("INSERT INTO services VALUES ('checkout', 'team-a', 1, ['payments'])")
+    store.sql.execute("INSERT INTO services (service, team, tier, depends_on) "
+                      "VALUES ('checkout', 'team-a', 1, ['payments'])")
     incident(store, "inc-1", "checkout", T0)
     deploy(store, "d-guilty", "checkout", T0 - 10 * MIN)
     deploy(store, "d-innocent", "payments", T0 - 90 * MIN)
@@ -70,6 +71,17 @@ def test_guilty_deploy_ranks_first(store):
     assert (shift["source"], shift["series"], shift["at"]) == ("sli_events", "availability", T0.isoformat())
     assert (shift["before"], shift["after"]) == (pytest.approx(0.001), pytest.approx(0.05))
     assert evidence[1].detail["relation"] == "depends_on"
+
+
+def test_deploys_to_the_configured_production_environments_count_case_ignored(store):
+    incident(store, "inc-1", "checkout", T0)
+    store.sql.execute("INSERT INTO deployments (deployment_id, service, environment, started_at, status) VALUES "
+                      "('d-eu', 'checkout', 'Production-EU', ?, 'success'), "
+                      "('d-stage', 'checkout', 'staging', ?, 'success')", [T0 - 10 * MIN, T0 - 5 * MIN])
+    found = lambda envs: [e.detail["deployment_id"] for e in correlate_incident(  # noqa: E731
+        store, "inc-1", window_hours=2.0, environments=envs) if e.kind == "deployment"]
+    assert found(("production-eu", "production-us")) == ["d-eu"]
+    assert found(("production",)) == []
 
 
 def test_a_failed_deploy_outranks_a_later_successful_one_and_the_first_alert(store):

@@ -276,7 +276,7 @@ def test_fatigue_is_the_same_on_pyspark(store, spark_session):
     add_alert(store, "b1", "2026-03-29 00:30", rule="dst", responder="p1")  # 01:30 CET: sleep
     add_alert(store, "b2", "2026-03-29 06:30", rule="dst", responder="p1")  # 08:30 CEST, Sunday: off
     add_alert(store, "b3", "2026-03-30 06:30", rule="dst", responder="p1")  # 08:30 CEST, Monday: business
-    store.sql.execute("INSERT INTO services VALUES ('unrelated', 'other', 1, [])")  # Spark needs a typed row
+    store.sql.execute("INSERT INTO services VALUES ('unrelated', 'other', 1, [], 'r', '')")  # Spark needs a typed row
     spark = ibis.pyspark.connect(spark_session)
     for name in ("alerts", "oncall_shifts", "people", "teams", "holidays", "services"):
         frame = store.table(name)

@@ -28,7 +28,8 @@ def deploy(store: Store, deployment_id: str, service: str, started: datetime, *,
 
 
 def service(store: Store, name: str, depends_on: list[str]) -> None:
-    store.sql.execute("INSERT INTO services VALUES (?, 'team-a', 1, ?)", [name, depends_on])
+    store.sql.execute("INSERT INTO services (service, team, tier, depends_on) VALUES (?, 'team-a', 1, ?)",
+                      [name, depends_on])
 
 
 def links(store: Store, **options) -> list[tuple[str, str, str]]:

@@ -110,7 +110,7 @@ def test_a_shared_factor_alone_does_not_link_but_lowers_the_threshold(store):
 
 
 def test_service_names_do_not_make_incidents_alike(store):
-    store.sql.execute("INSERT INTO services VALUES ('payments', 'team-a', 1, [])")
+    store.sql.execute("INSERT INTO services (service, team, tier, depends_on) VALUES ('payments', 'team-a', 1, [])")
     incident(store, "c1", "checkout-api", "checkout-api: payments timeouts", at(2, 1))
     incident(store, "c2", "checkout-api", "Checkout API: payments disk full", at(2, 5))
     # without the names "checkout", "api" (its own) and "payments" (another service) they share no word:

@@ -12,13 +12,13 @@ from engmetrics.store.migrations import SCHEMA_VERSION, current_version, migrate
 
 
 def test_new_store_is_at_the_current_version_with_every_table(tmp_path):
-    assert SCHEMA_VERSION == 6
+    assert SCHEMA_VERSION == 8
     url = f"duckdb://{tmp_path / 'store.duckdb'}"
     with Store.open(url) as store:
         versions = store.sql.execute("SELECT version FROM _schema_version ORDER BY 1").fetchall()
-        assert versions == [(1,), (2,), (3,), (4,), (5,), (6,)]
+        assert versions == [(1,), (2,), (3,), (4,), (5,), (6,), (7,), (8,)]
         tables = {t for (t,) in store.sql.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        meta = {"_ingests", "_quarantine", "_metric_results", "_schema_version", "_api_tokens"}
+        meta = {"_ingests", "_quarantine", "_metric_results", "_schema_version", "_api_tokens", "_notifications"}
         assert set(REGISTRY) | meta <= tables
     with Store.open(url) as store:  # reopening applies nothing
         assert migrate(store.sql) == []
@@ -33,16 +33,24 @@ def _make_store(path):
                           "DATE '2026-01-31', 0.5, 'ok', 'v1', DATE '2026-02-01', TIMESTAMPTZ '2026-02-01 00:00:00Z')")
 
 
+def _undo_migrations_after_2(con) -> None:
+    """Make a current store look like what a version-2 release wrote."""
+    con.execute("DELETE FROM _schema_version WHERE version >= 3")
+    for table in ("_api_tokens", "release_gate_overrides", "postmortems", "_notifications"):
+        con.execute(f"DROP TABLE {table}")
+    for dataset in REGISTRY.values():
+        for column in dataset.columns:
+            if column.since == 7:
+                con.execute(f'ALTER TABLE "{dataset.name}" DROP COLUMN "{column.name}"')
+    for column in ("group", "sample_size", "previous_sample_size"):
+        con.execute(f'ALTER TABLE _metric_results DROP COLUMN "{column}"')
+
+
 def test_store_from_version_2_is_upgraded_and_keeps_its_data(tmp_path):
     path = tmp_path / "store.duckdb"
     _make_store(path)
-    with duckdb.connect(str(path)) as con:  # undo migrations 3 to 6: what an earlier release wrote
-        con.execute("DELETE FROM _schema_version WHERE version >= 3")
-        con.execute("DROP TABLE _api_tokens")
-        con.execute("DROP TABLE release_gate_overrides")
-        con.execute("DROP TABLE postmortems")
-        for column in ("group", "sample_size", "previous_sample_size"):
-            con.execute(f'ALTER TABLE _metric_results DROP COLUMN "{column}"')
+    with duckdb.connect(str(path)) as con:
+        _undo_migrations_after_2(con)
         con.execute("INSERT INTO holidays VALUES ('uk', DATE '2026-12-25', 'Christmas')")
     with Store.open(f"duckdb://{path}") as store:
         assert current_version(store.sql) == SCHEMA_VERSION
@@ -53,14 +61,17 @@ def test_store_from_version_2_is_upgraded_and_keeps_its_data(tmp_path):
         assert store.count("_api_tokens") == 0
         assert store.count("release_gate_overrides") == 0
         assert store.count("postmortems") == 0
+        columns = {r[0] for r in store.sql.execute("DESCRIBE cost").fetchall()}
+        assert {"x_extensions", "InvoiceId", "CommitmentDiscountQuantity"} <= columns
 
 
 def test_store_from_version_1_gets_the_datasets_and_keeps_its_log(tmp_path):
     path = tmp_path / "store.duckdb"
     _make_store(path)
-    with duckdb.connect(str(path)) as con:  # undo migrations 2 to 6
+    with duckdb.connect(str(path)) as con:  # undo migrations 2 to 8
         con.execute("DELETE FROM _schema_version WHERE version >= 2")
         con.execute("DROP TABLE _api_tokens")
+        con.execute("DROP TABLE _notifications")
         for column in ("group", "sample_size", "previous_sample_size"):
             con.execute(f'ALTER TABLE _metric_results DROP COLUMN "{column}"')
         for name in REGISTRY:
@@ -103,13 +114,13 @@ def test_newer_store_is_refused_not_recreated(tmp_path, cli, workspace):
         con.execute("INSERT INTO _schema_version (version, description) VALUES (99, 'from the future')")
     with pytest.raises(EngmetricsError) as err:
         Store.open(f"duckdb://{path}")
-    assert "schema version 99, newer than this engmetrics (6)" in str(err.value)
+    assert "schema version 99, newer than this engmetrics (8)" in str(err.value)
     with pytest.raises(EngmetricsError, match="schema version 99"):
         Store.open(f"duckdb://{path}", read_only=True)
     for args in (["ingest", "holidays", tmp_path / "none.csv"], ["datasets", "list", "--json"]):
         result = cli(*args)  # the lock of the refused opens above was released, so no waiting here
         assert result.exit_code == 1
-        assert "schema version 99, newer than this engmetrics (6); upgrade engmetrics" in result.stderr
+        assert "schema version 99, newer than this engmetrics (8); upgrade engmetrics" in result.stderr
     with duckdb.connect(str(path), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM _ingests").fetchone() == (1,)
         assert current_version(con) == 99
@@ -120,15 +131,10 @@ def test_read_only_open_upgrades_an_older_store_first(tmp_path):
     from engmetrics.store.migrations import SCHEMA_VERSION, current_version
 
     url = f"duckdb://{tmp_path / 'old.duckdb'}"
-    with Store.open(url) as store:  # make it a version-2 store: undo migrations 3 to 6
-        store.sql.execute("DELETE FROM _schema_version WHERE version >= 3")
-        store.sql.execute("DROP TABLE _api_tokens")
-        store.sql.execute("DROP TABLE release_gate_overrides")
-        store.sql.execute("DROP TABLE postmortems")
-        for column in ("group", "sample_size", "previous_sample_size"):
-            store.sql.execute(f'ALTER TABLE _metric_results DROP COLUMN "{column}"')
+    with Store.open(url) as store:
+        _undo_migrations_after_2(store.sql)
     with Store.open(url, read_only=True) as store:
-        assert current_version(store.sql) == SCHEMA_VERSION == 6
+        assert current_version(store.sql) == SCHEMA_VERSION == 8
         assert store.table("_metric_results").schema()["group"].is_string()
 
 

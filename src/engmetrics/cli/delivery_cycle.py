@@ -1,6 +1,9 @@
 """`engmetrics delivery cycle-time` (stage durations in wall and working hours) and `engmetrics delivery
-reviews` (review bottlenecks and regions). Thin shells over `engmetrics.delivery.cycle_time` and `.reviews`;
-`--from` / `--to` bound `merged_at` (read like `engmetrics incidents stats`)."""
+reviews` (review bottlenecks and regions). Thin shells over `engmetrics.delivery.cycle_time` and `.reviews`.
+
+`--from` / `--to` bound `merged_at` (reviews: also `submitted_at` for reviewer load) and are read like
+`engmetrics incidents stats`; the default period is the 28 days before `--to` (default now), as for
+`engmetrics delivery dora` (`engmetrics.timeutil.default_window`)."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from rich.table import Table
 from ..delivery.cycle_time import GROUPINGS, STAGES, cycle_time_stats
 from ..delivery.reviews import review_report
 from .common import JsonOption, console, emit_json, fail, open_store, state
-from .incidents_stats import FromOption, ToOption, parse_window
+from .incidents_stats import FromOption, ToOption, default_window, parse_window
 
 __all__ = ["cycle_time_command", "reviews_command"]
 
@@ -33,11 +36,13 @@ def cycle_time_command(
 ) -> None:
     """Cycle time per stage (coding, pickup, review, deploy): p50 and p90 in wall-clock and working hours.
 
+    Changes merged from --from to --to (default: the 28 days before --to, --to default now).
+
     Example: engmetrics delivery cycle-time --by team --from 2026-01-01 --to 2026-04-01 --json
     """
     if by is not None and by not in GROUPINGS:
         raise fail(f"--by must be one of {', '.join(GROUPINGS)} (got {by!r})")
-    begin, stop = parse_window(start, end)
+    begin, stop = default_window(*parse_window(start, end))
     settings = state.settings
     with open_store(read_only=True) as store:
         groups = cycle_time_stats(store, settings.delivery, by=by, start=begin, end=stop,  # type: ignore[arg-type]
@@ -60,11 +65,12 @@ def cycle_time_command(
 
 def reviews_command(start: FromOption = None, end: ToOption = None, as_json: JsonOption = False) -> None:
     """Review bottlenecks: where pickup dominates, reviewer load concentration, changes waiting for a first
-    review now, and the same latencies per region in working hours. Nobody is named.
+    review now, and the same latencies per region in working hours. Nobody is named. Changes merged and reviews
+    submitted from --from to --to (default: the 28 days before --to, --to default now).
 
     Example: engmetrics delivery reviews --from 2026-01-01 --json
     """
-    begin, stop = parse_window(start, end)
+    begin, stop = default_window(*parse_window(start, end))
     settings = state.settings
     with open_store(read_only=True) as store:
         report = review_report(store, settings.delivery, start=begin, end=stop,

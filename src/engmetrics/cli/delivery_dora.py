@@ -4,10 +4,13 @@ recovery time and rework rate per group, banded against a published DORA table. 
 
 `--from` / `--to` are read like `engmetrics incidents stats` (ISO dates or instants, UTC unless they carry an
 offset, `--to` exclusive, a date alone as `--to` includes that day); the default period is the 28 days
-before `--to` (default now)."""
+before `--to` (default now). The table shows, in brackets, the change of deployments per day, each p50 (hours) and
+each rate (percentage points) from the period of the same length before (`previous` in `--json`), marked "noise"
+when the 95 % interval of a p50's change holds 0."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -27,20 +30,40 @@ def _num(value: object, fmt: str = "{:.1f}") -> str:
     return "-" if value is None else fmt.format(value)
 
 
+def _hours(change: float) -> str:
+    return f"{change:+.1f} h"
+
+
+def _points(change: float) -> str:
+    return f"{change * 100:+.0f} pt"
+
+
+def _cell(value: str, band: str | None, previous: dict, show: Callable[[float], str]) -> str:
+    """A value with its band and, in brackets, its change from the previous period (``noise``: within noise)."""
+    text = f"{value} {band or ''}".rstrip()
+    if previous["change"] is None:
+        return text
+    return f"{text} ({show(previous['change'])}{' noise' if previous.get('within_noise') else ''})"
+
+
 def _table(groups: list[DoraGroup], by: str | None, benchmark: str) -> Table:
     table = Table(by or "group", "deploys", "per day", "days/week", "lead p50 h", "lead p90 h", "lead n",
                   "fail rate", "failed/total", "recovery p50 h", "recovery n", "rework",
-                  title=f"DORA metrics (bands: DORA {benchmark})")
+                  title=f"DORA metrics (bands: DORA {benchmark}; in brackets: change from the previous period)")
     for g in groups:
         r = g.to_dict()
-        df, lt, cfr, rt, rw = (r[k] for k in ("deployment_frequency", "lead_time", "change_fail_rate",
-                                              "recovery_time", "rework_rate"))
-        table.add_row(g.group, str(g.deployments), f"{_num(df['per_day'], '{:.2f}')} {df['band'] or ''}",
-                      _num(df["deploy_days_per_week"]),
-                      "suppressed" if lt["suppressed"] else f"{_num(lt['p50_hours'])} {lt['band'] or ''}",
-                      _num(lt["p90_hours"]), str(lt["n"]),
-                      f"{_num(cfr['value'], '{:.0%}')} {cfr['band'] or ''}", f"{cfr['failed']}/{cfr['total']}",
-                      f"{_num(rt['p50_hours'])} {rt['band'] or ''}", str(rt["n"]), _num(rw["value"], "{:.0%}"))
+        df, lt, cfr, rt, rw, prev = (r[k] for k in ("deployment_frequency", "lead_time", "change_fail_rate",
+                                                    "recovery_time", "rework_rate", "previous"))
+        lead = _cell(_num(lt["p50_hours"]), lt["band"], prev["lead_time"], _hours)
+        table.add_row(
+            g.group, str(g.deployments),
+            _cell(_num(df["per_day"], "{:.2f}"), df["band"], prev["deployment_frequency"], "{:+.2f}".format),
+            _num(df["deploy_days_per_week"]), "suppressed" if lt["suppressed"] else lead,
+            _num(lt["p90_hours"]), str(lt["n"]),
+            _cell(_num(cfr["value"], "{:.0%}"), cfr["band"], prev["change_fail_rate"], _points),
+            f"{cfr['failed']}/{cfr['total']}",
+            _cell(_num(rt["p50_hours"]), rt["band"], prev["recovery_time"], _hours), str(rt["n"]),
+            _cell(_num(rw["value"], "{:.0%}"), None, prev["rework_rate"], _points))
     return table
 
 

@@ -37,10 +37,20 @@ def _fmt(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _silos_table(rows: list[dict], column: str, title: str) -> Table:
+    table = Table(column, "files", "owners", "truck factor", "single-owner files", "leaver files", "orphaned",
+                  title=title)
+    for r in rows:
+        table.add_row(r[column], str(r["files"]), str(r["owners"]), str(r["truck_factor"]),
+                      str(r["single_owner_files"]), str(r["leaver_files"]), str(r["orphaned_files"]))
+    return table
+
+
 def silos_command(as_of: AsOf = None,
                   min_dependents: Annotated[int, typer.Option(help="Teams asking a team to call it a bottleneck.")] = 3,
                   as_json: JsonOption = False) -> None:
-    """Truck factors, single-owner and leaver-owned file counts, the support graph, documentation freshness.
+    """Truck factors, single-owner and leaver-owned file counts, the support graph, documentation freshness, as they
+    stood at the start of --as-of (UTC midnight): later commits and support requests do not count yet.
 
     Example: engmetrics delivery silos --as-of 2026-06-01 --json
     """
@@ -50,23 +60,21 @@ def silos_command(as_of: AsOf = None,
     if as_json:
         emit_json(data)
         return
-    repos = Table("repo", "files", "owners", "truck factor", "single-owner files", "leaver files", "orphaned",
-                  title="Knowledge silos per repository (counts; nobody is named)")
-    for r in data["repositories"]:
-        repos.add_row(r["repo"], str(r["files"]), str(r["owners"]), str(r["truck_factor"]),
-                      str(r["single_owner_files"]), str(r["leaver_files"]), str(r["orphaned_files"]))
+    repos, services = (_silos_table(data[key], column, f"Knowledge silos per {column} (counts; nobody is named)")
+                       for key, column in (("repositories", "repo"), ("services", "service")))
     teams = Table("team", "single-owner files", "leaver files", title="Files per team of the owner")
     for t in data["teams"]:
         teams.add_row(str(t["team"]), str(t["single_owner_files"]), str(t["leaver_files"]))
-    support = Table("team", "asked by teams", "requests", "open", "p50 h", "bottleneck", title="Support requests")
+    support = Table("team", "asked by teams", "requests", "open", "p50 h", "bottleneck", "own requests",
+                    title="Support requests from other teams")
     for s in data["support"]["teams"]:
         support.add_row(s["team"], str(s["in_degree"]), str(s["requests"]), str(s["open"]), _fmt(s["p50_hours"], 1),
-                        "[red]yes[/]" if s["bottleneck"] else "no")
+                        "[red]yes[/]" if s["bottleneck"] else "no", str(s["self_requests"]))
     docs = Table("team", "docs", "median age d", "fresh (90 d)", "stale", title="Documentation freshness")
     for d in data["docs"]:
         docs.add_row(str(d["team"]), str(d["docs"]), _fmt(d["median_age_days"], 0),
                      f"{d['fresh_share'] * 100:.0f} %", str(d["stale"]))
-    for table in (repos, teams, support, docs):
+    for table in (repos, services, teams, support, docs):
         console.print(table)
 
 

@@ -115,7 +115,8 @@ def correlate_command(
         reader = reader_of(as_role, team)
         with open_store(read_only=True) as store:
             evidence = correlate_incident(store, incident, reader=reader,
-                                          window_hours=state.settings.incidents.deploy_window_hours)
+                                          window_hours=state.settings.incidents.deploy_window_hours,
+                                          environments=state.settings.delivery.production_environments)
     except InputError as exc:
         raise fail(exc) from None
     if as_json:

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..cost.aws_cur import ingest_cur
 from ..delivery.connectors import DATASETS as DELIVERY_DATASETS
 from ..delivery.connectors import Context, DeliveryResult, ingest_delivery, ingest_git
 from ..delivery.connectors import connector_for as delivery_connector
@@ -18,6 +19,8 @@ from ..ingest import FORMATS, IngestResult, ingest_files
 from ..ingest.keys import ingest_key
 from ..store import Store
 from .common import JsonOption, console, emit_json, open_store, state, stderr
+
+AWS_CUR = "aws-cur"
 
 
 def _timestamp_names(pairs: list[str]) -> dict[str, str]:
@@ -60,17 +63,18 @@ def ingest(
     strict: Annotated[bool, typer.Option("--strict", help="Fail the whole batch if any row is invalid.")] = False,
     vendor: Annotated[str | None, typer.Option(
         "--from", help=f"Read a vendor API's JSON: {', '.join(CONNECTORS)} (opsgenie fills alerts); for "
-        f"{', '.join(DELIVERY_DATASETS)}: github, gitlab (gitlab: changes, deployments).")] = None,
+        f"{', '.join(DELIVERY_DATASETS)}: github, gitlab (gitlab: changes, deployments); for cost: {AWS_CUR} "
+        "(an AWS CUR 2.0 export, CSV or Parquet, mapped to FOCUS).")] = None,
     token: Annotated[str | None, typer.Option(
         "--token", help="With --from: pull live from the vendor API with this token instead of FILEs.")] = None,
     url: Annotated[str | None, typer.Option("--url", help="With --token: API base URL (default: the vendor's).")
                    ] = None,
     repo: Annotated[str | None, typer.Option(
-        "--repo", help="--from github: the repository, owner/name; gitlab: group/project; git: the repo name "
-        "(default: the directory's name).")] = None,
+        "--repo", help="--from github: the repository, owner/name; gitlab: group/project; git: the repo name, "
+        "e.g. the GitHub owner/name so path scoping matches the changes (default: the directory's name).")] = None,
     service: Annotated[str | None, typer.Option(
         "--service", help="--from github/gitlab: the service of changes and deployments "
-        "(deployments default to the repository's name).")] = None,
+        "(default for both: the repository's last path part, acme/shop -> shop).")] = None,
     label: Annotated[str, typer.Option("--label", help="--from github: the label marking incidents.")] = "incident",
     timestamp: Annotated[list[str] | None, typer.Option(
         "--timestamp", help="--from incidentio: COLUMN=NAME, the incident.io timestamp filling a column "
@@ -86,8 +90,13 @@ def ingest(
     Live pull: engmetrics ingest incidents --from github --token TOKEN --repo acme/ops
 
     Delivery: engmetrics ingest changes --from github pulls.json pulls-12.json ...; engmetrics ingest git ../shop
+
+    AWS bills: engmetrics ingest cost --from aws-cur cur2-2025-03.parquet
     """
     files = files or []
+    if vendor == AWS_CUR:
+        _cost_command(dataset, files, fmt, strict, assume_tz, (token, url, repo, service, timestamp), json_out)
+        return
     if dataset == "git" or (vendor is not None and dataset in DELIVERY_DATASETS):
         _delivery_command(dataset, vendor, files, strict, assume_tz, token, url, fmt,
                           Context(state.settings.delivery, repo=repo, service=service), json_out)
@@ -107,7 +116,7 @@ def ingest(
             result = _from_vendor(store, key, dataset, vendor, files, strict, assume_tz, token, url, options)
         elif json_out or not console.is_terminal:
             result = ingest_files(store, dataset, files, fmt=fmt, assume_tz=assume_tz, strict=strict,
-                                  pseudonym_key=key)
+                                  pseudonym_key=key, bots=state.settings.delivery.bots)
         else:
             with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                           console=stderr, transient=True) as bar:
@@ -117,7 +126,20 @@ def ingest(
                     bar.update(task, description=what, completed=step, total=steps)
 
                 result = ingest_files(store, dataset, files, fmt=fmt, assume_tz=assume_tz, strict=strict,
-                                      pseudonym_key=key, progress=report)
+                                      pseudonym_key=key, progress=report, bots=state.settings.delivery.bots)
+    _report(result, dataset, json_out)
+
+
+def _cost_command(dataset: str, files: list[Path], fmt: str | None, strict: bool, assume_tz: str | None,
+                  others: tuple[object, ...], json_out: bool) -> None:
+    """`ingest cost --from aws-cur FILE...`: CUR 2.0 mapped to FOCUS, then the normal ingestion."""
+    if dataset != "cost":
+        raise InputError(f"--from {AWS_CUR} fills dataset cost, not {dataset}")
+    if fmt or assume_tz or any(others):
+        raise InputError(f"--from {AWS_CUR} takes the CUR files and --strict only (CUR times are UTC)")
+    with open_store() as store:
+        key = ingest_key(store, state.settings.pseudonym_key_file)  # type: ignore[arg-type]
+        result = ingest_cur(store, files, strict=strict, pseudonym_key=key)
     _report(result, dataset, json_out)
 
 

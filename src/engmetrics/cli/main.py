@@ -55,6 +55,7 @@ def main(
 # Command groups: one module each, registered here and nowhere else.
 from . import (  # noqa: E402
     catalog,
+    cost,
     datasets,
     delivery,
     demo,
@@ -79,6 +80,7 @@ app.add_typer(metrics.app, name="metrics")
 app.add_typer(slo.app, name="slo")
 app.add_typer(incidents.app, name="incidents")
 app.add_typer(delivery.app, name="delivery")
+app.add_typer(cost.app, name="cost")
 app.add_typer(postmortem.app, name="postmortem")
 app.command("scorecard")(metrics.scorecard_command)
 app.command("demo")(demo.demo)

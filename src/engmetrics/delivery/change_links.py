@@ -1,17 +1,21 @@
 """Which production deployment first shipped each merged change: the link lead time for changes needs, in
 portable Ibis. It survives squash and rebase merges, where the commits of the change are not on the main branch.
 
-Candidates are the **successful production** deployments (`environment` in the given production environments,
-`status = 'success'`) and the **merged** changes (`merged_at` not null). A change is linked to a deployment by:
+Candidates are the **successful production** deployments (`environment` one of the given production environments,
+ignoring case: ``Production`` is ``production``; `status = 'success'`) and the **merged** changes (`merged_at` not
+null). A change is linked to a deployment by:
 
 1. ``change_ids``: the deployment's `change_ids` list names the change (the id is taken as recorded, whatever
    the times);
 2. ``merge_commit``: the deployment's `commit_sha` equals the change's `merge_commit_sha` (a squash or merge
    commit that was deployed as such);
 3. ``commit_range``: only for deployments without a `change_ids` list (null or empty): the change belongs to
-   the deployment's service (`changes.service`, else `changes.repo`, equals `deployments.service`) and merged
-   after the previous successful deployment of the same service and environment and at or before this
-   deployment's start: ``previous.started_at < merged_at <= started_at``. A service's first deployment in an
+   the deployment's service and merged after the previous successful deployment of the same service and
+   environment and at or before this deployment's start: ``previous.started_at < merged_at <= started_at``.
+   A change's service is `service_key`: its `service`, or when that is null or empty the last path part of
+   its `repo` (``acme/shop`` -> ``shop``, which is also the name the GitHub and GitLab connectors give the
+   changes and deployments of a repository, see `engmetrics.delivery.connectors.common`); services are
+   compared trimmed and lower-cased, environments lower-cased. A service's first deployment in an
    environment has no previous one; it takes only the changes merged within the lookback before its start,
    ``started_at - lookback_days < merged_at <= started_at`` (default 14 days, `DEFAULT_LOOKBACK_DAYS`), so
    it does not swallow the whole history. This is what covers rebase merges, whose deployed commit is a
@@ -22,7 +26,7 @@ the earliest deployment (`started_at`), then rule order, then the smaller `deplo
 production environments (``production-eu``, ``production-us``) this is the first environment it reached.
 
 Only expressions DuckDB and PySpark both compile are used (`unnest`, `lag`, an inequality join,
-`row_number`, interval arithmetic).
+`row_number`, interval arithmetic, `lower`, `strip`, `re_extract`).
 """
 
 from __future__ import annotations
@@ -34,18 +38,24 @@ import ibis.expr.types as ir
 
 from ..store import Store
 
-__all__ = ["DEFAULT_LOOKBACK_DAYS", "RULES", "link_changes_to_deployments", "production_deployments"]
+__all__ = ["DEFAULT_LOOKBACK_DAYS", "RULES", "link_changes_to_deployments", "production_deployments", "service_key"]
 
 DEFAULT_LOOKBACK_DAYS = 14
 RULES = ("change_ids", "merge_commit", "commit_range")
 
 
 def production_deployments(store: Store, environments: Sequence[str]) -> ir.Table:
-    """Deployments (any status) to one of the production `environments`."""
+    """Deployments (any status) to one of the production `environments`, compared lower-cased."""
     if not environments:
         raise ValueError("at least one production environment is needed")
     d = store.table("deployments")
-    return d.filter(d.environment.isin(list(environments)))
+    return d.filter(d.environment.lower().isin([e.lower() for e in environments]))
+
+
+def service_key(changes: ir.Table) -> ir.StringValue:
+    """The service a change belongs to for the commit-range rule, lower-cased (module doc, rule 3)."""
+    named = changes.service.strip().nullif("")
+    return named.coalesce(changes.repo.re_extract(r"([^/]+)/*$", 1)).strip().lower()
 
 
 def _candidate(t: ir.Table, rule: str) -> ir.Table:
@@ -55,13 +65,13 @@ def _candidate(t: ir.Table, rule: str) -> ir.Table:
 
 
 def _by_commit_range(deploys: ir.Table, changes: ir.Table, lookback_days: float) -> ir.Table:
-    previous = deploys.started_at.lag().over(group_by=[deploys.service, deploys.environment],
-                                             order_by=[deploys.started_at, deploys.deployment_id])
+    d = deploys.mutate(_service=deploys.service.strip().lower(), _env=deploys.environment.lower())
+    previous = d.started_at.lag().over(group_by=[d._service, d._env], order_by=[d.started_at, d.deployment_id])
     lookback = ibis.interval(seconds=round(lookback_days * 86400))
-    d = deploys.mutate(_after=previous.coalesce(deploys.started_at - lookback))
+    d = d.mutate(_after=previous.coalesce(d.started_at - lookback))
     d = d.filter(d.change_ids.isnull() | (d.change_ids.length() == 0))
-    c = changes.select("change_id", "merged_at", _service=changes.service.coalesce(changes.repo))
-    j = d.join(c, (c._service == d.service) & (c.merged_at > d._after) & (c.merged_at <= d.started_at))
+    c = changes.select("change_id", "merged_at", _cservice=service_key(changes))
+    j = d.join(c, (c._cservice == d._service) & (c.merged_at > d._after) & (c.merged_at <= d.started_at))
     return _candidate(j, "commit_range")
 
 

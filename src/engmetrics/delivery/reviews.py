@@ -7,12 +7,14 @@ Built on `cycle_time.change_stages` (changes merged in [start, end), bots exclud
   in working hours; deploy is left out because many changes have no linked deploy). `pickup_dominates` when
   pickup has the largest share.
 * **Reviewer load concentration** per team: the reviews submitted in [start, end) on non-bot changes by
-  reviewers who are neither bots nor the change's author, counted per reviewer; a reviewer's team is their
-  membership team at `submitted_at` (see `working_time`), and the team's reviewers also include its
-  members with no review (memberships overlapping the window; all memberships without a window). With N
+  reviewers who are neither bots (`reviews.is_bot`, or the name matches `delivery.bots`, see
+  `connectors.bots`) nor the change's author, counted per reviewer; a reviewer's team is their membership
+  team at `submitted_at` (see `working_time`), and the team's reviewers also include its members with no
+  review (memberships overlapping the window; all memberships without a window). With N
   reviewers, the top ceil(20 % x N) by review count (integer arithmetic) hold `top_share` of the team's
   reviews. Example: counts 5, 3, 1, 1, 0 -> N = 5, top 1 -> 5 / 10 = 0.5.
-* **Waiting now**: open changes (not merged, not closed, not bots) with no review yet (no `reviews` row by
+* **Waiting now**: open changes (not merged, not closed, not bots, not drafts: `is_draft` true means the
+  author has not asked for review yet; null counts as false) with no review yet (no `reviews` row by
   someone other than the author and bots, and no `first_review_at`), waiting from ready (`ready_at`, else
   `created_at`) to `now`, in the author's working hours; per author team, n and p50 / p90 / max.
 * **Regions**: per region (first part of the zone name, e.g. `Europe`) of the person whose time a stage is
@@ -37,7 +39,8 @@ from ..quantiles import percentile
 from ..settings import DeliverySettings
 from ..store import Store
 from ..timeutil import UTC_TIMESTAMP
-from .cycle_time import change_stages, is_bot_name
+from .connectors.bots import is_bot_name
+from .cycle_time import change_stages
 from .working_time import span_hours, with_calendar
 
 __all__ = ["Concentration", "RegionStats", "ReviewReport", "StageShares", "Waiting", "review_report",
@@ -175,7 +178,7 @@ def reviewer_concentration(store: Store, settings: DeliverySettings, *, start: d
     c = store.table("changes")
     c = c.filter(~c.is_bot.coalesce(False), ~is_bot_name(c.author, settings.bots)).select(_c="change_id", _a="author")
     r = _window_filter(store.table("reviews"), "submitted_at", start, end)
-    r = r.filter(~is_bot_name(r.reviewer, settings.bots))
+    r = r.filter(~r.is_bot.coalesce(False), ~is_bot_name(r.reviewer, settings.bots))
     r = r.join(c, [r.change_id == c._c, r.reviewer != c._a]).select("change_id", "reviewer", "submitted_at")
     r = r.mutate(_k=r.change_id + ":" + r.reviewer + ":" + r.submitted_at.cast("string"))
     teams = with_calendar(store, r, person="reviewer", at="submitted_at", key="_k")
@@ -200,13 +203,15 @@ def reviewer_concentration(store: Store, settings: DeliverySettings, *, start: d
 
 def waiting_now(store: Store, settings: DeliverySettings, *, now: datetime | None = None,
                 min_group_size: int = 5) -> list[Waiting]:
-    """Per author team, the open changes with no review yet and their wait in working hours (module doc)."""
+    """Per author team, the open non-draft changes with no review yet and their wait in working hours (module
+    doc)."""
     now = now or datetime.now(UTC)
     c = store.table("changes")
-    c = c.filter(~c.is_bot.coalesce(False), ~is_bot_name(c.author, settings.bots), c.merged_at.isnull(),
-                 c.closed_at.isnull(), c.first_review_at.isnull())
+    c = c.filter(~c.is_bot.coalesce(False), ~is_bot_name(c.author, settings.bots), ~c.is_draft.coalesce(False),
+                 c.merged_at.isnull(), c.closed_at.isnull(), c.first_review_at.isnull())
     r = store.table("reviews")
-    r = r.filter(~is_bot_name(r.reviewer, settings.bots)).select(_rc="change_id", _rv="reviewer")
+    r = r.filter(~r.is_bot.coalesce(False), ~is_bot_name(r.reviewer, settings.bots))
+    r = r.select(_rc="change_id", _rv="reviewer")
     c = c.anti_join(r, [c.change_id == r._rc, c.author != r._rv])
     spans = c.select(span_id=c.change_id, person=c.author, start=c.ready_at.coalesce(c.created_at).cast(UTC_TIMESTAMP),
                      end=ibis.literal(now).cast(UTC_TIMESTAMP))

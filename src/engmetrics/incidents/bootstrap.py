@@ -14,7 +14,8 @@ every row, and the interval is the (1 - c)/2 and (1 + c)/2 percentiles (same lin
 statistics. Defaults: B = 2000, c = 0.95, seed = 0: the same data always gives the same interval. The
 interval needs n >= 2 (a single value has no spread to resample); it is None below that. With n below
 about 10 the percentile bootstrap is too narrow, so read such intervals as optimistic. Above `LARGE_SAMPLE`
-values (where resampling costs B x n work for no gain in accuracy) the quantile intervals are the
+values (where resampling costs B x n work for no gain in accuracy: the binomial count below the 90th percentile
+has n q (1 - q) >= 36 there, enough for its normal approximation) the quantile intervals are the
 distribution-free order-statistic intervals, ranks n q -/+ z sqrt(n q (1 - q)), and the mean's is the normal
 interval mean -/+ z s / sqrt(n).
 
@@ -25,7 +26,10 @@ noise* when that interval contains 0. The standard error of each period's median
 (ddof = 1) of its B resampled medians, and the minimum detectable effect is
 MDE = (z_{1-alpha/2} + z_{power}) x sqrt(se_previous^2 + se_current^2) with z the standard normal quantile
 (alpha = 0.05, power = 0.8: 1.95996 + 0.84162 = 2.80158): the smallest change of the median a two-sided
-test at level alpha would detect with probability `power` given samples this size and this spread.
+test at level alpha would detect with probability `power` given samples this size and this spread. When either
+period has more than `LARGE_SAMPLE` values, each median's standard error is instead the width of its
+order-statistic interval (above) / (2 z_{1-alpha/2}), and the change's interval is change -/+ z_{1-alpha/2}
+sqrt(se_previous^2 + se_current^2).
 
 >>> bootstrap([1.0]).median is None
 True
@@ -46,7 +50,7 @@ __all__ = ["DEFAULT_RESAMPLES", "DEFAULT_SEED", "LARGE_SAMPLE", "BootstrapInterv
 
 DEFAULT_RESAMPLES = 2000
 DEFAULT_SEED = 0
-LARGE_SAMPLE = 5000  # above this many values the intervals come from order statistics, not resampling
+LARGE_SAMPLE = 400  # above this many values the intervals come from order statistics, not resampling
 _BLOCK = 256  # resamples evaluated at once: bounds memory to _BLOCK x n floats
 
 Interval = tuple[float, float]
@@ -116,6 +120,12 @@ def _rank_interval(ordered: np.ndarray, q: float, z: float) -> Interval:
     return float(ordered[max(low, 0)]), float(ordered[min(high, n - 1)])
 
 
+def _median_se(values: np.ndarray | list[float], z: float) -> float:
+    """Standard error of the median from the width of its order-statistic interval at `z`."""
+    low, high = _rank_interval(np.sort(np.asarray(values, dtype=float)), 0.5, z)
+    return (high - low) / (2 * z)
+
+
 def _large_sample_intervals(ordered: np.ndarray, confidence: float) -> BootstrapIntervals:
     z = NormalDist().inv_cdf((1 + confidence) / 2)
     half = z * float(np.std(ordered, ddof=1)) / np.sqrt(len(ordered))
@@ -155,11 +165,16 @@ def compare_medians(previous: np.ndarray | list[float], current: np.ndarray | li
     change = None if None in p50s else p50s[1] - p50s[0]  # type: ignore[operator]
     if min(len(previous), len(current)) < 2:
         return MedianComparison(len(previous), len(current), *p50s, change, None, None, None, None)
-    rng = np.random.default_rng(seed)
-    before = _resampled(np.asarray(previous), rng, resamples, _median)["median"]
-    after = _resampled(np.asarray(current), rng, resamples, _median)["median"]
-    ci = _interval(after - before, 1 - alpha)
-    z = NormalDist().inv_cdf(1 - alpha / 2) + NormalDist().inv_cdf(power)
-    mde = float(z * np.sqrt(np.var(before, ddof=1) + np.var(after, ddof=1)))
+    z_test = NormalDist().inv_cdf(1 - alpha / 2)
+    z = z_test + NormalDist().inv_cdf(power)
+    if max(len(previous), len(current)) > LARGE_SAMPLE:
+        se = float(np.hypot(_median_se(previous, z_test), _median_se(current, z_test)))
+        ci, mde = (change - z_test * se, change + z_test * se), z * se  # type: ignore[operator]
+    else:
+        rng = np.random.default_rng(seed)
+        before = _resampled(np.asarray(previous), rng, resamples, _median)["median"]
+        after = _resampled(np.asarray(current), rng, resamples, _median)["median"]
+        ci = _interval(after - before, 1 - alpha)
+        mde = float(z * np.sqrt(np.var(before, ddof=1) + np.var(after, ddof=1)))
     return MedianComparison(len(previous), len(current), *p50s, change, ci, mde,
                             within_noise=ci[0] <= 0 <= ci[1], detectable=abs(change) >= mde)  # type: ignore[arg-type]

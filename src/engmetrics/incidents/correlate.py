@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -133,11 +134,12 @@ def _incident(store: Store, incident_id: str) -> dict[str, Any]:
     return rows[0]
 
 
-def _deploys(store: Store, services: list[str], start: datetime, window: timedelta,
-             explicit: str | None) -> list[dict[str, Any]]:
+def _deploys(store: Store, services: list[str], start: datetime, window: timedelta, explicit: str | None,
+             environments: Sequence[str]) -> list[dict[str, Any]]:
     """Production deploys of `services` in the window, plus the explicit one, with `rolled_back`."""
     d = store.table("deployments")
-    d = d.filter(d.environment == PRODUCTION, d.service.isin(services) | (d.deployment_id == explicit))
+    d = d.filter(d.environment.lower().isin([e.lower() for e in environments]),
+                 d.service.isin(services) | (d.deployment_id == explicit))
     w = ibis.window(group_by=[d.service, d.environment], order_by=[d.started_at, d.deployment_id])
     d = d.mutate(rolled_back=d.is_rollback.lead().over(w).fill_null(False))
     in_window = (d.started_at <= _at(start)) & (d.started_at >= _at(start - window)) & d.service.isin(services)
@@ -145,7 +147,8 @@ def _deploys(store: Store, services: list[str], start: datetime, window: timedel
     return d.select("deployment_id", "service", "started_at", "status", "rolled_back").to_pyarrow().to_pylist()
 
 
-def _deployment_evidence(store: Store, inc: dict[str, Any], window: timedelta) -> list[Evidence]:
+def _deployment_evidence(store: Store, inc: dict[str, Any], window: timedelta,
+                         environments: Sequence[str]) -> list[Evidence]:
     relation = {inc["service"]: "service"} if inc["service"] else {}
     if inc["service"]:
         rel = related_services(store)
@@ -153,7 +156,7 @@ def _deployment_evidence(store: Store, inc: dict[str, Any], window: timedelta) -
             relation.setdefault(r["related"], r["relation"])  # calls and is called: "dependent" < "depends_on"
     explicit = inc["caused_by_deployment_id"]
     found = []
-    for d in _deploys(store, list(relation), inc["start"], window, explicit):
+    for d in _deploys(store, list(relation), inc["start"], window, explicit, environments):
         failed = d["status"] == "failure" or bool(d["rolled_back"])
         kind = "explicit" if d["deployment_id"] == explicit else relation[d["service"]]
         score = deploy_score(kind, failed, inc["start"] - d["started_at"], window)
@@ -255,12 +258,14 @@ def _similar_evidence(store: Store, inc: dict[str, Any], threshold: float,
 
 
 def correlate_incident(store: Store, incident_id: str, *, window_hours: float, similarity_threshold: float = 0.3,
-                       reader: Principal | None = None) -> list[Evidence]:
+                       reader: Principal | None = None, environments: Sequence[str] = (PRODUCTION,)
+                       ) -> list[Evidence]:
     """Ranked evidence about `incident_id` (see module doc) as `reader` (None: the workspace owner) may see
-    it; InputError when there is no such incident."""
+    it; deployments to one of the production `environments` (case ignored); InputError when there is no such
+    incident."""
     inc = _incident(store, incident_id)
     window = timedelta(hours=window_hours)
-    found = _deployment_evidence(store, inc, window) + _alert_evidence(store, inc, window)
+    found = _deployment_evidence(store, inc, window, environments) + _alert_evidence(store, inc, window)
     if inc["service"]:
         found += _sli_evidence(store, inc["service"], inc["start"], window)
         found += _telemetry_evidence(store, inc["service"], inc["start"], window)

@@ -6,7 +6,8 @@ row):
 - Impact start = `impact_started_at`, else `declared_at` (`engmetrics.slo.incidents_window.incident_window`).
 - An explicit `caused_by_deployment_id` wins: rule ``explicit``, whatever its time (the id is taken as
   recorded, even when `deployments` has no such row).
-- Otherwise the candidates are the **production** deployments (any status) that started within the window
+- Otherwise the candidates are the **production** deployments (any status; `environment` one of
+  `environments`, compared lower-cased: ``Production`` is ``production``) that started within the window
   before impact start, edges included: ``start - window_hours <= started_at <= start``. With
   ``match="service"`` only deployments of the incident's own service count (rule ``service``); with
   ``match="dependency"`` also those of its dependencies in both directions of `services.depends_on`: a
@@ -66,7 +67,7 @@ def link_incidents_to_deployments(store: Store, *, window_hours: float,
                          _pref=ibis.literal(1))
         targets = targets.union(dep, distinct=True)
     d = store.table("deployments")
-    d = d.filter(d.environment.isin(list(environments)))
+    d = d.filter(d.environment.lower().isin([e.lower() for e in environments]))
     window = ibis.interval(seconds=round(window_hours * 3600))
     j = targets.join(d, (targets._target == d.service) & (d.started_at <= targets._start)
                      & (d.started_at >= targets._start - window))

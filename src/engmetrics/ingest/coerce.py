@@ -84,7 +84,9 @@ def _timestamp(r: str, form: str, source: str, rules: TimeRules) -> tuple[str, s
     """(typed, form helper, refusals) for a timestamp column.
 
     Text values are classified once into a helper column `form`: o = has an offset, s / m = epoch
-    seconds / milliseconds, n = naive local time; only naive values need `--assume-tz`.
+    seconds / milliseconds, n = naive local time; only naive values need `--assume-tz`; x = neither a
+    number nor text starting with an ISO-8601 date YYYY-MM-DD (DuckDB would read `5/1/25` as 25 January
+    of the year 5): refused.
     """
     if source.startswith("TIMESTAMP WITH TIME ZONE") or source == "TIMESTAMPTZ":
         return r, None, []
@@ -95,9 +97,10 @@ def _timestamp(r: str, form: str, source: str, rules: TimeRules) -> tuple[str, s
         v = f"abs({r}::DOUBLE)"
         return (f"CASE WHEN {v} >= 1e8 AND {v} < 1e10 THEN to_timestamp({r}::DOUBLE) "
                 f"WHEN {v} >= 1e11 AND {v} < 1e13 THEN to_timestamp({r}::DOUBLE / 1000) END"), None, []
-    helper = (f"CASE WHEN {r} IS NULL THEN NULL WHEN suffix({r}, 'Z') OR regexp_matches({r}, '{_OFFSET}') "
-              f"THEN 'o' WHEN regexp_full_match({r}, '{_EPOCH_S}') THEN 's' "
-              f"WHEN regexp_full_match({r}, '{_EPOCH_MS}') THEN 'm' ELSE 'n' END")
+    # An ISO date (YYYY-MM-DD...) has its first '-' at position 5; epoch numbers never do.
+    helper = (f"CASE WHEN {r} IS NULL THEN NULL WHEN substr({r}, 5, 1) <> '-' THEN CASE "
+              f"WHEN regexp_full_match({r}, '{_EPOCH_S}') THEN 's' WHEN regexp_full_match({r}, '{_EPOCH_MS}') "
+              f"THEN 'm' ELSE 'x' END WHEN suffix({r}, 'Z') OR regexp_matches({r}, '{_OFFSET}') THEN 'o' ELSE 'n' END")
     local = f"TRY_CAST({r} AS TIMESTAMP)"
     naive, refusals = _naive_to_utc(local, rules)
     with_offset = (f"coalesce(TRY_CAST({r} AS TIMESTAMPTZ), TRY_CAST(regexp_replace(upper({r}), "

@@ -22,11 +22,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import InputError
+from ..globs import glob_regex
 from ..store import REGISTRY, Column, Dataset, Store
-from .coerce import FORM, TYPED, TimeRules, column_sql, quote_ident, quote_literal
+from .coerce import FORM, TYPED, ColumnSql, TimeRules, column_sql, quote_ident, quote_literal
 from .progress import Progress, watching
 from .pseudonym import hmac_sql
-from .sources import REJECTS, Source, open_source, physical_lines
+from .sources import REJECTS, Source, csv_units, open_source
 
 __all__ = ["IngestResult", "ingest_files"]
 
@@ -53,13 +54,26 @@ class IngestResult:
         return data
 
 
-def _typed_select(dataset: Dataset, source: Source, rules: TimeRules, key: bytes | None, file_index: int) -> str:
+def _bot_sql(dataset: Dataset, bots: Sequence[str]) -> str | None:
+    """The stored value of the dataset's bot flag: what the file says, or its person matching a bot glob
+    (on the name as written, before it is pseudonymised); None when there is no flag or no glob."""
+    if dataset.bot_flag is None or not bots:
+        return None
+    flag, person = (quote_ident(c) for c in dataset.bot_flag)
+    pattern = quote_literal("^" + glob_regex(bots) + "$")
+    return f"(coalesce({flag}, FALSE) OR coalesce(regexp_matches(lower({person}::VARCHAR), {pattern}), FALSE))"
+
+
+def _typed_select(dataset: Dataset, source: Source, rules: TimeRules, key: bytes | None, file_index: int,
+                  bots: Sequence[str] = ()) -> str:
     """SQL over the source yielding typed columns, the row's value hash `_h`, and for refused rows
     `_reason`, `_column` and `_record` (NULL for valid rows).
 
     Layers: raw values (renamed `__r_<col>`) and helpers; typed values; the verdict `_ok`; output.
     """
-    specs = [column_sql(c, quote_ident("__r_" + c.name), source.types[c.name], rules) for c in dataset.columns
+    # A column the file lacks is NULL in every row: nothing to type or check, a constant in the hash.
+    specs = [column_sql(c, quote_ident("__r_" + c.name), source.types[c.name], rules) if c.name not in source.absent
+             else ColumnSql(c.name, f"NULL::{c.sql_type}", None, ()) for c in dataset.columns
              if not (dataset.hash_key and c.name in dataset.key)]
     form = {s.name: quote_ident("__f_" + s.name) for s in specs}
     raw = ", ".join(f"{quote_ident(c)} AS {quote_ident('__r_' + c)}" for c in dataset.column_names)
@@ -80,11 +94,18 @@ def _typed_select(dataset: Dataset, source: Source, rules: TimeRules, key: bytes
     reasons = ", ".join(f"CASE WHEN {c} THEN {m} END" for c, m, _ in checks) or "NULL"
     first = ", ".join(f"CASE WHEN {c} THEN {quote_literal(col)} END" for c, _, col in checks) or "NULL"
 
+    bot = _bot_sql(dataset, bots)
+
     def out(c: str) -> str:
         col = dataset.column(c)
+        if bot is not None and c == dataset.bot_flag[0]:  # type: ignore[index]
+            return bot
         if dataset.hash_key and c in dataset.key:
-            parts = ", ".join(f"coalesce({_text(dataset.column(v))}, chr(0))" for v in dataset.value_columns)
+            parts = ", ".join("chr(0)" if v in source.absent else f"coalesce({_text(dataset.column(v))}, chr(0))"
+                              for v in dataset.value_columns)
             return f"md5(concat_ws(chr(31), {parts}))"
+        if col.person and col.type == "string[]":
+            return f"list_transform({quote_ident(c)}, _v -> {hmac_sql('_v', _need_key(key, dataset))})"
         if col.person:
             return hmac_sql(quote_ident(c), _need_key(key, dataset))
         return quote_ident(c)
@@ -119,8 +140,9 @@ def _need_key(key: bytes | None, dataset: Dataset) -> bytes:
     return key
 
 
-def _stage_file(con, dataset: Dataset, source: Source, rules: TimeRules, key: bytes | None, index: int) -> None:
-    con.execute(f"INSERT INTO {_T} {_typed_select(dataset, source, rules, key, index)}")
+def _stage_file(con, dataset: Dataset, source: Source, rules: TimeRules, key: bytes | None, index: int,
+                bots: Sequence[str]) -> None:
+    con.execute(f"INSERT INTO {_T} {_typed_select(dataset, source, rules, key, index, bots)}")
     con.execute(f"INSERT INTO _em_files SELECT ?, ?, min(rowid) FROM {_T} WHERE _file = ?",
                 [index, source.fmt, index])
     if source.fmt != "csv":
@@ -145,12 +167,7 @@ def _map_csv_lines(con, path: Path, index: int) -> None:
     (an odd number of quotes so far). Good records, in order, are the units that are neither blank,
     the header, nor a malformed record; the n-th of them is the n-th staged row of the file.
     """
-    con.execute(f"""
-        INSERT INTO _em_units
-        SELECT {index}, row_number() OVER (ORDER BY ln), ln, _text IS NULL FROM (
-            SELECT ln, _text, coalesce(sum(strlen(_text) - strlen(replace(_text, '"', ''))) OVER (
-                ORDER BY ln ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) % 2 = 1 AS _inside
-            FROM ({physical_lines(path)})) WHERE NOT _inside""")
+    con.execute(f"INSERT INTO _em_units SELECT {index}, unit, line, blank FROM ({csv_units(path)})")
     con.execute(f"""
         UPDATE _em_structural s SET line = u.line FROM _em_units u
         WHERE s._file = {index} AND u._file = {index} AND u.unit = s.line""")
@@ -186,15 +203,13 @@ def _hash(cols: list[str], alias: str = "") -> str:
     return f"hash({', '.join(prefix + quote_ident(c) for c in cols)})" if cols else "0"
 
 
-def _upsert(con, dataset: Dataset, result: IngestResult) -> None:
-    target, key, values = quote_ident(dataset.name), dataset.key, dataset.value_columns
-    cols = ", ".join(quote_ident(c) for c in dataset.column_names)
-    on = " AND ".join(f"t.{quote_ident(k)} = f.{quote_ident(k)}" for k in key)
-    keys = ", ".join(quote_ident(k) for k in key)
-    valid = f"(SELECT *, rowid AS _seq FROM {_T} WHERE _reason IS NULL)"  # rowid: file order, file by file
-    matched, stored = f"c.{quote_ident(key[0])} IS NOT NULL", _hash(values, "c")
-    joined = " AND ".join(f"c.{quote_ident(k)} = s.{quote_ident(k)}" for k in key)
-    inserted, updated, unchanged, repeats = con.execute(f"""
+def _counts(con, dataset: Dataset, valid: str) -> tuple[int, int, int, int]:
+    """(inserted, updated, unchanged, repeats) of the staged valid rows against the store; a repeat is a
+    row whose key an earlier row of the batch has."""
+    target, keys = quote_ident(dataset.name), ", ".join(quote_ident(k) for k in dataset.key)
+    matched, stored = f"c.{quote_ident(dataset.key[0])} IS NOT NULL", _hash(dataset.value_columns, "c")
+    joined = " AND ".join(f"c.{quote_ident(k)} = s.{quote_ident(k)}" for k in dataset.key)
+    return con.execute(f"""
         WITH s AS (SELECT {keys}, _h, lag(_h) OVER (PARTITION BY {keys} ORDER BY _seq) AS _prev
                    FROM {valid})
         SELECT count(*) FILTER (WHERE s._prev IS NULL AND NOT {matched}),
@@ -202,6 +217,30 @@ def _upsert(con, dataset: Dataset, result: IngestResult) -> None:
                count(*) FILTER (WHERE (s._prev IS NULL AND {matched} AND {stored} = s._h) OR s._prev = s._h),
                count(*) FILTER (WHERE s._prev IS NOT NULL)
         FROM s LEFT JOIN {target} c ON {joined}""").fetchone()
+
+
+def _number_repeats(con, dataset: Dataset) -> None:
+    """Identical rows within one file of a hash-keyed dataset are distinct charges, not one: the n-th
+    (n > 1) is keyed md5(hash || ':' || n). Re-reading the file gives the same keys (nothing doubles);
+    the same row in another file is the same row."""
+    key = quote_ident(dataset.key[0])
+    con.execute(f"""
+        UPDATE {_T} t SET {key} = md5(r.{key} || ':' || r.n) FROM (
+            SELECT rowid AS _rid, {key}, row_number() OVER (PARTITION BY _file, {key} ORDER BY rowid) AS n
+            FROM {_T} WHERE _reason IS NULL QUALIFY n > 1) r
+        WHERE t.rowid = r._rid""")
+
+
+def _upsert(con, dataset: Dataset, result: IngestResult) -> None:
+    target, key, values = quote_ident(dataset.name), dataset.key, dataset.value_columns
+    cols = ", ".join(quote_ident(c) for c in dataset.column_names)
+    on = " AND ".join(f"t.{quote_ident(k)} = f.{quote_ident(k)}" for k in key)
+    keys = ", ".join(quote_ident(k) for k in key)
+    valid = f"(SELECT *, rowid AS _seq FROM {_T} WHERE _reason IS NULL)"  # rowid: file order, file by file
+    inserted, updated, unchanged, repeats = _counts(con, dataset, valid)
+    if repeats and dataset.hash_key:
+        _number_repeats(con, dataset)
+        inserted, updated, unchanged, repeats = _counts(con, dataset, valid)
     result.inserted, result.updated, result.unchanged = inserted, updated, unchanged
     final = valid
     if repeats:  # the later row of a repeated key wins
@@ -263,7 +302,7 @@ def _write(con, spec: Dataset, names: list[str], batch: str, strict: bool, resul
 def ingest_files(store: Store, dataset: str, files: Sequence[Path], *, fmt: str | None = None,
                  assume_tz: str | None = None, strict: bool = False, pseudonym_key: bytes | None = None,
                  progress: Progress | None = None, names: Sequence[str] | None = None,
-                 reasons: bool = False) -> IngestResult:
+                 reasons: bool = False, bots: Sequence[str] = ()) -> IngestResult:
     """Validate and upsert `files` into `dataset` in one transaction; return the accounting.
 
     Invalid rows go to the quarantine with file, line, column and reason; with `strict` any invalid
@@ -271,7 +310,8 @@ def ingest_files(store: Store, dataset: str, files: Sequence[Path], *, fmt: str 
     accounting and the quarantine call the files, e.g. an upload's own file name instead of its temporary
     path; by default the paths as given. With `reasons` (for JSON Lines written by a connector), a record
     whose `_reason` key holds a non-empty text is quarantined with that reason; in user files the key is
-    ordinary data and ignored.
+    ordinary data and ignored. `bots` (globs, `settings.delivery.bots`) set a dataset's bot flag (`changes.is_bot`,
+    `reviews.is_bot`, `commit_files.is_bot`) where its person matches one, before names are pseudonymised.
     """
     spec = REGISTRY.get_dataset(dataset)
     paths = [Path(f) for f in files]
@@ -293,7 +333,7 @@ def ingest_files(store: Store, dataset: str, files: Sequence[Path], *, fmt: str 
                 source = open_source(con, spec, path, fmt, reasons=reasons)
                 if source.ignored_columns:
                     result.ignored_columns[shown[index]] = source.ignored_columns
-                _stage_file(con, spec, source, rules, pseudonym_key, index)
+                _stage_file(con, spec, source, rules, pseudonym_key, index, bots)
         with watching(con, progress, f"writing {dataset}", len(paths), steps):
             con.execute("BEGIN TRANSACTION")
             try:

@@ -8,6 +8,11 @@ object, or, for files written by a connector (`reasons=True`), a record that car
 the key `_reason`: how connectors quarantine what only they can see, such as an unknown vendor severity)
 and the dataset's columns as raw values. The engine
 streams the file; nothing is loaded into Python.
+
+What a dataset declares shapes the reading: `null_strings` (text read as NULL, e.g. FOCUS exports writing
+`NULL`), `ignore_header_case` (a CSV or Parquet column `SkuPriceid` fills `SkuPriceId`; an exact name wins)
+and `extensions_column` (a CSV or Parquet file's other columns are kept there as a JSON object by name,
+values as the file has them, instead of being ignored).
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ from ..errors import InputError
 from ..store.registry import Dataset
 from .coerce import quote_ident, quote_literal
 
-__all__ = ["FORMATS", "REASON_KEY", "Source", "detect_format", "open_source", "physical_lines"]
+__all__ = ["FORMATS", "REASON_KEY", "Source", "csv_header", "csv_text_reader", "csv_units", "detect_format",
+           "open_source", "physical_lines"]
 
 FORMATS = ("csv", "jsonl", "parquet")
 _SUFFIXES = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
@@ -41,6 +47,7 @@ class Source:
     query: str
     types: dict[str, str]
     ignored_columns: list[str] = field(default_factory=list)
+    absent: frozenset[str] = frozenset()  # dataset columns the file lacks: NULL in every row
 
 
 def detect_format(path: Path, fmt: str | None) -> str:
@@ -80,7 +87,8 @@ def _delimiter(path: Path) -> str:
     return "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
 
 
-def _csv_header(path: Path) -> list[str]:
+def csv_header(path: Path) -> list[str]:
+    """The header's column names (trimmed); InputError for an unreadable or empty file or a repeated name."""
     opener = gzip.open if _is_gzip(path) else open
     try:
         with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:  # type: ignore[operator]
@@ -98,30 +106,62 @@ def _csv_header(path: Path) -> list[str]:
     return header
 
 
-def _require(dataset: Dataset, present: list[str], path: Path) -> list[str]:
+def _columns(dataset: Dataset, present: list[str], path: Path) -> tuple[dict[str, str], list[str]]:
+    """Which of the file's columns fills each dataset column (exact names first, then, where the dataset
+    ignores header case, names in another casing), and the file's other columns. Refuses a file lacking
+    a required column."""
+    filled = {c: c for c in present if c in dataset.column_index}
+    if dataset.ignore_header_case:
+        folded = {c.lower(): c for c in dataset.column_names}
+        for name in present:
+            target = folded.get(name.lower())
+            if target is not None and target not in filled and name not in dataset.column_index:
+                filled[target] = name
     missing = [c.name for c in dataset.columns
-               if c.required and c.name not in present and not (dataset.hash_key and c.name in dataset.key)]
+               if c.required and c.name not in filled and not (dataset.hash_key and c.name in dataset.key)]
     if missing:
         raise InputError(f"lacks required column(s) {', '.join(missing)} for dataset {dataset.name}",
                          file=path, line=1)
-    return [c for c in present if c not in dataset.column_index]
+    used = set(filled.values())
+    return filled, [c for c in present if c not in used]
 
 
-def _select(dataset: Dataset, present: set[str], expr: dict[str, str] | None = None) -> str:
+def _null_strings(dataset: Dataset, value: str) -> str:
+    """`value` (text) with the dataset's null spellings read as NULL."""
+    if not dataset.null_strings:
+        return value
+    spellings = ", ".join(quote_literal(v) for v in dataset.null_strings)
+    return f"CASE WHEN {value} IN ({spellings}) THEN NULL ELSE {value} END"
+
+
+def _select(dataset: Dataset, filled: dict[str, str], others: list[str], value=quote_ident) -> tuple[str, list[str]]:
+    """The dataset's columns from the file's (`value(name)`: SQL of a file column) and the columns ignored.
+
+    With an extensions column the file's other columns are kept there, as a JSON object by name.
+    """
+    extensions = dataset.extensions_column if others and dataset.extensions_column not in filled else None
     cols = []
     for c in dataset.column_names:
-        if c in present:
-            cols.append(f"{(expr or {}).get(c, quote_ident(c))} AS {quote_ident(c)}")
+        if c in filled:
+            cols.append(f"{value(filled[c])} AS {quote_ident(c)}")
+        elif c == extensions:
+            pairs = ", ".join(f"{quote_literal(o)}, {value(o)}" for o in others)
+            cols.append(f"json_object({pairs})::VARCHAR AS {quote_ident(c)}")
         else:
             cols.append(f"NULL::VARCHAR AS {quote_ident(c)}")
-    return ", ".join(cols)
+    return ", ".join(cols), [] if extensions else others
 
 
-def _csv_reader(path: Path, header: list[str], rejects: str) -> str:
+def csv_text_reader(path: Path, header: list[str], rejects: str, null_strings: tuple[str, ...] = ()) -> str:
+    """DuckDB `read_csv` of every column as text; malformed records are skipped into table `rejects`
+    (its `line` is the reader's unit, see `csv_units`); `null_strings` (and empty values) read as NULL."""
     columns = "{" + ", ".join(f"{quote_literal(h)}: 'VARCHAR'" for h in header) + "}"
+    nulls = ""
+    if null_strings:  # the reader's own option: faster than a CASE over every value
+        nulls = ", nullstr = [" + ", ".join(quote_literal(v) for v in sorted({*null_strings, ""})) + "]"
     return (f"read_csv({quote_literal(str(path))}, header = true, auto_detect = false, columns = {columns}, "
             f"delim = {quote_literal(_delimiter(path))}, quote = '\"', escape = '\"', store_rejects = true, "
-            f"{_compression(path)}, rejects_table = '{rejects}', rejects_scan = '{rejects}_scan')")
+            f"{_compression(path)}, rejects_table = '{rejects}', rejects_scan = '{rejects}_scan'{nulls})")
 
 
 def physical_lines(path: Path) -> str:
@@ -132,15 +172,34 @@ def physical_lines(path: Path) -> str:
     return f"SELECT row_number() OVER () AS ln, _text FROM {reader}"
 
 
+def _absent(dataset: Dataset, filled: dict[str, str], ignored: list[str], others: list[str]) -> frozenset[str]:
+    """The dataset columns `_select` fills with NULL (the extensions column is filled when others are kept)."""
+    kept = {dataset.extensions_column} if others and not ignored else set()
+    return frozenset(c for c in dataset.column_names if c not in filled and c not in kept)
+
+
+def csv_units(path: Path) -> str:
+    """SQL yielding the CSV reader's units of a text file: `unit` (1-based), the physical `line` it starts
+    on, and `blank`. The reader counts a record spanning lines as one unit and a blank line as one; a
+    line starts a unit unless it continues a quoted field (an odd number of quotes so far). Unit 1 is
+    the header; the non-blank units after it are the records, in order."""
+    return f"""
+        SELECT row_number() OVER (ORDER BY ln) AS unit, ln AS line, _text IS NULL AS blank FROM (
+            SELECT ln, _text, coalesce(sum(strlen(_text) - strlen(replace(_text, '"', ''))) OVER (
+                ORDER BY ln ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) % 2 = 1 AS _inside
+            FROM ({physical_lines(path)})) WHERE NOT _inside"""
+
+
 def _csv(con, dataset: Dataset, path: Path) -> Source:
-    header = _csv_header(path)
-    ignored = _require(dataset, header, path)
+    header = csv_header(path)
+    filled, others = _columns(dataset, header, path)
     for table in (REJECTS, REJECTS + "_scan"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
-    reader = _csv_reader(path, header, REJECTS)
-    query = f"SELECT NULL::BIGINT AS _row, NULL::VARCHAR AS _refusal, {_select(dataset, set(header))} FROM {reader}"
+    reader = csv_text_reader(path, header, REJECTS, dataset.null_strings)
+    columns, ignored = _select(dataset, filled, others)
+    query = f"SELECT NULL::BIGINT AS _row, NULL::VARCHAR AS _refusal, {columns} FROM {reader}"
     types = {c: "VARCHAR" for c in dataset.column_names}
-    return Source(path, "csv", query, types, ignored)
+    return Source(path, "csv", query, types, ignored, _absent(dataset, filled, ignored, others))
 
 
 def _jsonl(con, dataset: Dataset, path: Path, reasons: bool) -> Source:
@@ -155,10 +214,11 @@ def _jsonl(con, dataset: Dataset, path: Path, reasons: bool) -> Source:
         raise InputError("the file is empty (no JSON Lines)", file=path, line=1)
     if not found[0]:
         raise InputError("no line is a JSON object; is this JSON Lines?", file=path, line=1)
-    expr = {c: f"_j ->> {quote_literal(c)}" for c in dataset.column_names}
     given = f"nullif(trim(_j ->> '{REASON_KEY}'), '')" if reasons else "NULL"
     refusal = f"CASE WHEN coalesce(json_type(_j) <> 'OBJECT', TRUE) THEN 'not a JSON object' ELSE {given} END"
-    query = f"SELECT _row, {refusal} AS _refusal, {_select(dataset, set(dataset.column_names), expr)} FROM ({objects})"
+    columns, _ = _select(dataset, {c: c for c in dataset.column_names}, [],
+                         lambda c: _null_strings(dataset, f"(_j ->> {quote_literal(c)})"))
+    query = f"SELECT _row, {refusal} AS _refusal, {columns} FROM ({objects})"
     return Source(path, "jsonl", query, {c: "VARCHAR" for c in dataset.column_names})
 
 
@@ -169,10 +229,15 @@ def _parquet(con, dataset: Dataset, path: Path) -> Source:
     except Exception as exc:
         raise InputError(f"not a readable Parquet file: {exc}", file=path) from None
     types = {name: str(kind) for name, kind, *_ in described if name != "file_row_number"}
-    ignored = _require(dataset, list(types), path)
-    query = (f"SELECT file_row_number + 1 AS _row, NULL::VARCHAR AS _refusal, {_select(dataset, set(types))} "
-             f"FROM {reader}")
-    return Source(path, "parquet", query, {c: types.get(c, "VARCHAR") for c in dataset.column_names}, ignored)
+    filled, others = _columns(dataset, list(types), path)
+
+    def value(name: str) -> str:
+        return _null_strings(dataset, quote_ident(name)) if types[name] == "VARCHAR" else quote_ident(name)
+
+    columns, ignored = _select(dataset, filled, others, value)
+    query = f"SELECT file_row_number + 1 AS _row, NULL::VARCHAR AS _refusal, {columns} FROM {reader}"
+    kinds = {c: types[filled[c]] if c in filled else "VARCHAR" for c in dataset.column_names}
+    return Source(path, "parquet", query, kinds, ignored, _absent(dataset, filled, ignored, others))
 
 
 def open_source(con, dataset: Dataset, path: Path, fmt: str | None, *, reasons: bool = False) -> Source:

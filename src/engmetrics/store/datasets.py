@@ -33,6 +33,8 @@ _people = Dataset(
         C("valid_to", "date", description="last day of this membership (null = current)"),
         C("team", required=True, description="team the person belongs to"),
         C("timezone", description="IANA time zone of the person's working hours"),
+        C("aliases", "string[]", person=True, since=7,
+          description="other identifiers of the person in other sources (git e-mail, VCS login), pseudonymised"),
     ), rules=(_after("valid_to", "valid_from"),))
 
 _services = Dataset(
@@ -41,6 +43,8 @@ _services = Dataset(
         C("team", required=True, description="owning team"),
         C("tier", "int", min=0, max=4, description="criticality tier, 0 most critical"),
         C("depends_on", "string[]", description="services this one calls"),
+        C("repo", since=7, description="repository of its code (default: the repository named like the service)"),
+        C("path_prefix", since=7, description="path of its code inside the repository (monorepos); none: all"),
     ))
 
 _holidays = Dataset(
@@ -83,22 +87,27 @@ _changes = Dataset(
         C("ready_at", ts), C("first_review_at", ts), C("approved_at", ts), C("merged_at", ts),
         C("closed_at", ts), C("merge_commit_sha"), C("additions", "int", min=0), C("deletions", "int", min=0),
         C("is_bot", "bool"),
+        C("is_draft", "bool", since=7, description="still a draft (not ready for review) when last read"),
     ), rules=(_after("merged_at", "created_at"), _after("first_review_at", "created_at")),
-    time_column="created_at")
+    time_column="created_at", bot_flag=("is_bot", "author"))
 
 _reviews = Dataset(
     "reviews", "Reviews submitted on changes.", ("change_id", "reviewer", "submitted_at"), (
         C("change_id", required=True), C("reviewer", required=True, person=True),
         C("submitted_at", ts, required=True),
         C("state", required=True, enum=("approved", "changes_requested", "commented", "dismissed")),
-    ), time_column="submitted_at")
+        C("is_bot", "bool", since=7, description="the reviewer is a bot (delivery.bots or the source says so)"),
+    ), time_column="submitted_at", bot_flag=("is_bot", "reviewer"))
 
 _commit_files = Dataset(
     "commit_files", "Files touched per commit (from git log --numstat).", ("sha", "path"), (
         C("sha", required=True), C("path", required=True), C("repo", required=True),
         C("author", required=True, person=True), C("committed_at", ts, required=True),
         C("added", "int", min=0), C("deleted", "int", min=0),
-    ), time_column="committed_at")
+        C("is_bot", "bool", since=7, description="the author is a bot (delivery.bots or the source says so)"),
+        C("is_merge", "bool", since=7,
+          description="a merge commit's diff against its first parent: scopes changes, not authorship or churn"),
+    ), time_column="committed_at", bot_flag=("is_bot", "author"))
 
 _incidents = Dataset(
     "incidents", "Incidents with their lifecycle timestamps.", ("incident_id",), (
@@ -156,17 +165,40 @@ _FOCUS_NUMBERS = (
     "BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "ConsumedQuantity", "ContractedUnitPrice",
     "ListUnitPrice", "PricingQuantity",
 )
+_FOCUS_1_1_STRINGS = (
+    "CapacityReservationId", "CapacityReservationStatus", "CommitmentDiscountUnit", "ServiceSubcategory", "SkuMeter",
+)
+_FOCUS_1_1_NUMBERS = ("CommitmentDiscountQuantity",)
+_FOCUS_1_2_STRINGS = ("BillingAccountType", "SubAccountType", "InvoiceId", "PricingCurrency")
+_FOCUS_1_2_NUMBERS = (
+    "PricingCurrencyContractedUnitPrice", "PricingCurrencyEffectiveCost", "PricingCurrencyListUnitPrice",
+)
+# Enumerated FOCUS columns (spec values; files in any casing are normalised to these). ServiceCategory is
+# checked by `engmetrics cost validate`, not at ingest: a mislabelled category is no reason to drop a charge.
+_FOCUS_ENUMS = {
+    "ChargeClass": ("Correction",), "ChargeFrequency": ("One-Time", "Recurring", "Usage-Based"),
+    "PricingCategory": ("Standard", "Dynamic", "Committed", "Other"),
+    "CommitmentDiscountStatus": ("Used", "Unused"), "CommitmentDiscountCategory": ("Spend", "Usage"),
+    "CapacityReservationStatus": ("Used", "Unused"),
+}
 _cost = Dataset(
     "cost", "Cloud billing in FOCUS 1.x columns (spec names) plus x_ extensions.", ("x_row_hash",), (
-        C("x_row_hash", required=True, description="hash of every other column (the row's identity)"),
+        C("x_row_hash", required=True, description="hash of every other column (the row's identity); the n-th "
+          "identical line of one file adds n, so repeated charges stay distinct"),
         C("BillingPeriodStart", ts, required=True), C("BillingPeriodEnd", ts, required=True),
         C("ChargePeriodStart", ts, required=True), C("ChargePeriodEnd", ts, required=True),
         C("ChargeCategory", required=True, enum=("Usage", "Purchase", "Tax", "Credit", "Adjustment")),
         *(C(n, "float", required=n in ("BilledCost", "EffectiveCost")) for n in _FOCUS_NUMBERS),
-        *(C(n) for n in _FOCUS_STRINGS),
+        *(C(n, enum=_FOCUS_ENUMS.get(n, ())) for n in _FOCUS_STRINGS),
         C("Tags", "json", description="FOCUS Tags as a JSON object"),
+        *(C(n, enum=_FOCUS_ENUMS.get(n, ()), since=7) for n in _FOCUS_1_1_STRINGS + _FOCUS_1_2_STRINGS),
+        *(C(n, "float", since=7) for n in _FOCUS_1_1_NUMBERS + _FOCUS_1_2_NUMBERS),
+        C("SkuPriceDetails", "json", since=7, description="FOCUS 1.1 SkuPriceDetails as a JSON object"),
+        C("x_extensions", "json", since=7,
+          description="the export's other columns (x_* and provider columns outside the spec), by name"),
     ), rules=(_after("ChargePeriodEnd", "ChargePeriodStart"), _after("BillingPeriodEnd", "BillingPeriodStart")),
-    time_column="ChargePeriodStart", naive_timestamps_utc=True, hash_key=True, restricted=True)
+    time_column="ChargePeriodStart", naive_timestamps_utc=True, hash_key=True, restricted=True,
+    null_strings=("NULL", "null", "Null", ""), ignore_header_case=True, extensions_column="x_extensions")
 
 _utilization = Dataset(
     "utilization", "CPU and memory utilisation per resource.", ("resource_id", "ts"), (

@@ -35,6 +35,12 @@ def _dataset(ds: Dataset) -> list[str]:
         lines.append(f"Time column: `{ds.time_column}`.")
     if ds.naive_timestamps_utc:
         lines.append("Timestamps without an offset are read as UTC (the format's specification says so).")
+    if ds.null_strings:
+        lines.append("Text values " + ", ".join(f"`{v}`" for v in ds.null_strings if v) + " and empty ones are null.")
+    if ds.ignore_header_case:
+        lines.append("Column names in a file match in any casing (`skupriceid` fills `SkuPriceId`).")
+    if ds.extensions_column:
+        lines.append(f"A file's other columns are kept, by name, as a JSON object in `{ds.extensions_column}`.")
     if ds.restricted:
         lines.append("Raw rows may be restricted to named roles (`policies/access.yaml`).")
     lines += ["", "| column | type | constraints | description |", "| --- | --- | --- | --- |"]

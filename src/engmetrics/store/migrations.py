@@ -76,6 +76,13 @@ def _api_tokens(con) -> None:
             expires_at TIMESTAMPTZ NOT NULL, revoked_at TIMESTAMPTZ)""")
 
 
+def _notifications(con) -> None:
+    con.execute("""
+        CREATE TABLE _notifications (
+            key VARCHAR NOT NULL, channel VARCHAR NOT NULL, sent_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (key, channel))""")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "schema version, ingest log, quarantine and metric results", _create_meta),
     Migration(2, "the canonical datasets of DESIGN.md", registry_changes(2)),
@@ -83,6 +90,8 @@ MIGRATIONS: list[Migration] = [
     Migration(4, "API tokens (hashed secrets, role, teams, expiry, revocation)", _api_tokens),
     Migration(5, "release gate overrides", registry_changes(5)),
     Migration(6, "postmortems", registry_changes(6)),
+    Migration(7, "FOCUS 1.1 and 1.2 cost columns, x_ extensions, service code locations", registry_changes(7)),
+    Migration(8, "notifications sent (at most once per alert and webhook)", _notifications),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -78,6 +78,10 @@ class Dataset:
     naive_timestamps_utc: bool = False  # the format's spec fixes UTC (FOCUS)
     hash_key: bool = False  # the key is a hash of every other column (no natural key)
     restricted: bool = False  # raw data readable only by named roles (policies/access.yaml)
+    null_strings: tuple[str, ...] = ()  # text values read as null (exact spellings, e.g. "NULL", "null")
+    ignore_header_case: bool = False  # a file's column `skupriceid` fills column `SkuPriceId`
+    extensions_column: str | None = None  # a json column keeping the file's other columns by name
+    bot_flag: tuple[str, str] | None = None  # (bool column, person column): set at ingest from delivery.bots
     since: int = 2  # store schema version that added the dataset (see migrations.registry_changes)
     column_index: dict[str, Column] = field(init=False, repr=False, compare=False)
 
@@ -86,6 +90,9 @@ class Dataset:
         missing = [k for k in self.key if k not in self.column_index]
         if missing:
             raise ValueError(f"dataset {self.name}: key columns {missing} are not columns")
+        extensions = self.extensions_column
+        if extensions and (extensions not in self.column_index or self.column_index[extensions].type != "json"):
+            raise ValueError(f"dataset {self.name}: extensions column {extensions!r} is not a json column")
 
     def column(self, name: str) -> Column:
         return self.column_index[name]

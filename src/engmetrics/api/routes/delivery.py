@@ -3,7 +3,8 @@ its `engmetrics delivery ... --json` command (thin shells over `engmetrics.deliv
 docs/delivery.md).
 
 `from` / `to` are read like the incidents routes (ISO dates or instants, UTC unless they carry an offset, `to`
-exclusive, a date alone as `to` includes that day; 422 when `to` is not after `from`). Every answer is
+exclusive, a date alone as `to` includes that day; 422 when `to` is not after `from`); DORA, cycle time and
+reviews default to the 28 days before `to` (`to` default now), as the CLI. Every answer is
 team-level; a team-member gets only its own teams' rows of anything grouped by team (as incidents stats).
 Peer feedback (`engmetrics delivery feedback`) is not served: it is about individuals' ratings and stays a
 reviewed, offline report.
@@ -18,6 +19,7 @@ from fastapi import APIRouter, Query
 
 from ...auth.roles import Role
 from ...delivery.benchmarks import available_benchmarks
+from ...delivery.change_links import DEFAULT_LOOKBACK_DAYS
 from ...delivery.cycle_time import cycle_time_stats
 from ...delivery.dora import DoraScope, dora_metrics
 from ...delivery.guardrails import guardrails, month_window
@@ -46,17 +48,27 @@ def delivery_dora(
     by: Annotated[Literal["team", "service"] | None, Query(description="Group by this.")] = None,
     benchmark: Annotated[str, Query(max_length=20, description="DORA table for the bands "
                                     f"({', '.join(available_benchmarks())}).")] = "2024",
+    service: Annotated[str | None, Query(max_length=200, description="Only this service.")] = None,
+    team: Annotated[str | None, Query(max_length=200, description="Only services of this team.")] = None,
+    repo: Annotated[str | None, Query(max_length=200, description="Only changes of this repository.")] = None,
+    path_prefix: Annotated[str | None, Query(max_length=1000, description="Only changes touching paths with this "
+                                             "prefix (monorepos).")] = None,
+    lookback_days: Annotated[float, Query(ge=0, le=3660, description="Changes a service's first deployment may "
+                                          "take (days before it).")] = DEFAULT_LOOKBACK_DAYS,
 ) -> list[dict[str, Any]]:
-    """DORA metrics per group, as `engmetrics delivery dora --json` (default window: the 28 days before `to`,
-    `to` default now); grouped by team, a team-member gets its own teams' groups only."""
+    """DORA metrics per group, as `engmetrics delivery dora --json` with the same options (default window: the
+    28 days before `to`, `to` default now); grouped by (or scoped to) a team, a team-member gets its own teams'
+    figures only."""
     if benchmark not in available_benchmarks():
         raise bad_parameter("benchmark", f"must be one of {', '.join(available_benchmarks())}")
     begin, stop = date_window(start, end, default=True)
+    if team is not None and not user.sees_team(team):
+        return []
     try:
         groups = dora_metrics(store, settings.delivery, start=begin, end=stop, by=by,  # type: ignore[arg-type]
-                              benchmark=benchmark, scope=DoraScope(),
+                              benchmark=benchmark, scope=DoraScope(service, team, repo, path_prefix),
                               deploy_window_hours=settings.incidents.deploy_window_hours,
-                              min_group_size=settings.privacy.min_group_size)
+                              lookback_days=lookback_days, min_group_size=settings.privacy.min_group_size)
     except InputError as exc:  # the parameters are checked above: this is the workspace's settings
         raise Problem(500, f"the DORA metrics could not be computed: {exc}") from None
     return [g.to_dict() for g in groups if by != "team" or user.sees_team(g.group)]
@@ -67,9 +79,10 @@ def delivery_cycle_time(
     store: StoreDep, settings: SettingsDep, user: CurrentUser, start: From = None, end: To = None,
     by: Annotated[Literal["team", "repo"] | None, Query(description="Group by this.")] = None,
 ) -> list[dict[str, Any]]:
-    """Cycle time per stage of changes merged in the window, as `engmetrics delivery cycle-time --json`;
-    grouped by team, a team-member gets its own teams' groups only."""
-    begin, stop = date_window(start, end, default=False)
+    """Cycle time per stage of changes merged in the window, as `engmetrics delivery cycle-time --json` (default
+    window: the 28 days before `to`, `to` default now); grouped by team, a team-member gets its own teams' groups
+    only."""
+    begin, stop = date_window(start, end, default=True)
     groups = cycle_time_stats(store, settings.delivery, by=by, start=begin, end=stop,
                               min_group_size=settings.privacy.min_group_size)
     return [g.to_dict() for g in groups if by != "team" or user.sees_team(g.group)]
@@ -79,9 +92,10 @@ def delivery_cycle_time(
 def delivery_reviews(
     store: StoreDep, settings: SettingsDep, user: CurrentUser, start: From = None, end: To = None,
 ) -> dict[str, Any]:
-    """Review bottlenecks, as `engmetrics delivery reviews --json`; a team-member gets its own teams' rows of
-    `shares_by_team`, `concentration` and `waiting` (repositories and regions are not per team)."""
-    begin, stop = date_window(start, end, default=False)
+    """Review bottlenecks, as `engmetrics delivery reviews --json` (default window: the 28 days before `to`, `to`
+    default now); a team-member gets its own teams' rows of `shares_by_team`, `concentration` and `waiting`
+    (repositories and regions are not per team)."""
+    begin, stop = date_window(start, end, default=True)
     report = review_report(store, settings.delivery, start=begin, end=stop,
                            min_group_size=settings.privacy.min_group_size).to_dict()
     if user.role == Role.team_member:
@@ -124,9 +138,10 @@ def delivery_silos(
     as_of: Annotated[date | None, Query(description="ISO date the state is read at (default today, UTC).")] = None,
     min_dependents: Annotated[int, Query(ge=1, description="Teams asking a team to call it a bottleneck.")] = 3,
 ) -> dict[str, Any]:
-    """Truck factors, single-owner and leaver-owned file counts, the support graph and documentation freshness,
-    as `engmetrics delivery silos --json`. A team-member gets its own teams' rows of `teams`, `docs` and
-    `support.teams`, and the support edges from or to them; repositories are not per team."""
+    """Truck factors, single-owner and leaver-owned file counts, the support graph and documentation freshness
+    as they stood at the start of `as_of` (UTC), as `engmetrics delivery silos --json`. A team-member gets its own
+    teams' rows of `teams`, `docs` and `support.teams`, and the support edges from or to them; repositories and
+    services are not per team."""
     data = silos_report(store, as_of or datetime.now(UTC).date(), min_dependents)
     if user.role == Role.team_member:
         data["teams"] = _team_rows(data["teams"], "team", user)

@@ -65,5 +65,5 @@ def ingest_dataset(
                 shutil.copyfileobj(upload.file, out)
             paths.append(path)
         result = ingest_files(store, dataset, paths, fmt=fmt, assume_tz=assume_tz, strict=strict,
-                              pseudonym_key=key, names=names)
+                              pseudonym_key=key, names=names, bots=settings.delivery.bots)
     return IngestAccounting.model_validate(result.as_dict())

@@ -6,10 +6,13 @@ They reuse the incident connectors' machinery (`engmetrics.incidents.connectors.
 with their reason, and `load` ingests them, so `read = inserted + updated + unchanged + quarantined`,
 one read per vendor item, and re-ingesting the same documents changes nothing.
 
-Bots (`settings.delivery.bots`, see `bots`): a bot's change is ingested with `is_bot` = true (so the
-changes it shipped stay linkable; delivery metrics leave them out); a bot's review, and a bot's commit
-in `commit_files`, is left out before ingest and counted in `skipped_bots` (not part of `read`).
-Deployments have no person column: bots do not apply to them.
+Bots (`settings.delivery.bots`, see `bots`): a bot's change, and a bot's commit in `commit_files`, is
+ingested with `is_bot` = true (so the changes it shipped stay linkable and its merge commits still scope
+changes by path; delivery metrics leave them out); a bot's review is left out before ingest and counted in
+`skipped_bots` (not part of `read`). Deployments have no person column: bots do not apply to them.
+
+Changes and deployments of one repository get the same `service` (`common.Context.service_of`), and the
+deployment flags `is_hotfix` and `is_rollback` follow the rules in `common`.
 """
 
 from __future__ import annotations

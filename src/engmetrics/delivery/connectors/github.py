@@ -17,8 +17,10 @@ A dataset reads the documents it needs and ignores the other kinds; the document
 one repository. The repository is the pull's `base.repo.full_name` (a deployment's `repository_url`), else
 the URL's, else `--repo`.
 
-`changes`, one row per pull in the pull lists: `change_id` = `github:{owner}/{repo}#{number}`; `author` =
-`user.login`, `is_bot` when it matches `delivery.bots`; `created_at`, `merged_at`, `closed_at`;
+`changes`, one row per pull in the pull lists: `change_id` = `github:{owner}/{repo}#{number}`; `service` =
+`--service` or the repository name (the deployments' mapping, `common.Context.service_of`); `author` =
+`user.login`, `is_bot` when it matches `delivery.bots`; `is_draft` = `draft` (a draft now is not waiting
+for review); `created_at`, `merged_at`, `closed_at`;
 `merge_commit_sha` only when merged (GitHub fills it with a test merge for open pulls; for a squash or
 rebase merge it is the commit made on the base branch); `additions`, `deletions` from the detail
 document (empty without one); `first_commit_at` = the earliest `commit.author.date` of the commits
@@ -34,7 +36,9 @@ a `PENDING` review (not submitted) or an unknown state is quarantined with the r
 
 `deployments`, one row per deployment (bots do not apply: a deployment has no person column):
 `deployment_id` = `github:{owner}/{repo}/deployments/{id}`, `commit_sha` = `sha`, `environment` (see
-`common.environment`), `service` = `--service` or the repository name, `started_at` = `created_at`. The
+`common.environment`), `service` = `--service` or the repository name, `started_at` = `created_at`,
+`is_hotfix` when `ref` matches `delivery.hotfix_patterns`, `is_rollback` by the rule in `common` (over all
+the deployments given; `change_ids` and `fixes_incident_id` stay empty: GitHub does not record them). The
 final status is the latest status by `created_at` other than `inactive` (GitHub's mark on a successful
 deployment superseded by a later one): success -> success, failure or error -> failure (with
 `finished_at` = its `created_at`), in_progress, queued or pending -> in_progress; no status yet ->
@@ -55,7 +59,7 @@ from ...errors import InputError
 from ...incidents.connectors.common import Converted, Page, get_json, parse_utc, refuse, utc
 from ...incidents.connectors.github import next_link
 from .bots import is_bot
-from .common import Context, Conversion, earliest, environment
+from .common import Context, Conversion, earliest, environment, flag_deployments, is_hotfix_ref
 
 __all__ = ["DATASETS", "DEFAULT_URL", "convert", "document_kind", "fetch"]
 
@@ -176,8 +180,8 @@ def _change(pull: dict, url_repo: str | None, docs: _Docs, context: Context, sou
     first_review, approved = _reviewed(pull, docs.reviews.get(key, []), context)
     return {
         "change_id": f"github:{repo}#{number}" if number is not None else None, "repo": repo,
-        "service": context.service,
-        "author": author, "is_bot": is_bot(author, context.settings.bots),
+        "service": context.service_of(repo), "author": author, "is_bot": is_bot(author, context.settings.bots),
+        "is_draft": pull.get("draft") is True,
         "first_commit_at": first_commit.isoformat() if first_commit else None,
         "created_at": utc(pull.get("created_at")), "ready_at": _ready_at(pull, docs.timeline.get(key, [])),
         "first_review_at": first_review, "approved_at": approved, "merged_at": merged,
@@ -216,7 +220,7 @@ def _deployment(item: dict, url_repo: str | None, docs: _Docs, context: Context,
     return {"deployment_id": f"github:{repo}/deployments/{item.get('id')}" if item.get("id") is not None else None,
             "service": context.service_of(repo), "environment": environment(item.get("environment"), context),
             "started_at": utc(item.get("created_at")), "finished_at": finished, "status": status,
-            "commit_sha": item.get("sha")}
+            "commit_sha": item.get("sha"), "is_hotfix": is_hotfix_ref(item.get("ref"), context)}
 
 
 def convert(pages: Sequence[Page], dataset: str, context: Context) -> Conversion:
@@ -236,7 +240,7 @@ def convert(pages: Sequence[Page], dataset: str, context: Context) -> Conversion
             else:
                 rows.append(_review(item, page, url_repo, context))
         result.converted.append(Converted(page.source, rows))
-    return result
+    return flag_deployments(result) if dataset == "deployments" else result
 
 
 def _pages(url: str, headers: dict[str, str]) -> list[Page]:

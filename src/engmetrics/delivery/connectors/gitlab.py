@@ -7,8 +7,10 @@ Documents read (recorded files or live pages; every document given is of the dat
 
 The project (`group/project`) is a merge request's `references.full` before its `!`, else `--repo`.
 
-`changes`, one row per merge request: `change_id` = `gitlab:{group/project}!{iid}`; `author` =
-`author.username`, `is_bot` when it matches `delivery.bots`; `created_at`, `merged_at`, `closed_at`;
+`changes`, one row per merge request: `change_id` = `gitlab:{group/project}!{iid}`; `service` = `--service`
+or the project name (the deployments' mapping, `common.Context.service_of`); `author` = `author.username`,
+`is_bot` when it matches `delivery.bots`; `is_draft` = `draft` (older GitLab: `work_in_progress`);
+`created_at`, `merged_at`, `closed_at`;
 `merge_commit_sha` = `merge_commit_sha`, else `squash_commit_sha` (a squash merged without a merge
 commit), else, when merged, `sha` (a fast-forward merge puts the head itself on the target branch);
 empty when not merged. Not in this call, so empty: `first_commit_at`, `ready_at` (GitLab has no
@@ -19,7 +21,8 @@ ready-for-review time here), `first_review_at`, `approved_at`, `additions`, `del
 `common.environment`), `service` = `--service` or the project name, `started_at` = `created_at`,
 `finished_at`, `status`: success -> success, failed -> failure, canceled -> cancelled, running, created
 or blocked (waiting for approval) -> in_progress (with `finished_at` empty); another status (e.g. skipped)
-is quarantined with the reason.
+is quarantined with the reason. `is_hotfix` when `ref` matches `delivery.hotfix_patterns`, `is_rollback`
+by the rule in `common` (over all the deployments given); `change_ids` and `fixes_incident_id` stay empty.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from ...errors import InputError
 from ...incidents.connectors.common import Converted, Page, get_json, refuse, utc
 from ...incidents.connectors.github import next_link
 from .bots import is_bot
-from .common import Context, Conversion, environment
+from .common import Context, Conversion, environment, flag_deployments, is_hotfix_ref
 
 __all__ = ["DATASETS", "DEFAULT_URL", "convert", "fetch"]
 
@@ -56,8 +59,10 @@ def _change(mr: dict, context: Context, source: str) -> dict:
     author = mr.get("author", {}).get("username") if isinstance(mr.get("author"), dict) else None
     merged = utc(mr.get("merged_at"))
     sha = mr.get("merge_commit_sha") or mr.get("squash_commit_sha") or mr.get("sha")
+    draft = mr.get("draft") if "draft" in mr else mr.get("work_in_progress")
     return {"change_id": f"gitlab:{project}!{iid}" if iid is not None else None, "repo": project,
-            "service": context.service, "author": author, "is_bot": is_bot(author, context.settings.bots),
+            "service": context.service_of(project), "author": author, "is_bot": is_bot(author, context.settings.bots),
+            "is_draft": draft is True,
             "created_at": utc(mr.get("created_at")), "merged_at": merged, "closed_at": utc(mr.get("closed_at")),
             "merge_commit_sha": sha if merged else None}
 
@@ -72,7 +77,7 @@ def _deployment(item: dict, context: Context, source: str) -> dict:
             "environment": environment(env.get("name") if isinstance(env, dict) else None, context),
             "started_at": utc(item.get("created_at")),
             "finished_at": utc(item.get("finished_at")) if status in ("success", "failure", "cancelled") else None,
-            "status": status, "commit_sha": item.get("sha")}
+            "status": status, "commit_sha": item.get("sha"), "is_hotfix": is_hotfix_ref(item.get("ref"), context)}
 
 
 def convert(pages: Sequence[Page], dataset: str, context: Context) -> Conversion:
@@ -84,7 +89,7 @@ def convert(pages: Sequence[Page], dataset: str, context: Context) -> Conversion
             raise InputError(f"expected a GitLab {dataset} page (a JSON list)", file=page.source)
         converted.append(Converted(page.source, [row(i, context, page.source) if isinstance(i, dict) else i
                                                  for i in page.body]))
-    return Conversion(converted)
+    return flag_deployments(Conversion(converted)) if dataset == "deployments" else Conversion(converted)
 
 
 def fetch(token: str, url: str, dataset: str, context: Context) -> list[Page]:

@@ -1,0 +1,83 @@
+"""`engmetrics cost reconcile`: line items against invoices, missing days, duplicated line items and providers
+whose data stops early, per provider and billing period, in one currency when given rates. A thin shell over
+`engmetrics.cost.reconcile.reconcile` (semantics there and in docs/cost.md).
+
+`--rates` defaults to `budgets/rates.yaml` (or `.csv`) in the workspace when present."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..cost.reconcile import DEFAULT_TOLERANCE, Reconciliation, load_invoices, load_rates, reconcile
+from ..errors import EngmetricsError
+from .common import JsonOption, console, emit_json, fail, open_store, state
+
+__all__ = ["reconcile_command"]
+
+RATES_FILES = ("budgets/rates.yaml", "budgets/rates.yml", "budgets/rates.csv")
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.2f}"
+
+
+def _default_rates() -> Path | None:
+    root = state.settings.workspace
+    return next((root / name for name in RATES_FILES if (root / name).is_file()), None)
+
+
+def _table(result: Reconciliation) -> Table:
+    table = Table("provider", "period", "line items", "invoices", "difference", "missing days", "duplicates",
+                  "last charge", "stops early", "currency", title="Reconciliation per provider and billing period")
+    for i in result.items:
+        days = i["missing_days"]
+        shown = "-" if days is None else (", ".join(days[:3]) + (f" (+{len(days) - 3})" if len(days) > 3 else "")
+                                          if days else "0")
+        gaps = " *" if i["missing_rates"] else ""
+        table.add_row(i["provider"] or "-", i["billing_period_start"].isoformat(), _num(i["line_item_total"]) + gaps,
+                      _num(i["invoice_total"]), _num(i["difference"]), shown, str(i["duplicates"]),
+                      i["last_charge_day"].isoformat() if i["last_charge_day"] else "-",
+                      "yes" if i["stops_early"] else "", i["currency"] or "-")
+    return table
+
+
+def reconcile_command(
+    rates: Annotated[Path | None, typer.Option("--rates", help="Exchange rates, CSV or YAML: from, to, rate, optional "
+                                               "date (default budgets/rates.yaml when present).")] = None,
+    currency: Annotated[str | None, typer.Option("--currency", help="Convert every amount into this currency "
+                                                 "(default USD when there are rates, else none).")] = None,
+    invoices: Annotated[Path | None, typer.Option("--invoices", help="Invoice totals, CSV or YAML: provider, "
+                                                  "billing_period_start, invoice_id, total, currency.")] = None,
+    tolerance: Annotated[float, typer.Option("--tolerance", min=0, help="Largest difference that still "
+                                             "matches.")] = DEFAULT_TOLERANCE,
+    as_json: JsonOption = False,
+) -> None:
+    """Line items against invoice totals per provider and billing period, with missing days, duplicated line items,
+    providers whose data stops early, and currencies normalised through a rates table.
+
+    Example: engmetrics cost reconcile --rates budgets/rates.yaml --currency EUR --invoices invoices.csv --json
+    """
+    try:
+        path = rates or _default_rates()
+        table = load_rates(path) if path else []
+        bills = load_invoices(invoices) if invoices else []
+        target = currency or ("USD" if table else None)
+        with open_store(read_only=True) as store:
+            result = reconcile(store, rates=table, target=target, invoices=bills, tolerance=tolerance)
+    except EngmetricsError as exc:
+        raise fail(exc) from None
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    console.print(_table(result))
+    left = [f"{i['provider'] or '-'} {u['amount']:,.2f} {u['currency'] or '(none)'}"
+            for i in result.items for u in i["unconverted"]]
+    if left:
+        console.print(f"* Not converted, no rate into {result.currency}: {'; '.join(left)}")
+    late = [p["provider"] or "-" for p in result.providers if p["stops_early"]]
+    if late:
+        console.print(f"Data stops early: {', '.join(late)}")

@@ -1,0 +1,1 @@
+"""Cloud cost on FOCUS: reading exports, allocation, idle resources, budgets, commitments, unit cost."""
