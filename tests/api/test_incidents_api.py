@@ -169,7 +169,8 @@ def test_fatigue_by_rotation_keeps_a_team_member_to_its_teams(client, auth, api_
 
 def test_fatigue_with_an_unknown_zone_answers_with_a_warning(client, auth, api_store):
     fatigue_data(api_store)
-    api_store.sql.execute("INSERT INTO people VALUES ('p1', DATE '2020-01-01', NULL, 'payments', 'Europe/Berln')")
+    api_store.sql.execute("INSERT INTO people (person, valid_from, valid_to, team, timezone) "
+                          "VALUES ('p1', DATE '2020-01-01', NULL, 'payments', 'Europe/Berln')")
     response = client.get("/api/v1/incidents/fatigue", params={"from": "2026-03-01", "to": "2026-03-31"},
                           headers=auth("viewer"))
     assert response.status_code == 200, response.text

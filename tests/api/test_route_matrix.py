@@ -23,15 +23,17 @@ EXPECTED: dict[str, object] = {
     "incident_fatigue": READ, "incident_patterns": READ, "incident_oncall": READ,
     "delivery_dora": READ, "delivery_cycle_time": READ, "delivery_reviews": READ, "delivery_guardrails": READ,
     "delivery_silos": READ,
+    "cost_allocation": READ, "cost_idle": READ, "cost_budgets": READ, "cost_commitments": READ, "cost_unit": READ,
+    "cost_reconcile": READ,
     "get_current_user": READ, "list_api_tokens": AUDIT, "create_api_token": ADMIN, "revoke_api_token": ADMIN,
     # web pages (engmetrics.web): same roles as the API behind them
     "dashboard_css": PUBLIC, "login_page": PUBLIC, "overview_page": READ, "indicator_page": READ,
     "catalog_page": READ, "datasets_page": READ, "quarantine_page": AUDIT, "slos_page": READ, "slo_page": READ,
-    "incidents_page": READ, "incident_page": READ, "delivery_page": READ,
+    "incidents_page": READ, "incident_page": READ, "delivery_page": READ, "cost_page": READ,
 }
 # Pages answer a browser: no session -> 303 to /login, a role without access -> an HTML 403 page.
 PAGES = {"overview_page", "indicator_page", "catalog_page", "datasets_page", "quarantine_page", "slos_page", "slo_page",
-         "incidents_page", "incident_page", "delivery_page"}
+         "incidents_page", "incident_page", "delivery_page", "cost_page"}
 # FastAPI's own pages (not APIRoutes): the OpenAPI document and the docs are open.
 FRAMEWORK_PATHS = {"/api/v1/openapi.json", "/api/v1/docs", "/api/v1/docs/oauth2-redirect"}
 PATH_VALUES = {"metric": "deploys", "dataset": "holidays", "token_id": "000000000000", "slo": "checkout",

@@ -65,6 +65,13 @@ def test_the_80_percent_interval_covers_about_80_percent():
     assert 0.68 <= hits / 300 <= 0.9
 
 
+def test_a_falling_trend_never_forecasts_negative_days():
+    falling = [float(v) for v in range(280, 0, -10)]  # 28 days from 280 down to 10: the trend crosses 0 next day
+    f = forecast_remaining(falling, MONDAY, 10)
+    # the fit is the line itself (no residuals): 0, -10, -20, ... clipped to 0 every day
+    assert (f.remaining, f.low, f.high) == (0.0, 0.0, 0.0)
+
+
 def test_the_same_input_gives_the_same_interval():
     y = [100.0, 90.0, 120.0, 80.0, 110.0]
     assert forecast_remaining(y, MONDAY, 9) == forecast_remaining(y, MONDAY, 9)
@@ -76,6 +83,9 @@ def test_the_same_input_gives_the_same_interval():
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.floats(0, 1000), min_size=3, max_size=40), st.floats(-100, 100), st.integers(0, 40))
 def test_shifting_every_day_shifts_the_forecast(history, shift, horizon):
+    # lifted by 100,000: a trend of at most 1,000 a day cannot reach the clipping at 0 within 40 days, where a
+    # shift would no longer move every day
+    history = [v + 100_000 for v in history]
     base = forecast_remaining(history, MONDAY, horizon)
     moved = forecast_remaining([v + shift for v in history], MONDAY, horizon)
     for a, b in ((base.remaining, moved.remaining), (base.low, moved.low), (base.high, moved.high)):

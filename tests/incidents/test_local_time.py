@@ -20,7 +20,7 @@ def at(text: str) -> datetime:
 
 
 def person(store: Store, who: str, team: str, zone: str | None, start: str = "2020-01-01", end: str | None = None):
-    store.sql.execute("INSERT INTO people VALUES (?, ?, ?, ?, ?)",
+    store.sql.execute("INSERT INTO people (person, valid_from, valid_to, team, timezone) VALUES (?, ?, ?, ?, ?)",
                       [who, date.fromisoformat(start), end and date.fromisoformat(end), team, zone])
 
 

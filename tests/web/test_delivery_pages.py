@@ -1,5 +1,5 @@
 """The delivery page on the data of tests/api/test_delivery_api.py: DORA per team with band words, cycle time
-per team, team scoping, a bad window."""
+per team, knowledge silos per repository and service, team scoping, a bad window."""
 
 from __future__ import annotations
 
@@ -52,3 +52,30 @@ def test_a_team_member_sees_its_own_teams(client, auth):
 def test_a_bad_window_is_a_422_page(client, auth):
     page = client.get("/delivery", params={"from": "soon"}, headers=auth("viewer"))
     assert page.status_code == 422 and 'role="alert"' in page.text and "from" in page.text
+
+
+def _commits(store) -> None:
+    """Repository shop: alice creates f1..f3, bob f4 (2026-03-02); service pay lives in shop."""
+    store.sql.executemany("INSERT INTO commit_files (sha, path, repo, author, committed_at) VALUES (?,?,?,?,?)",
+                          [(f"s{i}", f"f{i}", "shop", "person-alice" if i < 4 else "person-bob",
+                            f"2026-03-02 1{i}:00:00+00") for i in range(1, 5)])
+    store.sql.execute("UPDATE services SET repo = 'shop' WHERE service = 'pay'")
+
+
+def _silos_rows(html: str) -> list[tuple[str, ...]]:
+    """(name, truck factor, files, owners, single-owner, leaver, orphaned) of the silos tables."""
+    cells = r'\s*'.join([r'<th scope="row">([^<]+)</th>', *[r'<td class="num">(\d+)</td>'] * 6])
+    return re.findall(cells, html)
+
+
+def test_the_page_shows_truck_factors_per_repository_and_service(client, auth, api_store):
+    _commits(api_store)
+    page = client.get("/delivery", params=WINDOW, headers=auth("team-member"))
+    assert page.status_code == 200, page.text
+    assert '<h2 id="silos-heading">Knowledge silos</h2>' in page.text and "As of 2026-04-01" in page.text
+    # alice owns f1..f3, bob f4 (one owner each): without alice 3 of 4 files have no owner -> truck factor 1;
+    # the same for service pay (all of shop); search has no commits: not listed; nobody left
+    assert _silos_rows(page.text) == [("shop", "1", "4", "2", "4", "0", "0"), ("pay", "1", "4", "2", "4", "0", "0")]
+    assert "person-alice" not in page.text and "person-bob" not in page.text  # counts only
+    before = client.get("/delivery", params={"from": "2026-02-01", "to": "2026-03-01"}, headers=auth("viewer"))
+    assert _silos_rows(before.text) == [] and "No repository with commits before this day." in before.text

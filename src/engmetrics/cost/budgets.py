@@ -211,8 +211,9 @@ def _day_start(day: date) -> datetime:
 
 def _last_cost_day(store: Store, as_of: date) -> date | None:
     c = store.table("cost")
-    last = c.filter(c.ChargePeriodStart < _day_start(as_of + timedelta(days=1))).ChargePeriodStart.max().execute()
-    return None if last is None else last.astimezone(UTC).date()
+    last = c.filter(c.ChargePeriodStart < _day_start(as_of + timedelta(days=1))).ChargePeriodStart.max()
+    moment = last.to_pyarrow().as_py()
+    return None if moment is None else moment.astimezone(UTC).date()
 
 
 def _account_daily(store: Store, basis: str, start: date, end: date) -> ir.Table:

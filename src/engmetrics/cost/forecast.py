@@ -17,12 +17,14 @@ weeks), cost on day t is
 - with fewer than 3 days there is no forecast (`ValueError`; callers report `insufficient_data`).
 
 The forecast of the remaining days is the sum of the model's values on those days (t continuing after
-the history, each day with its weekday). Predictions are not clipped at 0 (credits make negative days).
+the history, each day with its weekday), each day's value clipped at 0: a falling trend must not forecast
+spending that runs backwards (credits in the history lower the fit, but a refund is not forecast).
 
 **Interval** (residual bootstrap, FPP section 5.5 and 8.7): residuals of the fit, inflated by
 sqrt(n / (n - p)) for the p fitted parameters, are resampled with replacement `draws` times (default
 2,000, fixed seed: the same input gives the same interval). Each draw builds a series fitted + resampled
-residuals, refits the model, predicts the remaining days and adds resampled residuals to each of them;
+residuals, refits the model, predicts the remaining days and adds resampled residuals to each of them
+(each day clipped at 0 as above);
 `low`/`high` are the (1 - confidence)/2 and (1 + confidence)/2 quantiles (default 10 % and 90 %) of the
 drawn totals. So the interval covers both the day-to-day noise and the uncertainty of level, trend and
 weekday effects. A perfect fit (no residuals) gives an interval of zero width. Amounts are rounded to
@@ -90,10 +92,11 @@ def forecast_remaining(history: Sequence[float], first_day: date, horizon: int, 
     beta = solve @ values
     fitted = x @ beta
     residuals = (values - fitted) * np.sqrt(n / max(n - x.shape[1], 1))
-    point = float((future @ beta).sum())
+    point = float(np.maximum(future @ beta, 0).sum())  # a day's cost does not run below zero
     rng = np.random.default_rng(seed)
     series = fitted[:, None] + rng.choice(residuals, size=(n, draws))
-    totals = (future @ (solve @ series)).sum(axis=0) + rng.choice(residuals, size=(horizon, draws)).sum(axis=0)
+    days = future @ (solve @ series) + rng.choice(residuals, size=(horizon, draws))
+    totals = np.maximum(days, 0).sum(axis=0)
     low, high = np.quantile(totals, [(1 - confidence) / 2, (1 + confidence) / 2], method="linear")
     return Forecast(round(point, 6), round(float(low), 6), round(float(high), 6),
                     "trend+weekday" if seasonal else "level", n, confidence)

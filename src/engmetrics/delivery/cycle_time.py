@@ -4,7 +4,8 @@
 `settings.delivery.bots`, case-insensitive), merged (`merged_at` not null) in [start, end) when bounds are
 given.
 
-**First review**: the earliest `reviews` row of the change whose reviewer is neither the author nor a bot,
+**First review**: the earliest `reviews` row of the change whose reviewer is neither the author nor a bot
+(`reviews.is_bot`, set at ingest, or a reviewer name matching `settings.delivery.bots`),
 submitted at or after the change became ready (`ready_at`, else `created_at`; reviews of a draft are not
 a pickup). A change without any `reviews` rows falls back to `changes.first_review_at` (reviewer unknown:
 its pickup is measured in the author's calendar).
@@ -33,42 +34,32 @@ than `min_group_size` distinct authors is suppressed (only its name and `suppres
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..quantiles import percentile
 from ..settings import DeliverySettings
 from ..store import Store
 from ..timeutil import UTC_TIMESTAMP
 from .change_links import link_changes_to_deployments
-from .working_time import span_hours, with_calendar
+from .connectors.bots import is_bot_name
+from .working_time import Calendars, cached
 
-__all__ = ["GROUPINGS", "STAGES", "CycleGroup", "StageStats", "change_stages", "cycle_time_stats", "is_bot_name",
+__all__ = ["GROUPINGS", "STAGES", "CycleGroup", "StageStats", "change_stages", "cycle_time_stats",
            "region", "stage_stats"]
 
 STAGES = ("coding", "pickup", "review", "deploy")
 GROUPINGS = ("team", "repo")
 Grouping = Literal["team", "repo"]
-
-
-def is_bot_name(name: ir.StringValue, globs: Sequence[str]) -> ir.BooleanValue:
-    """Whether `name` matches one of the glob patterns (`*`, `?`; case-insensitive), as a portable regex.
-
-    >>> ibis.literal("Dependabot-preview").pipe(is_bot_name, ["dependabot*"]).execute()
-    True
-    """
-    if not globs:
-        return ibis.literal(False)
-    parts = ["^" + ".*".join(".".join(re.escape(q) for q in p.lower().split("?")) for p in g.split("*")) + "$"
-             for g in globs]
-    return name.lower().re_search("|".join(parts)).coalesce(False)
 
 
 def region(zone: ir.StringValue) -> ir.StringValue:
@@ -88,17 +79,18 @@ def _changes(store: Store, settings: DeliverySettings, start: datetime | None, e
 
 
 def _first_reviews(store: Store, settings: DeliverySettings, changes: ir.Table) -> ir.Table:
-    """(change_id, first_review_at, reviewer) per change (module doc)."""
-    r = store.table("reviews")
-    r = r.filter(~is_bot_name(r.reviewer, settings.bots)).select(_rc="change_id", _rv="reviewer", _at="submitted_at")
-    j = changes.join(r, [changes.change_id == r._rc, r._rv != changes.author, r._at >= changes._ready])
-    n = ibis.row_number().over(group_by=j.change_id, order_by=[j._at, j._rv])
-    firsts = j.mutate(_n=n).filter(ibis._._n == 0).select(_fc="change_id", _fat="_at", _frv="_rv")
-    any_review = store.table("reviews").select(_ac="change_id").distinct()
-    out = changes.left_join(firsts, changes.change_id == firsts._fc).left_join(
-        any_review, changes.change_id == any_review._ac)
-    fallback = ibis.ifelse(out._ac.isnull(), out.first_review_at, ibis.null(UTC_TIMESTAMP))
-    return out.select("change_id", first_review_at=out._fat.coalesce(fallback), reviewer=out._frv)
+    """(change_id, first_review_at, reviewer) per change (module doc), in one pass: each change's reviews rows
+    (one null row without any), those that count ranked first, then by time and reviewer."""
+    c = changes.select("change_id", "author", "_ready", "first_review_at")
+    r = store.table("reviews").select(_rc="change_id", _rv="reviewer", _at="submitted_at", _bot="is_bot")
+    j = c.left_join(r, c.change_id == r._rc)
+    counts = ~j._bot.coalesce(False) & ~is_bot_name(j._rv, settings.bots) & (j._rv != j.author) & (j._at >= j._ready)
+    j = j.mutate(_q=ibis.ifelse(counts, 0, 1))  # a null (no review row) does not count
+    n = ibis.row_number().over(group_by=j.change_id, order_by=[j._q, j._at, j._rv])
+    f = j.mutate(_n=n).filter(ibis._._n == 0)
+    fallback = ibis.ifelse(f._rc.isnull(), f.first_review_at, ibis.null(UTC_TIMESTAMP))
+    return f.select("change_id", first_review_at=ibis.ifelse(f._q == 0, f._at, fallback),
+                    reviewer=ibis.ifelse(f._q == 0, f._rv, ibis.null("string")))
 
 
 def _deploys(store: Store, settings: DeliverySettings) -> ir.Table:
@@ -111,40 +103,39 @@ def _deploys(store: Store, settings: DeliverySettings) -> ir.Table:
 
 
 def change_stages(store: Store, settings: DeliverySettings, *, start: datetime | None = None,
-                  end: datetime | None = None) -> ir.Table:
+                  end: datetime | None = None, cache: ExitStack | None = None) -> ir.Table:
     """One row per counted change: change_id, repo, author, reviewer (of the first review), team,
     author_region, reviewer_region, pr_size and `{stage}_wall_hours`, `{stage}_working_hours` for every stage
-    (module doc)."""
+    (module doc). One wide row per change: each stage's calendar is looked up on it (`working_time.Calendars`).
+    With `cache`, the changes with their instants and calendars are computed once into a temporary table
+    released when `cache` closes (the day table needs a small query over them first)."""
+    calendars = Calendars(store, settings)
+    seconds = Calendars.seconds
     c = _changes(store, settings, start, end)
     firsts = _first_reviews(store, settings, c).view()
     deploys = _deploys(store, settings).view()
     x = (c.left_join(firsts, c.change_id == firsts.change_id).left_join(deploys, c.change_id == deploys.change_id))
-    x = x.select(c.change_id, c.author, c.repo, c.created_at, c.merged_at, _ready=c._ready,
-                 _first=c.first_commit_at.coalesce(c.created_at), first_review_at=firsts.first_review_at,
-                 reviewer=firsts.reviewer, deployed_at=deploys.deployed_at,
-                 pr_size=c.additions.coalesce(0) + c.deletions.coalesce(0)).view()
-    bounds = {"coding": ("_first", "_ready", x.author), "pickup": ("_ready", "first_review_at",
-                                                                   x.reviewer.coalesce(x.author)),
-              "review": ("first_review_at", "merged_at", x.author), "deploy": ("merged_at", "deployed_at", x.author)}
-    spans = ibis.union(*[x.select(span_id=x.change_id + ibis.literal(":" + s), stage=ibis.literal(s),
-                                  change_id=x.change_id, start=x[a].cast(UTC_TIMESTAMP),
-                                  end=x[b].cast(UTC_TIMESTAMP), person=who)
-                         for s, (a, b, who) in bounds.items()]).view()
-    hours = span_hours(store, settings, spans).view()
-    staged = spans.join(hours, spans.span_id == hours.span_id)
-    cols = {}
-    for s in STAGES:
-        cols[f"{s}_wall_hours"] = staged.wall_hours.max(where=staged.stage == s)
-        cols[f"{s}_working_hours"] = staged.working_hours.max(where=staged.stage == s)
-    cols["reviewer_region"] = region(staged.cal_zone).max(where=(staged.stage == "pickup"))
-    per_change = staged.group_by(staged.change_id).aggregate(**cols).view()
-    home = with_calendar(store, x.select("change_id", "author", "created_at"), person="author", at="created_at",
-                         key="change_id").view()
-    out = x.join(per_change, x.change_id == per_change.change_id).join(home, x.change_id == home.change_id)
-    team = ibis.ifelse(out.cal_team == "", ibis.literal("unknown"), out.cal_team)
-    return out.select(x.change_id, x.repo, x.author, x.reviewer, x.pr_size, team=team,
-                      author_region=region(out.cal_zone), reviewer_region=per_change.reviewer_region,
-                      **{k: per_change[k] for k in cols if "_hours" in k})
+    x = x.select(c.change_id, c.author, c.repo, reviewer=firsts.reviewer,
+                 pr_size=c.additions.coalesce(0) + c.deletions.coalesce(0), _picker=firsts.reviewer.coalesce(c.author),
+                 _first=seconds(c.first_commit_at.coalesce(c.created_at)), _ready=seconds(c._ready),
+                 _review=seconds(firsts.first_review_at), _merged=seconds(c.merged_at),
+                 _deployed=seconds(deploys.deployed_at), _created=seconds(c.created_at))
+    # each stage is measured in the calendar of its person at its start; the team and region come from the
+    # author's calendar at created_at
+    for cal, person, at in (("_c_coding", "author", "_first"), ("_c_pickup", "_picker", "_ready"),
+                            ("_c_review", "author", "_review"), ("_c_deploy", "author", "_merged"),
+                            ("_c_home", "author", "_created")):
+        x = calendars.lookup(x, person, at, cal=cal)
+    x = cached(store, x.drop("_picker"), cache)
+    bounds = {"coding": ("_first", "_ready"), "pickup": ("_ready", "_review"), "review": ("_review", "_merged"),
+              "deploy": ("_merged", "_deployed")}
+    out = calendars.hours(x, {s: (a, b, f"_c_{s}") for s, (a, b) in bounds.items()})
+    out = calendars.named(calendars.named(out, "_c_pickup", zone="_z_pickup"), "_c_home", zone="_z_home",
+                          team="_t_home")
+    team = ibis.ifelse(out._t_home == "", ibis.literal("unknown"), out._t_home)
+    return out.select("change_id", "repo", "author", "reviewer", "pr_size", team=team,
+                      author_region=region(out._z_home), reviewer_region=region(out._z_pickup),
+                      **{f"{s}_{k}_hours": f"{s}_{k}_hours" for s in STAGES for k in ("wall", "working")})
 
 
 @dataclass(frozen=True)
@@ -177,30 +168,49 @@ class CycleGroup:
                 "stages": {s: v.to_dict() for s, v in self.stages.items()}}
 
 
+def _stats(wall: np.ndarray, work: np.ndarray) -> StageStats:
+    known = ~(np.isnan(wall) | np.isnan(work))
+    wall, work = wall[known], work[known]
+    return StageStats(len(wall), percentile(wall, 0.5), percentile(wall, 0.9), percentile(work, 0.5),
+                      percentile(work, 0.9))
+
+
 def stage_stats(frame: pd.DataFrame, stage: str) -> StageStats:
     """p50/p90 of `{stage}_wall_hours` and `{stage}_working_hours` in `frame` (rows where both are known)."""
-    known = frame[[f"{stage}_wall_hours", f"{stage}_working_hours"]].dropna()
-    wall, work = known.iloc[:, 0].to_numpy(float), known.iloc[:, 1].to_numpy(float)
-    return StageStats(len(known), percentile(wall, 0.5), percentile(wall, 0.9), percentile(work, 0.5),
-                      percentile(work, 0.9))
+    return _stats(frame[f"{stage}_wall_hours"].to_numpy(float), frame[f"{stage}_working_hours"].to_numpy(float))
+
+
+def _column(table: pa.Table, name: str) -> np.ndarray:
+    return table.column(name).to_numpy(zero_copy_only=False).astype(float)
 
 
 def cycle_time_stats(store: Store, settings: DeliverySettings, *, by: Grouping | None = None,
                      start: datetime | None = None, end: datetime | None = None,
                      min_group_size: int = 5) -> list[CycleGroup]:
-    """Per group (sorted by name), the cycle-time aggregates of the changes merged in [start, end)."""
-    stages = change_stages(store, settings, start=start, end=end)
-    stages = stages.mutate(group=stages[by] if by else ibis.literal("all")).view()
-    sizes = stages.group_by("group").aggregate(people=stages.author.nunique()).to_pandas()
-    allowed = set(sizes.loc[sizes.people >= min_group_size, "group"])
-    columns = ["group", "pr_size", *[f"{s}_{k}_hours" for s in STAGES for k in ("wall", "working")]]
-    frame = stages.filter(stages.group.isin(list(allowed) or [""])).select(*columns).to_pandas()
+    """Per group (sorted by name), the cycle-time aggregates of the changes merged in [start, end). One query
+    fetches the per-change values; groups are split and summarised in numpy."""
+    with ExitStack() as cache:
+        stages = change_stages(store, settings, start=start, end=end, cache=cache)
+        columns = ["pr_size", *[f"{s}_{k}_hours" for s in STAGES for k in ("wall", "working")]]
+        frame = stages.select(*columns, group=stages[by] if by else ibis.literal("all"),
+                              author=stages.author).to_pyarrow()
+    if frame.num_rows == 0:
+        return []
+    people = {r["group"]: r["author_count_distinct"]
+              for r in frame.group_by("group").aggregate([("author", "count_distinct")]).to_pylist()}
+    codes = pc.dictionary_encode(frame.column("group").combine_chunks())
+    names = codes.dictionary.to_pylist()
+    order = np.argsort(codes.indices.to_numpy(zero_copy_only=False), kind="stable")
+    cuts = np.cumsum(np.bincount(codes.indices.to_numpy(zero_copy_only=False), minlength=len(names)))[:-1]
+    rows = dict(zip(names, np.split(order, cuts), strict=True))
+    values = {name: _column(frame, name) for name in columns}
     out = []
-    for name in sorted(sizes.group):
-        if name not in allowed:
+    for name in sorted(people):
+        if people[name] < min_group_size:
             out.append(CycleGroup(name, True))
             continue
-        rows = frame[frame.group == name]
-        out.append(CycleGroup(name, False, len(rows), percentile(rows.pr_size.to_numpy(float), 0.5),
-                              {s: stage_stats(rows, s) for s in STAGES}))
+        mine = rows[name]
+        out.append(CycleGroup(name, False, len(mine), percentile(values["pr_size"][mine], 0.5),
+                              {s: _stats(values[f"{s}_wall_hours"][mine], values[f"{s}_working_hours"][mine])
+                               for s in STAGES}))
     return out

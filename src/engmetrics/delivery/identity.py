@@ -7,6 +7,7 @@ the person's other identifiers in other sources (pseudonymised with the same key
 `column` that is an alias by the person it belongs to and keeps any other value as it is. An alias claimed by
 two people is ambiguous and left unresolved (it stays as written), never guessed.
 
+>>> import ibis
 >>> from engmetrics.store import Store
 >>> s = Store.open("duckdb://")
 >>> _ = s.sql.execute("INSERT INTO people (person, valid_from, team, aliases) "
@@ -18,7 +19,6 @@ two people is ambiguous and left unresolved (it stays as written), never guessed
 
 from __future__ import annotations
 
-import ibis
 import ibis.expr.types as ir
 
 from ..store import Store

@@ -22,6 +22,7 @@ from ..errors import InputError
 from ..settings import load_settings
 from ..store import Store
 from ..workspace import ensure_pseudonym_key, init_workspace
+from .budgets import write_budgets, write_cost_files
 from .files import FILES, write_dataset
 from .generate import DemoData, generate
 from .indicators import write_indicators
@@ -87,12 +88,14 @@ def _prepare(directory: Path, force: bool) -> Path:
 
 
 def write_demo_files(root: Path, data: DemoData) -> list[Path]:
-    """The data files under `root/data/` and the organisation under `root/org/`."""
+    """The data files under `root/data/` (one per dataset, returned), the organisation under `root/org/`,
+    and the cost side's allocation rules and exchange rates (`budgets/`) and invoices (`data/invoices.csv`)."""
     data_dir = root / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     paths = [write_dataset(data_dir, FILES[name], table, data.bad_rows.get(name))
              for name, table in data.tables.items()]
     _write_org(root / "org", data)
+    write_cost_files(root, data)
     (data_dir / "README.md").write_text(_readme(data))
     return paths
 
@@ -121,7 +124,38 @@ def _readme(data: DemoData) -> str:
         bad = len(data.bad_rows.get(name, []))
         note = f"  ({bad} deliberately bad row{'s' * (bad != 1)})" if bad else ""
         lines.append(f"- `{spec.name}`: `engmetrics ingest {name} data/{spec.name}{tz}`{note}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _cost_readme(data)) + "\n"
+
+
+def _cost_readme(data: DemoData) -> list[str]:
+    notes, last = data.cost_notes, data.period.dates()[-1].isoformat()
+    dup, gap = notes.get("duplicate") or {}, notes.get("missing_day")
+    found = [f"one line item twice (`{dup.get('resource_id')}` on {dup.get('day')}, the second copy from "
+             "another run of the export: only `x_ExportId` differs)"]
+    if gap:
+        found.append(f"a missing day of {gap['provider']} ({gap['day']})")
+    found.append(f"{notes.get('stops_early', {}).get('provider', 'Microsoft')} data that stops "
+                 f"{notes.get('stops_early', {}).get('days', 2)} days early")
+    return [
+        "", "## Cost", "",
+        "`focus_cost_export.csv.gz` is a FOCUS export of two providers: AWS (USD) with a compute savings plan, "
+        "and Azure (`Microsoft`, EUR). Every row has the extension column `x_ExportId`; the Azure rows are "
+        "written the way real exports are, with enumerated values in lower case and missing values as the text "
+        "`NULL` (`engmetrics cost validate` flags the former, ingestion tolerates both).",
+        "",
+        "- `budgets/allocation.yaml`: allocation rules (tag key aliases, an owner rule for the sandbox "
+        "account, shared cost split proportionally, by transactions and by fixed percentages): "
+        "`engmetrics cost allocate --by team`",
+        "- `budgets/budgets.yaml`: monthly team budgets, a quarterly and an account budget, sized from the "
+        f"demo's own cost: `engmetrics cost budgets --at {last}`",
+        "- `budgets/rates.yaml`: EUR -> USD rates, the default of `engmetrics cost reconcile`",
+        "- `data/invoices.csv`: invoice totals of the closed billing periods"
+        + (f" ({', '.join(notes.get('invoiced_months', []))})" if notes.get("invoiced_months") else "")
+        + ": `engmetrics cost reconcile --invoices data/invoices.csv` finds " + ", ".join(found)
+        + " (the invoices differ from the line items by the duplicate and by the missing day).",
+        "- also: `engmetrics cost idle`, `cost commitments`, `cost unit`, `cost whatif on-demand`, "
+        "`cost validate data/focus_cost_export.csv.gz`",
+    ]
 
 
 def build_demo(directory: Path, *, days: int = 180, seed: int = 7, end: date | None = None,
@@ -151,7 +185,8 @@ def build_demo(directory: Path, *, days: int = 180, seed: int = 7, end: date | N
         for step, (name, path) in enumerate(zip(data.tables, paths, strict=True), start=2):
             report(f"ingesting {path.name}", step, steps)
             result.ingested.append(ingest_files(store, name, [path], fmt=None, assume_tz=FILES[name].assume_tz,
-                                                strict=False, pseudonym_key=key))
+                                                strict=False, pseudonym_key=key, bots=settings.delivery.bots))
+        write_budgets(root, store, result.as_of, seed)
         if evaluate:
             report("evaluating indicators", steps - 1, steps)
             result.results = evaluate_demo(store, root, result.as_of)

@@ -1,7 +1,9 @@
 """Writing demo datasets as files: CSV, JSON Lines and Parquet, some gzip-compressed.
 
 Output is byte-identical for identical tables: gzip headers carry no time or name, JSON Lines are
-rendered by DuckDB in row order, Parquet carries no timestamps.
+rendered by DuckDB in row order, Parquet carries no timestamps. A dataset's extensions column (the
+`cost` dataset's `x_extensions`, a JSON object) is written as the export's own columns, by name
+(`x_ExportId`), as the file a provider exports has them.
 
 >>> FILES["support_requests"].assume_tz
 'Europe/Berlin'
@@ -22,6 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+
+from ..store.datasets import REGISTRY
 
 __all__ = ["FILES", "DataFile", "write_dataset"]
 
@@ -118,11 +122,25 @@ def _extra_lines(fmt: str, rows: list[dict[str, Any]], columns: list[str]) -> by
     return out.getvalue().encode()
 
 
+def _unfold_extensions(table: pa.Table, column: str | None) -> pa.Table:
+    """`table` with the JSON objects of `column` as one text column per key (in order of appearance)."""
+    if column is None or column not in table.column_names:
+        return table
+    objects = [json.loads(v) if v else {} for v in table[column].to_pylist()]
+    keys = list(dict.fromkeys(k for o in objects for k in o))
+    table = table.drop_columns([column])
+    for key in keys:
+        values = [None if (v := o.get(key)) is None else str(v) for o in objects]
+        table = table.append_column(key, pa.array(values, pa.string()))
+    return table
+
+
 def write_dataset(directory: Path, spec: DataFile, table: pa.Table,
                   extra_rows: list[dict[str, Any]] | None = None) -> Path:
     """Write `table` (plus `extra_rows`, appended verbatim) to `directory / spec.name`."""
     path = directory / spec.name
     extra_rows = extra_rows or []
+    table = _unfold_extensions(table, REGISTRY[spec.dataset].extensions_column)
     if spec.format == "parquet":
         if extra_rows:
             table = pa.concat_tables([table, pa.Table.from_pylist(extra_rows, schema=table.schema)])

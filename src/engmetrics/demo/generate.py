@@ -8,7 +8,7 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -33,12 +33,16 @@ __all__ = ["DemoData", "generate"]
 
 @dataclass
 class DemoData:
-    """The demo's tables (good rows, registry column names) and the bad rows added to its files."""
+    """The demo's tables (good rows, registry column names), the bad rows added to its files, and the
+    cost side's invoices, exchange rates and notes (what `engmetrics cost reconcile` should find)."""
 
     period: Period
     org: Org
     tables: dict[str, pa.Table]
     bad_rows: dict[str, list[dict[str, Any]]]
+    invoices: list[dict[str, Any]] = field(default_factory=list)
+    rates: list[dict[str, Any]] = field(default_factory=list)
+    cost_notes: dict[str, Any] = field(default_factory=dict)
 
 
 def generate(*, days: int, seed: int, end: date) -> DemoData:
@@ -71,4 +75,5 @@ def generate(*, days: int, seed: int, end: date) -> DemoData:
     missing = set(REGISTRY) - set(tables)
     if missing:  # a dataset was added to the registry but not to the demo
         raise AssertionError(f"the demo does not generate {sorted(missing)}")
-    return DemoData(period, org, {name: tables[name] for name in REGISTRY}, bad_rows(period))
+    return DemoData(period, org, {name: tables[name] for name in REGISTRY}, bad_rows(period),
+                    cost.invoices, cost.rates, cost.notes)

@@ -194,6 +194,7 @@ def org_tables(org: Org) -> dict[str, pa.Table]:
         "service": [s.id for s in org.services], "team": [s.team for s in org.services],
         "tier": pa.array([s.tier for s in org.services], pa.int64()),
         "depends_on": [list(s.depends_on) for s in org.services],
+        "repo": [f"acme/{s.id}" for s in org.services],  # where its code lives: changes.repo of `delivery`
     })
     hol = [(cal, d, n) for cal, days in org.holidays.items() for d, n in days]
     holidays = pa.table({

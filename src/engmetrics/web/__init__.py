@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from .access import LoginRequired, PageForbidden
+from .cost import router as cost_router
 from .delivery import router as delivery_router
 from .incidents import router as incident_router
 from .pages import router
@@ -19,7 +20,7 @@ from .slos import router as slo_router
 
 __all__ = ["WEB_ROUTERS", "install_web"]
 
-WEB_ROUTERS = [router, slo_router, incident_router, delivery_router]
+WEB_ROUTERS = [router, slo_router, incident_router, delivery_router, cost_router]
 
 
 async def _login_required(request: Request, exc: LoginRequired) -> RedirectResponse:
