@@ -54,6 +54,25 @@ def receiver() -> Iterator[Receiver]:
     server.server_close()
 
 
+@pytest.fixture
+def garbler() -> Iterator[str]:
+    """A local server that reads the POST and answers a malformed status line (no `HTTP/1.x NNN`)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.wfile.write(b"NOT-HTTP garbage\r\n\r\n")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hooks/secret-token"
+    server.shutdown()
+    server.server_close()
+
+
 def settings(*hooks: Webhook, attempts: int = 3) -> NotifySettings:
     return NotifySettings(webhooks=list(hooks), timeout_seconds=2, max_attempts=attempts, backoff_seconds=0)
 
@@ -125,6 +144,29 @@ def test_an_unreachable_webhook_fails_without_leaking_its_url(store, caplog):
     assert "webhook ops" in caplog.records[-1].getMessage()
 
 
+def test_a_malformed_answer_is_a_failed_delivery_and_the_next_webhook_still_gets_its_message(store, receiver,
+                                                                                              garbler):
+    config = settings(Webhook(name="broken", url=garbler), Webhook(name="ops", url=receiver.url), attempts=2)
+    result = deliver(store, config, [ALERT], now=NOW)
+    assert [(d.channel, d.status, d.attempts) for d in result] == [("broken", "failed", 2), ("ops", "sent", 1)]
+    assert (result[0].error or "").startswith("BadStatusLine") and "secret-token" not in (result[0].error or "")
+    assert len(receiver.requests) == 1
+    assert store.sql.execute("SELECT channel FROM _notifications").fetchall() == [("ops",)]
+
+
+def test_a_url_the_http_client_refuses_never_raises(store, receiver, monkeypatch):
+    # http.client's InvalidURL (an HTTPException, not an OSError): a failed POST, not an exception
+    attempts, error = post_json("http://127.0.0.1:12ab/hook", {"text": "x"}, timeout=2, max_attempts=1, backoff=0)
+    assert (attempts, error) == (1, "InvalidURL: nonnumeric port: '12ab'")
+    # such a port is refused in the settings, and in the environment at delivery (the other webhook still gets it)
+    with pytest.raises(ValidationError, match="port"):
+        Webhook(name="x", url="https://host:12ab/")
+    monkeypatch.setenv("BAD_WEBHOOK_URL", "https://host:12ab/")
+    config = settings(Webhook(name="bad", url_env="BAD_WEBHOOK_URL"), Webhook(name="ops", url=receiver.url))
+    assert [(d.channel, d.status, d.attempts) for d in deliver(store, config, [ALERT], now=NOW)] == [
+        ("bad", "failed", 0), ("ops", "sent", 1)]
+
+
 def test_the_url_may_come_from_the_environment(store, receiver, monkeypatch):
     hook = Webhook(name="ops", url_env="OPS_WEBHOOK_URL")
     missing = deliver(store, settings(hook), [ALERT], now=NOW)
@@ -138,6 +180,10 @@ def test_settings_refuse_bad_webhooks():
         Webhook(name="x")
     with pytest.raises(ValidationError, match="http:// or https://"):
         Webhook(name="x", url="file:///etc/passwd")
+    for url in ("https://host:0/", "https://host:65536/", "http://:80/", "http://[::1/"):
+        with pytest.raises(ValidationError, match="a webhook URL"):
+            Webhook(name="x", url=url)
+    assert Webhook(name="x", url="https://host:8443/hook").resolve_url() == "https://host:8443/hook"
     with pytest.raises(ValidationError, match="unique"):
         NotifySettings(webhooks=[Webhook(name="x", url="https://a.example"), Webhook(name="x", url="https://b.example")])
     assert "secret" not in repr(Webhook(name="x", url="https://hooks.example/secret"))

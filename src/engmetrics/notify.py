@@ -1,4 +1,4 @@
-"""The engmetrics notification channel: alerts posted to webhooks as Slack-compatible JSON, each at most once.
+"""The engmetrics notification channel: alerts posted to webhooks as Slack-compatible JSON, each once per webhook.
 
 Shared by every feature that alerts (cost budgets now, anomaly `watch` later). A feature builds
 `Notification`s and calls `deliver(store, settings.notify, notifications)`.
@@ -14,15 +14,20 @@ and the dedup key. `text` is the fallback Slack shows in notifications; other re
 Teams workflows, a plain HTTP endpoint) read the same JSON.
 
 **Delivery**: one POST per (notification, webhook), `Content-Type: application/json`, with a timeout per
-attempt (`timeout_seconds`), and up to `max_attempts` attempts in all: a network error, a timeout, HTTP 429 and
-HTTP 5xx are retried after `backoff_seconds x 2^(attempt - 1)`; any other status >= 300 is final. A
-2xx answer is a success.
+attempt (`timeout_seconds`), and up to `max_attempts` attempts in all: a network error, a timeout, a malformed
+answer (`http.client.HTTPException`: a bad status line, a cut-off body) or a URL the HTTP client refuses, HTTP
+429 and HTTP 5xx are retried after `backoff_seconds x 2^(attempt - 1)`; any other status >= 300 is final. A 2xx
+answer is a success. Whatever a receiver does, `deliver` does not raise: the delivery is `failed` and the
+other webhooks and notifications are still tried.
 
-**At most once**: the store table `_notifications (key, channel, sent_at)` records every successful
-delivery; a notification whose `key` was already sent to a webhook is skipped (`duplicate`). The key names
-the alert and its period (e.g. ``budget:platform:2026-03-01:forecast:80``), so the same alert for the same
-period is sent once per webhook, and again in the next period. A failed delivery records nothing and is
-retried on the next run. Delivery is sequential under the store's write lock, so two runs cannot both send.
+**Once per key and webhook, at least once**: the store table `_notifications (key, channel, sent_at)` records
+every successful delivery; a notification whose `key` is recorded for a webhook is skipped (`duplicate`), so a
+recorded message is never sent again. The key names the alert and its period (e.g.
+``budget:platform:2026-03-01:forecast:80``), so the same alert for the same period goes to each webhook once,
+and again in the next period. A failed delivery records nothing and is retried on the next run. The POST comes
+before the record, so delivery is at least once, not at most once: a crash between the two, or a receiver that
+took the message but answered an error or too late, can repeat one message on the next run. Delivery is
+sequential under the store's write lock, so two runs cannot both send.
 
 **No secret in logs**: logs and results name the webhook, never its URL; error texts have the URL removed.
 
@@ -32,6 +37,7 @@ retried on the next run. Delivery is sequential under the store's write lock, so
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import time
@@ -115,7 +121,7 @@ def _attempt(url: str, body: bytes, timeout: float) -> tuple[int | None, str | N
             status = response.status
     except urllib.error.HTTPError as exc:
         return exc.code, f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError) as exc:
+    except (OSError, http.client.HTTPException, ValueError) as exc:  # URLError is an OSError; ValueError: a bad host
         reason = getattr(exc, "reason", exc)
         return None, f"{type(reason).__name__}: {reason}".replace(url, "<url>")
     return status, None if 200 <= status < 300 else f"HTTP {status}"
@@ -160,7 +166,7 @@ def _deliver_one(store: Store, settings: NotifySettings, hook: Webhook, n: Notif
 
 def deliver(store: Store, settings: NotifySettings, notifications: Sequence[Notification], *,
             now: datetime | None = None) -> list[Delivery]:
-    """Send each notification to each webhook that wants its kind, at most once per (key, webhook).
+    """Send each notification to each webhook that wants its kind, once per (key, webhook) (module docstring).
 
     Needs the store open for writing (the dedup state). Returns one `Delivery` per (notification, webhook),
     in order; never raises for a receiver's failure (it is a `failed` delivery).

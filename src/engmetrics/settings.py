@@ -198,9 +198,17 @@ class NotifySettings(BaseModel):
 
 
 def _check_url(url: str) -> None:
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+    """Refuse (ValueError) anything but an http(s) URL with a host and, when it names one, a port from 1 to 65535.
+    The messages never contain the URL (a secret)."""
+    try:
+        parsed = urlparse(url)
+        port = parsed.port  # ValueError when not a number or out of range
+    except ValueError:
+        raise ValueError("a webhook URL must be http:// or https:// with a host and a port from 1 to 65535") from None
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise ValueError("a webhook URL must be http:// or https:// with a host")
+    if port == 0:
+        raise ValueError("a webhook URL's port must be from 1 to 65535")
 
 
 class Settings(BaseSettings):

@@ -83,7 +83,7 @@ def test_guardrails_and_silos_are_the_cli_json(client, auth, api_store, settings
     silos = _get(client, auth, "silos", as_of="2026-03-31")
     assert silos["as_of"] == "2026-03-31"
     assert silos["repositories"] == _json([r.to_dict() for r in repository_silos(api_store, date(2026, 3, 31))])
-    assert set(silos) == {"as_of", "repositories", "services", "teams", "support", "docs"}
+    assert set(silos) == {"as_of", "repositories", "services", "teams", "support", "docs", "docs_by_service"}
 
 
 def _scoped_changes(store) -> None:

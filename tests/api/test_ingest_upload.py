@@ -51,3 +51,16 @@ def test_upload_errors(client, auth):
     assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "files"
     unknown = client.post(URL, files=[("files", ("a.txt", GOOD))], headers=admin)
     assert unknown.status_code == 400 and "a.txt" in unknown.json()["detail"]
+
+
+def test_a_newer_cost_export_replaces_its_billing_period(client, auth):
+    head = b"BillingPeriodStart,BillingPeriodEnd,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,BilledCost," \
+           b"EffectiveCost,ProviderName,BillingAccountId\n"
+    row = b"2026-03-01,2026-04-01,2026-03-02,2026-03-03,Usage,%s,%s,AWS,acct\n"
+    url = "/api/v1/datasets/cost/ingest"
+    first = client.post(url, files=[("files", ("m.csv", head + row % (b"10", b"10"), "text/csv"))],
+                        headers=auth("metrics-admin")).json()
+    assert (first["inserted"], first["replaced"]) == (1, 0)
+    restated = client.post(url, files=[("files", ("m2.csv", head + row % (b"9.5", b"9.5"), "text/csv"))],
+                           headers=auth("metrics-admin")).json()
+    assert (restated["read"], restated["inserted"], restated["replaced"]) == (1, 1, 1)  # 10 gone, 9.5 in

@@ -87,10 +87,28 @@ def test_tag_aliases_casing_prefixes_and_service_fallback(store):
     assert by_group(store, AllocationRules()) == {"Payments": 18.0, "search": 20.0, "(untagged)": 7.0}
 
 
-def test_values_not_in_the_datasets_are_lower_cased_and_blank_values_are_missing(store):
+def test_values_match_without_case_and_blank_values_are_missing(store):
     bill(store, {"cost": 1, "tags": {"TEAM": "Ops"}}, {"cost": 2, "tags": {"team": "OPS"}},
          {"cost": 4, "tags": {"team": "  "}}, {"cost": 8, "tags": '{"team": ""}'}, {"cost": 16, "tags": "not json"})
-    assert by_group(store, AllocationRules()) == {"ops": 3.0, "(untagged)": 28.0}
+    # Ops and OPS are one group; one row each: the tie goes to the first in sort order ("O" "P" < "O" "p")
+    assert by_group(store, AllocationRules()) == {"OPS": 3.0, "(untagged)": 28.0}
+
+
+def test_group_names_are_canonical_or_the_most_common_spelling(store):
+    org(store)  # teams Payments and search
+    bill(store, {"cost": 1, "tags": {"team": "PAYMENTS", "env": "prod"}},
+         {"cost": 2, "tags": {"team": "payments", "env": "prod"}},
+         {"cost": 64, "tags": {"team": "DATA", "env": "Prod"}},
+         {"cost": 4, "tags": {"Team": "Data", "env": "PROD"}},
+         {"cost": 8, "tags": {"team": "Data", "CostCenter": "Cc-7"}},
+         {"cost": 16, "tags": {"costcenter": "CC-7"}})
+    # team: Payments is the teams dataset's name whatever the tags say; data is spelled Data on 2 rows, DATA on 1
+    # (its 64 do not count: rows do): Payments 1 + 2, Data 64 + 4 + 8, untagged 16
+    assert by_group(store, AllocationRules()) == {"Payments": 3.0, "Data": 76.0, "(untagged)": 16.0}
+    # environment: prod on 2 rows, Prod and PROD on 1 each: 1 + 2 + 64 + 4; untagged 8 + 16
+    assert by_group(store, AllocationRules(), "environment") == {"prod": 71.0, "(untagged)": 24.0}
+    # tag:costcenter: Cc-7 and CC-7 once each, the tie to the first in sort order: 8 + 16
+    assert by_group(store, AllocationRules(), "tag:costcenter") == {"CC-7": 24.0, "(untagged)": 71.0}
 
 
 def test_configured_keys_replace_the_defaults_and_fallback_keys_come_after_them(store, tmp_path):
@@ -120,9 +138,10 @@ def test_environment_and_tag_views(store):
     bill(store, {"cost": 1, "tags": {"Env": "Prod", "CostCenter": "CC-1"}},
          {"cost": 2, "tags": {"environment": "prod", "costcenter": "cc-1"}},
          {"cost": 4, "tags": {"stage": "dev"}}, {"cost": 8})
-    assert by_group(store, AllocationRules(), "environment") == {"prod": 3.0, "dev": 4.0, "(untagged)": 8.0}
+    # Prod and prod once each: shown as Prod, the first in sort order
+    assert by_group(store, AllocationRules(), "environment") == {"Prod": 3.0, "dev": 4.0, "(untagged)": 8.0}
     # tag:KEY is that key alone (any case), no aliases
-    assert by_group(store, AllocationRules(), "tag:COSTCENTER") == {"cc-1": 3.0, "(untagged)": 12.0}
+    assert by_group(store, AllocationRules(), "tag:COSTCENTER") == {"CC-1": 3.0, "(untagged)": 12.0}
     assert by_group(store, AllocationRules(), "tag:stage") == {"dev": 4.0, "(untagged)": 11.0}
 
 
@@ -246,13 +265,14 @@ def test_usage_split_by_utilization(store, tmp_path):
          {"cost": 1, "resource": "r1", "tags": {"team": "b"}},
          {"cost": 10, "resource": "r2", "tags": {"team": "b"}}, {"cost": 40, "service": "shared-k8s"})
     store.sql.execute("""INSERT INTO utilization (resource_id, ts, cpu_util) VALUES
-        ('r1', '2026-03-02 00:00:00+00', 0.4), ('r1', '2026-03-02 01:00:00+00', 0.2),
+        ('R1', '2026-03-02 00:00:00+00', 0.4), ('r1', '2026-03-02 01:00:00+00', 0.2),
         ('r2', '2026-03-02 00:00:00+00', 0.2), ('r3', '2026-03-02 00:00:00+00', 0.9)""")
     rules = rules_of(tmp_path, """
         shared:
           - {name: cluster, match: {ServiceName: shared-k8s}, split: usage, usage: {dataset: utilization}}
     """)
-    # r1 counts for a (10 of its 11), cpu 0.6; r2 for b, 0.2; r3 has no cost: 40 x 3/4 and 40 x 1/4
+    # r1 (R1 too: ids compare without case) counts for a (10 of its 11), cpu 0.6; r2 for b, 0.2; r3 has no
+    # cost: 40 x 3/4 and 40 x 1/4
     assert by_group(store, rules, field="shared") == {"a": 30.0, "b": 10.0}
 
 
@@ -278,7 +298,40 @@ def test_rules_naming_groups_apply_in_their_dimension_only(shared_day, tmp_path)
         shared:
           - {name: support, match: {ServiceName: AWS Support}, split: fixed, percentages: {Payments: 100}}
     """)
-    assert by_group(shared_day, rules, "service") == {"checkout": 3.0, "(untagged)": 42.0, "(unallocated)": 30.0}
+    assert by_group(shared_day, rules)["Payments"] == 18.0 + 30.0
+    # by service the rule (about teams) is skipped: support's 30 are direct cost, with no service tag
+    # untagged: 10 + 20 + 5 + 7 + 30 = 72
+    assert by_group(shared_day, rules, "service") == {"checkout": 3.0, "(untagged)": 72.0}
+
+
+def test_an_untagged_rule_applies_in_its_own_view_only(store, tmp_path):
+    bill(store, {"cost": 50, "tags": {"service": "checkout"}}, {"cost": 10, "tags": {"team": "a", "service": "web"}},
+         {"cost": 20, "tags": {"team": "b", "service": "api"}}, {"cost": 30, "service": "AWS Support"})
+    rules = rules_of(tmp_path, """
+        shared:
+          - {name: leftovers, match: {untagged: true}, split: even}
+          - {name: support, match: {ServiceName: AWS Support}, split: proportional}
+    """)
+    # by team: checkout's 50 and support's 30 have no team; leftovers (first) takes both: 80 evenly to a and b
+    assert by_group(store, rules) == {"a": 10.0 + 40.0, "b": 20.0 + 40.0}
+    # by service leftovers (about teams) is skipped: checkout keeps its 50, and support's 30 fall to the next
+    # rule, proportional to direct cost 50 : 10 : 20 -> 18.75, 3.75, 7.5
+    assert by_group(store, rules, "service") == {"checkout": 68.75, "web": 13.75, "api": 27.5}
+    # by tag:team likewise: support's 30 proportional to a 10 : b 20; checkout's 50 untagged
+    assert by_group(store, rules, "tag:team") == {"a": 20.0, "b": 40.0, "(untagged)": 50.0}
+
+
+def test_by_provider_keeps_the_provider_of_shared_cost(store, tmp_path):
+    bill(store, {"cost": 10, "tags": {"team": "a"}}, {"cost": 30, "provider": "Microsoft", "tags": {"team": "b"}},
+         {"cost": 8, "provider": "Microsoft", "service": "AWS Support"})
+    rules = rules_of(tmp_path, """
+        shared:
+          - {name: support, match: {ServiceName: AWS Support}, split: proportional}
+    """)
+    rows = {(r["group"], r["provider"]): (r["direct"], r["shared"]) for r in allocated_daily(
+        store, rules, "team", START, END, by_provider=True).to_pyarrow().to_pylist()}
+    # the Microsoft support row (8) splits 10 : 30 over a and b (whatever their providers): 2 and 6, as Microsoft
+    assert rows == {("a", "AWS"): (10.0, 0.0), ("a", "Microsoft"): (0.0, 2.0), ("b", "Microsoft"): (30.0, 6.0)}
 
 
 def test_untagged_cost_as_shared_and_tag_matched_shared_cost(shared_day, tmp_path):

@@ -21,17 +21,17 @@ APRIL = date(2026, 4, 1)
 
 
 def bill(store: Store, first: date, amounts: list[float], *, account: str = "acct-1", tags: str | None = None,
-         currency: str = "USD", billed_factor: float = 1.0) -> None:
+         currency: str = "USD", billed_factor: float = 1.0, provider: str = "AWS") -> None:
     """One usage row per day from `first`, EffectiveCost amounts[i] (BilledCost x billed_factor)."""
     rows = []
     for i, amount in enumerate(amounts):
         day = datetime.combine(first + timedelta(days=i), datetime.min.time(), tzinfo=UTC)
         rows.append([f"{account}-{tags}-{currency}-{day.date()}", day.replace(day=1), day + timedelta(days=1), day,
-                     day + timedelta(days=1), amount * billed_factor, amount, account, currency, tags])
+                     day + timedelta(days=1), amount * billed_factor, amount, account, currency, tags, provider])
     store.sql.executemany(
         """INSERT INTO cost (x_row_hash, BillingPeriodStart, BillingPeriodEnd, ChargePeriodStart, ChargePeriodEnd,
-               ChargeCategory, BilledCost, EffectiveCost, SubAccountId, BillingCurrency, Tags)
-           VALUES (?, ?, ?, ?, ?, 'Usage', ?, ?, ?, ?, ?)""", rows)
+               ChargeCategory, BilledCost, EffectiveCost, SubAccountId, BillingCurrency, Tags, ProviderName)
+           VALUES (?, ?, ?, ?, ?, 'Usage', ?, ?, ?, ?, ?, ?)""", rows)
 
 
 def budget(**fields) -> Budget:
@@ -85,6 +85,24 @@ def test_lagging_cost_data_is_not_read_as_zero_days(store):
     # 13 days counted; the 17 days from 14 April are forecast at 40: 520 + 680
     assert (item["actual_through"], item["days_observed"], item["actual"], item["forecast"]) == (
         "2026-04-13", 13, 520.0, 1200.0)
+
+
+def test_a_lagging_provider_holds_back_the_scopes_with_cost_from_it(store):
+    bill(store, APRIL, [40.0] * 14, account="azure-sub", provider="Microsoft", tags='{"team": "payments"}')
+    bill(store, APRIL, [10.0] * 20, account="aws-1", tags='{"team": "payments"}')  # AWS, through 20 April
+    bill(store, APRIL, [100.0] * 20, account="aws-1", tags='{"team": "search"}')
+    azure, payments, search = budget_status(store, [budget(scope={"account": "azure-sub"}),
+                                                    budget(scope={"team": "payments"}),
+                                                    budget(scope={"team": "search"})], date(2026, 4, 20))
+    # the Azure account: Microsoft data stops on 14 April, AWS's on the 20th: 14 days counted (560), and the 16
+    # days from 15 April are forecast from those 14 (a flat 40): 560 + 16 x 40 = 1,200, not 15-20 April as zeros
+    assert (azure.actual_through, azure.days_observed, azure.actual) == (date(2026, 4, 14), 14, 560.0)
+    assert (azure.forecast["total"], azure.forecast["low"], azure.forecast["high"]) == (1200.0, 1200.0, 1200.0)
+    # payments has cost from both providers: counted through 14 April, (40 + 10) x 14 = 700; + 16 x 50 = 1,500
+    assert (payments.actual_through, payments.actual, payments.forecast["total"]) == (date(2026, 4, 14), 700.0,
+                                                                                      1500.0)
+    # search is AWS only: through 20 April, 2,000 + 10 x 100 = 3,000
+    assert (search.actual_through, search.actual, search.forecast["total"]) == (date(2026, 4, 20), 2000.0, 3000.0)
 
 
 def test_quarterly_period(store):
@@ -143,13 +161,15 @@ def test_loading_budgets_names_file_and_line(tmp_path):
     assert any(m.startswith("budgets/a.yaml:19:") and "greater than 0" in m for m in messages)
 
 
-def test_notifications_are_keyed_by_the_highest_threshold(store):
+def test_one_notification_per_alert_keyed_by_type_and_percent(store):
     bill(store, APRIL, [40.0] * 30)
     day3, day15 = (budget_status(store, [budget(name="acct")], date(2026, 4, d))[0] for d in (3, 15))
-    [n3], [n15] = budget_notifications([day3]), budget_notifications([day15])
-    assert n3.key == "budget:acct:2026-04-01:actual=-:forecast=100"
-    assert n15.key == "budget:acct:2026-04-01:actual=50:forecast=100"
-    assert n3.fields["Forecast"] == "1,200.00 USD (120%), 80 % interval 1,200.00 to 1,200.00"
+    n3, n15 = budget_notifications([day3]), budget_notifications([day15])
+    assert [n.key for n in n3] == [f"budget:acct:2026-04-01:forecast:{p}" for p in (50, 80, 100)]
+    assert [n.key for n in n15] == ["budget:acct:2026-04-01:actual:50", "budget:acct:2026-04-01:forecast:80",
+                                    "budget:acct:2026-04-01:forecast:100"]
+    assert (n15[0].title, n15[2].title) == ("Budget acct: actual reached 50 %", "Budget acct: forecast crosses 100 %")
+    assert n3[0].fields["Forecast"] == "1,200.00 USD (120%), 80 % interval 1,200.00 to 1,200.00"
     assert budget_notifications(budget_status(store, [budget(amount=10**6)], date(2026, 4, 3))) == []
 
 
@@ -177,12 +197,40 @@ def test_a_budget_alert_reaches_the_webhook_once(store, receiver):
     url, received = receiver
     bill(store, APRIL, [40.0] * 30)
     config = NotifySettings(webhooks=[Webhook(name="finops", url=url)], backoff_seconds=0)
-    for _ in range(2):  # the same day evaluated twice: one message
+    for _ in range(2):  # the same day evaluated twice: one message per alert
         deliver(store, config, budget_notifications(budget_status(store, [budget()], date(2026, 4, 3))))
     deliver(store, config, budget_notifications(budget_status(store, [budget()], date(2026, 4, 4))))  # same alerts
-    assert len(received) == 1
-    assert received[0]["blocks"][0]["text"]["text"] == "Budget b: threshold crossed"
-    assert "crosses 100 % of the budget before the actual does" in received[0]["text"]
+    assert [r["blocks"][0]["text"]["text"] for r in received] == [
+        "Budget b: forecast crosses 50 %", "Budget b: forecast crosses 80 %", "Budget b: forecast crosses 100 %"]
+    assert "crosses 100 % of the budget before the actual does" in received[2]["text"]
+
+
+def sent_keys(received: list[dict]) -> list[str]:
+    """The dedup keys of the messages a webhook received (the payload's context line ends with the key)."""
+    return [r["blocks"][-1]["elements"][0]["text"].rsplit(" ", 1)[1] for r in received]
+
+
+def test_a_falling_forecast_sends_nothing_new(store, receiver):
+    url, received = receiver
+    bill(store, APRIL, [40.0, 40.0, 40.0, 20.0, 20.0, 64.0] + [40.0] * 8)
+    config = NotifySettings(webhooks=[Webhook(name="finops", url=url)], backoff_seconds=0)
+    alerts, forecasts, sent = {}, {}, {}
+    for day in (3, 5, 6, 14):
+        [status] = budget_status(store, [budget()], date(2026, 4, day))
+        alerts[day], forecasts[day] = [(a["type"], a["percent"]) for a in status.alerts], status.forecast["total"]
+        sent[day] = sum(d.status == "sent" for d in deliver(store, config, budget_notifications([status])))
+    # 3 April: level 40 -> 120 + 27 x 40 = 1,200: forecast 50, 80 and 100 % (sent)
+    # 5 April: actual 160, level 160 / 5 = 32 -> 160 + 25 x 32 = 960: the forecast falls below 100 %; its 50 and
+    # 80 % alerts were sent on the 3rd: nothing new
+    # 6 April: actual 224, level 224 / 6 -> 224 + 24 x 224 / 6 = 1,120: 100 % again, sent already
+    # 14 April: actual 224 + 8 x 40 = 544 reaches 50 %: the one new alert
+    assert (forecasts[3], forecasts[5], forecasts[6]) == (1200.0, 960.0, 1120.0)
+    assert alerts[5] == [("forecast", 50), ("forecast", 80)]
+    assert alerts[6] == [("forecast", 50), ("forecast", 80), ("forecast", 100)]
+    assert alerts[14][0] == ("actual", 50)
+    assert sent == {3: 3, 5: 0, 6: 0, 14: 1}
+    assert sent_keys(received) == [f"budget:b:2026-04-01:forecast:{p}" for p in (50, 80, 100)] + [
+        "budget:b:2026-04-01:actual:50"]
 
 
 def test_alerts_follow_the_thresholds(store):
@@ -236,5 +284,5 @@ def test_cli_notify_sends_once(workspace, cli, receiver):
     for _ in range(2):
         result = cli("cost", "budgets", "--at", "2026-04-03", "--notify", "--json")
         assert result.exit_code == 0, result.output
-    assert len(received) == 1
-    assert [d["status"] for d in json.loads(result.stdout)["notifications"]] == ["duplicate"]
+    assert len(received) == 3  # forecast 50, 80 and 100 %, once
+    assert [d["status"] for d in json.loads(result.stdout)["notifications"]] == ["duplicate"] * 3

@@ -138,6 +138,26 @@ def test_rollup_is_cost_weighted(store, write):
     assert (total["commitments"], total["utilization"]) == (2, 0.5)  # (3 + 1) / 8, not the mean of the ratios
 
 
+def test_a_lower_case_currency_is_the_same_currency(store, write):
+    rows = [{"CommitmentDiscountId": "a", "CommitmentDiscountStatus": status, "EffectiveCost": cost, "BilledCost": 0,
+             "ServiceName": "EC2", "BillingCurrency": currency, "PricingCategory": "Committed"}
+            for status, cost, currency in [("Used", 3, "USD"), ("Unused", 1, "USD")]]
+    rows.append({"ServiceName": "EC2", "EffectiveCost": 2, "BilledCost": 2, "PricingCategory": "Standard"})
+    ingested(store, write("c.csv", focus_csv(rows)))
+    # as a bill may hold them (whatever ingest makes of its input): two rows in lower case, one with a blank
+    store.sql.execute("UPDATE cost SET BillingCurrency = 'usd' WHERE CommitmentDiscountStatus = 'Unused'")
+    store.sql.execute("UPDATE cost SET BillingCurrency = ' usd' WHERE PricingCategory = 'Standard'")
+    [item] = utilization(store, *WHOLE).to_pyarrow().to_pylist()
+    # one commitment in one currency: 3 / (3 + 1)
+    assert (item["currency"], item["used_cost"], item["unused_cost"], item["utilization"]) == ("USD", 3.0, 1.0, 0.75)
+    [row] = coverage(store, *WHOLE).to_pyarrow().to_pylist()
+    # eligible EC2 usage: the Used 3 and the on-demand 2 (the Unused row is idle commitment): 3 / 5
+    assert (row["currency"], row["covered_cost"], row["eligible_cost"], row["coverage"]) == ("USD", 3.0, 5.0, 0.6)
+    t = store.table("cost")
+    hours = hourly_spend(t, t.EffectiveCost, T0, T0 + timedelta(hours=1)).to_pyarrow().to_pylist()
+    assert [(r["currency"], r["spend"]) for r in hours] == [("USD", 6.0)]  # 3 + 1 + 2 in one currency
+
+
 def test_best_commitment_on_a_hand_made_series():
     spend = [4, 0, 9, 1, 7, 2, 8, 3, 6, 5]  # 0..9 shuffled
     c = best_commitment(spend, 0.3)

@@ -1,4 +1,7 @@
-"""`engmetrics cost validate`: FOCUS conformance rule by rule, with counts and example lines."""
+"""`engmetrics cost validate`: FOCUS conformance rule by rule, with counts and example lines.
+
+The checks are DuckDB-only by design (a file checked before ingest, not a calculation over the store: see the
+module doc of engmetrics.cost.conformance), hence the `duckdb_only` marker and no PySpark twin."""
 
 from __future__ import annotations
 
@@ -7,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from engmetrics.cost import conformance
 from engmetrics.cost.conformance import MANDATORY, ROW_RULES, validate_focus
+
+pytestmark = pytest.mark.duckdb_only  # file-level checks in DuckDB, by design (module doc)
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 # Every mandatory column plus the commitment, consumption and price columns the rules look at.
@@ -123,6 +129,33 @@ def test_parquet_rows_are_numbered(tmp_path):
     parquet = tmp_path / "f.parquet"
     duckdb.sql(f"COPY (SELECT * FROM read_csv('{csv}', all_varchar = true)) TO '{parquet}'")
     assert by_rule(validate_focus(parquet))["allowed_values:ChargeCategory"] == (1, [2])
+
+
+def test_parquet_null_text_is_null(tmp_path):
+    """A Parquet text column holding "NULL" or "" is null, as the FOCUS reader reads it: rows 2 and 3 lack
+    a BilledCost; row 4's ChargeClass "null" is no correction (nor an unknown value)."""
+    import duckdb
+
+    csv = focus_csv(tmp_path, {}, {"BilledCost": "NULL"}, {"BilledCost": '""'}, {"ChargeClass": "null"})
+    parquet = tmp_path / "f.parquet"
+    duckdb.sql(f"COPY (SELECT * FROM read_csv('{csv}', all_varchar = true, nullstr = '<none>')) TO '{parquet}'")
+    assert duckdb.sql(f"SELECT list(BilledCost) FROM '{parquet}'").fetchone()[0] == ["2.5", "NULL", "", "2.5"]
+    failing = {r: v for r, v in by_rule(validate_focus(parquet)).items() if v[0]}
+    assert failing == {"not_null:BilledCost": (2, [2, 3])}  # Parquet lines are row numbers
+
+
+def test_the_line_map_is_built_only_to_show_lines(tmp_path, monkeypatch):
+    """A CSV without violations is read once; examples need the physical lines (a second pass) and are capped."""
+    def unexpected(*args):
+        raise AssertionError("the line map was built")
+
+    with monkeypatch.context() as m:
+        m.setattr(conformance, "_csv_lines", unexpected)
+        assert validate_focus(focus_csv(tmp_path, {}, {})).conformant
+        report = validate_focus(focus_csv(tmp_path, {"BilledCost": ""}, {"BilledCost": ""}), examples=0)
+        assert by_rule(report)["not_null:BilledCost"] == (2, [])  # counted, no example to place
+    bad = focus_csv(tmp_path, *({"BilledCost": ""} for _ in range(7)))
+    assert by_rule(validate_focus(bad, examples=3))["not_null:BilledCost"] == (7, [2, 3, 4])
 
 
 def test_focus_sample_report(tmp_path):

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engmetrics.cost.allocation import allocated_daily
 from engmetrics.cost.allocation_rules import AllocationRules
 from engmetrics.cost.idle import idle_resources
 from engmetrics.settings import IdleRule, IdleSettings, load_settings
@@ -22,7 +23,7 @@ VM = "Virtual Machine"
 
 
 def samples(store: Store, resource: str, first: datetime, cpu: list[float] | float, mem: float | None = 0.3,
-            resource_type: str = VM, step_hours: int = 6, last: datetime = END) -> None:
+            resource_type: str = VM, step_hours: int = 6, last: datetime = END, provider: str = "AWS") -> None:
     """Utilisation every `step_hours` from `first` until `last`; `cpu` a constant or values used in turn."""
     times = []
     t = first
@@ -31,7 +32,7 @@ def samples(store: Store, resource: str, first: datetime, cpu: list[float] | flo
         t += timedelta(hours=step_hours)
     cpus = [cpu] * len(times) if isinstance(cpu, float) else [cpu[i % len(cpu)] for i in range(len(times))]
     table = pa.table({"resource_id": [resource] * len(times), "ts": pa.array(times, pa.timestamp("us", "UTC")),
-                      "cpu_util": cpus, "mem_util": [mem] * len(times), "provider": ["AWS"] * len(times),
+                      "cpu_util": cpus, "mem_util": [mem] * len(times), "provider": [provider] * len(times),
                       "resource_type": [resource_type] * len(times), "region": ["eu-central-1"] * len(times)})
     store.sql.register("_new_samples", table)
     store.sql.execute("INSERT INTO utilization BY NAME SELECT * FROM _new_samples")
@@ -39,16 +40,17 @@ def samples(store: Store, resource: str, first: datetime, cpu: list[float] | flo
 
 
 def daily_cost(store: Store, resource: str | None, first: datetime, last: datetime, amount: float,
-               tags: dict | None = None, resource_type: str = VM, currency: str = "USD") -> None:
+               tags: dict | None = None, resource_type: str = VM, currency: str = "USD",
+               provider: str = "AWS") -> None:
     """One FOCUS usage row per day in [first, last), EffectiveCost `amount` (BilledCost the same)."""
     days = [first + timedelta(days=d) for d in range(int((last - first) / timedelta(days=1)))]
     store.sql.executemany(
         """INSERT INTO cost (x_row_hash, BillingPeriodStart, BillingPeriodEnd, ChargePeriodStart, ChargePeriodEnd,
                ChargeCategory, BilledCost, EffectiveCost, ResourceId, ResourceType, ProviderName, RegionId,
                BillingCurrency, Tags)
-           VALUES (?, ?, ?, ?, ?, 'Usage', ?, ?, ?, ?, 'AWS', 'eu-central-1', ?, ?)""",
+           VALUES (?, ?, ?, ?, ?, 'Usage', ?, ?, ?, ?, ?, 'eu-central-1', ?, ?)""",
         [[f"{resource}-{day.isoformat()}", day.replace(day=1), day.replace(day=1) + timedelta(days=31), day,
-          day + timedelta(days=1), amount, amount, resource, resource_type, currency,
+          day + timedelta(days=1), amount, amount, resource, resource_type, provider, currency,
           json.dumps(tags) if tags else None] for day in days])
 
 
@@ -121,6 +123,53 @@ def test_team_and_service_keys_come_from_the_allocation_rules(fleet):
     assert teams == {"i-idle": ("core", "api"), "i-small": ("payments", None)}
 
 
+def test_monthly_cost_counts_the_days_the_resources_provider_has_billed(store):
+    samples(store, "i-aws", FEB20, 0.02)
+    daily_cost(store, "i-aws", FEB20, END - timedelta(days=1), 2.4)  # AWS billed through 13 March
+    samples(store, "vm-azure", FEB20, 0.02, provider="Microsoft")
+    daily_cost(store, "vm-azure", FEB20, datetime(2026, 3, 8, tzinfo=UTC), 3.0, provider="Microsoft",
+               currency="usd")  # Microsoft's export stops on 7 March; a lower-case currency
+    report = idle_resources(store, end=END)
+    by_id = {i["resource_id"]: i for i in report.items}
+    # window 1..14 March: AWS has 13 billed days, Microsoft 7. i-aws: 13 x 2.4 x 30 / 13 = 72;
+    # vm-azure: 7 x 3 x 30 / 7 = 90 (not 21 x 30 / 13, as if it had cost nothing on 8..13 March)
+    assert (report.cost_days, report.cost_days_by_provider) == (13, {"AWS": 13, "Microsoft": 7})
+    assert (by_id["i-aws"]["monthly_cost"], by_id["i-aws"]["cost_days"]) == (72.0, 13)
+    assert (by_id["vm-azure"]["monthly_cost"], by_id["vm-azure"]["cost_days"]) == (90.0, 7)
+    assert report.to_dict()["estimated_monthly_savings"] == {"USD": 162.0}  # usd is USD
+
+
+def test_resource_ids_match_without_regard_to_case(store):
+    monitor = "/subscriptions/0A1B/resourceGroups/RG-web/providers/Microsoft.Compute/virtualMachines/vm-web-1"
+    samples(store, monitor, FEB20, 0.02, provider="Microsoft")
+    daily_cost(store, monitor.lower(), FEB20, END, 1.5, {"team": "web"}, provider="Microsoft")
+    report = idle_resources(store, end=END)
+    # one resource (the utilisation's spelling), not an idle one without cost plus an unknown one: 14 x 1.5 x 30 / 14
+    assert [(i["resource_id"], i["verdict"], i["monthly_cost"], i["team"]) for i in report.items] == [
+        (monitor, "idle", 45.0, "web")]
+    assert report.unknown == []
+
+
+def test_idle_and_allocation_name_the_same_owners(store):
+    store.sql.execute("INSERT INTO teams (team) VALUES ('payments'), ('Platform')")
+    store.sql.execute("INSERT INTO services (service, team) VALUES ('checkout', 'payments')")
+    for resource in ("i-tagged", "i-ruled", "i-service"):
+        samples(store, resource, FEB20, 0.02)
+    daily_cost(store, "i-tagged", START, END, 1.0, {"Team": "Payments"})
+    daily_cost(store, "i-ruled", START, END, 2.0, {"team": "search"})
+    daily_cost(store, "i-service", START, END, 4.0, {"service": "Checkout"})
+    rules = AllocationRules.model_validate({"owners": [{"match": {"ResourceId": "I-RULED"}, "team": "platform"}]})
+    idle = {i["resource_id"]: (i["team"], i["service"]) for i in idle_resources(store, end=END, rules=rules).items}
+    # Payments is the teams dataset's payments; the owner rule beats the search tag (Platform, canonical); the
+    # service tag gives checkout and, through `services`, its team payments
+    assert idle == {"i-tagged": ("payments", None), "i-ruled": ("Platform", None),
+                    "i-service": ("payments", "checkout")}
+    allocated: dict[str, float] = {}
+    for r in allocated_daily(store, rules, "team", START, END).to_pyarrow().to_pylist():
+        allocated[r["group"]] = allocated.get(r["group"], 0.0) + r["cost"]
+    assert allocated == {"payments": 14 * 1.0 + 14 * 4.0, "Platform": 14 * 2.0}  # the same names
+
+
 def test_lookback_days_changes_the_window(fleet):
     report = idle_resources(fleet, end=END, lookback_days=7)
     # 8..14 March: i-young (since 5 March) is old enough now; cost days 8..13 March = 6
@@ -186,8 +235,14 @@ def test_every_resource_is_accounted_for_once(store):
 def test_idle_is_the_same_on_pyspark(fleet, spark_session):
     import ibis
 
-    for name in ("utilization", "cost"):
-        spark_session.createDataFrame(fleet.table(name).to_pyarrow()).createOrReplaceTempView(name)
+    fleet.sql.execute("INSERT INTO teams (team) VALUES ('Platform')")  # canonical names of the fleet's tags
+    fleet.sql.execute("INSERT INTO services (service, team) VALUES ('Billing', 'platform')")
+    for name in ("utilization", "cost", "teams", "services"):
+        table = fleet.table(name)
+        if name == "teams":  # Spark cannot take the work_start / work_end times from Arrow
+            table = table.select("team")
+        spark_session.createDataFrame(table.to_pyarrow()).createOrReplaceTempView(name)
     spark = Store(ibis.pyspark.connect(spark_session), url="pyspark://")
     on_duckdb, on_spark = idle_resources(fleet, end=END).to_dict(), idle_resources(spark, end=END).to_dict()
+    assert (on_duckdb["items"][1]["team"], on_duckdb["items"][1]["service"]) == ("Platform", "Billing")  # i-idle
     assert json.dumps(on_spark, sort_keys=True) == json.dumps(on_duckdb, sort_keys=True)

@@ -77,7 +77,7 @@ def test_price_table_by_sku_then_service(store, write, tmp_path):
         {"ServiceName": "Lambda", "PricingQuantity": 10, "EffectiveCost": 1, "BilledCost": 1},
     ])
     prices = tmp_path / "prices.csv"
-    prices.write_text("SkuId,ServiceName,unit_price,currency\nsku-a,,0.2,\n,EC2,1.0,\n,S3,0.3,USD\n")
+    prices.write_text("SkuId,ServiceName,unit_price,currency\nsku-a,,0.2,\n,EC2,1.0,\n,S3,0.3,usd\n")  # usd: USD
     result = what_if(store, load_price_table(prices), *WINDOW)
     usd, eur = sorted(result.items, key=lambda i: i["currency"], reverse=True)
     # USD: sku-a by its SKU 0.2 x 100 = 20 (the SKU beats the EC2 entry); sku-b by service 1.0 x 10 = 10;

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -126,6 +126,72 @@ def test_rates_and_invoices_files_name_the_bad_line(tmp_path):
     assert load_rates(RATES)[1].valid_from == date(2026, 1, 3)
 
 
+def test_an_invoice_provider_matches_whatever_its_case(lines):
+    bills = [Invoice(provider="aws", billing_period_start=JAN, invoice_id="INV-1", total=43, currency="usd")]
+    items = reconcile(lines, invoices=bills).items
+    assert [(i["provider"], i["invoice_total"]) for i in items if i["invoice_total"] is not None] == [("AWS", 43.0)]
+
+
+def test_conflicting_rates_are_an_input_error(tmp_path, store):
+    rates = tmp_path / "rates.csv"
+    rates.write_text("from,to,rate,date\nEUR,USD,1.1,2026-01-03\nEUR,USD,1.1,2026-01-03\nEUR,USD,1.2,2026-01-03\n")
+    with pytest.raises(InputError, match=r"rates.csv:4: two different rates for EUR -> USD on 2026-01-03: 1.1 and "
+                                         r"1.2 \(line 2\)"):
+        load_rates(rates)
+    rates.write_text("from,to,rate\nEUR,USD,1.1\nusd,eur,0.8\nEUR,USD,1.1\n")  # a repeat; the inverse is another pair
+    assert len(load_rates(rates)) == 3
+    both = [Rate.model_validate({"from": "EUR", "to": "USD", "rate": r}) for r in (1.1, 1.2)]
+    with pytest.raises(InputError, match=r"two different rates for EUR -> USD without a date: 1\.1 and 1\.2"):
+        reconcile(store, target="USD", rates=both)
+
+
+def insert(store: Store, rows: list[tuple[str, str, int, float, str]]) -> None:
+    """Cost rows written directly (identical rows under distinct keys): (provider, month "2026-01", UTC day,
+    BilledCost, BillingCurrency), one day long each, keyed by position."""
+    store.sql.execute("DELETE FROM cost")
+    for i, (provider, month, day, cost, unit) in enumerate(rows):
+        start = f"{month}-01 00:00:00+00"
+        store.sql.execute(
+            'INSERT INTO cost (x_row_hash, "BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", '
+            '"ChargePeriodEnd", "ChargeCategory", "BilledCost", "EffectiveCost", "ProviderName", "BillingCurrency") '
+            "VALUES (?, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ + INTERVAL 1 MONTH, ?::TIMESTAMPTZ, "
+            "?::TIMESTAMPTZ + INTERVAL 1 DAY, 'Usage', ?, ?, ?, ?)",
+            [f"{i:04d}", start, start, f"{month}-{day:02d} 00:00:00+00", f"{month}-{day:02d} 00:00:00+00", cost,
+             cost, provider, unit])
+
+
+def test_the_window_limits_every_check_to_its_billing_periods(store):
+    """January: a row twice; February: 1.0 and 2.0 on the 1st, each twice. Only February's are reconciled."""
+    insert(store, [("p", "2026-01", 5, 4.0, "USD")] * 2 + [("p", "2026-02", 1, 1.0, "USD")] * 2
+           + [("p", "2026-02", 1, 2.0, "USD")] * 2)
+    bills = [Invoice(provider="p", billing_period_start=date(2026, m, 1), total=1, currency="USD") for m in (1, 2)]
+    feb = reconcile(store, invoices=bills, start=datetime(2026, 2, 1, tzinfo=UTC), end=datetime(2026, 3, 1, tzinfo=UTC))
+    [item] = feb.items  # the January invoice is outside the window: no January item
+    # line items 1 + 1 + 2 + 2 = 6; surplus copies 1 (of 1.0) + 1 (of 2.0), their cost 3
+    assert (item["billing_period_start"], item["line_item_total"], item["invoice_total"]) == (
+        date(2026, 2, 1), 6.0, 1.0)
+    assert (item["duplicates"], item["duplicate_cost"], feb.duplicate_groups) == (2, 3.0, 2)
+    assert feb.to_dict()["from"] == datetime(2026, 2, 1, tzinfo=UTC)
+    whole = reconcile(store)  # default: every billing period present
+    assert [(i["billing_period_start"].month, i["duplicates"]) for i in whole.items] == [(1, 1), (2, 2)]
+
+
+def test_duplicates_are_counted_in_the_engine_and_shown_up_to_100(store):
+    """105 days, each with a row twice: 105 groups counted, the first 100 (by day) shown."""
+    insert(store, [("p", f"2026-{1 + d // 28:02d}", 1 + d % 28, 1.0, "USD") for d in range(105) for _ in range(2)])
+    result = reconcile(store)
+    surplus = sum(i["duplicates"] for i in result.items)
+    assert (result.duplicate_groups, len(result.duplicates), surplus) == (105, 100, 105)
+    assert result.duplicates[0]["ChargePeriodStart"] == datetime(2026, 1, 1, tzinfo=UTC)
+    assert result.duplicates[-1]["ChargePeriodStart"] == datetime(2026, 4, 16, tzinfo=UTC)  # day 99: 28 x 3 + 15
+
+
+def test_currency_codes_are_trimmed_and_upper_cased(store):
+    insert(store, [("p", "2026-01", 1, 1.0, "USD"), ("p", "2026-01", 2, 2.0, " usd "), ("p", "2026-01", 3, 4.0, "eur")])
+    items = [(i["currency"], i["line_item_total"]) for i in reconcile(store).items]
+    assert items == [("EUR", 4.0), ("USD", 3.0)]  # 1 + 2: one currency
+
+
 @pytest.fixture(scope="module")
 def reused_store():
     """One store for every hypothesis example."""
@@ -173,6 +239,11 @@ def test_cli_with_the_workspace_rates_file(workspace, cli):
     assert "Data stops early: Azure" in table.stdout and "no rate into EUR: Oracle 5.00 GBP" in table.stdout
     bad = cli("cost", "reconcile", "--invoices", workspace / "missing.csv")
     assert bad.exit_code == 1 and "cannot read" in bad.output
+    later = json.loads(cli("cost", "reconcile", "--from", "2026-02-01", "--json").stdout)
+    assert (later["from"], later["to"], later["items"]) == ("2026-02-01T00:00:00+00:00", None, [])
+    january = json.loads(cli("cost", "reconcile", "--from", "2026-01-01", "--to", "2026-01-31", "--json").stdout)
+    assert january["to"] == "2026-02-01T00:00:00+00:00" and len(january["items"]) == 3  # a date includes its day
+    assert cli("cost", "reconcile", "--from", "2026-02-01", "--to", "2026-01-01").exit_code == 1
 
 
 @pytest.mark.spark

@@ -77,3 +77,15 @@ def test_doc_freshness_shares(store):
     # x: ages 10, 100, 30, 400 -> 2 of 4 within 90 days; median (30 + 100) / 2 = 65
     assert (x.team, x.docs, x.fresh_share, x.stale, x.median_age_days) == ("x", 4, 0.5, 2, 65.0)
     assert (y.docs, y.fresh_share, y.stale) == (1, 0.0, 1)
+
+
+def test_doc_freshness_per_service(store):
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    # d1's latest update (10 days ago) names service api, its older one web: d1 counts for api only
+    rows = [("d1", "web", 200), ("d1", "api", 10), ("d2", "api", 120), ("d3", None, 5)]
+    store.sql.executemany("INSERT INTO doc_updates (doc_id, updated_at, service) VALUES (?,?,?)",
+                          [(d, now - timedelta(days=ago), s) for d, s, ago in rows])
+    api, unset = docs_freshness(store, now, by="service")
+    # api: ages 10 and 120 -> 1 of 2 fresh, median 65; the document without a service is its own group
+    assert api.to_dict() == {"service": "api", "docs": 2, "median_age_days": 65.0, "fresh_share": 0.5, "stale": 1}
+    assert (unset.team, unset.docs) == (None, 1)

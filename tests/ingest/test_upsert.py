@@ -79,8 +79,12 @@ def test_cost_rows_are_keyed_by_their_hash(write, ingest, rows):
     assert counts(ingest("cost", path)) == (3, 0, 0, 3, 0)
     assert rows('SELECT "BilledCost" FROM cost ORDER BY 1') == [(1.0,), (1.0,), (2.0,)]
     assert rows("SELECT count(DISTINCT x_row_hash) FROM cost") == [(3,)]
-    # the same charge in another file (an overlapping export) is the same row
-    assert counts(ingest("cost", write("d.csv", f"{head}\n{line},2,2\n"))) == (1, 0, 0, 1, 0)
+    # the same charge in another file is the same row; that file, a newer export of the same billing period
+    # (provider, account and BillingPeriodStart), replaces the period: the two 1s it lacks are deleted
+    result = ingest("cost", write("d.csv", f"{head}\n{line},2,2\n"))
+    assert counts(result) == (1, 0, 0, 1, 0)
+    assert result.replaced == 2
+    assert rows('SELECT "BilledCost" FROM cost') == [(2.0,)]
 
 
 def test_json_summary_has_exactly_the_documented_fields(write, ingest):

@@ -93,7 +93,9 @@ def test_enum_values_are_normalised_case_insensitively(write, ingest, rows):
 def test_focus_enum_keeps_the_spec_spelling(write, ingest, rows):
     head = ("BillingPeriodStart,BillingPeriodEnd,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,"
             "BilledCost,EffectiveCost")
-    ingest("cost", write("c.csv", f"{head}\n{T},{T},{T},{T},usage,1.5,1.25\n"))
+    # periods exclude their end, so each must end after it starts (an empty period is quarantined)
+    later = "2026-01-02T00:00:00Z"
+    ingest("cost", write("c.csv", f"{head}\n{T},{later},{T},{later},usage,1.5,1.25\n"))
     assert rows('SELECT "ChargeCategory", "BilledCost", "EffectiveCost" FROM cost') == [("Usage", 1.5, 1.25)]
 
 

@@ -7,7 +7,6 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..errors import EngmetricsError
+from ..jsonio import encode
 from ..settings import Settings, load_settings
 from ..store import Store
 
@@ -56,19 +56,9 @@ def open_store(*, read_only: bool = False) -> Iterator[Store]:
         store.close()
 
 
-def _default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
 def emit_json(data: Any) -> None:
     """Print `data` as JSON on stdout."""
-    sys.stdout.write(json.dumps(data, default=_default, indent=2, allow_nan=False) + "\n")
+    sys.stdout.write(json.dumps(data, default=encode, indent=2, allow_nan=False) + "\n")
 
 
 def fail(error: EngmetricsError | str, code: int = 1) -> typer.Exit:

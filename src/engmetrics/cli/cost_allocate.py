@@ -17,17 +17,10 @@ from ..cost.allocation import BASES, allocation_report, parse_by
 from ..cost.allocation_rules import load_allocation_rules
 from ..errors import EngmetricsError
 from .common import JsonOption, console, emit_json, fail, open_store, state
+from .cost_format import money, pct
 from .incidents_stats import FromOption, ToOption, default_window, parse_window
 
 __all__ = ["allocate_command"]
-
-
-def _money(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.2f}"
-
-
-def _share(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1%}"
 
 
 def _items_table(report: dict[str, Any]) -> Table:
@@ -35,11 +28,11 @@ def _items_table(report: dict[str, Any]) -> Table:
                   title=f"Cost by {report['by']} ({report['basis']}), {report['from']:%Y-%m-%d %H:%M} to "
                         f"{report['to']:%Y-%m-%d %H:%M} UTC")
     for i in report["items"]:
-        table.add_row(i["group"], _money(i["cost"]), _share(i["share"]), _money(i["direct"]), _money(i["shared"]),
+        table.add_row(i["group"], money(i["cost"]), pct(i["share"]), money(i["direct"]), money(i["shared"]),
                       i["currency"])
     for t in report["totals"]:
-        table.add_row("[bold]total[/]", _money(t["cost"]), _share(t["share"]), _money(t["direct"]),
-                      _money(t["shared"]), t["currency"], end_section=True)
+        table.add_row("[bold]total[/]", money(t["cost"]), pct(t["share"]), money(t["direct"]),
+                      money(t["shared"]), t["currency"], end_section=True)
     return table
 
 
@@ -50,9 +43,9 @@ def _coverage_table(report: dict[str, Any]) -> Table:
                   "currency", title=f"How the cost was allocated by {report['by']} (coverage = by tags / cost)",
                   caption=f"{hidden} accounts without cost not shown" if hidden else None)
     for c in rows:
-        table.add_row(c["provider"] or "-", c["account"] or "-", _money(c["cost"]), _money(c["tagged"]),
-                      _money(c["rule"]), _money(c["fallback"]), _money(c["shared"]), _money(c["untagged"]),
-                      _share(c["coverage"]), c["currency"])
+        table.add_row(c["provider"] or "-", c["account"] or "-", money(c["cost"]), money(c["tagged"]),
+                      money(c["rule"]), money(c["fallback"]), money(c["shared"]), money(c["untagged"]),
+                      pct(c["coverage"]), c["currency"])
     return table
 
 

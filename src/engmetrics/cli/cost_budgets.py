@@ -18,6 +18,7 @@ from ..errors import ValidationFailed
 from ..notify import deliver
 from ..settings import NotifySettings
 from .common import JsonOption, console, emit_json, fail, open_store, state, stderr
+from .cost_format import money, pct
 from .cost_idle import AtOption, parse_day
 
 __all__ = ["budgets_command"]
@@ -31,22 +32,17 @@ def _notify_settings() -> NotifySettings:
     return configured
 
 
-def _money(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.2f}"
-
-
 def _table(statuses: list[BudgetStatus]) -> Table:
     table = Table("budget", "scope", "period", "amount", "actual", "%", "forecast", "80 % interval", "%",
                   "alerts", "status", title="Budgets")
     for s in statuses:
         r = s.to_dict()
         alerts = ", ".join(f"{a['type']} {a['percent']:g} %" for a in r["alerts"]) or "-"
-        share = "-" if r["forecast_share"] is None else f"{r['forecast_share']:.0%}"
-        interval = "-" if r["forecast"] is None else f"{_money(r['forecast_low'])} - {_money(r['forecast_high'])}"
+        interval = "-" if r["forecast"] is None else f"{money(r['forecast_low'])} - {money(r['forecast_high'])}"
         table.add_row(r["name"], f"{s.budget.scope.kind} {s.budget.scope.value}",
-                      f"{r['period_start']} to {r['period_end']}", f"{_money(r['amount'])} {r['currency']}",
-                      _money(r["actual"]), f"{r['actual_share']:.0%}", _money(r["forecast"]), interval, share,
-                      alerts, r["status"])
+                      f"{r['period_start']} to {r['period_end']}", f"{money(r['amount'])} {r['currency']}",
+                      money(r["actual"]), pct(r["actual_share"], 0), money(r["forecast"]), interval,
+                      pct(r["forecast_share"], 0), alerts, r["status"])
     return table
 
 

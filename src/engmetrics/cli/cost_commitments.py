@@ -15,6 +15,7 @@ from rich.table import Table
 from ..cost.commitments import CommitmentsReport, commitments_report
 from ..errors import InputError
 from .common import JsonOption, console, emit_json, fail, open_store, state
+from .cost_format import money, pct
 from .incidents_stats import ToOption, parse_window
 
 __all__ = ["commitments_command", "parse_discounts"]
@@ -35,34 +36,26 @@ def parse_discounts(values: list[str]) -> dict[str, float]:
     return out
 
 
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1%}"
-
-
-def _money(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.2f}"
-
-
 def _tables(report: CommitmentsReport) -> list[Table]:
     period = f"{report.start:%Y-%m-%d %H:%M} to {report.end:%Y-%m-%d %H:%M} UTC"
     used = Table("commitment", "type", "category", "provider", "used", "unused", "utilisation", "quantity util.",
                  "purchased", "currency", title=f"Commitment utilisation, {period}")
     for i in report.items:
         used.add_row(i["commitment_id"], i["type"] or "-", i["category"] or "-", i["provider"] or "-",
-                     _money(i["used_cost"]), _money(i["unused_cost"]), _pct(i["utilization"]),
-                     _pct(i["quantity_utilization"]), _money(i["purchase_cost"]), i["currency"] or "-")
+                     money(i["used_cost"]), money(i["unused_cost"]), pct(i["utilization"]),
+                     pct(i["quantity_utilization"]), money(i["purchase_cost"]), i["currency"] or "-")
     covered = Table("provider", "covered", "eligible", "coverage", "coverage (list)", "currency",
                     title=f"Commitment coverage of eligible usage (eligible by {report.eligible_by})")
     for c in report.coverage:
-        covered.add_row(c["provider"] or "-", _money(c["covered_cost"]), _money(c["eligible_cost"]),
-                        _pct(c["coverage"]), _pct(c["coverage_list"]), c["currency"] or "-")
+        covered.add_row(c["provider"] or "-", money(c["covered_cost"]), money(c["eligible_cost"]),
+                        pct(c["coverage"]), pct(c["coverage_list"]), c["currency"] or "-")
     advice = Table("provider", "hours", "discount", "level / hour", "savings", "savings share", "unused hours",
                    "unused cost", "currency", "status",
                    title=f"Recommended commitment over the last {report.lookback_days} days of on-demand spend")
     for r in report.recommendations:
-        advice.add_row(r["provider"] or "-", str(r["hours"]), _pct(r["discount"]), _money(r["level_per_hour"]),
-                       _money(r["savings"]), _pct(r["savings_share"]), _pct(r["unused_hours_share"]),
-                       _money(r["expected_unused_cost"]), r["currency"] or "-", r["status"])
+        advice.add_row(r["provider"] or "-", str(r["hours"]), pct(r["discount"]), money(r["level_per_hour"]),
+                       money(r["savings"]), pct(r["savings_share"]), pct(r["unused_hours_share"]),
+                       money(r["expected_unused_cost"]), r["currency"] or "-", r["status"])
     return [used, covered, advice]
 
 

@@ -16,6 +16,7 @@ from ..cost.allocation_rules import load_allocation_rules
 from ..cost.idle import IdleReport, idle_resources
 from ..errors import ValidationFailed
 from .common import JsonOption, console, emit_json, fail, open_store, state
+from .cost_format import money, pct
 
 __all__ = ["AtOption", "idle_command", "parse_day"]
 
@@ -30,25 +31,18 @@ def parse_day(text: str | None) -> date:
         raise fail(f"--at: not an ISO date: {text!r} (e.g. 2026-03-31)") from None
 
 
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1%}"
-
-
-def _money(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.2f}"
-
-
 def _table(report: IdleReport) -> Table:
+    days = ", ".join(f"{p} {n}" for p, n in report.cost_days_by_provider.items()) or "none"
     table = Table("resource", "type", "provider", "region", "verdict", "p95 CPU", "p95 mem", "samples",
                   "monthly cost", "savings / month", "team", "service",
                   title=f"Idle and rightsizing, {report.start.date()} to {report.end.date() - timedelta(days=1)}",
                   caption=f"{report.evaluated} judged, {report.excluded_young} younger than the lookback, "
                           f"{report.insufficient_samples} with too few samples, {len(report.unknown)} with cost but "
-                          f"no utilisation (unknown); cost over {report.cost_days} billed days")
+                          f"no utilisation (unknown); monthly cost over the days each provider has billed: {days}")
     for i in report.items:
         table.add_row(i["resource_id"], i["resource_type"] or "-", i["provider"] or "-", i["region"] or "-",
-                      i["verdict"], _pct(i["p95_cpu"]), _pct(i["p95_mem"]), str(i["samples"]),
-                      _money(i["monthly_cost"]), f"{_money(i['estimated_monthly_savings'])} {i['currency'] or ''}",
+                      i["verdict"], pct(i["p95_cpu"]), pct(i["p95_mem"]), str(i["samples"]),
+                      money(i["monthly_cost"]), f"{money(i['estimated_monthly_savings'])} {i['currency'] or ''}",
                       i["team"] or "-", i["service"] or "-")
     return table
 

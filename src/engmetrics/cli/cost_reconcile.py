@@ -2,7 +2,8 @@
 whose data stops early, per provider and billing period, in one currency when given rates. A thin shell over
 `engmetrics.cost.reconcile.reconcile` (semantics there and in docs/cost.md).
 
-`--rates` defaults to `budgets/rates.yaml` (or `.csv`) in the workspace when present."""
+`--rates` defaults to `budgets/rates.yaml` (or `.csv`) in the workspace when present; `--from` / `--to` pick the
+billing periods that start in that window (default: every billing period in the store)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,16 @@ from rich.table import Table
 from ..cost.reconcile import DEFAULT_TOLERANCE, Reconciliation, load_invoices, load_rates, reconcile
 from ..errors import EngmetricsError
 from .common import JsonOption, console, emit_json, fail, open_store, state
+from .cost_format import money
+from .incidents_stats import parse_window
 
 __all__ = ["reconcile_command"]
 
 RATES_FILES = ("budgets/rates.yaml", "budgets/rates.yml", "budgets/rates.csv")
-
-
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.2f}"
+PeriodsFrom = Annotated[str | None, typer.Option("--from", help="Only billing periods starting at or after this, ISO "
+                                                 "date or instant (UTC unless it has an offset; default: all).")]
+PeriodsTo = Annotated[str | None, typer.Option("--to", help="Only billing periods starting before this (a date "
+                                               "alone includes that day; default: all).")]
 
 
 def _default_rates() -> Path | None:
@@ -38,8 +41,8 @@ def _table(result: Reconciliation) -> Table:
         shown = "-" if days is None else (", ".join(days[:3]) + (f" (+{len(days) - 3})" if len(days) > 3 else "")
                                           if days else "0")
         gaps = " *" if i["missing_rates"] else ""
-        table.add_row(i["provider"] or "-", i["billing_period_start"].isoformat(), _num(i["line_item_total"]) + gaps,
-                      _num(i["invoice_total"]), _num(i["difference"]), shown, str(i["duplicates"]),
+        table.add_row(i["provider"] or "-", i["billing_period_start"].isoformat(), money(i["line_item_total"]) + gaps,
+                      money(i["invoice_total"]), money(i["difference"]), shown, str(i["duplicates"]),
                       i["last_charge_day"].isoformat() if i["last_charge_day"] else "-",
                       "yes" if i["stops_early"] else "", i["currency"] or "-")
     return table
@@ -54,20 +57,24 @@ def reconcile_command(
                                                   "billing_period_start, invoice_id, total, currency.")] = None,
     tolerance: Annotated[float, typer.Option("--tolerance", min=0, help="Largest difference that still "
                                              "matches.")] = DEFAULT_TOLERANCE,
+    start: PeriodsFrom = None,
+    end: PeriodsTo = None,
     as_json: JsonOption = False,
 ) -> None:
     """Line items against invoice totals per provider and billing period, with missing days, duplicated line items,
     providers whose data stops early, and currencies normalised through a rates table.
 
-    Example: engmetrics cost reconcile --rates budgets/rates.yaml --currency EUR --invoices invoices.csv --json
+    Example: engmetrics cost reconcile --from 2026-01-01 --to 2026-03-31 --invoices invoices.csv --json
     """
+    begin, stop = parse_window(start, end)
     try:
         path = rates or _default_rates()
         table = load_rates(path) if path else []
         bills = load_invoices(invoices) if invoices else []
         target = currency or ("USD" if table else None)
         with open_store(read_only=True) as store:
-            result = reconcile(store, rates=table, target=target, invoices=bills, tolerance=tolerance)
+            result = reconcile(store, rates=table, target=target, invoices=bills, tolerance=tolerance, start=begin,
+                               end=stop)
     except EngmetricsError as exc:
         raise fail(exc) from None
     if as_json:

@@ -23,13 +23,10 @@ from ..errors import EngmetricsError
 from ..store import Store
 from ..timeutil import DEFAULT_WINDOW_DAYS, default_window
 from .common import JsonOption, console, emit_json, fail, open_store, state
+from .cost_format import money, number
 from .incidents_stats import FromOption, ToOption, parse_window
 
 __all__ = ["unit_command", "whatif_command"]
-
-
-def _num(value: float | None, fmt: str = "{:,.2f}") -> str:
-    return "-" if value is None else fmt.format(value)
 
 
 def _end(store: Store, stop: datetime | None) -> datetime:
@@ -68,8 +65,9 @@ def unit_command(
     table = Table("service", "metric", "period", "cost", "volume", "cost / unit", "change", "currency",
                   title=f"Cost per unit by {period}, {begin.date()} to {(stop - timedelta(microseconds=1)).date()}")
     for i in items:
-        table.add_row(i["service"], i["metric"], i["period_start"].isoformat(), _num(i["cost"]), _num(i["volume"]),
-                      _num(i["cost_per_unit"], "{:,.6g}"), _num(i["change"], "{:+.1%}"), i["currency"] or "-")
+        table.add_row(i["service"], i["metric"], i["period_start"].isoformat(), money(i["cost"]),
+                      number(i["volume"], "{:,.2f}"), number(i["cost_per_unit"], "{:,.6g}"),
+                      number(i["change"], "{:+.1%}"), i["currency"] or "-")
     console.print(table)
 
 
@@ -85,8 +83,8 @@ def _whatif_table(result: WhatIf) -> Table:
                         f"{(result.end - timedelta(microseconds=1)).date()} (usage, EffectiveCost)")
     for i in result.items:
         extra = f" (level {i['level_per_hour']:,.4g}/h)" if "level_per_hour" in i else ""
-        table.add_row(f"{i['provider'] or '-'}{extra}", _num(i["paid"]), _num(i["repriced"]), _num(i["difference"]),
-                      _num(i["difference_share"], "{:+.1%}"), str(i["unpriced_rows"]), i["currency"] or "-")
+        table.add_row(f"{i['provider'] or '-'}{extra}", money(i["paid"]), money(i["repriced"]), money(i["difference"]),
+                      number(i["difference_share"], "{:+.1%}"), str(i["unpriced_rows"]), i["currency"] or "-")
     return table
 
 

@@ -52,7 +52,8 @@ def validate_command(
     tolerance: Annotated[float, typer.Option(
         "--tolerance", min=0, help="Relative tolerance of ListCost = ListUnitPrice x PricingQuantity (and "
         "ContractedCost), on top of an absolute 1e-9.")] = 1e-6,
-    examples: Annotated[int, typer.Option("--examples", min=0, help="Example rows per rule.")] = 5,
+    examples: Annotated[int, typer.Option("--examples", min=0, help="Example rows per rule (malformed CSV records "
+                                          "included).")] = 5,
     fmt: Annotated[str | None, typer.Option("--format", help="csv or parquet (default: by suffix).")] = None,
     as_json: JsonOption = False,
 ) -> None:

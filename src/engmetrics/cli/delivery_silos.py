@@ -70,12 +70,18 @@ def silos_command(as_of: AsOf = None,
     for s in data["support"]["teams"]:
         support.add_row(s["team"], str(s["in_degree"]), str(s["requests"]), str(s["open"]), _fmt(s["p50_hours"], 1),
                         "[red]yes[/]" if s["bottleneck"] else "no", str(s["self_requests"]))
-    docs = Table("team", "docs", "median age d", "fresh (90 d)", "stale", title="Documentation freshness")
-    for d in data["docs"]:
-        docs.add_row(str(d["team"]), str(d["docs"]), _fmt(d["median_age_days"], 0),
-                     f"{d['fresh_share'] * 100:.0f} %", str(d["stale"]))
-    for table in (repos, services, teams, support, docs):
+    docs = [_docs_table(data[key], column) for key, column in (("docs", "team"), ("docs_by_service", "service"))]
+    for table in (repos, services, teams, support, *docs):
         console.print(table)
+
+
+def _docs_table(rows: list[dict], column: str) -> Table:
+    table = Table(column, "docs", "median age d", "fresh (90 d)", "stale",
+                  title=f"Documentation freshness per {column}")
+    for d in rows:
+        table.add_row(str(d[column]), str(d["docs"]), _fmt(d["median_age_days"], 0),
+                      f"{d['fresh_share'] * 100:.0f} %", str(d["stale"]))
+    return table
 
 
 def _window(start: str | None, end: str | None) -> tuple[datetime, datetime]:

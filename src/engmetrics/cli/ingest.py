@@ -17,7 +17,7 @@ from ..errors import InputError
 from ..incidents.connectors import CONNECTORS, Options, connector_for, ingest_vendor
 from ..ingest import FORMATS, IngestResult, ingest_files
 from ..ingest.keys import ingest_key
-from ..store import Store
+from ..store import REGISTRY, Store
 from .common import JsonOption, console, emit_json, open_store, state, stderr
 
 AWS_CUR = "aws-cur"
@@ -141,6 +141,8 @@ def _cost_command(dataset: str, files: list[Path], fmt: str | None, strict: bool
         key = ingest_key(store, state.settings.pseudonym_key_file)  # type: ignore[arg-type]
         result = ingest_cur(store, files, strict=strict, pseudonym_key=key)
     _report(result, dataset, json_out)
+    if not json_out:  # the accounting counts FOCUS rows; say what they came from
+        console.print(f"from {result.cur_rows:,} CUR rows + {result.derived_rows:,} unused-commitment rows")
 
 
 def _delivery_command(dataset: str, vendor: str | None, files: list[Path], strict: bool, assume_tz: str | None,
@@ -164,5 +166,9 @@ def _report(result: IngestResult, dataset: str, json_out: bool) -> None:
     console.print(
         f"{result.dataset}: read {result.read:,} = inserted {result.inserted:,} + updated {result.updated:,} "
         f"+ unchanged {result.unchanged:,} + quarantined {result.quarantined:,}")
+    if result.replaced is not None:
+        partition = ", ".join(REGISTRY[result.dataset].replace_partitions)
+        console.print(f"replaced {result.replaced:,} stored rows (same {partition} as this batch, but not in it)",
+                      markup=False)
     if result.quarantined:
         console.print(f"See them with: engmetrics quarantine list {dataset}")

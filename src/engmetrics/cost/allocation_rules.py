@@ -9,20 +9,24 @@ They say who owns each line of the bill (`engmetrics.cost.allocation` applies th
 - `owners`: explicit rules. Each `match`es rows (see below) and names a `team`, `service` and/or
   `environment`; for each dimension the first rule (in file order, files in name order) that matches a row
   and names that dimension wins.
-- `shared`: shared-cost rules. A row matched by one (the first that matches) is shared cost, split among the
-  groups of the report: `even`ly, `proportional`ly to their positive direct cost, by `usage` (a
-  `business_volume` metric or `utilization` column) or by `fixed` `percentages` (summing to 100).
-  `among` restricts an even, proportional or usage split to named groups; `among` and `percentages` name
-  groups of the dimension `to` (default `team`).
+- `shared`: shared-cost rules. A row matched by one (the first that matches among those that apply in the
+  report's view) is shared cost, split among the groups of the report: `even`ly, `proportional`ly to their
+  positive direct cost, by `usage` (a `business_volume` metric or `utilization` column) or by `fixed`
+  `percentages` (summing to 100). `among` restricts an even, proportional or usage split to named groups;
+  `among` and `percentages` name groups of the dimension `to` (default `team`). A rule with `untagged: true`,
+  `among` or `percentages` is about its `to` dimension and applies only in that view (`--by` equal to `to`);
+  elsewhere it is skipped (`SharedRule.applies_in`). Other rules apply in every view.
 
-Precedence for a row and a dimension: shared rule > owner rule > tag > fallback > none ("(untagged)").
+Precedence for a row and a dimension: shared rule (that applies) > owner rule > tag > fallback > none
+("(untagged)").
 
 A `match` holds conditions that must all hold: FOCUS columns (`ProviderName`, `BillingAccountId`,
 `SubAccountId`, `ResourceId`, `ResourceName`, `ResourceType`, `ServiceName`, `ServiceCategory`,
 `ChargeCategory`, `RegionId`, ...) each with a glob (`*` any text, `?` one character; compared without
 regard to case), `{regex: ...}` (searched, case-insensitive) or a list of them (any); `tags`, a mapping of tag
 key to such patterns (`"*"`: the tag is there with any value); and, for shared rules only, `untagged: true`
-(no owner for the rule's `to` dimension from rules, tags or fallbacks). A missing column value never matches.
+(no owner for the rule's `to` dimension from rules, tags or fallbacks; tested only in the view of that
+dimension). A missing column value never matches.
 
 Several documents are merged: their `owners` and `shared` lists are concatenated in file order; at most one
 of them may set `dimensions` or `key_prefixes`. With no document the defaults below apply.
@@ -217,6 +221,16 @@ class SharedRule(_Strict):
     def targets(self) -> list[str] | None:
         """The groups this rule names (in its `to` dimension), or None when it splits among any group."""
         return list(self.percentages) if self.percentages is not None else self.among
+
+    def applies_in(self, view: str) -> bool:
+        """Whether the rule takes rows in an allocation by `view` (team, service, environment or tag): a rule
+        about its `to` dimension (`untagged: true`, or named groups) only there, any other rule everywhere.
+
+        >>> rule = SharedRule(name="rest", match=Match(untagged=True), split="even")
+        >>> rule.applies_in("team"), rule.applies_in("service")
+        (True, False)
+        """
+        return view == self.to or not (self.match.untagged or self.targets() is not None)
 
 
 def _keys(value: list[str]) -> list[str]:

@@ -5,8 +5,8 @@ cost included, with the workspace's allocation rules; the group is compared with
 `account` (`SubAccountId`, else `BillingAccountId`, summed directly: no allocation). The **period** is the
 calendar month or quarter (UTC) that contains the evaluation day; `period_start` and `period_end` are its first
 and last days. The **basis** is `effective` (EffectiveCost, amortised) or `billed` (BilledCost). Only cost in the
-budget's `currency` counts (`BillingCurrency`, trimmed, upper case); cost of the scope in other currencies is
-reported in `other_currencies`, never added.
+budget's `currency` counts (`engmetrics.cost.columns.currency`: trimmed, upper case); cost of the scope in other
+currencies, over the same days, is reported in `other_currencies`, never added.
 
 ```yaml
 kind: Budget
@@ -19,9 +19,17 @@ basis: effective                 # or billed
 thresholds: {actual: [50, 80, 100], forecast: [80, 100]}   # percent of amount; default 50/80/100 both
 ```
 
-**Actual**: the scope's cost on the period's days up to the evaluation day `as_of` (inclusive), by UTC day of
-`ChargePeriodStart`. The cost data may stop earlier (billing exports lag): `actual_through` is the last day
-counted, the earlier of `as_of` and the last day that has any `cost` row at all (any scope, any provider).
+**Actual**: the scope's cost on the period's days up to `actual_through` (inclusive), by UTC day of
+`ChargePeriodStart`. Billing exports lag, each provider by its own delay: a provider's *last data day* is the
+last UTC day, up to the evaluation day `as_of`, with any `cost` row of that provider (`ProviderName`; any
+account, any scope). The scope's *providers* are those it has cost from in the budget's currency between
+`FIT_DAYS` before the period and `as_of`: the providers of the allocated rows (direct or shared) for a team or
+service, of the account's own rows for an account. `actual_through` is the earliest last data day of the
+scope's providers (the last day all of them have data for); for a scope with no cost there, the latest last
+data day of any provider; None when the store has no cost up to `as_of`. Days after `actual_through` are
+forecast, not counted, even when a faster provider has data for them: counting them would read the lagging
+provider's cost as zero. (A provider whose data has stopped for good holds its scopes back until their cost
+from it is older than that window; `engmetrics cost reconcile` reports such a provider as `stops_early`.)
 `days_observed` = days from `period_start` to `actual_through`.
 
 **Forecast** of the period's total = actual + `engmetrics.cost.forecast.forecast_remaining` over the days after
@@ -37,14 +45,17 @@ forecast crosses while the actual has not crossed that percent yet (the early wa
 **Status**, first that applies: `over_budget` (actual >= amount), `insufficient_data`, `forecast_over_budget`
 (forecast >= amount), `warning` (some alert), `ok`.
 
-**Notifications** (`budget_notifications`): one per budget with alerts, keyed by budget, period and the highest
-percent crossed of each alert type (`budget:NAME:PERIOD_START:actual=80:forecast=100`): sent again only when a
-higher threshold is crossed, and again in the next period (`engmetrics.notify` sends each key once).
+**Notifications** (`budget_notifications`): one per alert, keyed by budget, period start, alert type and percent
+(`budget:NAME:PERIOD_START:forecast:100`). `engmetrics.notify` sends each key once per webhook, so each alert is
+sent once per period: evaluating again, or a forecast that falls (100 -> 80: the 80 % alert went out with the
+100 % one) and rises again, sends nothing; a threshold crossed for the first time in the period (of either
+type, above or below the ones already sent) is a new message; the next period starts afresh.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -57,8 +68,9 @@ from ..errors import Issue
 from ..notify import Notification
 from ..store import Store
 from ..validation import IssueReport
-from .allocation import BASES, UNKNOWN_CURRENCY, allocated_daily
+from .allocation import BASES, allocated_daily
 from .allocation_rules import AllocationRules
+from .columns import UNKNOWN_CURRENCY, currency
 from .forecast import FIT_DAYS, MIN_DAYS, forecast_remaining
 from .specs import Loaded, load_kind
 
@@ -209,37 +221,59 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
 
 
-def _last_cost_day(store: Store, as_of: date) -> date | None:
+def _last_days(store: Store, as_of: date) -> dict[str | None, date]:
+    """Each provider's last data day up to `as_of` (module docstring)."""
     c = store.table("cost")
-    last = c.filter(c.ChargePeriodStart < _day_start(as_of + timedelta(days=1))).ChargePeriodStart.max()
-    moment = last.to_pyarrow().as_py()
-    return None if moment is None else moment.astimezone(UTC).date()
+    c = c.filter(c.ChargePeriodStart < _day_start(as_of + timedelta(days=1)))
+    rows = c.group_by(provider=c.ProviderName).agg(last=c.ChargePeriodStart.date().max())
+    return {r["provider"]: r["last"] for r in rows.to_pyarrow().to_pylist()}
 
 
 def _account_daily(store: Store, basis: str, start: date, end: date) -> ir.Table:
-    """Direct cost per (day, account, currency) for `start <= day < end`: the `allocated_daily` columns."""
+    """Direct cost per (day, account, currency, provider) for `start <= day < end`: `allocated_daily`'s columns."""
     c = store.table("cost")
     c = c.filter(c.ChargePeriodStart >= _day_start(start), c.ChargePeriodStart < _day_start(end))
     return c.group_by(day=c.ChargePeriodStart.date(), group=c.SubAccountId.fill_null(c.BillingAccountId),
-                      currency=c.BillingCurrency.strip().upper().nullif("").fill_null(UNKNOWN_CURRENCY)
-                      ).agg(cost=c[BASES[basis]].sum())
+                      currency=currency(c, UNKNOWN_CURRENCY), provider=c.ProviderName).agg(cost=c[BASES[basis]].sum())
 
 
-Daily = dict[str, dict[str, dict[date, float]]]  # lower-case group -> currency -> day -> cost
+ByProvider = dict[str | None, dict[date, float]]  # provider -> day -> cost
+Daily = dict[str, dict[str, ByProvider]]  # lower-case group -> currency -> provider -> day -> cost
 
 
 def _daily(store: Store, rules: AllocationRules, kind: str, basis: str, start: date, end: date) -> Daily:
-    """Daily cost of every group of `kind` (team, service, account) in `[start, end)`; a few rows per group and
-    day come out of the engine, sorted into dictionaries here."""
+    """Daily cost of every group of `kind` (team, service, account) per provider in `[start, end)`; a few rows per
+    group and day come out of the engine, sorted into dictionaries here."""
     if kind == "account":
         t = _account_daily(store, basis, start, end)
     else:
-        t = allocated_daily(store, rules, kind, _day_start(start), _day_start(end), basis)
-    t = t.group_by(group=t.group.lower(), day=t.day, currency=t.currency).agg(cost=t.cost.sum())
-    out: Daily = defaultdict(lambda: defaultdict(dict))
+        t = allocated_daily(store, rules, kind, _day_start(start), _day_start(end), basis, by_provider=True)
+    t = t.group_by(group=t.group.lower(), day=t.day, currency=t.currency, provider=t.provider).agg(
+        cost=t.cost.sum())
+    out: Daily = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
     for row in t.filter(t.group.notnull()).to_pyarrow().to_pylist():
-        out[row["group"]][row["currency"]][row["day"]] = row["cost"]
+        out[row["group"]][row["currency"]][row["provider"]][row["day"]] = row["cost"]
     return out
+
+
+def _through(providers: Collection[str | None], last_days: dict[str | None, date]) -> date | None:
+    """The earliest last data day of `providers`; without providers the latest of all (module docstring)."""
+    if providers:
+        return min(last_days[p] for p in providers)
+    return max(last_days.values(), default=None)
+
+
+def _summed(by_provider: Iterable[dict[date, float]]) -> dict[date, float]:
+    out: dict[date, float] = defaultdict(float)
+    for costs in by_provider:
+        for day, cost in costs.items():
+            out[day] += cost
+    return out
+
+
+def _counted(costs: dict[date, float], start: date, through: date | None) -> float:
+    """The cost of the days from `start` to `through` (none when `through` is None)."""
+    return round(sum(v for d, v in costs.items() if through is not None and start <= d <= through), 6)
 
 
 def _series(costs: dict[date, float], period_start: date, through: date) -> tuple[date, list[float]]:
@@ -293,14 +327,15 @@ def _status(b: Budget, actual: float, forecast: dict[str, Any] | None, alerts: l
     return "warning" if alerts else "ok"
 
 
-def _evaluate(b: Budget, daily: Daily, as_of: date, last_day: date | None) -> BudgetStatus:
+def _evaluate(b: Budget, daily: Daily, as_of: date, last_days: dict[str | None, date]) -> BudgetStatus:
     start, end = period_bounds(b.period, as_of)
-    through = min(as_of, last_day) if last_day is not None else None
     scope = daily.get(b.scope.value.lower(), {})
-    costs = scope.get(b.currency, {})
-    actual = round(sum(v for d, v in costs.items() if start <= d <= as_of), 6)
-    others = {c: round(sum(v for d, v in per.items() if start <= d <= as_of), 6)
-              for c, per in sorted(scope.items()) if c != b.currency}
+    by_provider = scope.get(b.currency, {})
+    through = _through(list(by_provider), last_days)
+    costs = _summed(by_provider.values())
+    actual = _counted(costs, start, through)
+    others = {c: _counted(_summed(per.values()), start, through) for c, per in sorted(scope.items())
+              if c != b.currency}
     forecast = _forecast(costs, start, end, through, actual)
     thresholds = _thresholds(b, actual, forecast)
     alerts = _alerts(b, actual, forecast, thresholds)
@@ -310,12 +345,12 @@ def _evaluate(b: Budget, daily: Daily, as_of: date, last_day: date | None) -> Bu
 
 def budget_status(store: Store, budgets: list[Budget], as_of: date, *,
                   rules: AllocationRules | None = None) -> list[BudgetStatus]:
-    """Each budget on the day `as_of` (the last day counted), in the order given (module docstring).
+    """Each budget evaluated on the day `as_of`, in the order given (module docstring).
 
     One engine query per (scope kind, basis, period length), however many budgets share it.
     """
     rules = rules or AllocationRules()
-    last_day = _last_cost_day(store, as_of)
+    last_days = _last_days(store, as_of)
     cache: dict[tuple[str, str, str], Daily] = {}
     out = []
     for b in budgets:
@@ -324,7 +359,7 @@ def budget_status(store: Store, budgets: list[Budget], as_of: date, *,
             start, _ = period_bounds(b.period, as_of)
             cache[key] = _daily(store, rules, b.scope.kind, b.basis, start - timedelta(days=FIT_DAYS),
                                 as_of + timedelta(days=1))
-        out.append(_evaluate(b, cache[key], as_of, last_day))
+        out.append(_evaluate(b, cache[key], as_of, last_days))
     return out
 
 
@@ -332,26 +367,27 @@ def _money(value: float, currency: str) -> str:
     return f"{value:,.2f} {currency}"
 
 
+def _fields(s: BudgetStatus) -> dict[str, str]:
+    b = s.budget
+    fields = {"Scope": f"{b.scope.kind} {b.scope.value}",
+              "Period": f"{s.period_start.isoformat()} to {s.period_end.isoformat()}",
+              "Budget": _money(b.amount, b.currency),
+              "Actual": f"{_money(s.actual, b.currency)} ({s.actual / b.amount:.0%}) through "
+                        f"{s.actual_through.isoformat() if s.actual_through else '-'}"}
+    if s.forecast:
+        fields["Forecast"] = (f"{_money(s.forecast['total'], b.currency)} ({s.forecast['total'] / b.amount:.0%}), "
+                              f"80 % interval {s.forecast['low']:,.2f} to {s.forecast['high']:,.2f}")
+    return fields
+
+
 def budget_notifications(statuses: list[BudgetStatus]) -> list[Notification]:
-    """One notification per budget with alerts, keyed by the highest percent crossed of each alert type."""
+    """One notification per alert, keyed `budget:NAME:PERIOD_START:TYPE:PERCENT` (module docstring)."""
     out = []
     for s in statuses:
-        if not s.alerts:
-            continue
-        b = s.budget
-        top = {kind: max((a["percent"] for a in s.alerts if a["type"] == kind), default=None)
-               for kind in ("actual", "forecast")}
-        key = f"budget:{b.name}:{s.period_start.isoformat()}:" + ":".join(
-            f"{k}={'-' if v is None else f'{v:g}'}" for k, v in top.items())
-        fields = {"Scope": f"{b.scope.kind} {b.scope.value}",
-                  "Period": f"{s.period_start.isoformat()} to {s.period_end.isoformat()}",
-                  "Budget": _money(b.amount, b.currency),
-                  "Actual": f"{_money(s.actual, b.currency)} ({s.actual / b.amount:.0%}) through "
-                            f"{s.actual_through.isoformat() if s.actual_through else '-'}"}
-        if s.forecast:
-            fields["Forecast"] = (f"{_money(s.forecast['total'], b.currency)} ({s.forecast['total'] / b.amount:.0%}), "
-                                  f"80 % interval {s.forecast['low']:,.2f} to {s.forecast['high']:,.2f}")
-        title = f"Budget {b.name}: " + ("over budget" if s.status == "over_budget" else "threshold crossed")
-        text = "\n".join(f"• {a['message']}" for a in s.alerts)
-        out.append(Notification("budget", key, title, text, fields))
+        b, fields = s.budget, _fields(s)
+        for a in s.alerts:
+            what = "actual reached" if a["type"] == "actual" else "forecast crosses"
+            out.append(Notification("budget", f"budget:{b.name}:{s.period_start.isoformat()}:{a['type']}:"
+                                              f"{a['percent']:g}",
+                                    f"Budget {b.name}: {what} {a['percent']:g} %", a["message"], fields))
     return out

@@ -4,9 +4,10 @@ All figures come from the FOCUS commitment columns of the `cost` dataset, over t
 `ChargePeriodStart` lies in the window `[start, end)`. The default window (`commitment_window`) ends at the
 UTC midnight after the last `ChargePeriodStart` in the store, not at today: billing data arrives days late,
 and a window ending today would count the missing days as zero spend. It starts `lookback_days` earlier.
-Enumerated values (`CommitmentDiscountStatus`, `ChargeCategory`, `PricingCategory`) compare case-blind.
+Enumerated values (`CommitmentDiscountStatus`, `ChargeCategory`, `PricingCategory`) compare case-blind; the
+currency is `engmetrics.cost.columns.currency` (`BillingCurrency` trimmed, upper case: `usd` is `USD`).
 
-**Utilisation**, per commitment (`ProviderName`, `CommitmentDiscountId`, `BillingCurrency`; its
+**Utilisation**, per commitment (`ProviderName`, `CommitmentDiscountId`, currency; its
 `CommitmentDiscountType` and `CommitmentDiscountCategory` are carried along):
 
 - `used_cost` = sum of `EffectiveCost` over rows with `CommitmentDiscountStatus` 'Used' (usage the commitment
@@ -55,6 +56,7 @@ import numpy as np
 from ..settings import CommitmentSettings
 from ..store import Store
 from ..timeutil import as_utc
+from .columns import currency
 
 __all__ = [
     "DEFAULT_DISCOUNT", "DEFAULT_LOOKBACK_DAYS", "ELIGIBLE_CATEGORIES", "HOUR", "MIN_HOURS", "CommitmentChoice",
@@ -110,7 +112,7 @@ def utilization(store: Store, start: datetime, end: datetime) -> ir.Table:
     used, unused = status == "used", status == "unused"
     has_quantity = quantity.count(where=used | unused) > 0
     rows = t.group_by(provider=t.ProviderName, commitment_id=t.CommitmentDiscountId,
-                      currency=t.BillingCurrency).aggregate(
+                      currency=currency(t)).aggregate(
         type=t.CommitmentDiscountType.max(), category=t.CommitmentDiscountCategory.max(),
         used_cost=_sum(t.EffectiveCost, used), unused_cost=_sum(t.EffectiveCost, unused),
         used_quantity=ibis.ifelse(has_quantity, _sum(quantity, used), ibis.null("float64")),
@@ -159,7 +161,7 @@ def coverage(store: Store, start: datetime, end: datetime, eligible_by: Eligible
         _commitment_keys(usage), ["_p", "_k"])
     used = eligible.CommitmentDiscountStatus.lower() == "used"
     rows = eligible.group_by(provider=eligible.ProviderName, key=eligible._k.nullif(""),
-                             currency=eligible.BillingCurrency).aggregate(
+                             currency=currency(eligible)).aggregate(
         covered_cost=_sum(eligible.EffectiveCost, used), eligible_cost=eligible.EffectiveCost.sum(),
         covered_list_cost=_sum(eligible.ListCost, used), eligible_list_cost=eligible.ListCost.sum(),
         _missing=eligible.ListCost.isnull().sum())
@@ -198,7 +200,7 @@ def hourly_spend(t: ir.Table, value: ir.NumericColumn, start: datetime, end: dat
     have no row.
     """
     t = t.mutate(_v=value)
-    periods = t.group_by(provider=t.ProviderName, currency=t.BillingCurrency,
+    periods = t.group_by(provider=t.ProviderName, currency=currency(t),
                          _s=t.ChargePeriodStart.epoch_seconds(), _e=t.ChargePeriodEnd.epoch_seconds()
                          ).aggregate(_cost=t._v.sum())
     first, last = hour_span(start, end)
@@ -332,12 +334,12 @@ def recommend(store: Store, start: datetime, end: datetime, *, discount: float =
     rows = hourly_on_demand(store, start, end, services, eligible_by).to_pyarrow().to_pylist()
     spans = usage_spans(store, start, end)
     out = []
-    for (provider, currency), series in sorted(hour_series(rows, spans).items(),
-                                               key=lambda kv: (str(kv[0][0]), str(kv[0][1]))):
+    for (provider, code), series in sorted(hour_series(rows, spans).items(),
+                                           key=lambda kv: (str(kv[0][0]), str(kv[0][1]))):
         first, last = spans.get(provider, (0, 0))
         rate = (discounts or {}).get(provider, discount) if provider is not None else discount
         item: dict[str, Any] = {
-            "provider": provider, "currency": currency, "discount": rate, "hours": len(series),
+            "provider": provider, "currency": code, "discount": rate, "hours": len(series),
             "first_hour": datetime.fromtimestamp(first, UTC), "end_hour": datetime.fromtimestamp(last, UTC)}
         if len(series) < MIN_HOURS:
             out.append({**item, "status": "insufficient_data", "level_per_hour": None, "savings": None,

@@ -13,6 +13,14 @@ fields) are reported by rule `csv_records` and not checked further. Costs are co
 |ListCost - ListUnitPrice x PricingQuantity| <= 1e-9 + tolerance x max(|ListCost|, |product|) (default
 tolerance 1e-6, relative): providers round costs to about 10 decimals.
 
+Work: the file is read once, as a view (nothing is loaded into memory): one query counts every rule's
+violations and keeps each rule's first `examples` rows by position. Only when something is to be shown with
+a CSV line (an example or a malformed record) is the file's line map built, in a second pass over its lines.
+
+Portability: DuckDB only, by design. This checks a file before it is ingested (the store is not touched); it
+is file-level work on DuckDB's CSV and Parquet readers, not a calculation over the store, so it has no PySpark
+twin (its tests are marked `duckdb_only`).
+
 >>> [r.rule for r in ROW_RULES][:3]
 ['datetime_format', 'numeric_format', 'not_null:BilledCost']
 """
@@ -250,64 +258,93 @@ def _typed(name: str, kind: str) -> str:
     return f"{raw}::VARCHAR"
 
 
-def _load(con: duckdb.DuckDBPyConnection, path: Path, fmt: str | None) -> tuple[list[str], str]:
-    """Stage the file as table `_raw` (`_line` plus its columns) and return its columns and format."""
+def _source(con: duckdb.DuckDBPyConnection, path: Path, fmt: str | None) -> tuple[dict[str, str], str]:
+    """Create view `_raw` over the file: `_n`, the record's position among the well-formed records (0-based; for
+    Parquet the row), and the file's columns with the FOCUS reader's null spellings read as null. Return the
+    file's columns with their DuckDB types, and its format."""
     kind = detect_format(path, fmt)
     null_strings = REGISTRY["cost"].null_strings
     if kind == "csv":
         header = csv_header(path)
-        reader = csv_text_reader(path, header, "_rejects", null_strings)
-        con.execute(f"CREATE TABLE _records AS SELECT * FROM {reader}")
-        con.execute(f"CREATE TABLE _units AS {csv_units(path)}")
-        con.execute("""CREATE TABLE _good AS SELECT row_number() OVER (ORDER BY unit) - 1 AS n, line FROM _units
-                       WHERE NOT blank AND unit > 1 AND unit NOT IN (SELECT line FROM _rejects)""")
-        con.execute("CREATE TABLE _raw AS SELECT g.line AS _line, r.* EXCLUDE (_n) FROM "
-                    "(SELECT rowid AS _n, * FROM _records) r JOIN _good g ON g.n = r._n")
-        return header, kind
+        reader = csv_text_reader(path, header, "_rejects", null_strings)  # nulls: the reader's own option
+        # row_number() over the scan is a streaming window: it numbers the records in file order.
+        con.execute(f"CREATE VIEW _raw AS SELECT row_number() OVER () - 1 AS _n, * FROM {reader}")
+        return dict.fromkeys(header, "VARCHAR"), kind
     if kind != "parquet":
         raise InputError("cost validate reads CSV or Parquet files", file=path)
+    reader = f"read_parquet({quote_literal(str(path))}, file_row_number = true)"
     try:
-        con.execute(f"CREATE TABLE _raw AS SELECT file_row_number + 1 AS _line, * EXCLUDE (file_row_number) "
-                    f"FROM read_parquet({quote_literal(str(path))}, file_row_number = true)")
+        described = con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
     except duckdb.Error as exc:
         raise InputError(f"not a readable Parquet file: {exc}", file=path) from None
-    columns = [r[0] for r in con.execute("DESCRIBE _raw").fetchall()][1:]
-    for name, kind_ in con.execute("SELECT column_name, column_type FROM (DESCRIBE _raw)").fetchall():
-        if kind_ == "VARCHAR" and name in ALL_COLUMNS:
-            spellings = ", ".join(quote_literal(v) for v in null_strings)
-            con.execute(f"UPDATE _raw SET {_q(name)} = NULL WHERE {_q(name)} IN ({spellings})")
-    return columns, kind
+    types = {name: str(kind_) for name, kind_, *_ in described if name != "file_row_number"}
+    spellings = ", ".join(quote_literal(v) for v in null_strings)
+    cols = [f"CASE WHEN {_q(n)} IN ({spellings}) THEN NULL ELSE {_q(n)} END AS {_q(n)}"
+            if k == "VARCHAR" and n in ALL_COLUMNS else _q(n) for n, k in types.items()]
+    con.execute(f"CREATE VIEW _raw AS SELECT file_row_number AS _n, {', '.join(cols)} FROM {reader}")
+    return types, kind
 
 
-def _column_results(con, header: list[str], present: set[str], kind: str) -> list[RuleResult]:
+def _column_results(header: list[str], present: set[str]) -> list[RuleResult]:
     mandatory = [c for c in MANDATORY if c not in present]
     names = {c.lower(): c for c in ALL_COLUMNS}
     misnamed = [(i, c) for i, c in enumerate(header, 1) if c not in ALL_COLUMNS and not c.startswith("x_")]
-    results = [RuleResult(*COLUMN_RULES[0], len(mandatory), [{"line": 1, "missing": c} for c in mandatory]),
-               RuleResult(*COLUMN_RULES[1], len(misnamed),
-                          [{"line": 1, "field": i, "column": c} | ({"spec_name": names[c.lower()]}
-                                                                   if c.lower() in names else {})
-                           for i, c in misnamed])]
-    if kind == "csv":
-        rejects = con.execute("""
-            SELECT u.line, any_value(r.error_type::VARCHAR || ': ' || r.error_message) FROM _rejects r
-            JOIN _units u ON u.unit = r.line GROUP BY u.line ORDER BY u.line""").fetchall()
-        results.append(RuleResult(*COLUMN_RULES[2], len(rejects), [{"line": ln, "error": e} for ln, e in rejects]))
-    else:
-        results.append(RuleResult(*COLUMN_RULES[2], skipped=True))
-    return results
+    return [RuleResult(*COLUMN_RULES[0], len(mandatory), [{"line": 1, "missing": c} for c in mandatory]),
+            RuleResult(*COLUMN_RULES[1], len(misnamed),
+                       [{"line": 1, "field": i, "column": c} | ({"spec_name": names[c.lower()]}
+                                                                if c.lower() in names else {})
+                        for i, c in misnamed])]
 
 
-def _row_result(con, rule: FocusRule, violation: str, count: int, examples: int) -> RuleResult:
-    result = RuleResult(rule.rule, rule.description, rule.reference, count)
-    if not count:
-        return result
+def _example(rule: FocusRule) -> str:
+    """SQL of one example row of `rule`: a struct of `_n` and the columns shown (only faulty ones with `fault`)."""
     shown = [f"CASE WHEN {rule.fault(c)} THEN {_text(c)} END" if rule.fault else _text(c) for c in rule.shown]
-    found = con.execute(f"SELECT _line, {', '.join(shown)} FROM _focus WHERE coalesce({violation}, FALSE) "
-                        f"ORDER BY _line LIMIT {int(examples)}").fetchall()
-    for line, *values in found:
-        pairs = zip(rule.shown, values, strict=True)
-        result.examples.append({"line": line} | {c: v for c, v in pairs if v is not None or not rule.fault})
+    return "{" + ", ".join(f"{quote_literal(k)}: {v}" for k, v in zip(("_n", *rule.shown), ("_n", *shown),
+                                                                      strict=True)) + "}"
+
+
+def _scan(con, rules: list[FocusRule], sql: list[str], examples: int) -> tuple[int, list[int], list[list[dict]]]:
+    """One pass over `_focus`: (rows, violations per rule, each rule's first `examples` violating rows by `_n`)."""
+    parts = ["count(*)", *(f"count(*) FILTER (WHERE coalesce({v}, FALSE))" for v in sql)]
+    if examples:
+        parts += [f"min_by({_example(r)}, _n, {int(examples)}) FILTER (WHERE coalesce({v}, FALSE))"
+                  for r, v in zip(rules, sql, strict=True)]
+    # fetchall, not fetchone: the scan must end for the CSV reader to keep its rejects table
+    [found] = con.execute(f"SELECT {', '.join(parts)} FROM _focus").fetchall()
+    counts = list(found[1:len(rules) + 1])
+    shown = [sorted(e or [], key=lambda x: x["_n"]) for e in found[len(rules) + 1:]] if examples else [[]] * len(rules)
+    return found[0], counts, shown
+
+
+def _csv_lines(con, path: Path, wanted: list[int]) -> dict[int, int]:
+    """Physical line of the well-formed records numbered `wanted` (`_n`), and table `_units` (the reader's units
+    and their lines, `csv_units`): a second pass over the file's lines, made only when lines are shown."""
+    con.execute(f"CREATE TABLE _units AS {csv_units(path)}")
+    return dict(con.execute("""
+        SELECT n, line FROM (SELECT row_number() OVER (ORDER BY unit) - 1 AS n, line FROM _units
+                             WHERE NOT blank AND unit > 1 AND unit NOT IN (SELECT line FROM _rejects))
+        WHERE list_contains(?, n)""", [wanted]).fetchall())
+
+
+def _csv_records(con, path: Path, wanted: list[int], examples: int) -> tuple[RuleResult, dict[int, int]]:
+    """Rule `csv_records` (malformed records, by the line they start on) and the lines of records `wanted`."""
+    malformed = con.execute("SELECT count(DISTINCT line) FROM _rejects").fetchone()[0]
+    if not malformed and not wanted:
+        return RuleResult(*COLUMN_RULES[2]), {}
+    lines = _csv_lines(con, path, wanted)
+    rejects = con.execute(f"""
+        SELECT u.line, any_value(r.error_type::VARCHAR || ': ' || r.error_message) FROM _rejects r
+        JOIN _units u ON u.unit = r.line GROUP BY u.line ORDER BY u.line LIMIT {int(examples)}""").fetchall()
+    return RuleResult(*COLUMN_RULES[2], malformed, [{"line": ln, "error": e} for ln, e in rejects]), lines
+
+
+def _row_result(rule: FocusRule, count: int, found: list[dict], lines: dict[int, int] | None) -> RuleResult:
+    """`rule`'s result; `lines` maps `_n` to the CSV line (None: Parquet, the row number)."""
+    result = RuleResult(rule.rule, rule.description, rule.reference, count)
+    for example in found:
+        n = example.pop("_n")
+        shown = {c: v for c, v in example.items() if v is not None or not rule.fault}
+        result.examples.append({"line": n + 1 if lines is None else lines[n]} | shown)
     return result
 
 
@@ -321,20 +358,24 @@ def validate_focus(path: Path, *, focus_version: str | None = None, tolerance: f
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")  # a naive timestamp compares as UTC (FOCUS fixes UTC)
-        header, kind = _load(con, path, fmt)
-        present = set(header)
+        types, kind = _source(con, path, fmt)
+        present = set(types)
         version = focus_version or detect_version(present)
-        types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE _raw)").fetchall())
         cols = [f"{_typed(c, types[c])} AS {_q(c)}, {_q(c)}::VARCHAR AS {_text(c)}" if c in present
                 else f"NULL AS {_q(c)}, NULL::VARCHAR AS {_text(c)}" for c in ALL_COLUMNS]
-        con.execute(f"CREATE VIEW _focus AS SELECT _line, {', '.join(cols)} FROM _raw")
-        rows = con.execute("SELECT count(*) FROM _raw").fetchone()[0]
-        results = _column_results(con, header, present, kind)
+        con.execute(f"CREATE VIEW _focus AS SELECT _n, {', '.join(cols)} FROM _raw")
         rules = [r for r in ROW_RULES if r.applies(present, version)]
         sql = [r.violation.replace("$tolerance", repr(float(tolerance))) for r in rules]
-        counts = con.execute("SELECT " + ", ".join(f"count(*) FILTER (WHERE coalesce({v}, FALSE))" for v in sql)
-                             + " FROM _focus").fetchone()
-        done = {r.rule: _row_result(con, r, v, n, examples) for r, v, n in zip(rules, sql, counts, strict=True)}
+        rows, counts, found = _scan(con, rules, sql, examples)
+        results = _column_results(list(types), present)
+        lines = None
+        if kind == "csv":
+            wanted = sorted({e["_n"] for examples_ in found for e in examples_})
+            records, lines = _csv_records(con, path, wanted, examples)
+            results.append(records)
+        else:
+            results.append(RuleResult(*COLUMN_RULES[2], skipped=True))
+        done = {r.rule: _row_result(r, n, f, lines) for r, n, f in zip(rules, counts, found, strict=True)}
         for rule in ROW_RULES:
             results.append(done.get(rule.rule) or RuleResult(rule.rule, rule.description, rule.reference,
                                                              skipped=True))

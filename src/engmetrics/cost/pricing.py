@@ -3,14 +3,15 @@
 Scope: the `cost` rows with `ChargeCategory` 'Usage' whose `ChargePeriodStart` is in `[start, end)`.
 `paid` is their `EffectiveCost` (amortised: commitment purchases show up in the 'Used' and 'Unused' rows).
 Every model drops the current commitments' idle part: rows with `CommitmentDiscountStatus` 'Unused' re-price
-to 0 (no commitment, nothing idle). Results are per provider and currency (`difference = repriced - paid`,
-negative = the model would have been cheaper), and per service for the row-by-row models.
+to 0 (no commitment, nothing idle). Results are per provider and currency (`engmetrics.cost.columns.currency`:
+`BillingCurrency` trimmed, upper case), `difference = repriced - paid` (negative = the model would have been
+cheaper), and per service for the row-by-row models.
 
 Models:
 
 - **on-demand** (`OnDemand`): each row at list price, `ListCost`, else `ListUnitPrice x PricingQuantity`.
 - **price table** (`PriceTable`): each row at `unit_price x PricingQuantity`, the unit price looked up by
-  `SkuId` first, then by `ServiceName` (an entry with a `currency` only prices rows billed in it).
+  `SkuId` first, then by `ServiceName` (an entry with a `currency`, any case, only prices rows billed in it).
 - **committed** (`Committed`): a commitment of `level` (on-demand-equivalent per hour) at `discount`, the cost
   formula of the recommendation (`commitments.best_commitment`): hour h of a provider costs
   `level*(1-d) + max(0, od_h - level)`, where `od_h` is the on-demand-equivalent cost (as in on-demand, spread
@@ -35,12 +36,13 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import InputError
 from ..store import Store
 from ..timeutil import as_utc
 from ..yamlio import load_all
+from .columns import currency
 from .commitments import (
     DEFAULT_DISCOUNT,
     HOUR,
@@ -82,6 +84,12 @@ class PriceEntry(BaseModel):
     service_name: str | None = Field(None, alias="ServiceName")
     unit_price: float = Field(ge=0)
     currency: str | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _upper(cls, value: str | None) -> str | None:
+        """Compared with the rows' currency, which is trimmed and upper case (`columns.currency`)."""
+        return None if value is None else value.strip().upper() or None
 
     @model_validator(mode="after")
     def _one_key(self) -> PriceEntry:
@@ -167,7 +175,7 @@ def _table_price(t: ir.Table, table: PriceTable) -> ir.Table:
         schema={"_kind": "string", "_key": "string", "_cur": "string", "_unit": "float64"})
     for kind, column in (("sku", "SkuId"), ("service", "ServiceName")):
         e = entries.filter(entries._kind == kind).rename({f"_unit_{kind}": "_unit"}).drop("_kind")
-        t = t.left_join(e, (t[column] == e._key) & (e._cur.isnull() | (e._cur == t.BillingCurrency))).drop(
+        t = t.left_join(e, (t[column] == e._key) & (e._cur.isnull() | (e._cur == currency(t)))).drop(
             "_key", "_cur")
     return t.mutate(_price=ibis.coalesce(t._unit_sku, t._unit_service) * t.PricingQuantity).drop(
         "_unit_sku", "_unit_service")
@@ -194,7 +202,7 @@ def _committed(t: ir.Table, model: Committed, start: datetime, end: datetime) ->
     eligible = t.filter(t._eligible)
     hourly = hourly_spend(eligible, eligible._od, start, end).to_pyarrow().to_pylist()
     other, missing = ~t._eligible, t._eligible & t._nolist
-    totals = t.group_by(provider=t.ProviderName, currency=t.BillingCurrency).aggregate(
+    totals = t.group_by(provider=t.ProviderName, currency=currency(t)).aggregate(
         paid=t.EffectiveCost.sum(), other=t.EffectiveCost.sum(where=other).fill_null(0.0), rows=t.count(),
         unpriced_rows=t.count(where=missing), unpriced_cost=t.EffectiveCost.sum(where=missing).fill_null(0.0),
         first=t.ChargePeriodStart.epoch_seconds().min(), last=t.ChargePeriodEnd.epoch_seconds().max())
@@ -252,7 +260,7 @@ def what_if(store: Store, model: Model, start: datetime, end: datetime) -> WhatI
         result.items = _compared(_committed(t, model, start, end), ("provider", "currency"))
         return result
     t = _table_price(t, model) if isinstance(model, PriceTable) else t.mutate(_price=_list_price(t))
-    t = t.mutate(provider=t.ProviderName, service=t.ServiceName, currency=t.BillingCurrency)
+    t = t.mutate(provider=t.ProviderName, service=t.ServiceName, currency=currency(t))
     result.items = _compared(_row_wise(t, ("provider", "currency")), ("provider", "currency"))
     result.services = _compared(_row_wise(t, ("provider", "service", "currency")), ("provider", "service", "currency"))
     return result

@@ -1,18 +1,22 @@
 """Reconciliation across providers: line items against invoices, gaps, duplicates, late data, currencies.
 
-One item per provider (`ProviderName`), billing period (`BillingPeriodStart`) and currency, over every row of
-the `cost` dataset (or the billing periods starting in `[start, end)`):
+One item per provider (`ProviderName`), billing period (`BillingPeriodStart`) and currency, over the billing
+periods starting in `[start, end)` (default: every billing period in the `cost` dataset); every check below sees
+only the rows of those periods, and only the invoices of those periods count:
 
 - `line_item_total`: sum of `BilledCost` (invoices bill `BilledCost`, not the amortised `EffectiveCost`).
   `invoices` breaks it down by `InvoiceId` (FOCUS 1.2) when rows carry one.
 - `invoice_total`: sum of the totals of the invoices file for that provider and period
-  (`load_invoices`); `difference = line_item_total - invoice_total`, `matches` when |difference| <=
-  `tolerance`. An invoice without any line item gives an item with `rows` 0.
-- Currency: without a target currency every item stays in its `BillingCurrency`. With one, each row is
-  converted by the rates table (`load_rates`) at the rate for its UTC charge day: the latest dated rate on or
-  before that day, else an undated rate; a rate `to -> from` counts inverted (at the same date a direct rate
-  wins); no chains through a third currency. A currency without a rate is never summed: it is listed in
-  `missing_rates` with its own amounts in `unconverted`, left out of the totals, and `difference` is null.
+  (`load_invoices`; its provider matches `ProviderName` whatever the case, `aws` is `AWS`); `difference =
+  line_item_total - invoice_total`, `matches` when |difference| <= `tolerance`. An invoice without any line
+  item gives an item with `rows` 0.
+- Currency: a row's currency is its `BillingCurrency` trimmed and in upper case (`columns.currency`). Without a
+  target currency every item stays in its own. With one, each row is converted by the rates table
+  (`load_rates`) at the rate for its UTC charge day: the latest dated rate on or before that day, else an
+  undated rate; a rate `to -> from` counts inverted (at the same date a direct rate wins); no chains through a
+  third currency. Two different rates for the same pair and date are an input error. A currency without a
+  rate is never summed: it is listed in `missing_rates` with its own amounts in `unconverted`, left out of the
+  totals, and `difference` is null.
 - `missing_days`: UTC days of the billing period, inside the provider's data span (its first to last
   charge day over all periods), on which no row of the period starts a charge of at most one day (the
   hourly or daily rows that make up a day's bill; monthly and one-time rows say nothing about a day). Null
@@ -22,7 +26,9 @@ the `cost` dataset (or the billing periods starting in `[start, end)`):
   rows by a hash of all their columns, so the same row read twice (a file re-ingested, overlapping exports)
   is one row and never a duplicate; identical rows within one file are kept apart at ingest (the n-th copy
   gets its own key), and rows equal in everything but the export's own ids (`x_extensions`) are separate
-  rows. Those two kinds are what this counts: possible double billing to review, not proof.
+  rows. Those two kinds are what this counts: possible double billing to review, not proof. The engine
+  finds and counts them; `duplicate_groups` is the number of groups and `duplicates` (top level) the first
+  `EXAMPLES` (100) of them, by provider, period, ChargePeriodStart, ResourceId and BilledCost.
 - `last_charge_day`: the last UTC day a charge of the period starts; `stops_early` is set on a provider's
   latest period when the provider's last charge day is more than one day before the latest of all providers.
 """
@@ -31,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..errors import InputError
 from ..store import Store
 from ..timeutil import as_utc
+from .columns import currency
 from .pricing import read_records
 
 __all__ = [
@@ -52,6 +59,7 @@ DEFAULT_TOLERANCE = 0.01  # one cent: invoices round each line, line items carry
 _DAY_SECONDS = 86400
 _NO_DATE = date(1, 1, 1)  # an undated rate: older than every dated one
 EXAMPLES = 100  # duplicate groups shown
+_ITEM = ("provider", "period", "currency", "day")  # what a day of an item is keyed by
 
 
 class Rate(BaseModel):
@@ -75,7 +83,7 @@ class Invoice(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    provider: str = Field(min_length=1)
+    provider: str = Field(min_length=1)  # matched to ProviderName whatever the case
     billing_period_start: date
     invoice_id: str | None = None
     total: float
@@ -92,11 +100,12 @@ class Invoice(BaseModel):
         return value.strip().upper()
 
 
-def _load(path: Path, key: str, model: type[BaseModel]) -> list[Any]:
+def _load(path: Path, key: str, model: type[BaseModel]) -> list[tuple[Any, int]]:
+    """(model, line) of every record of `path`; InputError naming the file and line of the first invalid one."""
     out = []
     for record, line in read_records(path, key):
         try:
-            out.append(model.model_validate(record))
+            out.append((model.model_validate(record), line))
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"])
@@ -104,19 +113,42 @@ def _load(path: Path, key: str, model: type[BaseModel]) -> list[Any]:
     return out
 
 
+def _conflict(rates: Sequence[Rate]) -> tuple[int, int] | None:
+    """Positions (earlier, later) of the first two rates of one pair (`from -> to`) and date (or both undated)
+    with different values; None when there are none."""
+    seen: dict[tuple[str, str, date | None], int] = {}
+    for i, r in enumerate(rates):
+        first = seen.setdefault((r.from_, r.to, r.valid_from), i)
+        if rates[first].rate != r.rate:
+            return first, i
+    return None
+
+
+def _conflict_message(a: Rate, b: Rate) -> str:
+    when = f"on {b.valid_from.isoformat()}" if b.valid_from else "without a date"
+    return f"two different rates for {b.from_} -> {b.to} {when}: {a.rate:g} and {b.rate:g}"
+
+
 def load_rates(path: Path) -> list[Rate]:
-    """Rates from CSV (columns from, to, rate, optional date) or YAML (`rates:` list of the same mappings)."""
-    return _load(path, "rates", Rate)
+    """Rates from CSV (columns from, to, rate, optional date) or YAML (`rates:` list of the same mappings).
+    Two different rates for the same pair and date are an InputError naming the file and the later line."""
+    found = _load(path, "rates", Rate)
+    clash = _conflict([r for r, _ in found])
+    if clash is not None:
+        (a, first), (b, line) = found[clash[0]], found[clash[1]]
+        raise InputError(f"{_conflict_message(a, b)} (line {first})", file=path, line=line)
+    return [r for r, _ in found]
 
 
 def load_invoices(path: Path) -> list[Invoice]:
     """Invoices from CSV (columns provider, billing_period_start, invoice_id, total, currency) or YAML
     (`invoices:` list of the same mappings)."""
-    return _load(path, "invoices", Invoice)
+    return [i for i, _ in _load(path, "invoices", Invoice)]
 
 
 class Rates:
-    """Rates into one `target` currency, looked up by currency and UTC day (module docstring).
+    """Rates into one `target` currency, looked up by currency and UTC day (module docstring). Two different
+    rates for the same pair and date are an InputError.
 
     >>> r = Rates([Rate.model_validate({"from": "EUR", "to": "USD", "rate": 1.1}),
     ...            Rate.model_validate({"from": "EUR", "to": "USD", "rate": 1.2, "date": "2026-01-03"}),
@@ -126,6 +158,9 @@ class Rates:
     """
 
     def __init__(self, rates: Sequence[Rate], target: str) -> None:
+        clash = _conflict(rates)
+        if clash is not None:
+            raise InputError(_conflict_message(rates[clash[0]], rates[clash[1]]))
         self.target = target
         self._by: dict[str, list[tuple[date, int, float]]] = {}
         for r in rates:
@@ -136,7 +171,7 @@ class Rates:
 
     def rate(self, currency: str | None, day: date) -> float | None:
         """1 `currency` in `target` on `day`: the latest dated rate on or before it, else an undated one (a
-        direct rate before an inverted one of the same date); None without a rate."""
+        direct rate before an inverted one of the same date: the pair and date give one rate); None without."""
         if currency == self.target:
             return 1.0
         usable = [e for e in self._by.get(currency or "", []) if e[0] <= day]
@@ -164,13 +199,17 @@ class Reconciliation:
 
     currency: str | None
     tolerance: float
+    start: datetime | None = None
+    end: datetime | None = None
     items: list[dict[str, Any]] = field(default_factory=list)
     providers: list[dict[str, Any]] = field(default_factory=list)
     duplicates: list[dict[str, Any]] = field(default_factory=list)
+    duplicate_groups: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"currency": self.currency, "tolerance": self.tolerance, "items": self.items,
-                "providers": self.providers, "duplicates": self.duplicates}
+        return {"currency": self.currency, "tolerance": self.tolerance, "from": self.start, "to": self.end,
+                "items": self.items, "providers": self.providers, "duplicate_groups": self.duplicate_groups,
+                "duplicates": self.duplicates}
 
 
 def _rows(store: Store, start: datetime | None, end: datetime | None) -> ir.Table:
@@ -179,7 +218,7 @@ def _rows(store: Store, start: datetime | None, end: datetime | None) -> ir.Tabl
         t = t.filter(t.BillingPeriodStart >= as_utc(start))
     if end is not None:
         t = t.filter(t.BillingPeriodStart < as_utc(end))
-    return t.mutate(provider=t.ProviderName, period=t.BillingPeriodStart.date(), currency=t.BillingCurrency,
+    return t.mutate(provider=t.ProviderName, period=t.BillingPeriodStart.date(), currency=currency(t),
                     day=t.ChargePeriodStart.date())
 
 
@@ -193,19 +232,30 @@ def _daily(t: ir.Table) -> list[dict[str, Any]]:
     return rows.to_pyarrow().to_pylist()
 
 
-def _duplicate_groups(t: ir.Table) -> list[dict[str, Any]]:
-    """Groups of rows equal in every FOCUS column (`copies` > 1), with what they are and their row hashes."""
-    spec = [c for c in t.columns if not c.startswith("x_") and c not in ("provider", "period", "currency", "day")]
-    groups = t.group_by([*spec, "provider", "period", "currency", "day"]).aggregate(
-        copies=t.count(), row_hashes=t.x_row_hash.collect())
-    groups = groups.filter(groups.copies > 1).select(
-        "provider", "period", "currency", "day", "ChargePeriodStart", "ChargeCategory", "ServiceName", "SkuId",
-        "ResourceId", "BilledCost", "copies", "row_hashes")
-    rows = groups.order_by(["provider", "period", "ChargePeriodStart", "ResourceId", "BilledCost"]).to_pyarrow()
-    out = rows.to_pylist()
-    for r in out:  # an engine may hand back naive UTC instants (PySpark)
+def _duplicate_groups(t: ir.Table) -> ir.Table:
+    """Groups of rows equal in every FOCUS column (`copies` > 1), with their row hashes (`first_hash`, the
+    smallest, orders groups that tie on everything shown). A group_by: faster here than a window count."""
+    spec = [c for c in t.columns if not c.startswith("x_") and c not in _ITEM]
+    groups = t.group_by([*spec, *_ITEM]).aggregate(copies=t.count(), row_hashes=t.x_row_hash.collect(),
+                                                   first_hash=t.x_row_hash.min())
+    return groups.filter(groups.copies > 1)
+
+
+def _duplicates(t: ir.Table) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(surplus copies, their summed BilledCost and the groups per provider, period, currency and UTC day; the
+    first EXAMPLES groups with what they are and their row hashes). Only these small results leave the engine;
+    the groups are computed once, into a temporary table both read."""
+    with _duplicate_groups(t).cache() as groups:
+        surplus = groups.copies - 1
+        per_day = groups.group_by(list(_ITEM)).aggregate(duplicates=surplus.sum(), groups=groups.count(),
+                                                          billed=(groups.BilledCost * surplus).sum())
+        shown = groups.order_by(["provider", "period", "ChargePeriodStart", "ResourceId", "BilledCost", "first_hash"])
+        shown = shown.limit(EXAMPLES).select(*_ITEM, "ChargePeriodStart", "ChargeCategory", "ServiceName", "SkuId",
+                                             "ResourceId", "BilledCost", "copies", "row_hashes")
+        examples, counts = shown.to_pyarrow().to_pylist(), per_day.to_pyarrow().to_pylist()
+    for r in examples:  # an engine may hand back naive UTC instants (PySpark)
         r["row_hashes"], r["ChargePeriodStart"] = sorted(r["row_hashes"]), as_utc(r["ChargePeriodStart"])
-    return out
+    return counts, examples
 
 
 def _day_checks(daily: list[dict[str, Any]]) -> tuple[dict[tuple, list[str]], dict[tuple, date], list[dict]]:
@@ -243,15 +293,15 @@ def _providers(last: dict[tuple, date]) -> list[dict[str, Any]]:
     return list(by_provider.values())
 
 
-def _rate(rates: Rates | None, currency: str | None, day: date) -> tuple[str | None, float | None]:
-    """(the item's currency, the factor into it) for an amount in `currency` on `day`."""
-    return (currency, 1.0) if rates is None else (rates.target, rates.rate(currency, day))
+def _rate(rates: Rates | None, code: str | None, day: date) -> tuple[str | None, float | None]:
+    """(the item's currency, the factor into it) for an amount in currency `code` on `day`."""
+    return (code, 1.0) if rates is None else (rates.target, rates.rate(code, day))
 
 
 def _add_lines(items: dict[tuple, _Item], daily: list[dict[str, Any]], rates: Rates | None) -> None:
     for r in daily:
-        currency, rate = _rate(rates, r["currency"], r["day"])
-        item = items.setdefault((r["provider"], r["period"], currency), _Item())
+        unit, rate = _rate(rates, r["currency"], r["day"])
+        item = items.setdefault((r["provider"], r["period"], unit), _Item())
         item.rows += r["rows"]
         if rate is None:
             left = item.unconverted.setdefault(r["currency"] or "(none)", [0.0, 0])
@@ -263,10 +313,13 @@ def _add_lines(items: dict[tuple, _Item], daily: list[dict[str, Any]], rates: Ra
             item.by_invoice[r["invoice_id"]] = item.by_invoice.get(r["invoice_id"], 0.0) + r["billed"] * rate
 
 
-def _add_invoices(items: dict[tuple, _Item], invoices: Sequence[Invoice], rates: Rates | None) -> None:
+def _add_invoices(items: dict[tuple, _Item], invoices: Sequence[Invoice], rates: Rates | None,
+                  providers: dict[str, Any]) -> None:
+    """Add the invoices; `providers` spells each provider of the line items, by its name in lower case."""
     for i in invoices:
-        currency, rate = _rate(rates, i.currency, i.billing_period_start)
-        item = items.setdefault((i.provider, i.billing_period_start, currency), _Item())
+        unit, rate = _rate(rates, i.currency, i.billing_period_start)
+        provider = providers.get(i.provider.strip().lower(), i.provider)
+        item = items.setdefault((provider, i.billing_period_start, unit), _Item())
         item.invoice_total = item.invoice_total or 0.0
         if rate is None:
             item.missing_rates.add(i.currency)
@@ -276,13 +329,13 @@ def _add_invoices(items: dict[tuple, _Item], invoices: Sequence[Invoice], rates:
             item.invoices[i.invoice_id] = item.invoices.get(i.invoice_id, 0.0) + i.total * rate
 
 
-def _add_duplicates(items: dict[tuple, _Item], groups: list[dict[str, Any]], rates: Rates | None) -> None:
-    for g in groups:
-        currency, rate = _rate(rates, g["currency"], g["day"])
-        item = items.setdefault((g["provider"], g["period"], currency), _Item())
-        item.duplicates += g["copies"] - 1
-        if rate is not None and g["BilledCost"] is not None:
-            item.duplicate_cost += g["BilledCost"] * (g["copies"] - 1) * rate
+def _add_duplicates(items: dict[tuple, _Item], per_day: list[dict[str, Any]], rates: Rates | None) -> None:
+    for g in per_day:
+        unit, rate = _rate(rates, g["currency"], g["day"])
+        item = items.setdefault((g["provider"], g["period"], unit), _Item())
+        item.duplicates += g["duplicates"]
+        if rate is not None and g["billed"] is not None:
+            item.duplicate_cost += g["billed"] * rate
 
 
 def _invoice_breakdown(item: _Item) -> list[dict[str, Any]]:
@@ -294,21 +347,30 @@ def _invoice_breakdown(item: _Item) -> list[dict[str, Any]]:
     return out
 
 
+def _in_window(day: date, start: datetime | None, end: datetime | None) -> bool:
+    """Whether a billing period starting on UTC `day` starts in `[start, end)`."""
+    instant = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return (start is None or instant >= as_utc(start)) and (end is None or instant < as_utc(end))
+
+
 def reconcile(store: Store, *, rates: Sequence[Rate] = (), target: str | None = None,
               invoices: Sequence[Invoice] = (), tolerance: float = DEFAULT_TOLERANCE,
               start: datetime | None = None, end: datetime | None = None) -> Reconciliation:
-    """Reconcile the store's cost (module docstring)."""
+    """Reconcile the store's cost over the billing periods starting in `[start, end)` (module docstring)."""
     target = target.strip().upper() if target else None
     table = Rates(rates, target) if target else None
     t = _rows(store, start, end)
-    daily, groups = _daily(t), _duplicate_groups(t)
+    daily, (per_day, examples) = _daily(t), _duplicates(t)
     items: dict[tuple, _Item] = {}
     _add_lines(items, daily, table)
-    _add_invoices(items, invoices, table)
-    _add_duplicates(items, groups, table)
+    spelled = {str(p).lower(): p for p in sorted({r["provider"] for r in daily if r["provider"] is not None})}
+    _add_invoices(items, [i for i in invoices if _in_window(i.billing_period_start, start, end)], table, spelled)
+    _add_duplicates(items, per_day, table)
     missing, last, providers = _day_checks(daily)
     late = {(p["provider"], p["latest_period"]) for p in providers if p["stops_early"]}
-    result = Reconciliation(target, tolerance, providers=providers, duplicates=groups[:EXAMPLES])
+    result = Reconciliation(target, tolerance, as_utc(start) if start else None, as_utc(end) if end else None,
+                            providers=providers, duplicates=examples,
+                            duplicate_groups=sum(g["groups"] for g in per_day))
     for key in sorted(items, key=lambda k: tuple(str(v) for v in k)):
         item = items[key]
         diff = None if item.invoice_total is None or item.missing_rates else item.total - item.invoice_total

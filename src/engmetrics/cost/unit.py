@@ -3,7 +3,8 @@
 Semantics:
 
 - Cost is the allocation's `cost` (direct + shared `EffectiveCost`, `allocated_daily(store, rules, "service",
-  start, end)`) per service (`group`), currency and UTC day; volume is the sum of `business_volume.value`
+  start, end)`: the service view, where shared rules about teams such as `untagged: true` do not apply) per
+  service (`group`), currency and UTC day; volume is the sum of `business_volume.value`
   per service and metric over the rows whose `ts` falls in `[start, end)`, by UTC day of `ts`.
 - Days are grouped into periods: `day`, `week` (ISO weeks, Monday first) or `month` (calendar months). The
   first and last period may be partial; cost and volume then cover the same days, so the ratio is fair.

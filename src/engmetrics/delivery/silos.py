@@ -260,4 +260,5 @@ def silos_report(store: Store, day: date, min_dependents: int = 3) -> dict[str, 
             "services": [r.to_dict() for r in service_silos(store, day)],
             "teams": [t.to_dict() for t in team_silos(store, day)],
             "support": support_graph(store, end=moment, min_dependents=min_dependents),
-            "docs": [d.to_dict() for d in docs_freshness(store, moment)]}
+            "docs": [d.to_dict() for d in docs_freshness(store, moment)],
+            "docs_by_service": [d.to_dict() for d in docs_freshness(store, moment, by="service")]}

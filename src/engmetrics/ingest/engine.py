@@ -1,5 +1,7 @@
 """Ingest files into a dataset, losing nothing: every row read ends up inserted, updated, unchanged or
-quarantined, and `read == inserted + updated + unchanged + quarantined`.
+quarantined, and `read == inserted + updated + unchanged + quarantined`. For a dataset with
+`replace_partitions` (cost), the batch also replaces the partitions its valid rows contain: stored rows of
+those partitions that the batch lacks are deleted and counted as `replaced` (store rows, not rows read).
 
 A batch (all files of one call) is staged in temporary tables, then written in one transaction: a file
 that cannot be read, `--strict` with an invalid row, or a killed process leaves the store exactly as it
@@ -37,7 +39,12 @@ _F = "_em_final"
 
 @dataclass
 class IngestResult:
-    """The accounting of one batch. `as_dict()` is the `--json` summary."""
+    """The accounting of one batch. `as_dict()` is the `--json` summary.
+
+    `replaced` counts stored rows deleted because the batch replaces their partition (`Dataset.replace_partitions`)
+    and does not have them: rows of the store, not rows read, so `read == inserted + updated + unchanged +
+    quarantined` still holds. It is None, and left out of `as_dict()`, for a dataset without replace partitions.
+    """
 
     dataset: str
     files: list[str]
@@ -46,11 +53,14 @@ class IngestResult:
     updated: int = 0
     unchanged: int = 0
     quarantined: int = 0
+    replaced: int | None = None
     ignored_columns: dict[str, list[str]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
         del data["ignored_columns"]
+        if self.replaced is None:
+            del data["replaced"]
         return data
 
 
@@ -231,6 +241,21 @@ def _number_repeats(con, dataset: Dataset) -> None:
         WHERE t.rowid = r._rid""")
 
 
+def _replace_partitions(con, dataset: Dataset, valid: str) -> int:
+    """Delete the stored rows of every partition (`dataset.replace_partitions`, null equal to null) that the
+    batch's valid rows contain, except the rows whose key the batch has (those are upserted as usual); return
+    how many were deleted. Quarantined rows name no partition. Runs after `_number_repeats`, so the numbered
+    key of a repeated line counts as in the batch.
+    """
+    target, key = quote_ident(dataset.name), dataset.key
+    columns = [quote_ident(c) for c in dataset.replace_partitions]
+    same = " AND ".join(f"t.{c} IS NOT DISTINCT FROM p.{c}" for c in columns)
+    kept = " AND ".join(f"f.{quote_ident(k)} = t.{quote_ident(k)}" for k in key)
+    return con.execute(f"""
+        DELETE FROM {target} t USING (SELECT DISTINCT {', '.join(columns)} FROM {valid}) p
+        WHERE {same} AND NOT EXISTS (SELECT 1 FROM {valid} f WHERE {kept})""").fetchone()[0]
+
+
 def _upsert(con, dataset: Dataset, result: IngestResult) -> None:
     target, key, values = quote_ident(dataset.name), dataset.key, dataset.value_columns
     cols = ", ".join(quote_ident(c) for c in dataset.column_names)
@@ -242,6 +267,8 @@ def _upsert(con, dataset: Dataset, result: IngestResult) -> None:
         _number_repeats(con, dataset)
         inserted, updated, unchanged, repeats = _counts(con, dataset, valid)
     result.inserted, result.updated, result.unchanged = inserted, updated, unchanged
+    if dataset.replace_partitions:
+        result.replaced = _replace_partitions(con, dataset, valid)
     final = valid
     if repeats:  # the later row of a repeated key wins
         final = _F
@@ -306,12 +333,14 @@ def ingest_files(store: Store, dataset: str, files: Sequence[Path], *, fmt: str 
     """Validate and upsert `files` into `dataset` in one transaction; return the accounting.
 
     Invalid rows go to the quarantine with file, line, column and reason; with `strict` any invalid
-    row fails the whole batch (InputError) and nothing is written. `names` (one per file) are what the
-    accounting and the quarantine call the files, e.g. an upload's own file name instead of its temporary
-    path; by default the paths as given. With `reasons` (for JSON Lines written by a connector), a record
-    whose `_reason` key holds a non-empty text is quarantined with that reason; in user files the key is
-    ordinary data and ignored. `bots` (globs, `settings.delivery.bots`) set a dataset's bot flag (`changes.is_bot`,
-    `reviews.is_bot`, `commit_files.is_bot`) where its person matches one, before names are pseudonymised.
+    row fails the whole batch (InputError) and nothing is written. For a dataset with `replace_partitions`
+    the batch replaces the partitions its valid rows contain (`IngestResult.replaced`), in the same
+    transaction. `names` (one per file) are what the accounting and the quarantine call the files, e.g. an
+    upload's own file name instead of its temporary path; by default the paths as given. With `reasons` (for
+    JSON Lines written by a connector), a record whose `_reason` key holds a non-empty text is quarantined
+    with that reason; in user files the key is ordinary data and ignored. `bots` (globs,
+    `settings.delivery.bots`) set a dataset's bot flag (`changes.is_bot`, `reviews.is_bot`,
+    `commit_files.is_bot`) where its person matches one, before names are pseudonymised.
     """
     spec = REGISTRY.get_dataset(dataset)
     paths = [Path(f) for f in files]

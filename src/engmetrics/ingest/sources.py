@@ -2,7 +2,8 @@
 
 `open_source` checks what can be checked before reading (the file exists, the format, the header has
 every required column) and returns a SQL subquery yielding `_row` (position in the file; NULL for CSV,
-whose records keep their file order in the staging table, so the position is derived from `rowid`),
+whose records keep their file order in the staging table, so the position is derived from `rowid`; for a
+Parquet file a converter wrote with a `LINE_COLUMN`, that column: the line in the file it was converted from),
 `_refusal` (why the record is refused before any column is checked: a JSON Lines line that is not an
 object, or, for files written by a connector (`reasons=True`), a record that carries its own reason under
 the key `_reason`: how connectors quarantine what only they can see, such as an unknown vendor severity)
@@ -28,14 +29,17 @@ from ..errors import InputError
 from ..store.registry import Dataset
 from .coerce import quote_ident, quote_literal
 
-__all__ = ["FORMATS", "REASON_KEY", "Source", "csv_header", "csv_text_reader", "csv_units", "detect_format",
-           "open_source", "physical_lines"]
+__all__ = ["FORMATS", "LINE_COLUMN", "REASON_KEY", "Source", "csv_header", "csv_text_reader", "csv_units",
+           "detect_format", "open_source", "physical_lines"]
 
 FORMATS = ("csv", "jsonl", "parquet")
 _SUFFIXES = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
              ".parquet": "parquet", ".pq": "parquet"}
 REJECTS = "_em_rejects"
 REASON_KEY = "_reason"  # in a connector's JSON Lines (reasons=True): quarantine the record with this reason
+# In a converter's Parquet (the AWS CUR mapping): each row's line in the file it was converted from, used as its line
+# (quarantine, --strict) instead of its position; not a data column.
+LINE_COLUMN = "_em_line"
 
 
 @dataclass
@@ -182,12 +186,14 @@ def csv_units(path: Path) -> str:
     """SQL yielding the CSV reader's units of a text file: `unit` (1-based), the physical `line` it starts
     on, and `blank`. The reader counts a record spanning lines as one unit and a blank line as one; a
     line starts a unit unless it continues a quoted field (an odd number of quotes so far). Unit 1 is
-    the header; the non-blank units after it are the records, in order."""
+    the header; the non-blank units after it are the records, in order. The window holds every line, so it
+    gets only their numbers and quote counts, not their text."""
     return f"""
-        SELECT row_number() OVER (ORDER BY ln) AS unit, ln AS line, _text IS NULL AS blank FROM (
-            SELECT ln, _text, coalesce(sum(strlen(_text) - strlen(replace(_text, '"', ''))) OVER (
+        SELECT row_number() OVER (ORDER BY ln) AS unit, ln AS line, blank FROM (
+            SELECT ln, blank, coalesce(sum(quotes) OVER (
                 ORDER BY ln ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) % 2 = 1 AS _inside
-            FROM ({physical_lines(path)})) WHERE NOT _inside"""
+            FROM (SELECT ln, _text IS NULL AS blank, strlen(_text) - strlen(replace(_text, '"', '')) AS quotes
+                  FROM ({physical_lines(path)}))) WHERE NOT _inside"""
 
 
 def _csv(con, dataset: Dataset, path: Path) -> Source:
@@ -228,14 +234,15 @@ def _parquet(con, dataset: Dataset, path: Path) -> Source:
         described = con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
     except Exception as exc:
         raise InputError(f"not a readable Parquet file: {exc}", file=path) from None
-    types = {name: str(kind) for name, kind, *_ in described if name != "file_row_number"}
+    types = {name: str(kind) for name, kind, *_ in described if name not in ("file_row_number", LINE_COLUMN)}
+    row = quote_ident(LINE_COLUMN) if any(d[0] == LINE_COLUMN for d in described) else "file_row_number + 1"
     filled, others = _columns(dataset, list(types), path)
 
     def value(name: str) -> str:
         return _null_strings(dataset, quote_ident(name)) if types[name] == "VARCHAR" else quote_ident(name)
 
     columns, ignored = _select(dataset, filled, others, value)
-    query = f"SELECT file_row_number + 1 AS _row, NULL::VARCHAR AS _refusal, {columns} FROM {reader}"
+    query = f"SELECT {row} AS _row, NULL::VARCHAR AS _refusal, {columns} FROM {reader}"
     kinds = {c: types[filled[c]] if c in filled else "VARCHAR" for c in dataset.column_names}
     return Source(path, "parquet", query, kinds, ignored, _absent(dataset, filled, ignored, others))
 

@@ -181,8 +181,18 @@ _FOCUS_ENUMS = {
     "CommitmentDiscountStatus": ("Used", "Unused"), "CommitmentDiscountCategory": ("Spend", "Usage"),
     "CapacityReservationStatus": ("Used", "Unused"),
 }
+
+
+def _exclusive_end(end: str, start: str) -> Rule:
+    """FOCUS periods include their start and exclude their end: an end not after the start is an empty period."""
+    return Rule(f"{end} > {start}", f"{end} (exclusive) is not after {start}", end)
+
+
 _cost = Dataset(
-    "cost", "Cloud billing in FOCUS 1.x columns (spec names) plus x_ extensions.", ("x_row_hash",), (
+    "cost", "Cloud billing in FOCUS 1.x columns (spec names) plus x_ extensions. An ingest is authoritative for "
+    "the billing periods it contains: the stored rows of every (ProviderName, BillingAccountId, BillingPeriodStart) "
+    "among its valid rows that the ingest does not have are deleted (a restated or re-exported month replaces the "
+    "earlier export), so ingest all files of one period's export together.", ("x_row_hash",), (
         C("x_row_hash", required=True, description="hash of every other column (the row's identity); the n-th "
           "identical line of one file adds n, so repeated charges stay distinct"),
         C("BillingPeriodStart", ts, required=True), C("BillingPeriodEnd", ts, required=True),
@@ -196,9 +206,11 @@ _cost = Dataset(
         C("SkuPriceDetails", "json", since=7, description="FOCUS 1.1 SkuPriceDetails as a JSON object"),
         C("x_extensions", "json", since=7,
           description="the export's other columns (x_* and provider columns outside the spec), by name"),
-    ), rules=(_after("ChargePeriodEnd", "ChargePeriodStart"), _after("BillingPeriodEnd", "BillingPeriodStart")),
+    ), rules=(_exclusive_end("ChargePeriodEnd", "ChargePeriodStart"),
+              _exclusive_end("BillingPeriodEnd", "BillingPeriodStart")),
     time_column="ChargePeriodStart", naive_timestamps_utc=True, hash_key=True, restricted=True,
-    null_strings=("NULL", "null", "Null", ""), ignore_header_case=True, extensions_column="x_extensions")
+    null_strings=("NULL", "null", "Null", ""), ignore_header_case=True, extensions_column="x_extensions",
+    replace_partitions=("ProviderName", "BillingAccountId", "BillingPeriodStart"))
 
 _utilization = Dataset(
     "utilization", "CPU and memory utilisation per resource.", ("resource_id", "ts"), (
@@ -228,7 +240,7 @@ _support = Dataset(
 _doc_updates = Dataset(
     "doc_updates", "Documentation updates.", ("doc_id", "updated_at"), (
         C("doc_id", required=True), C("updated_at", ts, required=True), C("team"),
-        C("author", person=True),
+        C("author", person=True), C("service", since=7, description="service the document is about"),
     ), time_column="updated_at")
 
 _decisions = Dataset(

@@ -82,6 +82,9 @@ class Dataset:
     ignore_header_case: bool = False  # a file's column `skupriceid` fills column `SkuPriceId`
     extensions_column: str | None = None  # a json column keeping the file's other columns by name
     bot_flag: tuple[str, str] | None = None  # (bool column, person column): set at ingest from delivery.bots
+    # A batch is authoritative for the partitions (distinct values of these columns, null equal to null) its valid
+    # rows contain: the store's other rows of those partitions are deleted (a restated export replaces the earlier).
+    replace_partitions: tuple[str, ...] = ()
     since: int = 2  # store schema version that added the dataset (see migrations.registry_changes)
     column_index: dict[str, Column] = field(init=False, repr=False, compare=False)
 
@@ -90,6 +93,9 @@ class Dataset:
         missing = [k for k in self.key if k not in self.column_index]
         if missing:
             raise ValueError(f"dataset {self.name}: key columns {missing} are not columns")
+        unknown = [c for c in self.replace_partitions if c not in self.column_index]
+        if unknown:
+            raise ValueError(f"dataset {self.name}: replace_partitions columns {unknown} are not columns")
         extensions = self.extensions_column
         if extensions and (extensions not in self.column_index or self.column_index[extensions].type != "json"):
             raise ValueError(f"dataset {self.name}: extensions column {extensions!r} is not a json column")

@@ -18,9 +18,7 @@ table read files and are not served.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -34,6 +32,7 @@ from ...cost.idle import idle_resources
 from ...cost.reconcile import DEFAULT_TOLERANCE, load_rates, reconcile
 from ...cost.unit import default_unit_window, unit_costs
 from ...errors import InputError, ValidationFailed
+from ...jsonio import plain
 from ...settings import Settings
 from ...timeutil import default_window
 from ..auth import READERS, requires
@@ -50,22 +49,6 @@ RATES_FILES = ("budgets/rates.yaml", "budgets/rates.yml", "budgets/rates.csv")
 
 _NOBODYS = (UNTAGGED, UNALLOCATED)  # explicit allocation rows that are no team's
 At = Annotated[date | None, Query(description="Last UTC day counted, ISO date (default yesterday).")]
-
-
-def _encode(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
-def _as_cli(data: Any) -> Any:
-    """`data` as the CLI's `--json` prints it (`engmetrics.cli.common.emit_json`: instants with `+00:00`, not the
-    `Z` FastAPI would write)."""
-    return json.loads(json.dumps(data, default=_encode, allow_nan=False))
 
 
 def _sees(user: Principal, team: str | None) -> bool:
@@ -96,7 +79,7 @@ def cost_allocation(
         raise bad_parameter("by", str(exc)) from None
     begin, stop = date_window(start, end, default=True)
     rules = load_allocation_rules(settings.workspace)
-    report = _as_cli(allocation_report(store, rules, by, begin, stop, basis))  # type: ignore[arg-type]
+    report = plain(allocation_report(store, rules, by, begin, stop, basis))  # type: ignore[arg-type]
     if view == "team" and user.role == Role.team_member:
         report["items"] = [i for i in report["items"] if i["group"] in _NOBODYS or _sees(user, i["group"])]
     return report
@@ -118,7 +101,7 @@ def cost_idle(
     if user.role == Role.team_member:
         report.items = [i for i in report.items if _sees(user, i["team"])]
         report.unknown = [i for i in report.unknown if _sees(user, i["team"])]
-    return _as_cli(report.to_dict())
+    return plain(report.to_dict())
 
 
 @router.get("/cost/budgets", dependencies=[requires(*READERS)])
@@ -133,7 +116,7 @@ def cost_budgets(store: StoreDep, settings: SettingsDep, user: CurrentUser, at: 
     rules = load_allocation_rules(settings.workspace)
     budgets = [d.model for d in found.budgets if d.model.scope.team is None or _sees(user, d.model.scope.team)]
     statuses = budget_status(store, budgets, day, rules=rules) if budgets else []
-    return _as_cli({"at": day, "items": [s.to_dict() for s in statuses], "notifications": []})
+    return plain({"at": day, "items": [s.to_dict() for s in statuses], "notifications": []})
 
 
 @router.get("/cost/commitments", dependencies=[requires(*READERS)])
@@ -152,7 +135,7 @@ def cost_commitments(
     report = commitments_report(store, lookback_days=lookback_days or configured.lookback_days, end=stop,
                                 discount=configured.discount if discount is None else discount,
                                 discounts=configured.discounts, services=configured.services)
-    return _as_cli(report.to_dict())
+    return plain(report.to_dict())
 
 
 @router.get("/cost/unit", dependencies=[requires(*READERS)])
@@ -173,7 +156,7 @@ def cost_unit(
         raise bad_parameter("to", f"{stop.isoformat()} must be after from ({begin.isoformat()})")
     rules = load_allocation_rules(settings.workspace)
     items = unit_costs(store, rules, begin, stop, period, metric or None)
-    return _as_cli({"period": period, "metric": metric or None, "from": begin, "to": stop, "items": items})
+    return plain({"period": period, "metric": metric or None, "from": begin, "to": stop, "items": items})
 
 
 def _workspace_rates(settings: Settings) -> list[Any]:
@@ -189,7 +172,7 @@ def _workspace_rates(settings: Settings) -> list[Any]:
 
 @router.get("/cost/reconcile", dependencies=[requires(*READERS)])
 def cost_reconcile(
-    store: StoreDep, settings: SettingsDep,
+    store: StoreDep, settings: SettingsDep, start: From = None, end: To = None,
     currency: Annotated[str | None, Query(pattern=r"^[A-Za-z]{3}$", description="Convert every amount into this "
                                           "ISO 4217 currency (default USD when the workspace has rates, else "
                                           "none).")] = None,
@@ -198,7 +181,9 @@ def cost_reconcile(
 ) -> dict[str, Any]:
     """Line items per provider and billing period with missing days, duplicated line items and providers whose
     data stops early, in one currency through the workspace's rates file (`budgets/rates.yaml`), as `engmetrics
-    cost reconcile --json` without `--rates` or `--invoices`."""
+    cost reconcile --json` without `--rates` or `--invoices`: over the billing periods starting in [`from`, `to`)
+    (default: every billing period in the store)."""
+    begin, stop = date_window(start, end, default=False)
     rates = _workspace_rates(settings)
     target = currency or ("USD" if rates else None)
-    return _as_cli(reconcile(store, rates=rates, target=target, tolerance=tolerance).to_dict())
+    return plain(reconcile(store, rates=rates, target=target, tolerance=tolerance, start=begin, end=stop).to_dict())

@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ...ingest import FORMATS, ingest_files
 from ...ingest.keys import ingest_key
@@ -30,6 +30,8 @@ class IngestAccounting(BaseModel):
     updated: int
     unchanged: int
     quarantined: int
+    replaced: int | None = Field(None, description="stored rows of the batch's partitions that it no longer has "
+                                 "(datasets replaced by partition, such as cost); absent for the others")
 
 
 def _upload_name(upload: UploadFile, index: int) -> str:
@@ -41,7 +43,7 @@ def _upload_name(upload: UploadFile, index: int) -> str:
     return name
 
 
-@router.post("/datasets/{dataset}/ingest", dependencies=[requires(*WRITERS)])
+@router.post("/datasets/{dataset}/ingest", dependencies=[requires(*WRITERS)], response_model_exclude_none=True)
 def ingest_dataset(
     dataset: str, store: WriteStoreDep, settings: SettingsDep,
     files: Annotated[list[UploadFile], File(description="CSV, JSON Lines or Parquet files, optionally .gz.")],
