@@ -75,8 +75,11 @@ def cached(store: Store, table: ir.Table, stack: ExitStack | None) -> ir.Table:
     return stack.enter_context(table.cache())
 
 
-def _as_time(value: time | int) -> time:
-    return value if isinstance(value, time) else time(int(value))
+def _as_time(value: time | int | str) -> time:
+    """A time of day from a `time`, an hour, or ISO text (engines without a TIME type, such as Spark, hold text)."""
+    if isinstance(value, time):
+        return value
+    return time.fromisoformat(value) if isinstance(value, str) else time(int(value))
 
 
 @lru_cache(maxsize=4096)
@@ -116,7 +119,8 @@ def _team_rules(store: Store, settings: DeliverySettings) -> dict[str, _Rules]:
     for t in store.table("teams").select("team", "work_days", "work_start", "work_end", "holiday_calendar") \
             .to_pyarrow().to_pylist():
         days = parse_work_days(t["work_days"]) if t["work_days"] else default[0]
-        hours = (t["work_start"] or default_hours[0], t["work_end"] or default_hours[1])
+        hours = (_as_time(t["work_start"]) if t["work_start"] is not None else default_hours[0],
+                 _as_time(t["work_end"]) if t["work_end"] is not None else default_hours[1])
         rules[t["team"]] = (days, hours, holidays.get(t["holiday_calendar"], set()))
     return rules
 

@@ -4,12 +4,13 @@ the same function run on both."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from test_cycle_time import _change, _review
 from test_cycle_time import _org as _berlin_org
-from test_guardrails import TEAMS, change, day, deploy, quarter
+from test_guardrails import TEAMS, change, deploy, quarter
+from test_guardrails import day as at
 from test_reviews import _concentration_data
 from test_reviews import _org as _two_zone_org
 from test_silos import AS_OF, commit, populate
@@ -69,15 +70,7 @@ def _approx(value: object) -> object:
 
 
 def _same(on_spark: object, on_duckdb: object) -> None:
-    assert _listed(on_spark) == _approx(_listed(on_duckdb))
-
-
-def _listed(value: object) -> object:
-    if isinstance(value, dict):
-        return {k: _listed(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_listed(v) for v in value]
-    return value
+    assert on_spark == _approx(on_duckdb)
 
 
 # --- cycle time ------------------------------------------------------------------------------------------------
@@ -113,14 +106,15 @@ def _cycle_data(store) -> None:
 def test_cycle_time_is_the_same_on_pyspark(store, on_spark):
     _cycle_data(store)
     spark = on_spark()
-    for by in (None, "team", "repo"):
-        on_duckdb = _dicts(cycle_time_stats(store, SETTINGS, by=by, min_group_size=1))
-        assert on_duckdb and not any(g["suppressed"] for g in on_duckdb)
-        _same(_dicts(cycle_time_stats(spark, SETTINGS, by=by, min_group_size=1)), on_duckdb)
+    on_duckdb = _dicts(cycle_time_stats(store, SETTINGS, by="team", min_group_size=1))
+    assert [g["group"] for g in on_duckdb] == ["berlin", "nyc", "tokyo"]
+    assert on_duckdb[0]["stages"]["deploy"]["n"] == 1 and on_duckdb[2]["stages"]["pickup"]["n"] == 1
+    _same(_dicts(cycle_time_stats(spark, SETTINGS, by="team", min_group_size=1)), on_duckdb)
+    # a window and suppression: repo1 has authors b and c from 13 January, repo2 only a
     window = {"start": datetime(2026, 1, 13, tzinfo=UTC), "end": datetime(2026, 2, 1, tzinfo=UTC)}
-    on_duckdb = _dicts(cycle_time_stats(store, SETTINGS, by="team", min_group_size=2, **window))
-    assert [g["suppressed"] for g in on_duckdb] == [True, True, True]  # one author per team in the window
-    _same(_dicts(cycle_time_stats(spark, SETTINGS, by="team", min_group_size=2, **window)), on_duckdb)
+    on_duckdb = _dicts(cycle_time_stats(store, SETTINGS, by="repo", min_group_size=2, **window))
+    assert [(g["group"], g["suppressed"]) for g in on_duckdb] == [("repo1", False), ("repo2", True)]
+    _same(_dicts(cycle_time_stats(spark, SETTINGS, by="repo", min_group_size=2, **window)), on_duckdb)
 
 
 # --- reviews ---------------------------------------------------------------------------------------------------
@@ -144,12 +138,15 @@ def test_review_report_is_the_same_on_pyspark(store, on_spark):
        ["reviewed", "r1", "2026-01-12 15:00:00+00", "commented"])
     ex("insert into reviews (change_id, reviewer, submitted_at, state, is_bot) values (?,?,?,?,?)",
        ["bot-reviewed", "lint-checker", "2026-01-13 14:05:00+00", "commented", True])
+    ex("insert into people (person, valid_from, valid_to, team) values ('gone', DATE '2019-01-01', "
+       "DATE '2019-12-31', 'berlin')")  # a membership outside the window: not one of berlin's reviewers
     spark = on_spark()
-    for options in ({}, {"start": datetime(2026, 1, 12, tzinfo=UTC), "end": datetime(2026, 1, 14, tzinfo=UTC)}):
-        on_duckdb = review_report(store, SETTINGS, now=NOW, min_group_size=1, **options).to_dict()
-        assert on_duckdb["shares_by_team"] and on_duckdb["concentration"] and on_duckdb["waiting"]
-        assert on_duckdb["regions"]
-        _same(review_report(spark, SETTINGS, now=NOW, min_group_size=1, **options).to_dict(), on_duckdb)
+    window = {"start": datetime(2026, 1, 12, tzinfo=UTC), "end": datetime(2026, 1, 14, tzinfo=UTC)}
+    on_duckdb = review_report(store, SETTINGS, now=NOW, min_group_size=1, **window).to_dict()
+    assert [c["reviewers"] for c in on_duckdb["concentration"]] == [5, 1]  # berlin (r1-r5), nyc (a)
+    assert [(w["team"], w["n"]) for w in on_duckdb["waiting"]] == [("berlin", 1), ("nyc", 2)]
+    assert len(on_duckdb["regions"]) == 3  # America coding and review (author a), Europe pickup
+    _same(review_report(spark, SETTINGS, now=NOW, min_group_size=1, **window).to_dict(), on_duckdb)
 
 
 # --- silos -----------------------------------------------------------------------------------------------------
@@ -169,10 +166,10 @@ def _silos_data(store) -> None:
 def test_repository_silos_are_the_same_on_pyspark(store, on_spark):
     _silos_data(store)
     spark = on_spark()
-    for day in (AS_OF, date(2026, 4, 1)):
-        on_duckdb = _dicts(repository_silos(store, day))
-        assert [r["repo"] for r in on_duckdb] == ["r", "s"]
-        assert _dicts(repository_silos(spark, day)) == on_duckdb
+    on_duckdb = _dicts(repository_silos(store, AS_OF))
+    # r: A (with A-mail's f5) owns f1-f3 and f5 and left; B owns f4
+    assert [(r["repo"], r["files"], r["leaver_files"]) for r in on_duckdb] == [("r", 5, 4), ("s", 2, 2)]
+    assert _dicts(repository_silos(spark, AS_OF)) == on_duckdb
 
 
 def test_service_silos_are_the_same_on_pyspark(store, on_spark):
@@ -200,26 +197,26 @@ def test_guardrails_are_the_same_on_pyspark(store, on_spark):
     h = timedelta(hours=1)
     # team core (service s) in February: f2 rolled back by f3, f4 failed, f5 caused incident i, f6 a hotfix of i,
     # f7 deploys c2's merge commit; lead times 2, 4 and 6 h by three authors, a bot's change and a negative one
-    deploy(store, "f1", "s", day(2, 2, 10), finished_at=day(2, 2, 10) + h / 2, change_ids=["c1", "c4", "c5"])
-    deploy(store, "f2", "s", day(2, 3, 10))
-    deploy(store, "f3", "s", day(2, 3, 11), is_rollback=True)
-    deploy(store, "f4", "s", day(2, 5, 10), "failure")
-    deploy(store, "f5", "s", day(2, 6, 10))
-    deploy(store, "f6", "s", day(2, 6, 14), is_hotfix=True, fixes_incident_id="i")
-    deploy(store, "f7", "s", day(2, 7, 10), commit_sha="m2")
-    deploy(store, "x", "s", day(2, 9), environment="staging")
+    deploy(store, "f1", "s", at(2, 2, 10), finished_at=at(2, 2, 10) + h / 2, change_ids=["c1", "c4", "c5"])
+    deploy(store, "f2", "s", at(2, 3, 10))
+    deploy(store, "f3", "s", at(2, 3, 11), is_rollback=True)
+    deploy(store, "f4", "s", at(2, 5, 10), "failure")
+    deploy(store, "f5", "s", at(2, 6, 10))
+    deploy(store, "f6", "s", at(2, 6, 14), is_hotfix=True, fixes_incident_id="i")
+    deploy(store, "f7", "s", at(2, 7, 10), commit_sha="m2")
+    deploy(store, "x", "s", at(2, 9), environment="staging")
     store.sql.execute("INSERT INTO incidents (incident_id, service, severity, declared_at, caused_by_deployment_id) "
-                      "VALUES ('i', 's', 2, ?, 'f5')", [day(2, 6, 11)])
-    change(store, "c1", "a1", day(2, 2, 8) + h / 2, day(2, 2, 9))
-    change(store, "c2", "a2", day(2, 7, 6), day(2, 7, 9), merge_commit_sha="m2")
-    change(store, "c3", "a3", day(2, 6, 8), day(2, 6, 12))
-    change(store, "c4", "bot", day(1, 2), day(2, 2, 9), is_bot=True)
-    change(store, "c5", "a5", day(2, 2, 11), day(2, 2, 9))
+                      "VALUES ('i', 's', 2, ?, 'f5')", [at(2, 6, 11)])
+    change(store, "c1", "a1", at(2, 2, 8) + h / 2, at(2, 2, 9))
+    change(store, "c2", "a2", at(2, 7, 6), at(2, 7, 9), merge_commit_sha="m2")
+    change(store, "c3", "a3", at(2, 6, 8), at(2, 6, 12))
+    change(store, "c4", "bot", at(1, 2), at(2, 2, 9), is_bot=True)
+    change(store, "c5", "a5", at(2, 2, 11), at(2, 2, 9))
     # churn in repo r (team core owns its changes): f +10, then -4 within 21 days; g -3 45 days after its lines;
     # a merge and a bot row that do not count
-    rows = [("1", "f", day(2, 5), 10, 0, False, False), ("2", "f", day(2, 10), 2, 4, False, False),
-            ("3", "g", day(1, 5) - timedelta(days=20), 1, 0, False, False), ("4", "g", day(2, 28), 0, 3, None, None),
-            ("m", "f", day(2, 11), 12, 4, True, False), ("b", "f", day(2, 12), 50, 9, False, True)]
+    rows = [("1", "f", at(2, 5), 10, 0, False, False), ("2", "f", at(2, 10), 2, 4, False, False),
+            ("3", "g", at(1, 5) - timedelta(days=20), 1, 0, False, False), ("4", "g", at(2, 28), 0, 3, None, None),
+            ("m", "f", at(2, 11), 12, 4, True, False), ("b", "f", at(2, 12), 50, 9, False, True)]
     store.sql.executemany("INSERT INTO commit_files (sha, path, repo, author, committed_at, added, deleted, is_merge, "
                           "is_bot) VALUES (?,?,'r','A',?,?,?,?,?)", rows)
     spark = on_spark()
@@ -256,9 +253,9 @@ def test_support_graph_is_the_same_on_pyspark(store, on_spark):
 
 def test_docs_freshness_is_the_same_on_pyspark(store, on_spark):
     now = datetime(2026, 6, 1, tzinfo=UTC)
-    # test_support's documents, plus g1 and g2 without a team (ages 1.5 and 7 days)
+    # test_support's documents, plus g1 and g2 without a team (g1 updated 60 and 1.5 days ago)
     rows = [("d1", "x", 200), ("d1", "x", 10), ("d2", "x", 100), ("d3", "x", 30), ("d4", "x", 400),
-            ("e1", "y", 91), ("f1", "y", -5), ("g1", None, 1.5), ("g2", None, 7)]
+            ("e1", "y", 91), ("f1", "y", -5), ("g1", None, 60), ("g1", None, 1.5), ("g2", None, 70)]
     store.sql.executemany("INSERT INTO doc_updates (doc_id, updated_at, team) VALUES (?,?,?)",
                           [(d, now - timedelta(days=ago), t) for d, t, ago in rows])
     spark = on_spark()
@@ -266,3 +263,19 @@ def test_docs_freshness_is_the_same_on_pyspark(store, on_spark):
         on_duckdb = _dicts(docs_freshness(store, as_of))
         assert [t["team"] for t in on_duckdb][-1] is None
         _same(_dicts(docs_freshness(spark, as_of)), on_duckdb)
+
+
+# --- the working hours of teams: Spark holds teams.work_start / work_end as text (no TIME type) -----------------
+
+def test_team_working_hours_on_pyspark(store, on_spark):
+    """Cycle time, reviews and every other `working_time` user, for a team with its own working hours."""
+    ex = store.sql.execute
+    ex("insert into teams (team, timezone, work_start, work_end) values ('early', 'Europe/Berlin', '08:00', '16:00')")
+    ex("insert into people (person, valid_from, team) values ('a', DATE '2020-01-01', 'early'), "
+       "('rev', DATE '2020-01-01', 'early')")
+    _change(store, "c1", "a", "2026-01-12 06:00:00+00", "2026-01-12 10:00:00+00")
+    _review(store, "c1", "rev", "2026-01-12 08:00:00+00")
+    on_duckdb = _dicts(cycle_time_stats(store, SETTINGS, min_group_size=1))
+    # opened Mon 07:00 CET, reviewed 09:00 CET: one working hour from 08:00 (none in the default 09:00-17:00)
+    assert on_duckdb[0]["stages"]["pickup"]["working_hours_p50"] == 1.0
+    _same(_dicts(cycle_time_stats(on_spark(), SETTINGS, min_group_size=1)), on_duckdb)
