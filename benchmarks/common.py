@@ -60,3 +60,21 @@ def best_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, list[float], Any
 def peak_rss_mib() -> float:
     """The process's peak resident memory so far."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+Leg = tuple[str, float, list[float], float]  # name, best seconds, every run's seconds, peak RSS MiB after it
+WIDTH = 28
+
+
+def leg_line(name: str, best: float, note: str, rss: float | None = None) -> str:
+    """One line of the legs table: name, best seconds, runs (or a note), peak RSS."""
+    return f"{name:<{WIDTH}} {best:>8.3f} {note:<26}" + ("" if rss is None else f" {rss:>12,.0f}")
+
+
+def print_legs(legs: list[Leg], reading: tuple[str, float, float] | None = None) -> None:
+    """The legs table; `reading` = (name, seconds, RSS) of pandas reading its frames, timed once outside its leg."""
+    print(f"\n{'leg':<{WIDTH}} {'best s':>8} {'runs s':<26} {'peak RSS MiB':>12}")
+    for name, best, runs, rss in legs:
+        print(leg_line(name, best, " ".join(f"{t:.3f}" for t in runs), rss))
+    if reading is not None:
+        print(leg_line(reading[0], reading[1], "(once, not in its leg)", reading[2]))

@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from common import DATA, best_of, peak_rss_mib
+from common import DATA, best_of, peak_rss_mib, print_legs
 
 from engmetrics.cost.allocation import UNALLOCATED, UNTAGGED, allocated_daily
 from engmetrics.cost.allocation_rules import AllocationRules
@@ -348,11 +348,7 @@ def main() -> int:
     print(f"all legs agree on {len(ours):,} (day, team, currency) rows (relative 1e-9): "
           f"{sum(s for _, s in ours.values()):,.2f} shared of {total:,.2f} (USD and EUR together, for scale only)")
 
-    print(f"\n{'leg':<28} {'best s':>8} {'runs s':<26} {'peak RSS MiB':>12}")
-    for name, best, times, rss in legs:
-        print(f"{name:<28} {best:>8.3f} {' '.join(f'{t:.3f}' for t in times):<26} {rss:>12,.0f}")
-    if load_s is not None:
-        print(f"{'pandas: reading the frame':<28} {load_s:>8.3f} {'(once, not in its leg)':<26} {load_rss:>12,.0f}")
+    print_legs(legs, None if load_s is None else ("pandas: reading the frame", load_s, load_rss))
     print(f"load average after the legs: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
     scope = "" if args.rows >= 10_000_000 else f" (targets are for 10M rows; this is {args.rows:,})"

@@ -74,7 +74,7 @@ from typing import Any
 
 import delivery_cycle as cycle
 import pandas as pd
-from common import best_of, cached_store, close, peak_rss_mib
+from common import best_of, cached_store, close, peak_rss_mib, print_legs
 
 from engmetrics.delivery.dora import NO_TEAM, dora_metrics
 from engmetrics.settings import DeliverySettings
@@ -424,11 +424,7 @@ def run_leg(leg: Leg, repeat: int, with_pandas: bool) -> tuple[float, float, flo
         print(f"{mismatches} differences between the legs: timings not printed")
         return None
     print(f"all legs agree for {len(ours)} teams: {leg.summary(ours)}")
-    print(f"\n{'leg':<26} {'best s':>8} {'runs s':<26} {'peak RSS MiB':>12}")
-    for name, best, runs, rss in rows:
-        print(f"{name:<26} {best:>8.3f} {' '.join(f'{t:.3f}' for t in runs):<26} {rss:>12,.0f}")
-    if load_s is not None:
-        print(f"{'pandas: reading the frames':<26} {load_s:>8.3f} {'(once, not in its leg)':<26} {load_rss:>12,.0f}")
+    print_legs(rows, None if load_s is None else ("pandas: reading the frames", load_s, load_rss))
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return ours_s, sql_s, pandas_s, load_s
 

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from common import best_of, cached_store, close, peak_rss_mib
+from common import best_of, cached_store, close, leg_line, peak_rss_mib, print_legs
 
 from engmetrics.slo import check_files
 from engmetrics.slo import status as status_module
@@ -392,14 +392,10 @@ def main() -> int:
     print(f"all legs agree on every SLO (1e-9): sli, budget, burn rates, alerts, state; states {states}; "
           f"{firing} SLOs with an alert firing")
 
-    print(f"\n{'leg':<26} {'best s':>8} {'runs s':<26} {'peak RSS MiB':>12}")
-    for name, best, times, rss in legs:
-        print(f"{name:<26} {best:>8.3f} {' '.join(f'{t:.3f}' for t in times):<26} {rss:>12,.0f}")
-    print(f"{'  engmetrics: band_sums':<26} {min(query.times):>8.3f} {' '.join(f'{t:.3f}' for t in query.times):<26}"
-          "  (its one DuckDB aggregation, to pandas; the rest is Python per SLO)")
-    if load_s is not None:
-        print(f"{'pandas: reading the frame':<26} {load_s:>8.3f} {'(once, not in its leg)':<26} {load_rss:>12,.0f}")
-    print(f"{'loading specs':<26} {spec_seconds:>8.3f} {'(once, not in any leg)':<26}")
+    print_legs(legs, None if load_s is None else ("pandas: reading the frame", load_s, load_rss))
+    print(leg_line("  engmetrics: band_sums", min(query.times), " ".join(f"{t:.3f}" for t in query.times))
+          + "  (its one DuckDB aggregation, to pandas; the rest is Python per SLO)")
+    print(leg_line("loading specs", spec_seconds, "(once, not in any leg)"))
     print(f"load average after the legs: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
     full = args.slos >= 1000 and args.days >= 30
