@@ -26,7 +26,7 @@ from cost.test_budgets import receiver  # noqa: F401  (a webhook receiver fixtur
 from engmetrics.api import create_app
 from engmetrics.api.routes.cost import RATES_FILES
 from engmetrics.auth.tokens import create_token
-from engmetrics.cli.cost_reconcile import RATES_FILES as CLI_RATES_FILES
+from engmetrics.cost.reconcile import RATES_FILES as CLI_RATES_FILES  # the one list the CLI and API share
 from engmetrics.notify import NotifySettings, Webhook
 from engmetrics.settings import load_settings
 from engmetrics.store import Store

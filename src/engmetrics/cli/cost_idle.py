@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ..catalog.periods import default_as_of
 from ..cost.allocation_rules import load_allocation_rules
 from ..cost.idle import IdleReport, idle_resources
 from ..errors import ValidationFailed
@@ -26,7 +27,7 @@ AtOption = Annotated[str | None, typer.Option("--at", help="Last UTC day counted
 def parse_day(text: str | None) -> date:
     """`--at`: an ISO date, default yesterday (the last complete UTC day); exit 1 on a bad date."""
     try:
-        return date.fromisoformat(text) if text else datetime.now(UTC).date() - timedelta(days=1)
+        return date.fromisoformat(text) if text else default_as_of()
     except ValueError:
         raise fail(f"--at: not an ISO date: {text!r} (e.g. 2026-03-31)") from None
 

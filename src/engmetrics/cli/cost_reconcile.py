@@ -13,7 +13,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..cost.reconcile import DEFAULT_TOLERANCE, Reconciliation, load_invoices, load_rates, reconcile
+from ..cost.reconcile import (
+    DEFAULT_TOLERANCE,
+    Reconciliation,
+    default_rates_path,
+    load_invoices,
+    load_rates,
+    reconcile,
+)
 from ..errors import EngmetricsError
 from .common import JsonOption, console, emit_json, fail, open_store, state
 from .cost_format import money
@@ -21,16 +28,10 @@ from .incidents_stats import parse_window
 
 __all__ = ["reconcile_command"]
 
-RATES_FILES = ("budgets/rates.yaml", "budgets/rates.yml", "budgets/rates.csv")
 PeriodsFrom = Annotated[str | None, typer.Option("--from", help="Only billing periods starting at or after this, ISO "
                                                  "date or instant (UTC unless it has an offset; default: all).")]
 PeriodsTo = Annotated[str | None, typer.Option("--to", help="Only billing periods starting before this (a date "
                                                "alone includes that day; default: all).")]
-
-
-def _default_rates() -> Path | None:
-    root = state.settings.workspace
-    return next((root / name for name in RATES_FILES if (root / name).is_file()), None)
 
 
 def _table(result: Reconciliation) -> Table:
@@ -68,7 +69,7 @@ def reconcile_command(
     """
     begin, stop = parse_window(start, end)
     try:
-        path = rates or _default_rates()
+        path = rates or default_rates_path(state.settings.workspace)
         table = load_rates(path) if path else []
         bills = load_invoices(invoices) if invoices else []
         target = currency or ("USD" if table else None)

@@ -109,8 +109,6 @@ def guardrails_command(
     Example: engmetrics delivery guardrails --from 2026-01 --to 2026-07 --json
     """
     begin, stop = _window(start, end)
-    if stop <= begin:
-        raise fail("--to must be after --from")
     with open_store(read_only=True) as store:
         teams = _guardrails(store, begin, stop)
     if as_json:

@@ -55,7 +55,7 @@ from ..errors import InputError
 from ..store import Store
 from ..timeutil import as_utc
 from .allocation_rules import DIMENSIONS, AllocationRules, Match, Pattern, Regex, SharedRule, load_allocation_rules
-from .columns import UNKNOWN_CURRENCY, currency
+from .columns import UNKNOWN_CURRENCY, charges, currency
 from .tags import regex_literal, tag_value
 
 __all__ = [
@@ -168,8 +168,7 @@ def _tag(key: str) -> str:
 def _aggregated(store: Store, plan: _Plan, start: datetime, end: datetime) -> ir.Table:
     """The period's rows summed (`_amount`) and counted (`_rows`) by everything allocation looks at (raw rows
     are scanned once, column rule conditions evaluated on them, tags left as text)."""
-    t = store.table("cost")
-    t = t.filter(t.ChargePeriodStart >= as_utc(start), t.ChargePeriodStart < as_utc(end))
+    t = charges(store, start, end)
     keys: dict[str, Any] = {
         "_day": t.ChargePeriodStart.date(), "_currency": currency(t, UNKNOWN_CURRENCY),
         "_provider": t.ProviderName, "_account": t.SubAccountId.fill_null(t.BillingAccountId), "_tags": t.Tags}

@@ -70,7 +70,7 @@ from ..store import Store
 from ..validation import IssueReport
 from .allocation import BASES, allocated_daily
 from .allocation_rules import AllocationRules
-from .columns import UNKNOWN_CURRENCY, currency
+from .columns import UNKNOWN_CURRENCY, charges, currency
 from .forecast import FIT_DAYS, MIN_DAYS, forecast_remaining
 from .specs import Loaded, load_kind
 
@@ -231,8 +231,7 @@ def _last_days(store: Store, as_of: date) -> dict[str | None, date]:
 
 def _account_daily(store: Store, basis: str, start: date, end: date) -> ir.Table:
     """Direct cost per (day, account, currency, provider) for `start <= day < end`: `allocated_daily`'s columns."""
-    c = store.table("cost")
-    c = c.filter(c.ChargePeriodStart >= _day_start(start), c.ChargePeriodStart < _day_start(end))
+    c = charges(store, _day_start(start), _day_start(end))
     return c.group_by(day=c.ChargePeriodStart.date(), group=c.SubAccountId.fill_null(c.BillingAccountId),
                       currency=currency(c, UNKNOWN_CURRENCY), provider=c.ProviderName).agg(cost=c[BASES[basis]].sum())
 

@@ -56,7 +56,7 @@ import numpy as np
 from ..settings import CommitmentSettings
 from ..store import Store
 from ..timeutil import as_utc
-from .columns import currency
+from .columns import charges, currency
 
 __all__ = [
     "DEFAULT_DISCOUNT", "DEFAULT_LOOKBACK_DAYS", "ELIGIBLE_CATEGORIES", "HOUR", "MIN_HOURS", "CommitmentChoice",
@@ -91,11 +91,6 @@ def commitment_window(store: Store, lookback_days: int = DEFAULT_LOOKBACK_DAYS,
     return stop - timedelta(days=lookback_days), stop
 
 
-def _window(store: Store, start: datetime, end: datetime) -> ir.Table:
-    t = store.table("cost")
-    return t.filter((t.ChargePeriodStart >= as_utc(start)) & (t.ChargePeriodStart < as_utc(end)))
-
-
 def _ratio(num: ir.NumericValue, den: ir.NumericValue) -> ir.NumericValue:
     """num / den, null when den is zero or null (never infinity)."""
     return ibis.ifelse(den > 0, num / den, ibis.null("float64"))
@@ -107,7 +102,7 @@ def _sum(value: ir.NumericColumn, where: ir.BooleanValue) -> ir.NumericScalar:
 
 def utilization(store: Store, start: datetime, end: datetime) -> ir.Table:
     """Used and unused cost and quantity per commitment (module docstring); one row per commitment."""
-    t = _window(store, start, end).filter(lambda t: t.CommitmentDiscountId.notnull())
+    t = charges(store, start, end).filter(lambda t: t.CommitmentDiscountId.notnull())
     status, quantity = t.CommitmentDiscountStatus.lower(), t.CommitmentDiscountQuantity
     used, unused = status == "used", status == "unused"
     has_quantity = quantity.count(where=used | unused) > 0
@@ -149,7 +144,7 @@ def _commitment_keys(usage: ir.Table) -> ir.Table:
 
 
 def _usage(store: Store, start: datetime, end: datetime, eligible_by: EligibleBy) -> ir.Table:
-    t = _window(store, start, end)
+    t = charges(store, start, end)
     return _keyed(t.filter(t.ChargeCategory.lower() == "usage"), eligible_by)
 
 
@@ -239,7 +234,7 @@ def hourly_on_demand(store: Store, start: datetime, end: datetime, services: Seq
 
 def usage_spans(store: Store, start: datetime, end: datetime) -> dict[Any, tuple[int, int]]:
     """Per provider: the whole hours (`hour_span`) its Usage rows cover inside the window."""
-    t = _window(store, start, end)
+    t = charges(store, start, end)
     t = t.filter(t.ChargeCategory.lower() == "usage")
     rows = t.group_by(provider=t.ProviderName).aggregate(
         first=t.ChargePeriodStart.epoch_seconds().min(), last=t.ChargePeriodEnd.epoch_seconds().max())

@@ -65,7 +65,7 @@ from ..store import Store
 from ..timeutil import as_utc
 from .allocation import resource_owners
 from .allocation_rules import AllocationRules
-from .columns import currency
+from .columns import charges, currency
 
 __all__ = ["IdleReport", "idle_resources"]
 
@@ -127,14 +127,9 @@ def _utilisation(store: Store, start: datetime, end: datetime) -> ir.Table:
     return stats.join(first, "_key").select(stats, first.first_seen)
 
 
-def _cost_rows(store: Store, start: datetime, end: datetime) -> ir.Table:
-    c = store.table("cost")
-    return c.filter((c.ChargePeriodStart >= start) & (c.ChargePeriodStart < end))
-
-
 def _provider_days(store: Store, start: datetime, end: datetime) -> ir.Table:
     """Per provider (`_p`, "(none)" for a missing name): the distinct UTC days with cost rows in the window."""
-    w = _cost_rows(store, start, end)
+    w = charges(store, start, end)
     return w.group_by(_p=w.ProviderName.fill_null(_NO_PROVIDER)).aggregate(
         cost_days=w.ChargePeriodStart.date().nunique())
 
@@ -142,7 +137,7 @@ def _provider_days(store: Store, start: datetime, end: datetime) -> ir.Table:
 def _costs(store: Store, rules: AllocationRules, start: datetime, end: datetime) -> ir.Table:
     """Per resource with cost rows (`_ckey`: lower-case id): its spelling, cost, currency, the bill's type,
     provider and region, its provider's `cost_days`, and its `team` and `service` (`resource_owners`)."""
-    w = _cost_rows(store, start, end)
+    w = charges(store, start, end)
     r = w.filter(w.ResourceId.notnull() & (w.ResourceId != ""))
     costs = r.group_by(_ckey=r.ResourceId.lower()).aggregate(
         c_id=r.ResourceId.max(), cost=r.EffectiveCost.sum(), currency=currency(r).max(), c_type=r.ResourceType.max(),
@@ -192,7 +187,7 @@ def idle_resources(store: Store, settings: IdleSettings | None = None, *, end: d
     days = lookback_days or settings.lookback_days
     end = as_utc(end)
     start = end - timedelta(days=days)
-    cost_days = int(_cost_rows(store, start, end).ChargePeriodStart.date().nunique().execute() or 0)
+    cost_days = int(charges(store, start, end).ChargePeriodStart.date().nunique().execute() or 0)
     by_provider = {r["_p"]: r["cost_days"] for r in _provider_days(store, start, end).to_pyarrow().to_pylist()}
     rows = _judged(store, settings, rules or AllocationRules(), days, end).to_pyarrow().to_pylist()
     counts = {v: sum(r["verdict"] == v for r in rows) for v in ("young", "insufficient_samples", "idle",

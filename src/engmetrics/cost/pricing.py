@@ -42,7 +42,7 @@ from ..errors import InputError
 from ..store import Store
 from ..timeutil import as_utc
 from ..yamlio import load_all
-from .columns import currency
+from .columns import charges, currency
 from .commitments import (
     DEFAULT_DISCOUNT,
     HOUR,
@@ -154,9 +154,8 @@ def load_price_table(path: Path) -> PriceTable:
 
 
 def _usage(store: Store, start: datetime, end: datetime) -> ir.Table:
-    t = store.table("cost")
-    t = t.filter((t.ChargePeriodStart >= as_utc(start)) & (t.ChargePeriodStart < as_utc(end))
-                 & (t.ChargeCategory.lower() == "usage"))
+    t = charges(store, start, end)
+    t = t.filter(t.ChargeCategory.lower() == "usage")
     return t.mutate(_unused=t.CommitmentDiscountStatus.lower().fill_null("") == "unused")
 
 

@@ -51,9 +51,12 @@ from .columns import currency
 from .pricing import read_records
 
 __all__ = [
-    "DEFAULT_TOLERANCE", "EXAMPLES", "Invoice", "Rate", "Rates", "Reconciliation", "load_invoices", "load_rates",
-    "reconcile",
+    "DEFAULT_TOLERANCE", "EXAMPLES", "RATES_FILES", "Invoice", "Rate", "Rates", "Reconciliation", "default_rates_path",
+    "load_invoices", "load_rates", "reconcile",
 ]
+
+#: The workspace's default exchange-rates files, first found wins.
+RATES_FILES = ("budgets/rates.yaml", "budgets/rates.yml", "budgets/rates.csv")
 
 DEFAULT_TOLERANCE = 0.01  # one cent: invoices round each line, line items carry many decimals
 _DAY_SECONDS = 86400
@@ -127,6 +130,11 @@ def _conflict(rates: Sequence[Rate]) -> tuple[int, int] | None:
 def _conflict_message(a: Rate, b: Rate) -> str:
     when = f"on {b.valid_from.isoformat()}" if b.valid_from else "without a date"
     return f"two different rates for {b.from_} -> {b.to} {when}: {a.rate:g} and {b.rate:g}"
+
+
+def default_rates_path(root: Path) -> Path | None:
+    """The first of `RATES_FILES` the workspace `root` has, else None."""
+    return next((root / name for name in RATES_FILES if (root / name).is_file()), None)
 
 
 def load_rates(path: Path) -> list[Rate]:

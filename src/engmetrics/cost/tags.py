@@ -16,7 +16,7 @@ Python UDF on PySpark.
 
 >>> import ibis
 >>> t = ibis.memtable({"tags": ['{"user:Team": "Payments", "env": "prod"}', '{" TEAM ": 42}', "not json"]})
->>> t.select(v=first_tag(t.tags, ["owner-team", "team"], ["user:"])).to_pyarrow().column("v").to_pylist()
+>>> t.select(v=tag_value(t.tags, "team", ["user:"])).to_pyarrow().column("v").to_pylist()
 ['Payments', '42', None]
 """
 
@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import ibis
 import ibis.expr.types as ir
 
-__all__ = ["first_tag", "regex_literal", "tag_value"]
+__all__ = ["regex_literal", "tag_value"]
 
 _REGEX_SPECIAL = frozenset(r".^$*+?()[]{}|\/")
 
@@ -49,8 +49,3 @@ def tag_value(tags: ir.StringValue, key: str, prefixes: Sequence[str] = ()) -> i
     bare = tags.re_extract(head + r"(-?[0-9][0-9.eE+-]*|(?i:true|false))", 1)
     return ibis.coalesce(text.nullif(""), bare.nullif(""))
 
-
-def first_tag(tags: ir.StringValue, keys: Sequence[str], prefixes: Sequence[str] = ()) -> ir.StringValue:
-    """The value of the first of `keys` present (aliases in their order), as `tag_value` reads it."""
-    found = [tag_value(tags, k, prefixes) for k in keys]
-    return ibis.coalesce(*found) if len(found) > 1 else found[0]

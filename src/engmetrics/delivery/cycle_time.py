@@ -42,7 +42,6 @@ from typing import Literal
 import ibis
 import ibis.expr.types as ir
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -51,11 +50,11 @@ from ..settings import DeliverySettings
 from ..store import Store
 from ..timeutil import UTC_TIMESTAMP
 from .change_links import link_changes_to_deployments
-from .connectors.bots import is_bot_name
+from .connectors.bots import human
 from .working_time import Calendars, cached
 
 __all__ = ["GROUPINGS", "STAGES", "CycleGroup", "StageStats", "change_stages", "cycle_time_stats",
-           "region", "stage_stats"]
+           "region"]
 
 STAGES = ("coding", "pickup", "review", "deploy")
 GROUPINGS = ("team", "repo")
@@ -69,7 +68,7 @@ def region(zone: ir.StringValue) -> ir.StringValue:
 
 def _changes(store: Store, settings: DeliverySettings, start: datetime | None, end: datetime | None) -> ir.Table:
     c = store.table("changes")
-    c = c.filter(~c.is_bot.coalesce(False), ~is_bot_name(c.author, settings.bots))
+    c = c.filter(human(c.is_bot, c.author, settings.bots))
     c = c.filter(c.merged_at.notnull())
     if start is not None:
         c = c.filter(c.merged_at >= start)
@@ -84,7 +83,7 @@ def _first_reviews(store: Store, settings: DeliverySettings, changes: ir.Table) 
     c = changes.select("change_id", "author", "_ready", "first_review_at")
     r = store.table("reviews").select(_rc="change_id", _rv="reviewer", _at="submitted_at", _bot="is_bot")
     j = c.left_join(r, c.change_id == r._rc)
-    counts = ~j._bot.coalesce(False) & ~is_bot_name(j._rv, settings.bots) & (j._rv != j.author) & (j._at >= j._ready)
+    counts = human(j._bot, j._rv, settings.bots) & (j._rv != j.author) & (j._at >= j._ready)
     j = j.mutate(_q=ibis.ifelse(counts, 0, 1))  # a null (no review row) does not count
     n = ibis.row_number().over(group_by=j.change_id, order_by=[j._q, j._at, j._rv])
     f = j.mutate(_n=n).filter(ibis._._n == 0)
@@ -173,11 +172,6 @@ def _stats(wall: np.ndarray, work: np.ndarray) -> StageStats:
     wall, work = wall[known], work[known]
     return StageStats(len(wall), percentile(wall, 0.5), percentile(wall, 0.9), percentile(work, 0.5),
                       percentile(work, 0.9))
-
-
-def stage_stats(frame: pd.DataFrame, stage: str) -> StageStats:
-    """p50/p90 of `{stage}_wall_hours` and `{stage}_working_hours` in `frame` (rows where both are known)."""
-    return _stats(frame[f"{stage}_wall_hours"].to_numpy(float), frame[f"{stage}_working_hours"].to_numpy(float))
 
 
 def _column(table: pa.Table, name: str) -> np.ndarray:

@@ -39,7 +39,7 @@ from ..quantiles import percentile
 from ..settings import DeliverySettings
 from ..store import Store
 from ..timeutil import UTC_TIMESTAMP
-from .connectors.bots import is_bot_name
+from .connectors.bots import human
 from .cycle_time import change_stages
 from .working_time import span_hours, with_calendar
 
@@ -176,9 +176,9 @@ def reviewer_concentration(store: Store, settings: DeliverySettings, *, start: d
                            end: datetime | None = None, min_group_size: int = 5) -> list[Concentration]:
     """Per team, the share of its reviews done by its top 20 % of reviewers (module doc)."""
     c = store.table("changes")
-    c = c.filter(~c.is_bot.coalesce(False), ~is_bot_name(c.author, settings.bots)).select(_c="change_id", _a="author")
+    c = c.filter(human(c.is_bot, c.author, settings.bots)).select(_c="change_id", _a="author")
     r = _window_filter(store.table("reviews"), "submitted_at", start, end)
-    r = r.filter(~r.is_bot.coalesce(False), ~is_bot_name(r.reviewer, settings.bots))
+    r = r.filter(human(r.is_bot, r.reviewer, settings.bots))
     r = r.join(c, [r.change_id == c._c, r.reviewer != c._a]).select("change_id", "reviewer", "submitted_at")
     r = r.mutate(_k=r.change_id + ":" + r.reviewer + ":" + r.submitted_at.cast("string"))
     teams = with_calendar(store, r, person="reviewer", at="submitted_at", key="_k")
@@ -207,10 +207,10 @@ def waiting_now(store: Store, settings: DeliverySettings, *, now: datetime | Non
     doc)."""
     now = now or datetime.now(UTC)
     c = store.table("changes")
-    c = c.filter(~c.is_bot.coalesce(False), ~is_bot_name(c.author, settings.bots), ~c.is_draft.coalesce(False),
+    c = c.filter(human(c.is_bot, c.author, settings.bots), ~c.is_draft.coalesce(False),
                  c.merged_at.isnull(), c.closed_at.isnull(), c.first_review_at.isnull())
     r = store.table("reviews")
-    r = r.filter(~r.is_bot.coalesce(False), ~is_bot_name(r.reviewer, settings.bots))
+    r = r.filter(human(r.is_bot, r.reviewer, settings.bots))
     r = r.select(_rc="change_id", _rv="reviewer")
     c = c.anti_join(r, [c.change_id == r._rc, c.author != r._rv])
     spans = c.select(span_id=c.change_id, person=c.author, start=c.ready_at.coalesce(c.created_at).cast(UTC_TIMESTAMP),

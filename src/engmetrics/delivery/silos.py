@@ -249,12 +249,13 @@ def team_silos(store: Store, as_of: date | None = None) -> list[TeamSilos]:
             for r in sorted(rows, key=lambda r: (r["team"] is None, r["team"] or ""))]
 
 
-def silos_report(store: Store, day: date, min_dependents: int = 3) -> dict[str, Any]:
-    """Everything `engmetrics delivery silos --json` shows as of `day`: repositories, teams, the support graph
-    and documentation freshness (the CLI and the API print this)."""
+def silos_report(store: Store, day: date | None = None, min_dependents: int = 3) -> dict[str, Any]:
+    """Everything `engmetrics delivery silos --json` shows as of `day` (default today, UTC): repositories,
+    services, teams, the support graph and documentation freshness (the CLI and the API print this)."""
     from .docs_freshness import docs_freshness
     from .support import support_graph
 
+    day = _today(day)
     moment = _midnight(day)
     return {"as_of": day.isoformat(), "repositories": [r.to_dict() for r in repository_silos(store, day)],
             "services": [r.to_dict() for r in service_silos(store, day)],

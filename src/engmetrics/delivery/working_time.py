@@ -52,9 +52,8 @@ import pyarrow as pa
 from ..incidents.local_time import parse_work_days
 from ..settings import DeliverySettings
 from ..store import Store
-from ..timeutil import as_utc
 
-__all__ = ["Calendars", "cached", "interval_rows", "interval_table", "span_hours", "with_calendar"]
+__all__ = ["Calendars", "cached", "interval_rows", "span_hours", "with_calendar"]
 
 _Hours = tuple[time, time]
 _Rules = tuple[frozenset[int], _Hours, set[date]]
@@ -123,23 +122,6 @@ def _team_rules(store: Store, settings: DeliverySettings) -> dict[str, _Rules]:
                  _as_time(t["work_end"]) if t["work_end"] is not None else default_hours[1])
         rules[t["team"]] = (days, hours, holidays.get(t["holiday_calendar"], set()))
     return rules
-
-
-def interval_table(store: Store, settings: DeliverySettings, calendars: Iterable[tuple[str, str]],
-                   start: datetime, end: datetime) -> pa.Table:
-    """Rows (cal_zone, cal_team, work_from, work_to): the working intervals of each calendar on the local
-    dates from the UTC date of `start` - 1 day to that of `end` + 1 day (covering every zone's local dates)."""
-    rules = _team_rules(store, settings)
-    first, last = (as_utc(start) - timedelta(days=1)).date(), (as_utc(end) + timedelta(days=1)).date()
-    rows = []
-    for zone, team in sorted(set(calendars)):
-        days, hours, holidays = rules.get(team, rules[""])
-        rows += interval_rows(zone, team, first, last, work_days=days, hours=hours, holidays=holidays)
-    stamp = pa.timestamp("us", tz="UTC")
-    return pa.table({"cal_zone": pa.array([r[0] for r in rows], pa.string()),
-                     "cal_team": pa.array([r[1] for r in rows], pa.string()),
-                     "work_from": pa.array([r[2] for r in rows], stamp),
-                     "work_to": pa.array([r[3] for r in rows], stamp)})
 
 
 def _segments(people: list[dict], team_zones: dict[str, str | None]) -> list[tuple[str, int, int, str, str]]:
@@ -250,7 +232,7 @@ class Calendars:
     def day_table(self, calendars: Iterable[int], low: float, high: float) -> pa.Table:
         """Rows (cal, day, before, from_0, len_0, ..., from_k, len_k) for each calendar id and UTC day number
         `day` from that of `low` to that of `high` (epoch seconds): `before` is the working seconds of the
-        calendar's intervals (those of `interval_table`) before the day's midnight, (from_i, len_i) the parts of
+        calendar's intervals (those of `interval_rows`) before the day's midnight, (from_i, len_i) the parts of
         intervals inside the day in epoch seconds, (0, 0) when the day has fewer parts than the day with most.
         W(t) = before + sum_i clamp(t - from_i, 0, len_i) for an instant t of the day."""
         start, end = datetime.fromtimestamp(low, UTC), datetime.fromtimestamp(high, UTC)

@@ -44,7 +44,8 @@ def delivery_page(store: StoreDep, settings: SettingsDep, user: PageUser,
                                "window": None}
     try:
         begin, stop = date_window(start or None, end or None, default=True)
-        dora = delivery_dora(store, settings, user, start or None, end or None, by="team", benchmark=benchmark)
+        dora = delivery_dora(store, settings, user, begin.isoformat(), stop.isoformat(), by="team",
+                             benchmark=benchmark)
         cycle = delivery_cycle_time(store, settings, user, begin.isoformat(), stop.isoformat(), by="team")
     except Problem as exc:
         context["error"] = exc.detail

@@ -24,12 +24,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from ...auth.roles import Principal, Role
+from ...catalog.periods import default_as_of
 from ...cost.allocation import UNALLOCATED, UNTAGGED, allocation_report, parse_by
 from ...cost.allocation_rules import load_allocation_rules
 from ...cost.budgets import budget_status, load_budgets
 from ...cost.commitments import commitments_report, data_end
 from ...cost.idle import idle_resources
-from ...cost.reconcile import DEFAULT_TOLERANCE, load_rates, reconcile
+from ...cost.reconcile import DEFAULT_TOLERANCE, RATES_FILES, default_rates_path, load_rates, reconcile
 from ...cost.unit import default_unit_window, unit_costs
 from ...errors import InputError, ValidationFailed
 from ...jsonio import plain
@@ -44,9 +45,6 @@ __all__ = ["RATES_FILES", "router"]
 
 router = APIRouter(tags=["cost"])
 
-#: The workspace's default exchange-rates files, first found wins (as `engmetrics cost reconcile` without --rates).
-RATES_FILES = ("budgets/rates.yaml", "budgets/rates.yml", "budgets/rates.csv")
-
 _NOBODYS = (UNTAGGED, UNALLOCATED)  # explicit allocation rows that are no team's
 At = Annotated[date | None, Query(description="Last UTC day counted, ISO date (default yesterday).")]
 
@@ -59,7 +57,7 @@ def _sees(user: Principal, team: str | None) -> bool:
 
 
 def _last_day(at: date | None) -> date:
-    return at or datetime.now(UTC).date() - timedelta(days=1)
+    return at or default_as_of()
 
 
 @router.get("/cost/allocation", dependencies=[requires(*READERS)])
@@ -161,7 +159,7 @@ def cost_unit(
 
 def _workspace_rates(settings: Settings) -> list[Any]:
     root = settings.workspace
-    path = next((root / name for name in RATES_FILES if (root / name).is_file()), None)
+    path = default_rates_path(root)
     if path is None:
         return []
     try:

@@ -142,7 +142,7 @@ def delivery_silos(
     as they stood at the start of `as_of` (UTC), as `engmetrics delivery silos --json`. A team-member gets its own
     teams' rows of `teams`, `docs` and `support.teams`, and the support edges from or to them; repositories and
     services are not per team."""
-    data = silos_report(store, as_of or datetime.now(UTC).date(), min_dependents)
+    data = silos_report(store, as_of, min_dependents)
     if user.role == Role.team_member:
         data["teams"] = _team_rows(data["teams"], "team", user)
         data["docs"] = _team_rows(data["docs"], "team", user)

@@ -27,7 +27,7 @@ import ibis.expr.types as ir
 
 from ...globs import glob_regex
 
-__all__ = ["is_bot", "is_bot_any", "is_bot_name", "matches_glob"]
+__all__ = ["human", "is_bot", "is_bot_any", "is_bot_name", "matches_glob"]
 
 @lru_cache(maxsize=64)
 def _pattern(globs: tuple[str, ...]) -> re.Pattern[str] | None:
@@ -59,3 +59,8 @@ def is_bot_name(name: ir.StringValue, globs: Sequence[str]) -> ir.BooleanValue:
     if not globs:
         return ibis.literal(False)
     return name.lower().re_search("^" + glob_regex(globs) + "$").coalesce(False)
+
+
+def human(flag: ir.BooleanValue, name: ir.StringValue, globs: Sequence[str]) -> ir.BooleanValue:
+    """Neither flagged a bot (`is_bot`, null = false) nor named like one: the row counts as a person's work."""
+    return ~flag.coalesce(False) & ~is_bot_name(name, globs)
