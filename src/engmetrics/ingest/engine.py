@@ -132,7 +132,7 @@ def _typed_select(dataset: Dataset, source: Source, rules: TimeRules, key: bytes
              f"CASE WHEN _refused THEN to_json({record})::VARCHAR END AS _record FROM ({layer3})")
     # The row hash is over the stored values (pseudonyms, not raw person ids), as `_upsert` compares them.
     cols = ", ".join(quote_ident(c) for c in dataset.column_names)
-    return (f"SELECT _file, _row, {cols}, {_hash(dataset.value_columns)} AS _h, _reason, _column, _record "
+    return (f"SELECT _file, _row, {cols}, {_hash(dataset)} AS _h, _reason, _column, _record "
             f"FROM ({inner})")
 
 
@@ -208,16 +208,20 @@ def _quarantine(con, dataset: Dataset, files: list[str], batch: str) -> None:
           AND o.reason = n.reason AND o.record IS NOT DISTINCT FROM n.record""")
 
 
-def _hash(cols: list[str], alias: str = "") -> str:
-    prefix = f"{alias}." if alias else ""
-    return f"hash({', '.join(prefix + quote_ident(c) for c in cols)})" if cols else "0"
+def _hash(dataset: Dataset, alias: str = "") -> str:
+    """A hash of the row's value columns, to tell an update from an unchanged row. A hash-keyed dataset's key
+    already is a hash of every value, so equal keys mean equal values and the constant 0 does."""
+    prefix, cols = f"{alias}." if alias else "", dataset.value_columns
+    if dataset.hash_key or not cols:
+        return "0"
+    return f"hash({', '.join(prefix + quote_ident(c) for c in cols)})"
 
 
 def _counts(con, dataset: Dataset, valid: str) -> tuple[int, int, int, int]:
     """(inserted, updated, unchanged, repeats) of the staged valid rows against the store; a repeat is a
     row whose key an earlier row of the batch has."""
     target, keys = quote_ident(dataset.name), ", ".join(quote_ident(k) for k in dataset.key)
-    matched, stored = f"c.{quote_ident(dataset.key[0])} IS NOT NULL", _hash(dataset.value_columns, "c")
+    matched, stored = f"c.{quote_ident(dataset.key[0])} IS NOT NULL", _hash(dataset, "c")
     joined = " AND ".join(f"c.{quote_ident(k)} = s.{quote_ident(k)}" for k in dataset.key)
     return con.execute(f"""
         WITH s AS (SELECT {keys}, _h, lag(_h) OVER (PARTITION BY {keys} ORDER BY _seq) AS _prev
@@ -257,7 +261,7 @@ def _replace_partitions(con, dataset: Dataset, valid: str) -> int:
 
 
 def _upsert(con, dataset: Dataset, result: IngestResult) -> None:
-    target, key, values = quote_ident(dataset.name), dataset.key, dataset.value_columns
+    target, key = quote_ident(dataset.name), dataset.key
     cols = ", ".join(quote_ident(c) for c in dataset.column_names)
     on = " AND ".join(f"t.{quote_ident(k)} = f.{quote_ident(k)}" for k in key)
     keys = ", ".join(quote_ident(k) for k in key)
@@ -275,7 +279,7 @@ def _upsert(con, dataset: Dataset, result: IngestResult) -> None:
         con.execute(f"CREATE TEMP TABLE {_F} AS SELECT * FROM {valid} QUALIFY row_number() OVER "
                     f"(PARTITION BY {keys} ORDER BY _seq DESC) = 1")
     if updated:
-        con.execute(f"DELETE FROM {target} t USING {final} f WHERE {on} AND {_hash(values, 't')} <> f._h")
+        con.execute(f"DELETE FROM {target} t USING {final} f WHERE {on} AND {_hash(dataset, 't')} <> f._h")
     new_rows = f"SELECT {cols} FROM {final} f"
     if updated or unchanged:  # some keys are in the store already: insert only the others
         new_rows += f" WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {on})"
