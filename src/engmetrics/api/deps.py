@@ -91,7 +91,7 @@ async def current_user(store: StoreDep, signer: SignerDep, tokens: TokensDep,
         raise Problem(401, "authentication required: send `Authorization: Bearer <token>` "
                            "(create one with `engmetrics token create`) or log in at POST /login",
                       headers={"WWW-Authenticate": BEARER_CHALLENGE})
-    return Principal(info.token_id, info.role, info.teams)
+    return Principal(info.token_id, info.role, info.teams, info.user)
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]

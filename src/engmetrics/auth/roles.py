@@ -33,11 +33,18 @@ ROLES: tuple[str, ...] = tuple(r.value for r in Role)
 
 @dataclass(frozen=True)
 class Principal:
-    """The token a request authenticated with: its id, role and (for team-member) teams."""
+    """The token a request authenticated with: its id, role, (for team-member) teams and the person it
+    belongs to, when the token names one (`engmetrics token create --user`)."""
 
     token_id: str
     role: Role
     teams: tuple[str, ...] = ()
+    user: str | None = None
+
+    @property
+    def actor(self) -> str:
+        """The name the audit log and board decisions record: the token's user, else `token:<id>`."""
+        return self.user or f"token:{self.token_id}"
 
     def sees_team(self, team: str | None) -> bool:
         """Whether per-team data of `team` is visible (every team, except for a team-member)."""

@@ -35,7 +35,7 @@ PREFIX = "emt_"
 MAX_DAYS = 3650
 TABLE = "_api_tokens"
 _SHAPE = re.compile(r"^emt_([0-9a-f]{12})_([A-Za-z0-9_-]{32,})$")
-_COLUMNS = ("token_id", "role", "teams", "description", "created_at", "expires_at", "revoked_at")
+_COLUMNS = ("token_id", "role", "teams", "description", "created_at", "expires_at", "revoked_at", "user")
 
 
 class AuthError(EngmetricsError):
@@ -53,6 +53,7 @@ class TokenInfo:
     created_at: datetime
     expires_at: datetime
     revoked_at: datetime | None = None
+    user: str | None = None  # the person the token belongs to: their name on board decisions and the audit log
 
     def status(self, now: datetime | None = None) -> str:
         """`active`, `expired` or `revoked`."""
@@ -65,7 +66,7 @@ class TokenInfo:
                 "description": self.description, "created_at": self.created_at.isoformat(),
                 "expires_at": self.expires_at.isoformat(),
                 "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
-                "status": self.status(now)}
+                "status": self.status(now), "user": self.user}
 
 
 @dataclass(frozen=True)
@@ -95,16 +96,16 @@ def _check(role: str, teams: Sequence[str], expires_in_days: int) -> tuple[Role,
 
 
 def create_token(store: Store, role: str, teams: Sequence[str] = (), *, expires_in_days: int = 90,
-                 description: str = "", now: datetime | None = None) -> NewToken:
+                 description: str = "", user: str | None = None, now: datetime | None = None) -> NewToken:
     """Create a token; the returned `token` string is never stored and cannot be shown again."""
     checked_role, checked_teams = _check(role, teams, expires_in_days)
     created = (now or datetime.now(UTC)).astimezone(UTC)
     token_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
     info = TokenInfo(token_id, checked_role, checked_teams, description, created,
-                     created + timedelta(days=expires_in_days))
-    store.sql.execute(f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+                     created + timedelta(days=expires_in_days), user=(user or "").strip() or None)
+    store.sql.execute(f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
                       [token_id, hash_secret(secret), checked_role.value, list(checked_teams), description,
-                       info.created_at, info.expires_at])
+                       info.created_at, info.expires_at, info.user])
     return NewToken(info, f"{PREFIX}{token_id}_{secret}")
 
 
@@ -113,7 +114,8 @@ def _info(row: dict[str, Any]) -> TokenInfo:
         return value.astimezone(UTC) if value is not None else None
 
     return TokenInfo(row["token_id"], Role(row["role"]), tuple(row["teams"] or ()), row["description"],
-                     utc(row["created_at"]), utc(row["expires_at"]), utc(row["revoked_at"]))  # type: ignore[arg-type]
+                     utc(row["created_at"]), utc(row["expires_at"]), utc(row["revoked_at"]),  # type: ignore[arg-type]
+                     row["user"])
 
 
 def _rows(store: Store, token_id: str | None = None, *, with_hash: bool = False) -> list[dict[str, Any]]:

@@ -178,6 +178,12 @@ class Indicator(_Strict):
     outcome: str | None = Field(None, description="id of a declared outcome or of a parent indicator")
     guardrail: str | None = Field(None, description="id of the counter-indicator read beside this one")
     audience: Literal["team", "org", "individual"] = "team"
+    affects: list[Literal["promotion", "compensation", "performance_review"]] = Field(
+        default_factory=list, description="career decisions the indicator may inform: each needs review-board "
+        "approval before it computes (policies/review_board.yaml)")
+    perception: str | None = Field(
+        None, description="the `perception` survey dimension that says how teams see what this indicator "
+        "measures (compared by `engmetrics governance discrepancies`)")
     review_by: date | None = None
     status: Literal["proposed", "active", "deprecated"] = "active"
     tags: list[str] = Field(default_factory=list)

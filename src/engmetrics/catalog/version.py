@@ -23,9 +23,19 @@ from .model import Indicator
 __all__ = ["canonical_json", "definition_version"]
 
 
+# Fields added after versions were first stored: left out while at their default, so a definition that does
+# not use them keeps the version it always had.
+_LATER_FIELDS = {"affects": [], "perception": None}
+
+
 def canonical_json(indicator: Indicator) -> str:
-    """The definition as JSON with every field (defaults included) and sorted keys."""
-    return json.dumps(indicator.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """The definition as JSON with every field (defaults included, except later fields at their default)
+    and sorted keys."""
+    data = indicator.model_dump(mode="json")
+    for name, default in _LATER_FIELDS.items():
+        if data.get(name) == default:
+            del data[name]
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
 def definition_version(indicator: Indicator) -> str:

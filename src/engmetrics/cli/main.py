@@ -54,12 +54,14 @@ def main(
 
 # Command groups: one module each, registered here and nowhere else.
 from . import (  # noqa: E402
+    audit,
     catalog,
     cost,
     datasets,
     delivery,
     demo,
     export,
+    governance,
     incidents,
     ingest,
     metrics,
@@ -87,4 +89,6 @@ app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
 app.add_typer(token.app, name="token")
 app.add_typer(export.app, name="export")
+app.add_typer(governance.app, name="governance")
+app.add_typer(audit.app, name="audit")
 app.command("report")(report.report)

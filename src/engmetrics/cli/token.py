@@ -23,6 +23,9 @@ def create(
     expires_in: Annotated[int, typer.Option("--expires-in", min=1, max=MAX_DAYS,
                                             help="Days until the token expires.")] = 90,
     description: Annotated[str, typer.Option("--description", help="What the token is for.")] = "",
+    user: Annotated[str | None, typer.Option(
+        "--user", help="The person the token belongs to (their name on review-board decisions and in the "
+        "audit log; lets them see their own individual numbers).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create a token and print it once (only its SHA-256 is stored). Human output: the token alone on
@@ -31,7 +34,8 @@ def create(
     Example: engmetrics token create --role team-member --team payments --expires-in 30
     """
     with open_store() as store:
-        new = create_token(store, role, team or [], expires_in_days=expires_in, description=description)
+        new = create_token(store, role, team or [], expires_in_days=expires_in, description=description,
+                           user=user)
     if as_json:
         emit_json({"token": new.token, **new.info.to_dict()})
         return

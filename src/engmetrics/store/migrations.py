@@ -83,6 +83,31 @@ def _notifications(con) -> None:
             PRIMARY KEY (key, channel))""")
 
 
+def _governance(con) -> None:
+    con.execute("""
+        CREATE TABLE _audit (
+            seq BIGINT PRIMARY KEY, logged_at TIMESTAMPTZ NOT NULL, actor VARCHAR NOT NULL, action VARCHAR NOT NULL,
+            target VARCHAR, reason VARCHAR, details VARCHAR, prev_hash VARCHAR NOT NULL, hash VARCHAR NOT NULL)""")
+    con.execute("""
+        CREATE TABLE _definitions (
+            kind VARCHAR NOT NULL, id VARCHAR NOT NULL, version VARCHAR, content VARCHAR, source VARCHAR,
+            effective_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (kind, id, effective_at))""")
+    con.execute("""
+        CREATE TABLE _board_decisions (
+            metric VARCHAR NOT NULL, version VARCHAR NOT NULL, action VARCHAR NOT NULL, actor VARCHAR NOT NULL,
+            rationale VARCHAR, decided_at TIMESTAMPTZ NOT NULL)""")
+    con.execute("""
+        CREATE TABLE _legal_holds (
+            hold_id VARCHAR PRIMARY KEY, scope VARCHAR NOT NULL, target VARCHAR, from_date DATE, to_date DATE,
+            reason VARCHAR NOT NULL, created_by VARCHAR NOT NULL, created_at TIMESTAMPTZ NOT NULL,
+            released_by VARCHAR, released_at TIMESTAMPTZ)""")
+    con.execute("""
+        CREATE TABLE _discrepancy_reviews (
+            metric VARCHAR NOT NULL, team VARCHAR NOT NULL, period VARCHAR NOT NULL, note VARCHAR,
+            resolution VARCHAR, reviewer VARCHAR NOT NULL, reviewed_at TIMESTAMPTZ NOT NULL)""")
+    con.execute("ALTER TABLE _api_tokens ADD COLUMN \"user\" VARCHAR")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "schema version, ingest log, quarantine and metric results", _create_meta),
     Migration(2, "the canonical datasets of DESIGN.md", registry_changes(2)),
@@ -92,6 +117,8 @@ MIGRATIONS: list[Migration] = [
     Migration(6, "postmortems", registry_changes(6)),
     Migration(7, "FOCUS 1.1 and 1.2 cost columns, x_ extensions, service code locations", registry_changes(7)),
     Migration(8, "notifications sent (at most once per alert and webhook)", _notifications),
+    Migration(9, "governance: audit chain, definition archive, board decisions, legal holds, discrepancy "
+                 "reviews, the user behind an API token", _governance),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

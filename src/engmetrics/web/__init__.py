@@ -11,8 +11,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from .access import LoginRequired, PageForbidden
+from .audit import router as audit_router
 from .cost import router as cost_router
 from .delivery import router as delivery_router
+from .governance import router as governance_router
 from .incidents import router as incident_router
 from .pages import router
 from .render import page
@@ -20,7 +22,7 @@ from .slos import router as slo_router
 
 __all__ = ["WEB_ROUTERS", "install_web"]
 
-WEB_ROUTERS = [router, slo_router, incident_router, delivery_router, cost_router]
+WEB_ROUTERS = [router, slo_router, incident_router, delivery_router, cost_router, governance_router, audit_router]
 
 
 async def _login_required(request: Request, exc: LoginRequired) -> RedirectResponse:

@@ -2,12 +2,26 @@
 
 from fastapi import APIRouter
 
-from . import catalog, cost, datasets, delivery, health, incidents, ingest, metrics, prometheus, session, slos, tokens
+from . import (
+    catalog,
+    cost,
+    datasets,
+    delivery,
+    governance,
+    health,
+    incidents,
+    ingest,
+    metrics,
+    prometheus,
+    session,
+    slos,
+    tokens,
+)
 
 __all__ = ["API_ROUTERS", "ROOT_ROUTERS"]
 
 # Mounted under /api/v1.
 API_ROUTERS: list[APIRouter] = [catalog.router, metrics.router, slos.router, incidents.router, delivery.router,
-                                cost.router, datasets.router, ingest.router, tokens.router]
+                                cost.router, datasets.router, ingest.router, tokens.router, governance.router]
 # Mounted at the root: health, Prometheus exposition and web login.
 ROOT_ROUTERS: list[APIRouter] = [health.router, prometheus.router, session.router]

@@ -1,0 +1,3 @@
+"""Governance routes (being written)."""
+
+from .governance import router  # noqa: F401

@@ -1,0 +1,3 @@
+"""engmetrics governance commands (being written)."""
+
+from .governance import app  # noqa: F401

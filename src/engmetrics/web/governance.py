@@ -1,0 +1,5 @@
+"""Web pages (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
