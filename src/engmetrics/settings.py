@@ -18,9 +18,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from .errors import InputError
 from .yamlio import LineDict, load_all, locate
 
-__all__ = ["SETTINGS_FILE", "CommitmentSettings", "CostSettings", "DeliverySettings", "DurationEvents", "IdleRule",
-           "IdleSettings", "IncidentSettings", "NotifySettings", "PrivacySettings", "Settings", "SloSettings",
-           "Webhook", "load_settings"]
+__all__ = ["SETTINGS_FILE", "CommitmentSettings", "CostSettings", "DeliverySettings", "DurationEvents",
+           "GovernanceSettings", "IdleRule", "IdleSettings", "IncidentSettings", "NotifySettings", "PrivacySettings",
+           "Settings", "SloSettings", "Webhook", "load_settings"]
 
 SETTINGS_FILE = "engmetrics.yaml"
 ENV_PREFIX = "ENGMETRICS_"
@@ -32,6 +32,25 @@ class PrivacySettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     min_group_size: int = Field(5, ge=2, description="smallest group an aggregate about people may cover")
     individual_delay_days: int = Field(7, ge=0, description="individual data is shown only when this old")
+
+
+class GovernanceSettings(BaseModel):
+    """Discrepancies between indicators and how teams perceive them (`engmetrics governance discrepancies`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    discrepancy_threshold: float = Field(0.5, gt=0, le=1, description="a discrepancy: |indicator health - "
+                                         "perception| at least this (both on a 0-1 scale)")
+    discrepancy_min_coverage: float = Field(0.5, gt=0, le=1, description="share of an indicator's periods inside "
+                                            "a survey period that need data before it is compared")
+    perception_scale: tuple[float, float] = Field((1.0, 5.0), description="lowest and highest score of the "
+                                                  "perception survey (a 1-5 Likert mean by default)")
+
+    @field_validator("perception_scale")
+    @classmethod
+    def _scale_ordered(cls, scale: tuple[float, float]) -> tuple[float, float]:
+        if scale[0] >= scale[1]:
+            raise ValueError(f"the lowest score {scale[0]:g} must be below the highest {scale[1]:g}")
+        return scale
 
 
 class SloSettings(BaseModel):
@@ -228,6 +247,7 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     cost: CostSettings = Field(default_factory=CostSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],

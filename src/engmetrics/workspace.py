@@ -3,7 +3,7 @@
 >>> import tempfile
 >>> root = init_workspace(Path(tempfile.mkdtemp()) / "ws")
 >>> sorted(p.name for p in root.iterdir())[:3]
-['.engmetrics', '.gitignore', 'budgets']
+['.engmetrics', '.gitignore', 'assessments']
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from .errors import InputError
 
 __all__ = ["DEFINITION_DIRS", "ensure_pseudonym_key", "ensure_secret", "git_commit", "init_workspace"]
 
-DEFINITION_DIRS = ("metrics", "slos", "budgets", "policies", "org")
+DEFINITION_DIRS = ("metrics", "slos", "budgets", "policies", "org", "assessments")
 
 
 def _template_root() -> Path:

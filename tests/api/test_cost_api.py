@@ -51,6 +51,13 @@ BUDGETS = {
                     "currency: USD\n",
 }
 RATES = "rates:\n  - {from: EUR, to: USD, rate: 1.1}\n"
+OPEN_COST = "datasets:\n  cost: [viewer, team-member, manager, auditor, metrics-admin]\n"
+
+
+def open_cost(root) -> None:
+    """Let every role read cost (these tests are about cost; the default policy restricts it)."""
+    (root / "policies").mkdir(exist_ok=True)
+    (root / "policies" / "access.yaml").write_text(OPEN_COST)
 
 
 def _row(day: datetime, cost: float, *, tags: dict | None = None, resource: str | None = None,
@@ -101,6 +108,7 @@ def workspace(workspace):
     for name, text in BUDGETS.items():
         (budgets / name).write_text(text)
     (budgets / "rates.yaml").write_text(RATES)
+    open_cost(workspace)
     with Store.open(load_settings(workspace).store_url) as store:
         fill(store)
     return workspace

@@ -167,12 +167,16 @@ def test_empty_band_is_a_model_error(tmp_path: Path) -> None:
     assert "empty band" in issue.message
 
 
-def test_individual_level_indicators_cannot_be_active(tmp_path: Path) -> None:
+def test_individual_level_indicators_load_and_need_board_approval(tmp_path: Path) -> None:
+    """Grouping by a person or audience individual is no load error any more: evaluation refuses to compute
+    such an indicator until the review board approves it (engmetrics.governance.board)."""
+    from engmetrics.governance.board import needs_approval
+
     by_person = GOOD.replace("      dataset: deployments\n", "      dataset: changes\n      group_by: author\n")
     _write(tmp_path, by_person)
-    assert _where(tmp_path) == [("metrics/a.yaml", 13, "calculation")]
-    _write(tmp_path, GOOD.replace("    cadence: weekly\n", "    cadence: weekly\n    audience: individual\n"))
-    assert _where(tmp_path) == [("metrics/a.yaml", 11, "calculation")]
-    _write(tmp_path, by_person.replace("    cadence: weekly\n", "    cadence: weekly\n    status: proposed\n"))
     assert _where(tmp_path) == []
+    assert needs_approval(load_catalog(tmp_path).get("deploys").indicator)
+    _write(tmp_path, GOOD.replace("    cadence: weekly\n", "    cadence: weekly\n    audience: individual\n"))
+    assert _where(tmp_path) == []
+    assert needs_approval(load_catalog(tmp_path).get("deploys").indicator)
 

@@ -9,10 +9,16 @@ import re
 
 import pytest
 
-from api.test_cost_api import ALLOCATION, BUDGETS, RATES, fill
+from api.test_cost_api import ALLOCATION, BUDGETS, RATES, fill, open_cost
 from engmetrics.web.cost import BUDGET_TEXT, VERDICT_TEXT
 
 WINDOW = {"from": "2026-03-01", "to": "2026-03-20"}  # budgets and idle judged on 03-20
+
+
+@pytest.fixture
+def settings(settings):
+    open_cost(settings.workspace)
+    return settings
 
 
 @pytest.fixture

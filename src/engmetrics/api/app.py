@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 
 from .. import __version__
 from ..auth.tokens import TokenCache
+from ..governance.archive import record_definitions
 from ..settings import Settings
 from ..store import Store
 from ..workspace import ensure_secret
@@ -50,6 +51,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
             yield
             return
         opened = Store.open(settings.store_url or "", lock_timeout=settings.store_lock_timeout)
+        record_definitions(opened, settings.workspace, actor="engmetrics-serve")  # archive what is served
         app.state.stores = StoreProvider(opened, on_write=after_write, exclusive=True)
         app.state.catalogs.recheck_seconds = 1.0  # a served workspace: look at metrics/ once a second
         try:

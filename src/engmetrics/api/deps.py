@@ -1,28 +1,33 @@
-"""Typed dependencies of the routes: settings, the per-request store, the catalog and the current user.
+"""Typed dependencies of the routes: settings, the per-request store, the catalog, the current user and
+the request's reads of restricted data (`AccessDep`; `reads(dataset)` checks and audits one dataset).
 
     @router.get("/things")
     def list_things(store: StoreDep, user: CurrentUser) -> list[dict]: ...
+
+    @router.get("/bills", dependencies=[requires(*READERS), reads("cost")])
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from ..auth.roles import Principal
 from ..auth.tokens import AuthError, TokenCache, active_token, authenticate
 from ..catalog.cache import EvaluationCache
+from ..governance.access import MAX_REASON, REASON_HEADER, ReadAccess, load_access_policy
 from ..settings import Settings
 from ..store import Store
 from .problems import BEARER_CHALLENGE, Problem
 from .session import COOKIE, SessionSigner
 from .state import LoadedCatalog
 
-__all__ = ["CatalogDep", "CurrentUser", "EvaluationsDep", "SettingsDep", "SignerDep", "StoreDep", "WriteStoreDep",
-           "current_user"]
+__all__ = ["AccessDep", "CatalogDep", "CurrentUser", "DatasetRead", "EvaluationsDep", "ReasonHeader", "ReasonQuery",
+           "SettingsDep", "SignerDep", "StoreDep", "WriteStoreDep", "current_user", "read_access", "reads"]
 
 
 # Dependencies that only read app state are `async`: FastAPI runs sync dependencies in a thread pool, one
@@ -95,3 +100,47 @@ async def current_user(store: StoreDep, signer: SignerDep, tokens: TokensDep,
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
+
+
+ReasonQuery = Annotated[str | None, Query(max_length=2 * MAX_REASON, description=(
+    "Why the data is read, for the audit log; required for datasets the access policy lists under "
+    f"`reason_required` (or send the {REASON_HEADER} header)."))]
+ReasonHeader = Annotated[str | None, Header(alias=REASON_HEADER, description="Why the data is read (as `reason`).")]
+
+
+def read_access(request: Request, settings: Settings, user: Principal, reason: str | None,
+                reason_header: str | None) -> ReadAccess:
+    """The request's `ReadAccess`: the workspace's access policy (`policies/access.yaml`, read per request;
+    errors in it answer 500), the user, the reason (header first) and what was asked (`GET /path?query`,
+    without the reason)."""
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "reason"])
+    what = f"{request.method} {request.url.path}" + (f"?{query}" if query else "")
+    return ReadAccess(load_access_policy(settings.workspace), user, request.app.state.stores, what,
+                      reason_header or reason)
+
+
+def _access(request: Request, settings: SettingsDep, user: CurrentUser, reason: ReasonQuery = None,
+            reason_header: ReasonHeader = None) -> ReadAccess:
+    return read_access(request, settings, user, reason, reason_header)
+
+
+AccessDep = Annotated[ReadAccess, Depends(_access)]
+"""The request's reads of restricted data: `access.allow(dataset)` checks the access policy (403, 428) and
+writes the audit entry, failing the request when it cannot."""
+
+
+class DatasetRead:
+    """The dependency `reads(dataset)` installs: check and audit a read of `dataset` before the handler runs.
+    Sync: the audit entry is a write (FastAPI runs it in the thread pool)."""
+
+    def __init__(self, dataset: str, *, individual: bool = False) -> None:
+        self.dataset, self.individual = dataset, individual
+
+    def __call__(self, access: AccessDep) -> ReadAccess:
+        access.allow(self.dataset, individual=self.individual)
+        return access
+
+
+def reads(dataset: str, *, individual: bool = False) -> Any:
+    """A route dependency: the route reads `dataset` (or data derived from its rows)."""
+    return Depends(DatasetRead(dataset, individual=individual))

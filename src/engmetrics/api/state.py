@@ -29,6 +29,7 @@ import ibis
 
 from ..catalog.cache import EvaluationCache, catalog_version
 from ..catalog.loader import Catalog, load_catalog, metrics_dir
+from ..governance.board import BOARD_FILE
 from ..store import Store
 from ..workspace import git_commit
 
@@ -88,6 +89,13 @@ class StoreProvider:
             store.close()  # closes the cursor only; the shared connection stays open
 
     @contextmanager
+    def appender(self) -> Iterator[Store]:
+        """A store for appending to the store's own log tables (the audit log) from a reading request: holds
+        the write lock, but is no data write (the evaluation cache and store version stay)."""
+        with self._write_lock, self.reader() as store:
+            yield store
+
+    @contextmanager
     def writer(self) -> Iterator[Store]:
         """Like `reader`, holding the process-wide write lock for the whole request; calls `on_write`
         when the request is done, whether or not it wrote anything."""
@@ -114,7 +122,8 @@ class LoadedCatalog:
 
 
 class CatalogCache:
-    """The workspace's catalog, reloaded when a file in `metrics/` changes (by name, size, mtime).
+    """The workspace's catalog, reloaded when a file it reads changes (by name, size, mtime): `metrics/`,
+    `assessments/` and `policies/review_board.yaml`.
     `recheck_seconds` > 0 looks at the files at most that often (a served workspace uses 1 s)."""
 
     def __init__(self, workspace: Path, *, recheck_seconds: float = 0.0) -> None:
@@ -126,11 +135,11 @@ class CatalogCache:
         self._loaded: LoadedCatalog | None = None
 
     def _current_signature(self) -> tuple[tuple[str, int, int], ...]:
-        directory = metrics_dir(self.workspace)
-        if not directory.is_dir():
-            return ()
-        paths = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
-        return tuple((p.name, (s := p.stat()).st_size, s.st_mtime_ns) for p in paths)
+        paths = [self.workspace / BOARD_FILE] if (self.workspace / BOARD_FILE).is_file() else []
+        for directory in (metrics_dir(self.workspace), self.workspace / "assessments"):
+            if directory.is_dir():
+                paths += sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+        return tuple((str(p.relative_to(self.workspace)), (s := p.stat()).st_size, s.st_mtime_ns) for p in paths)
 
     def get(self) -> LoadedCatalog:
         """The catalog (raises `ValidationFailed` while the definitions have errors)."""

@@ -3,8 +3,10 @@ every request.
 
 An evaluation is a pure function of the as-of date, the definitions and the data, so the cache key is
 exactly that: the as-of date, the catalog's content version (`catalog_version`: every definition version
-and outcome), the git commit stamped on the results, the indicators asked for, and the store's data version
-(`data_version`: how many ingest batches and saved results there are and when the last one finished). An
+and outcome), the git commit stamped on the results, the indicators asked for, the store's data version
+(`data_version`: how many ingest batches and saved results there are and when the last one finished), the
+privacy settings and today's date (individual-level indicators are evaluated on data older than a delay
+counted back from today; see `engmetrics.governance.privacy`). An
 ingest writes an `_ingests` row in its own transaction, so the next request after it sees a new key; an
 edited definition has a new definition version, so it does too. `invalidate()` drops everything at once (the
 API calls it after every write it makes), which also frees entries no key can reach any more.
@@ -32,9 +34,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, NamedTuple, TypeVar
 
+from ..settings import PrivacySettings
 from .evaluate import MetricResult, evaluate
 from .loader import Catalog
 from .version import definition_version
@@ -55,11 +58,14 @@ class EvaluationKey(NamedTuple):
     git_commit: str | None
     metrics: tuple[str, ...] | None
     data_version: DataVersion
+    privacy: tuple[int, int] | None = None  # (min_group_size, individual_delay_days); None: the defaults
+    today: date | None = None
 
 
 def catalog_version(catalog: Catalog) -> str:
-    """A content hash of the catalog: every definition's id and definition version, in order, and every
-    outcome. Comments and formatting do not change it; any change of meaning (status included) does.
+    """A content hash of the catalog: every definition's id and definition version, in order, every
+    outcome, and the review board (whose approvals let individual-level indicators compute). Comments and
+    formatting do not change it; any change of meaning (status included) does.
 
     >>> catalog_version(Catalog()) == catalog_version(Catalog())
     True
@@ -69,6 +75,8 @@ def catalog_version(catalog: Catalog) -> str:
         digest.update(f"i\0{d.id}\0{definition_version(d.indicator)}\n".encode())
     for o in catalog.outcomes:
         digest.update(f"o\0{json.dumps(o.outcome.model_dump(mode='json'), sort_keys=True)}\n".encode())
+    if catalog.review_board is not None:
+        digest.update(f"b\0{json.dumps(catalog.review_board.model_dump(mode='json'), sort_keys=True)}\n".encode())
     return "sha256:" + digest.hexdigest()[:16]
 
 
@@ -120,20 +128,24 @@ class EvaluationCache:
             return len(self._entries)
 
     def key(self, store: Any, catalog: Catalog, as_of: date, *, git_commit: str | None = None,
-            metrics: list[str] | None = None, catalog_version: str | None = None) -> EvaluationKey:
+            metrics: list[str] | None = None, catalog_version: str | None = None,
+            privacy: PrivacySettings | None = None, today: date | None = None) -> EvaluationKey:
         """The key of an evaluation (reads the store's data version). Pass `catalog_version` when the
-        caller already knows it, to save hashing the catalog again."""
+        caller already knows it, to save hashing the catalog again. `today` defaults to today (UTC)."""
         version = catalog_version or _hash_catalog(catalog)
-        return EvaluationKey(as_of, version, git_commit, tuple(metrics) if metrics else None, data_version(store))
+        rules = (privacy.min_group_size, privacy.individual_delay_days) if privacy else None
+        return EvaluationKey(as_of, version, git_commit, tuple(metrics) if metrics else None, data_version(store),
+                             rules, today or datetime.now(UTC).date())
 
     def evaluate(self, store: Any, catalog: Catalog, as_of: date, *, git_commit: str | None = None,
-                 metrics: list[str] | None = None, catalog_version: str | None = None) -> list[MetricResult]:
-        """What `evaluate(store, catalog, as_of, git_commit=..., metrics=...)` returns, computed once per key.
-        The list is the caller's own; the results in it are frozen and shared."""
+                 metrics: list[str] | None = None, catalog_version: str | None = None,
+                 privacy: PrivacySettings | None = None, today: date | None = None) -> list[MetricResult]:
+        """What `evaluate(store, catalog, as_of, git_commit=..., metrics=..., privacy=..., today=...)` returns,
+        computed once per key. The list is the caller's own; the results in it are frozen and shared."""
         key = self.key(store, catalog, as_of, git_commit=git_commit, metrics=metrics,
-                       catalog_version=catalog_version)
-        results = self.get_or_compute(
-            key, lambda: evaluate(store, catalog, as_of, git_commit=git_commit, metrics=metrics))
+                       catalog_version=catalog_version, privacy=privacy, today=today)
+        results = self.get_or_compute(key, lambda: evaluate(
+            store, catalog, as_of, git_commit=git_commit, metrics=metrics, privacy=privacy, today=key.today))
         return list(results)
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], T]) -> T:
@@ -163,11 +175,12 @@ class EvaluationCache:
         return value
 
     def ready(self, store: Any, catalog: Catalog, as_of: date, *, git_commit: str | None = None,
-              metrics: list[str] | None = None, catalog_version: str | None = None) -> list[MetricResult] | None:
+              metrics: list[str] | None = None, catalog_version: str | None = None,
+              privacy: PrivacySettings | None = None, today: date | None = None) -> list[MetricResult] | None:
         """The evaluation if it is already computed, else None (never computes: safe on an event loop
         when the store knows its version)."""
         key = self.key(store, catalog, as_of, git_commit=git_commit, metrics=metrics,
-                       catalog_version=catalog_version)
+                       catalog_version=catalog_version, privacy=privacy, today=today)
         with self._lock:
             future = self._entries.get(key)
             if future is None or not future.done() or future.exception() is not None:

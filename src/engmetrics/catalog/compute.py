@@ -33,7 +33,7 @@ from .model import Calculation, CountMeasure, Filter, PercentileMeasure, RatioMe
 from .periods import Period
 from .rules import resolved_time_column
 
-__all__ = ["NULL_GROUP", "GroupValue", "compute", "empty_value"]
+__all__ = ["NULL_GROUP", "GroupValue", "aggregate", "compute", "empty_value", "finish", "population"]
 
 NULL_GROUP = "(null)"
 _UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
@@ -83,25 +83,33 @@ def _simple(t: ir.Table, m: CountMeasure | SumMeasure, prefix: str) -> dict[str,
     return {f"{prefix}value": t[m.column].sum(where=cond), f"{prefix}rows": t.count(where=cond)}
 
 
-def _metrics(t: ir.Table, calc: Calculation) -> tuple[ir.Table, dict[str, ir.Scalar]]:
+def _metrics(t: ir.Table, calc: Calculation, person: str | None = None) -> tuple[ir.Table, dict[str, ir.Scalar]]:
+    """The aggregations of `calc`'s measure; with `person`, also `people`: the distinct values of that
+    column over the rows feeding the value (count, sum: after the measure's filters; ratio: the
+    denominator's rows; percentile: rows with a duration, after the measure's filters)."""
     m = calc.measure
     if isinstance(m, CountMeasure | SumMeasure):
         aggs = _simple(t, m, "")
         aggs["n"] = t.count()
+        feeding = _all(t, m.filters)
     elif isinstance(m, RatioMeasure):
         aggs = {**_simple(t, m.numerator, "num_"), **_simple(t, m.denominator, "den_")}
+        feeding = _all(t, m.denominator.filters)
     else:
         assert isinstance(m, PercentileMeasure)
         seconds = t[m.end].epoch_seconds() - t[m.start].epoch_seconds()
         t = t.mutate(_duration=seconds.cast("float64") / _UNIT_SECONDS[m.unit])
         cond = t._duration.notnull()
         extra = _all(t, m.filters)
-        cond = cond if extra is None else cond & extra
+        feeding = cond = cond if extra is None else cond & extra
         aggs = {"value": t._duration.quantile(m.percentile, where=cond), "n": t.count(where=cond)}
+    if person is not None:
+        aggs["people"] = t[person].nunique(where=feeding)
     return t, aggs
 
 
-def _finish(row: dict[str, Any], calc: Calculation) -> GroupValue:
+def finish(row: dict[str, Any], calc: Calculation) -> GroupValue:
+    """The value and sample size of one aggregated row (see `aggregate`)."""
     if isinstance(calc.measure, RatioMeasure):
         n = int(row["den_rows"] or 0)
         num, den = row["num_value"], row["den_value"]
@@ -125,26 +133,39 @@ def empty_value(store: Any, calc: Calculation, period: Period) -> GroupValue:
     return GroupValue(0.0, 0) if row["before"] and row["after"] else GroupValue(None, 0)
 
 
+def population(store: Any, calc: Calculation, period: Period) -> ir.Table:
+    """The rows of `calc`'s population in `period`: inside the period by the time column (or up to its
+    end for `window: all_time`), after the calculation's filters."""
+    t = store.table(calc.dataset)
+    time_column = resolved_time_column(calc)
+    assert time_column is not None, "the loader checks the time column"
+    t = t.filter(_bounds(t, time_column, period, calc.window == "all_time"))
+    condition = _all(t, calc.filters)
+    return t if condition is None else t.filter(condition)
+
+
+def aggregate(t: ir.Table, calc: Calculation, by: str | None = None,
+              person: str | None = None) -> list[dict[str, Any]]:
+    """One aggregated row of `calc`'s measure over `t` (grouped by column `by`: one row per value, under
+    the key `_group`); `finish` turns a row into its value. With `person`, each row also has `people`
+    (see `_metrics`). One Ibis aggregation, executed."""
+    t, aggs = _metrics(t, calc, person)
+    expr = t.group_by(_group=t[by]).aggregate(**aggs) if by else t.aggregate(**aggs)
+    frame = expr.execute()
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
 def compute(store: Any, calc: Calculation, period: Period) -> dict[str | None, GroupValue]:
     """The calculation's value per group (key None when not grouped) for `period`.
 
     Every group present in the period's population is returned; no rows at all gives `{None: no data}`
     for an ungrouped calculation and `{}` for a grouped one.
     """
-    t = store.table(calc.dataset)
-    time_column = resolved_time_column(calc)
-    assert time_column is not None, "the loader checks the time column"
-    t = t.filter(_bounds(t, time_column, period, calc.window == "all_time"))
-    population = _all(t, calc.filters)
-    if population is not None:
-        t = t.filter(population)
+    t = population(store, calc, period)
     if calc.group_by:
         t = t.mutate(_group=t[calc.group_by].cast("string").fill_null(NULL_GROUP))
-    t, aggs = _metrics(t, calc)
-    expr = t.group_by("_group").aggregate(**aggs) if calc.group_by else t.aggregate(**aggs)
-    frame = expr.execute()
-    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    rows = aggregate(t, calc, "_group" if calc.group_by else None)
     if not calc.group_by:
-        result = _finish(rows[0], calc)
+        result = finish(rows[0], calc)
         return {None: empty_value(store, calc, period) if result.sample_size == 0 else result}
-    return {str(r["_group"]): _finish(r, calc) for r in rows}
+    return {str(r["_group"]): finish(r, calc) for r in rows}

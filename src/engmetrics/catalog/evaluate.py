@@ -1,5 +1,11 @@
 """Evaluate active indicators for the period ending on an as-of date and the period before it.
 
+An individual-level indicator (one that needs review-board approval) is evaluated under the privacy
+guardrails of `engmetrics.governance.privacy`: weekly or coarser only (`refused_grain`), only with an
+approval in force (`not_approved`), on data older than `privacy.individual_delay_days` (the as-of date is
+clamped), and published per team and for the organisation only, each cell about at least
+`privacy.min_group_size` people (`suppressed` otherwise). `evaluate_own` is a person's own value.
+
 >>> from datetime import date
 >>> from engmetrics.store import Store
 >>> from engmetrics.catalog.loader import Catalog
@@ -13,15 +19,19 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from ..errors import InputError
+from ..governance import privacy as guard
+from ..governance.board import ReviewBoard, approval_status, needs_approval
+from ..settings import PrivacySettings
 from .calculators import CALCULATORS
 from .compute import GroupValue, compute, empty_value
 from .loader import Catalog, Definition
-from .model import Calculation, CalculatorCall
+from .model import Calculation, CalculatorCall, Indicator
 from .periods import Period, current_and_previous
 from .rag import rag_status
 from .version import definition_version
 
-__all__ = ["MetricResult", "evaluate", "evaluate_definition", "period_values", "save_results"]
+__all__ = ["MetricResult", "evaluate", "evaluate_definition", "evaluate_own", "period_values", "save_results"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,7 @@ class MetricResult:
     previous_status: str = "no_data"
     as_of: date | None = None
     git_commit: str | None = None
+    people: int | None = None  # distinct people behind a published individual-level value (else None)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (dates as ISO strings)."""
@@ -60,11 +71,42 @@ def period_values(store: Any, calc: Calculation | CalculatorCall, period: Period
     return {None: GroupValue(float(result.value), result.sample_size)}
 
 
-def evaluate_definition(store: Any, definition: Definition, as_of: date,
-                        git_commit: str | None = None) -> list[MetricResult]:
-    """Results for one indicator: one item, or one per group (sorted) for a group-by calculation."""
+def evaluate_definition(store: Any, definition: Definition, as_of: date, git_commit: str | None = None, *,
+                        review_board: ReviewBoard | None = None, privacy: PrivacySettings | None = None,
+                        today: date | None = None) -> list[MetricResult]:
+    """Results for one indicator: one item, or one per group (sorted) for a group-by calculation. An
+    individual-level indicator follows the privacy guardrails (module doc): `review_board` is the board
+    whose approvals count, `privacy` the settings (default `PrivacySettings()`), `today` the day the delay
+    counts back from (default today, UTC)."""
     ind = definition.indicator
-    current, previous = current_and_previous(ind.cadence, as_of)
+    if not needs_approval(ind):
+        return _plain(store, ind, as_of, as_of, git_commit)
+    settings = privacy or PrivacySettings()
+    refusal = _refusal(store, ind, review_board)
+    if refusal:
+        return [_refused(ind, as_of, refusal, git_commit)]
+    day = guard.delayed_as_of(as_of, today or datetime.now(UTC).date(), settings)
+    calc = ind.calculation
+    person = guard.person_column(calc) if isinstance(calc, Calculation) else None
+    if person is None:  # no individuals in the data: computed as usual, on the delayed periods
+        return _plain(store, ind, day, as_of, git_commit)
+    assert isinstance(calc, Calculation)
+    current, previous = current_and_previous(ind.cadence, day)
+    now, before = ({c.group: c for c in guard.suppress(guard.team_cells(store, calc, p, person),
+                                                         settings.min_group_size)} for p in (current, previous))
+    version = definition_version(ind)
+    groups = sorted(set(now) | set(before), key=lambda g: (g is not None, g or ""))
+    return [MetricResult(
+        metric=ind.id, period_start=current.start, period_end=current.end, value=_value(now.get(g)),
+        previous=_value(before.get(g)), status=_cell_status(now.get(g), ind), definition_version=version,
+        group=g, sample_size=_sample(now.get(g)), previous_sample_size=_sample(before.get(g)),
+        previous_status=_cell_status(before.get(g), ind), as_of=as_of, git_commit=git_commit,
+        people=_people(now.get(g))) for g in groups]
+
+
+def _plain(store: Any, ind: Indicator, day: date, as_of: date, git_commit: str | None) -> list[MetricResult]:
+    """The periods ending on `day`, computed without guardrails (results stamped with `as_of`)."""
+    current, previous = current_and_previous(ind.cadence, day)
     calc = ind.calculation
     now, before = period_values(store, calc, current), period_values(store, calc, previous)
     version = definition_version(ind)
@@ -84,11 +126,75 @@ def evaluate_definition(store: Any, definition: Definition, as_of: date,
     return results
 
 
+def _refusal(store: Any, ind: Indicator, review_board: ReviewBoard | None) -> str | None:
+    """Why an individual-level indicator may not compute at all: its grain, or no approval in force."""
+    if ind.cadence == "daily":
+        return guard.REFUSED_GRAIN
+    if not approval_status(store, review_board, ind).in_force:
+        return guard.NOT_APPROVED
+    return None
+
+
+def _refused(ind: Indicator, as_of: date, status: str, git_commit: str | None) -> MetricResult:
+    current, _ = current_and_previous(ind.cadence, as_of)
+    return MetricResult(metric=ind.id, period_start=current.start, period_end=current.end, value=None,
+                        previous=None, status=status, definition_version=definition_version(ind),
+                        previous_status=status, as_of=as_of, git_commit=git_commit)
+
+
+def _value(cell: guard.Cell | None) -> float | None:
+    return cell.value if cell else None
+
+
+def _sample(cell: guard.Cell | None) -> int:
+    return cell.sample_size if cell else 0
+
+
+def _people(cell: guard.Cell | None) -> int | None:
+    return cell.people if cell and not cell.suppressed else None
+
+
+def _cell_status(cell: guard.Cell | None, ind: Indicator) -> str:
+    if cell is not None and cell.suppressed:
+        return guard.SUPPRESSED
+    return rag_status(_value(cell), ind.thresholds)
+
+
 def evaluate(store: Any, catalog: Catalog, as_of: date, *, git_commit: str | None = None,
-             metrics: list[str] | None = None) -> list[MetricResult]:
-    """Evaluate every active indicator (or those named in `metrics`), in catalog order."""
+             metrics: list[str] | None = None, privacy: PrivacySettings | None = None,
+             today: date | None = None) -> list[MetricResult]:
+    """Evaluate every active indicator (or those named in `metrics`), in catalog order; individual-level
+    ones under the privacy guardrails (`privacy`: default `PrivacySettings()`; `today`: default today, UTC)
+    with the catalog's review board."""
     chosen = [catalog.get(m) for m in metrics] if metrics else catalog.active
-    return [r for d in chosen for r in evaluate_definition(store, d, as_of, git_commit)]
+    return [r for d in chosen for r in evaluate_definition(
+        store, d, as_of, git_commit, review_board=catalog.review_board, privacy=privacy, today=today)]
+
+
+def evaluate_own(store: Any, catalog: Catalog, metric: str, pseudonym: str, as_of: date, *,
+                 privacy: PrivacySettings | None = None, today: date | None = None) -> MetricResult:
+    """The person `pseudonym`'s own value of the individual-level indicator `metric`: the same grain,
+    approval and delay rules as `evaluate`, computed over that person's rows only (never anyone else's;
+    no group-size rule: it is their own number). Raises InputError for an indicator that is not
+    individual-level or whose data has no person column."""
+    ind = catalog.get(metric).indicator
+    calc = ind.calculation
+    person = guard.person_column(calc) if isinstance(calc, Calculation) else None
+    if not needs_approval(ind) or person is None:
+        raise InputError(f"{metric} is not an individual-level indicator over a person column: "
+                         "there is no number of your own to show")
+    refusal = _refusal(store, ind, catalog.review_board)
+    if refusal:
+        return _refused(ind, as_of, refusal, None)
+    assert isinstance(calc, Calculation)
+    day = guard.delayed_as_of(as_of, today or datetime.now(UTC).date(), privacy or PrivacySettings())
+    current, previous = current_and_previous(ind.cadence, day)
+    cur, prev = (guard.own_value(store, calc, p, person, pseudonym) for p in (current, previous))
+    return MetricResult(
+        metric=ind.id, period_start=current.start, period_end=current.end, value=cur.value, previous=prev.value,
+        status=rag_status(cur.value, ind.thresholds), definition_version=definition_version(ind),
+        sample_size=cur.sample_size, previous_sample_size=prev.sample_size,
+        previous_status=rag_status(prev.value, ind.thresholds), as_of=as_of)
 
 
 _COLUMNS = ("metric", "period_start", "period_end", "value", "previous", "status", "definition_version",

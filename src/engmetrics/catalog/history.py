@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from ..governance.board import needs_approval
 from .evaluate import period_values
 from .loader import Definition
 from .periods import Period, period_ending
@@ -45,8 +46,12 @@ def periods_back(cadence: str, as_of: date, count: int) -> list[Period]:
 
 def history(store: Any, definition: Definition, as_of: date, periods: int = 12) -> list[HistoryPoint]:
     """Values and statuses of `definition` for the `periods` periods ending on `as_of`, oldest first;
-    a group-by indicator has one point per group seen in each period, groups sorted."""
+    a group-by indicator has one point per group seen in each period, groups sorted. An individual-level
+    indicator (one that needs review-board approval) has no history here: its published values are only
+    those `evaluate` makes under the privacy guardrails."""
     ind = definition.indicator
+    if needs_approval(ind):
+        return []
     points = []
     for period in periods_back(ind.cadence, as_of, periods):
         values = period_values(store, ind.calculation, period)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -26,6 +26,10 @@ from ..errors import InputError, Issue, ValidationFailed
 from ..validation import IssueReport, display_path, model_issues
 from ..yamlio import LineDict, LineList, load_all, locate
 from .model import Indicator, Outcome
+
+if TYPE_CHECKING:
+    from ..governance.assessments import Assessment, AssessmentFile
+    from ..governance.board import ReviewBoard
 
 __all__ = ["Catalog", "CatalogReport", "Definition", "OutcomeDefinition", "check_catalog", "load_catalog",
            "metrics_dir"]
@@ -60,10 +64,18 @@ class OutcomeDefinition:
 
 @dataclass
 class Catalog:
-    """Every indicator and outcome of a workspace, in file order."""
+    """Every indicator and outcome of a workspace, in file order; the review board
+    (`policies/review_board.yaml`, None without one) and the impact assessments (`assessments/*.yaml`)."""
 
     definitions: list[Definition] = field(default_factory=list)
     outcomes: list[OutcomeDefinition] = field(default_factory=list)
+    review_board: ReviewBoard | None = None
+    assessment_files: dict[str, AssessmentFile] = field(default_factory=dict)
+
+    @property
+    def assessments(self) -> dict[str, Assessment]:
+        """Indicator id -> its impact assessment."""
+        return {metric: f.assessment for metric, f in self.assessment_files.items()}
 
     def get(self, metric_id: str) -> Definition:
         for d in self.definitions:
@@ -153,15 +165,21 @@ def _load_file(path: Path, root: Path, catalog: Catalog, issues: list[Issue]) ->
 
 
 def check_catalog(root: Path) -> CatalogReport:
-    """Load the workspace's `metrics/*.yaml` (sorted by name) and collect every issue; never raises."""
+    """Load the workspace's `metrics/*.yaml` (sorted by name), its review board and impact assessments, and
+    collect every issue; never raises."""
+    from ..governance.assessments import check_assessments
+    from ..governance.board import check_review_board
     from .rules import cross_definition_issues
 
     catalog, issues = Catalog(), []
+    catalog.review_board, board_issues = check_review_board(root)
+    catalog.assessment_files, assessment_issues = check_assessments(root)
     directory = metrics_dir(root)
     paths = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]) if directory.is_dir() else []
     for path in paths:
         _load_file(path, root, catalog, issues)
     issues.extend(cross_definition_issues(catalog))
+    issues.extend(board_issues + assessment_issues)
     return CatalogReport(catalog, issues)
 
 

@@ -4,6 +4,10 @@ Checks: ids unique across indicators and outcomes; the dataset exists; every col
 calculation exists with a fitting type (sums over numbers, durations between timestamps, the time
 column a timestamp or date); filter values fit their column's type; a named calculator is registered
 and accepts the given params.
+
+Indicators about individuals (audience `individual`, or grouped by a person column) load like any other:
+they compute only with a review-board approval in force, which evaluation enforces
+(`engmetrics.governance.board.needs_approval` and `approval_status`).
 """
 
 from __future__ import annotations
@@ -85,25 +89,6 @@ def _calculation_issues(d: Definition) -> Iterator[Issue]:
     for loc, column, types in _columns(calc):
         yield from _check_column(issue, dataset, loc, column, types)
     yield from _filter_value_issues(calc, dataset, issue)
-    yield from _privacy_issues(d, dataset, issue)
-
-
-def _privacy_issues(d: Definition, dataset: Dataset, issue: Any) -> Iterator[Issue]:
-    """Numbers about individuals compute only with review-board approval (DESIGN.md, principle 4).
-
-    The review board does not exist yet, so such an indicator cannot be active.
-    """
-    calc = d.indicator.calculation
-    if d.indicator.status != "active":
-        return
-    if isinstance(calc, Calculation) and calc.group_by in dataset.column_index \
-            and dataset.column(calc.group_by).person:
-        yield issue(f"group_by {calc.group_by!r} is a person column: individual-level numbers need "
-                    "review-board approval; group by team instead or keep the indicator proposed",
-                    "calculation", "group_by")
-    if d.indicator.audience == "individual":
-        yield issue("audience individual needs review-board approval before it computes; keep the "
-                    "indicator proposed until it is approved", "audience")
 
 
 def _fits(value: Any, kind: str) -> bool:

@@ -15,7 +15,7 @@ from ..catalog.lint import lint
 from ..catalog.loader import check_catalog, load_catalog
 from ..catalog.views import TreeNode, catalog_tree, indicator_detail, indicator_summary
 from ..errors import Issue
-from .common import JsonOption, console, emit_json, state, stderr
+from .common import JsonOption, console, emit_json, open_store, state, stderr
 
 app = typer.Typer(no_args_is_help=True,
                   help="Indicator definitions (metrics/*.yaml): validate, lint, browse.")
@@ -54,15 +54,30 @@ def validate(as_json: JsonOption = False) -> None:
         raise typer.Exit(1)
 
 
+def _versions_seen() -> dict[str, set[str]] | None:
+    """Indicator versions the definition archive recorded, when the workspace has a store (read-only); None
+    without one (every indicator is then new to the `assessment` rule)."""
+    from ..governance.archive import versions_seen
+    from ..store.connection import duckdb_path
+
+    path = duckdb_path(state.settings.store_url or "")
+    if path is not None and not path.exists():
+        return None
+    with open_store(read_only=True) as store:
+        return versions_seen(store, "indicator")
+
+
 @app.command("lint")
 def lint_command(as_json: JsonOption = False, today: TodayOption = None) -> None:
     """Find definitions that mislead: missing owners, vanity and unguarded velocity indicators, overdue
-    reviews, dangling links, only-lagging catalogs, bad threshold bands, duplicates. Exits 1 on an ERROR.
+    reviews, dangling links, only-lagging catalogs, bad threshold bands, duplicates, new or changed team and
+    individual indicators without an impact assessment (assessments/METRIC.yaml). Exits 1 on an ERROR.
 
     Example: engmetrics catalog lint --json
     """
     report = check_catalog(state.settings.workspace)
-    issues = report.errors or lint(report.catalog, today=today.date() if today else datetime.now(UTC).date())
+    issues = report.errors or lint(report.catalog, today=today.date() if today else datetime.now(UTC).date(),
+                                   versions_seen=_versions_seen())
     if as_json:
         emit_json([_issue_dict(i) for i in issues])
     else:
@@ -91,12 +106,22 @@ def list_command(as_json: JsonOption = False) -> None:
 
 
 @app.command()
-def show(metric: Annotated[str, typer.Argument(help="Indicator id.")], as_json: JsonOption = False) -> None:
+def show(metric: Annotated[str, typer.Argument(help="Indicator id.")], as_json: JsonOption = False,
+         as_of: Annotated[datetime | None, typer.Option(
+             "--as-of", formats=["%Y-%m-%d"],
+             help="Show the definition in force at the end of this day (UTC), from the definition archive, "
+                  "with its version and when it took effect.")] = None) -> None:
     """Show one indicator's full definition, where it is defined and its definition version.
 
-    Example: engmetrics catalog show change_failure_rate
+    Example: engmetrics catalog show change_failure_rate --as-of 2026-03-31
     """
-    detail = indicator_detail(load_catalog(state.settings.workspace).get(metric))
+    if as_of is not None:
+        from ..governance.archive import indicator_as_of
+
+        with open_store(read_only=True) as store:
+            detail = indicator_as_of(store, metric, as_of.date())
+    else:
+        detail = indicator_detail(load_catalog(state.settings.workspace).get(metric))
     if as_json:
         emit_json(detail)
         return
@@ -128,3 +153,8 @@ def tree(as_json: JsonOption = False) -> None:
     for root in roots:
         _add(top, root)
     console.print(top)
+
+
+from .catalog_publish import publish_command  # noqa: E402
+
+app.command("publish")(publish_command)

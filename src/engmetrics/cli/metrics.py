@@ -10,9 +10,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..catalog.evaluate import MetricResult, evaluate, save_results
-from ..catalog.loader import load_catalog
+from ..catalog.loader import check_catalog, load_catalog
 from ..catalog.periods import default_as_of
 from ..catalog.views import ScorecardGroup, ScorecardRow, scorecard
+from ..governance.archive import catalog_as_of, record_definitions
 from ..workspace import git_commit
 from .common import JsonOption, console, emit_json, open_store, state
 
@@ -31,25 +32,37 @@ def _status(status: str) -> str:
     return f"[{COLOURS.get(status, 'white')}]{status}[/]"
 
 
-def _results(as_of: datetime | None, *, save: bool) -> list[MetricResult]:
+def _results(as_of: datetime | None, *, save: bool, defined_then: bool = False) -> list[MetricResult]:
+    """Evaluate; `save` also records the definitions in the archive first and stores the results;
+    `defined_then` evaluates the definitions in force on the as-of date (from the archive) and stores nothing."""
     settings = state.settings
-    catalog = load_catalog(settings.workspace)
+    catalog = check_catalog(settings.workspace).catalog if defined_then else load_catalog(settings.workspace)
     day = as_of.date() if as_of else default_as_of()
     with open_store(read_only=not save) as store:
-        results = evaluate(store, catalog, day, git_commit=git_commit(settings.workspace))
         if save:
+            record_definitions(store, settings.workspace)
+        if defined_then:
+            catalog = catalog_as_of(store, catalog, day)
+        results = evaluate(store, catalog, day, git_commit=None if defined_then else git_commit(settings.workspace),
+                           privacy=settings.privacy)
+        if save and not defined_then:
             save_results(store, results)
     return results
 
 
 @app.command("evaluate")
-def evaluate_command(as_of: AsOfOption = None, as_json: JsonOption = False) -> None:
-    """Compute every active indicator for its period ending on the as-of date and the period before,
-    store the results with their definition version, and show them.
+def evaluate_command(as_of: AsOfOption = None, as_json: JsonOption = False,
+                     defined_then: Annotated[bool, typer.Option(
+                         "--as-defined-then", help="Use the definitions in force at the end of the as-of day "
+                         "(from the definition archive) to reproduce what was shown then; stores no results.")] = False,
+                     ) -> None:
+    """Record the workspace's definitions in the archive, compute every active indicator for its period
+    ending on the as-of date and the period before, store the results with their definition version, and
+    show them.
 
-    Example: engmetrics metrics evaluate --as-of 2026-03-31 --json
+    Example: engmetrics metrics evaluate --as-of 2026-03-31 --as-defined-then --json
     """
-    results = _results(as_of, save=True)
+    results = _results(as_of, save=True, defined_then=defined_then)
     if as_json:
         emit_json([r.to_dict() for r in results])
         return

@@ -58,7 +58,7 @@ def report(
     day = as_of.date() if as_of else default_as_of()
     with open_store(read_only=True) as store:
         model = build_report(store, catalog, as_of=day, period=period.value,
-                             title=f"{settings.name}: engineering report")
+                             title=f"{settings.name}: engineering report", privacy=settings.privacy)
     if as_json:
         emit_json(model.to_dict())
         return

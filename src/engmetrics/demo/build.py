@@ -201,6 +201,7 @@ def evaluate_demo(store: Store, root: Path, as_of: date) -> list[Any]:
     from ..catalog import evaluate, load_catalog, save_results
     from ..workspace import git_commit
 
-    results = evaluate(store, load_catalog(root), as_of, git_commit=git_commit(root))
+    results = evaluate(store, load_catalog(root), as_of, git_commit=git_commit(root),
+                       privacy=load_settings(root).privacy)
     save_results(store, results)
     return results

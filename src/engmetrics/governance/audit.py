@@ -1,7 +1,9 @@
 """The audit log: an append-only hash chain in the store's `_audit` table.
 
 Entry `seq` (1, 2, 3, ...) stores `hash = sha256(seq, time, actor, action, target, reason, details,
-prev_hash)` where `prev_hash` is the hash of entry `seq - 1` (64 zeros for the first). Editing an entry changes
+prev_hash)` where `prev_hash` is the hash of entry `seq - 1` (64 zeros for the first). Each field enters the
+hash with its length in bytes (`5:alice`; `-` for null), so no text can move between fields and keep the hash
+(a reason ending in a separator cannot swallow the next field). Editing an entry changes
 its hash; deleting one leaves a gap in `seq` and a broken link; reordering (changing a `seq` or a time)
 breaks the recomputed hash. `verify` recomputes the chain in the engine and names the first bad entry.
 Deleting the newest entries leaves a shorter valid chain: compare `head` with one kept elsewhere (an export
@@ -34,12 +36,13 @@ GENESIS = "0" * 64
 _FIELDS = "seq, logged_at, actor, action, target, reason, details, prev_hash, hash"
 
 
-def _digest(alias: str = "") -> str:
-    """SQL for the hash of an entry's content and its link (one definition for append and verify)."""
-    p = f"{alias}." if alias else ""
-    parts = ", ".join(f"coalesce({p}{c}, chr(0))" for c in ("actor", "action", "target", "reason", "details"))
-    return (f"sha256(concat_ws(chr(31), {p}seq::VARCHAR, epoch_us({p}logged_at)::VARCHAR, {parts}, "
-            f"{p}prev_hash))")
+def _digest() -> str:
+    """SQL for the hash of an entry's content and its link (one definition for append and verify): every
+    field length-prefixed, so the encoding is unambiguous; null is `-`, distinct from any text."""
+    fields = ("seq::VARCHAR", "epoch_us(logged_at)::VARCHAR", "actor", "action", "target", "reason", "details",
+              "prev_hash")
+    parts = ", ".join(f"coalesce(strlen({f})::VARCHAR || ':' || {f}, '-')" for f in fields)
+    return f"sha256(concat_ws('|', {parts}))"
 
 
 @dataclass(frozen=True)
@@ -84,14 +87,14 @@ def append(store: Any, actor: str, action: str, target: str | None = None, *, re
     (DuckDB: one writer, so the read of the head and the insert cannot interleave with another append)."""
     text = json.dumps(details, sort_keys=True, separators=(",", ":"), default=str) if details is not None else None
     stamp = at or datetime.now(UTC)
-    store.sql.execute(f"""
+    return store.sql.execute(f"""
         INSERT INTO _audit ({_FIELDS})
         SELECT seq, logged_at, actor, action, target, reason, details, prev_hash, {_digest()} FROM (
             SELECT coalesce(max(seq), 0) + 1 AS seq, ?::TIMESTAMPTZ AS logged_at, ? AS actor, ? AS action,
                    ?::VARCHAR AS target, ?::VARCHAR AS reason, ?::VARCHAR AS details,
                    coalesce(arg_max(hash, seq), '{GENESIS}') AS prev_hash
-            FROM _audit)""", [stamp, actor, action, target, reason, text])
-    return store.sql.execute("SELECT max(seq) FROM _audit").fetchone()[0]
+            FROM _audit)
+        RETURNING seq""", [stamp, actor, action, target, reason, text]).fetchone()[0]
 
 
 def entries(store: Any, *, since: datetime | None = None, until: datetime | None = None,
@@ -123,11 +126,11 @@ def verify(store: Any, expect_head: str | None = None) -> Verification:
                    lag(seq) OVER (ORDER BY seq) AS before_seq, lag(hash) OVER (ORDER BY seq) AS before_hash
             FROM _audit)
         SELECT seq, CASE
-            WHEN computed <> hash THEN 'edited: its content does not match its hash'
+            WHEN computed IS DISTINCT FROM hash THEN 'edited: its content does not match its hash'
             WHEN seq <> coalesce(before_seq, 0) + 1 THEN 'removed: entries before it are missing'
             ELSE 'relinked: it does not point to the entry before it' END
-        FROM c WHERE computed <> hash OR seq <> coalesce(before_seq, 0) + 1
-                  OR prev_hash <> coalesce(before_hash, '{GENESIS}')
+        FROM c WHERE computed IS DISTINCT FROM hash OR seq <> coalesce(before_seq, 0) + 1
+                  OR prev_hash IS DISTINCT FROM coalesce(before_hash, '{GENESIS}')
         ORDER BY seq LIMIT 1""").fetchone()
     count, head_seq, head = store.sql.execute("SELECT count(*), max(seq), arg_max(hash, seq) FROM _audit").fetchone()
     if bad is not None:

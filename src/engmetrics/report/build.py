@@ -36,6 +36,8 @@ from ..catalog.periods import period_ending
 from ..catalog.rag import SEVERITY, STATUSES
 from ..catalog.views import relative_change, scorecard
 from ..errors import InputError
+from ..governance.archive import versions_seen
+from ..settings import PrivacySettings
 from .model import PERIODS, Change, IndicatorHistory, IndicatorRisk, QuarantineGroup, Report, ReportPeriod, Risks
 
 __all__ = ["MAX_MOVES", "MIN_MOVE", "build_report", "history_periods", "report_period"]
@@ -127,12 +129,13 @@ def quarantined(store: Any, start: datetime, end: datetime) -> list[QuarantineGr
 
 
 def build_report(store: Any, catalog: Catalog, *, as_of: date, period: str = "month",
-                 title: str = "Engineering report", generated_at: datetime | None = None) -> Report:
+                 title: str = "Engineering report", generated_at: datetime | None = None,
+                 privacy: PrivacySettings | None = None) -> Report:
     """The executive report for the `period` (`month` or `quarter`) ending on `as_of`: scorecard, charts'
     history, notable changes and open risks (semantics in the module docstring). Reads only."""
     window = report_period(period, as_of)
-    now = evaluate(store, catalog, as_of)
-    before = evaluate(store, catalog, window.baseline)
+    now = evaluate(store, catalog, as_of, privacy=privacy)
+    before = evaluate(store, catalog, window.baseline, privacy=privacy)
     counts = dict.fromkeys(STATUSES, 0)
     for r in now:
         counts[r.status] = counts.get(r.status, 0) + 1
@@ -148,7 +151,8 @@ def build_report(store: Any, catalog: Catalog, *, as_of: date, period: str = "mo
     risks = Risks(
         red=[_risk(catalog, r) for r in now if r.status == "red"],
         no_data=[_risk(catalog, r) for r in now if r.status == "no_data"],
-        lint=[i for i in lint(catalog, today=as_of) if i.level in ("ERROR", "WARNING")],
+        lint=[i for i in lint(catalog, today=as_of, versions_seen=versions_seen(store, "indicator"))
+              if i.level in ("ERROR", "WARNING")],
         quarantine=quarantined(store, start_ts, end_ts),
     )
     return Report(title, as_of, window, generated_at or datetime.now(UTC), counts, scorecard(catalog, now),

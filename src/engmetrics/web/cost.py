@@ -4,10 +4,12 @@ and a shape, not a colour only; actual against the forecast and its 80 % interva
 candidates with their estimated monthly savings, and commitment utilisation, coverage and the recommendation.
 
 The numbers are the API's (`engmetrics.api.routes.cost`), so the page shows what `/api/v1/cost/...` answers and
-a team-member sees what it may there. The window is read like the API's `from` / `to` (default: the 28 days
-before `to`, `to` default now); with a `to`, budgets and idle resources are judged on the window's last day and
-commitments over the lookback ending at `to`; without one, each uses its own default (yesterday, the last
-complete day; the day after the last charge for commitments, since billing data arrives late)."""
+a team-member sees what it may there; like those routes, the page reads the restricted `cost` dataset: the access
+policy decides who may see it (an HTML 403 otherwise) and each view is written to the audit log. The window is
+read like the API's `from` / `to` (default: the 28 days before `to`, `to` default now); with a `to`, budgets and
+idle resources are judged on the window's last day and commitments over the lookback ending at `to`; without one,
+each uses its own default (yesterday, the last complete day; the day after the last charge for commitments, since
+billing data arrives late)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from ..api.routes.cost import cost_allocation, cost_budgets, cost_commitments, c
 from ..api.routes.incidents import date_window
 from ..errors import ValidationFailed
 from .access import PageUser, page_requires
+from .audit import page_reads
 from .render import page
 
 __all__ = ["BUDGET_TEXT", "RECOMMENDATION_TEXT", "VERDICT_TEXT", "budget_bar", "router"]
@@ -78,7 +81,8 @@ def budget_bar(item: dict[str, Any], *, width: int = 220, height: int = 26) -> s
     return "".join(parts)
 
 
-@router.get("/cost", dependencies=[page_requires(*READERS)], response_class=HTMLResponse)
+@router.get("/cost", dependencies=[page_requires(*READERS), page_reads("cost")],
+            response_class=HTMLResponse)
 def cost_page(store: StoreDep, settings: SettingsDep, user: PageUser,
               start: Annotated[str | None, Query(alias="from", max_length=40)] = None,
               end: Annotated[str | None, Query(alias="to", max_length=40)] = None,

@@ -13,15 +13,19 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, Response
 
 from ..api.auth import AUDITORS, READERS, public
-from ..api.deps import CatalogDep, EvaluationsDep, StoreDep
+from ..api.deps import CatalogDep, EvaluationsDep, SettingsDep, StoreDep
+from ..api.problems import Problem
 from ..api.routes.session import _local
 from ..catalog.lineage import lineage
 from ..catalog.periods import default_as_of
 from ..catalog.version import definition_version
 from ..charts import history_chart
+from ..governance.access import quarantine_for
 from ..store import REGISTRY
-from ..store.inventory import dataset_inventory, quarantine_rows
+from ..store.inventory import dataset_inventory
 from .access import PageUser, page_requires
+from .audit import PageAccessDep
+from .governance import indicator_panel
 from .render import page, stylesheet
 from .views import band_text, describe_calculation, indicator_history, overview, search_catalog
 
@@ -46,11 +50,11 @@ def login_page(next: str = "/", error: str | None = None) -> HTMLResponse:
 
 @router.get("/", dependencies=[page_requires(*READERS)], response_class=HTMLResponse)
 def overview_page(store: StoreDep, loaded: CatalogDep, user: PageUser, evaluations: EvaluationsDep,
-                  as_of: AsOf = None) -> HTMLResponse:
+                  settings: SettingsDep, as_of: AsOf = None) -> HTMLResponse:
     """Executive overview: the RAG scorecard by outcome with sparklines, and what changed."""
     day = as_of or default_as_of()
     data = overview(store, loaded.catalog, day, user, git_commit=loaded.git_commit, cache=evaluations,
-                    catalog_version=loaded.version)
+                    catalog_version=loaded.version, privacy=settings.privacy)
     return page("overview.html", title="Scorecard", nav="overview", user=user, data=data, as_of=day)
 
 
@@ -81,7 +85,8 @@ def indicator_page(metric: str, store: StoreDep, loaded: CatalogDep, user: PageU
     return page("indicator.html", title=main["indicator"].name, nav="catalog", user=user, main=main, guard=guard,
                 guard_id=guard_id, as_of=day, lineage=lineage(catalog, metric),
                 calculation=describe_calculation(main["indicator"]), band_text=band_text,
-                version=definition_version(main["indicator"]))
+                version=definition_version(main["indicator"]),
+                governance=indicator_panel(store, catalog, main["indicator"]))
 
 
 @router.get("/catalog", dependencies=[page_requires(*READERS)], response_class=HTMLResponse)
@@ -102,13 +107,17 @@ def datasets_page(store: StoreDep, user: PageUser) -> HTMLResponse:
 
 
 @router.get("/quarantine", dependencies=[page_requires(*AUDITORS)], response_class=HTMLResponse)
-def quarantine_page(store: StoreDep, user: PageUser,
+def quarantine_page(store: StoreDep, user: PageUser, access: PageAccessDep,
                     dataset: Annotated[str | None, Query(description="Only this dataset.")] = None
                     ) -> HTMLResponse:
-    """Rows refused at ingest (newest batch first, at most 500), optionally for one dataset."""
-    error = None
+    """Rows refused at ingest (newest batch first, at most 500), optionally for one dataset; only of datasets
+    the access policy lets the role read, and audited (as `GET /api/v1/quarantine`)."""
+    error, status = None, 200
     if dataset and dataset not in REGISTRY:
         error, dataset = f"Unknown dataset {dataset!r}; showing every dataset.", None
-    rows = quarantine_rows(store, dataset or None, 500)
+    try:
+        rows = quarantine_for(store, access, dataset or None, 500)
+    except Problem as exc:
+        rows, error, status = [], exc.detail, exc.status
     return page("quarantine.html", title="Quarantine", nav="quarantine", user=user, rows=rows, dataset=dataset or "",
-                datasets=list(REGISTRY), error=error)
+                datasets=access.visible(), error=error, status_code=status)

@@ -22,6 +22,7 @@ from ..catalog.loader import Catalog, Definition
 from ..catalog.model import Band, Calculation, CalculatorCall, Filter, Indicator
 from ..catalog.views import ScorecardGroup, relative_change, scorecard, trend
 from ..charts import format_value, sparkline
+from ..settings import PrivacySettings
 from ..store import REGISTRY
 
 __all__ = ["STATUS_ICON", "Change", "Move", "Overview", "band_text", "describe_calculation", "describe_filter",
@@ -181,12 +182,14 @@ def _moves(catalog: Catalog, results: list[MetricResult], limit: int) -> list[Mo
 
 
 def overview(store: Any, catalog: Catalog, as_of: date, user: Principal, *, git_commit: str | None = None,
-             moves: int = 5, cache: EvaluationCache | None = None, catalog_version: str | None = None) -> Overview:
+             moves: int = 5, cache: EvaluationCache | None = None, catalog_version: str | None = None,
+             privacy: PrivacySettings | None = None) -> Overview:
     """The scorecard for the period ending `as_of`, trend sparklines, status changes and biggest moves,
     as `user` may see them. With `cache`, the evaluation and the histories are computed once per
     catalog, data and date for everyone, and scoped per user afterwards."""
     cache = cache or EvaluationCache(max_entries=1)
-    everything = cache.evaluate(store, catalog, as_of, git_commit=git_commit, catalog_version=catalog_version)
+    everything = cache.evaluate(store, catalog, as_of, git_commit=git_commit, catalog_version=catalog_version,
+                                privacy=privacy)
     results = visible_results(user, catalog, everything)
     key = (cache.key(store, catalog, as_of, git_commit=git_commit, catalog_version=catalog_version), "sparks")
     histories = cache.get_or_compute(key, lambda: {

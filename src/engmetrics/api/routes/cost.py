@@ -1,8 +1,11 @@
 """Cost: allocation, idle resources, budgets, commitments, unit cost and reconciliation, each the same JSON as its
 `engmetrics cost ... --json` command (thin shells over `engmetrics.cost`; semantics there and in docs/cost.md).
 
-The `cost` dataset holds raw billing rows and is restricted; these routes answer aggregates only, so every reader
-role may call them. A team-member gets only its own teams' rows of what is grouped by team: allocation `by=team`
+The `cost` dataset holds raw billing rows and is restricted: every route here is derived from its rows, so the
+workspace's access policy decides who may call them (`policies/access.yaml`; by default manager, auditor and
+metrics-admin: 403 for other roles, 428 when the policy requires a reason and none is given) and each call is
+written to the audit log (`read.dataset`, target `cost`; see `engmetrics.governance.access`). Where the policy
+lets a team-member read cost, it gets only its own teams' rows of what is grouped by team: allocation `by=team`
 (the explicit "(untagged)" and "(unallocated)" rows stay: they are nobody's team; totals and tag coverage are per
 currency, provider and account), budgets scoped to a team (service and account budgets stay), and idle items and
 unknown resources tagged with a team (untagged resources are left out, and `estimated_monthly_savings` then sums
@@ -37,7 +40,7 @@ from ...jsonio import plain
 from ...settings import Settings
 from ...timeutil import default_window
 from ..auth import READERS, requires
-from ..deps import CurrentUser, SettingsDep, StoreDep
+from ..deps import CurrentUser, SettingsDep, StoreDep, reads
 from ..problems import Problem, bad_parameter
 from .incidents import From, To, date_window
 
@@ -50,17 +53,15 @@ At = Annotated[date | None, Query(description="Last UTC day counted, ISO date (d
 
 
 def _sees(user: Principal, team: str | None) -> bool:
-    """Whether a team-member's teams include `team`, case-blind (other roles see every team)."""
-    if user.role != Role.team_member:
-        return True
-    return team is not None and team.lower() in {t.lower() for t in user.teams}
+    """`Principal.sees_team`, case-blind for a team-member (as cost allocation compares team names)."""
+    return user.sees_team(team) or (team is not None and team.lower() in {t.lower() for t in user.teams})
 
 
 def _last_day(at: date | None) -> date:
     return at or default_as_of()
 
 
-@router.get("/cost/allocation", dependencies=[requires(*READERS)])
+@router.get("/cost/allocation", dependencies=[requires(*READERS), reads("cost")])
 def cost_allocation(
     store: StoreDep, settings: SettingsDep, user: CurrentUser, start: From = None, end: To = None,
     by: Annotated[str, Query(max_length=200, description="team, service, environment or tag:KEY.")] = "team",
@@ -83,7 +84,7 @@ def cost_allocation(
     return report
 
 
-@router.get("/cost/idle", dependencies=[requires(*READERS)])
+@router.get("/cost/idle", dependencies=[requires(*READERS), reads("cost")])
 def cost_idle(
     store: StoreDep, settings: SettingsDep, user: CurrentUser, at: At = None,
     lookback_days: Annotated[int | None, Query(ge=1, le=366, description="Days of utilisation judged, ending with "
@@ -102,7 +103,7 @@ def cost_idle(
     return plain(report.to_dict())
 
 
-@router.get("/cost/budgets", dependencies=[requires(*READERS)])
+@router.get("/cost/budgets", dependencies=[requires(*READERS), reads("cost")])
 def cost_budgets(store: StoreDep, settings: SettingsDep, user: CurrentUser, at: At = None) -> dict[str, Any]:
     """Each budget's actual, forecast with its 80 % interval, thresholds, alerts and status on the day `at`, as
     `engmetrics cost budgets --json` (without `--notify`: nothing is sent, `notifications` is empty); a
@@ -117,7 +118,7 @@ def cost_budgets(store: StoreDep, settings: SettingsDep, user: CurrentUser, at: 
     return plain({"at": day, "items": [s.to_dict() for s in statuses], "notifications": []})
 
 
-@router.get("/cost/commitments", dependencies=[requires(*READERS)])
+@router.get("/cost/commitments", dependencies=[requires(*READERS), reads("cost")])
 def cost_commitments(
     store: StoreDep, settings: SettingsDep, end: To = None,
     lookback_days: Annotated[int | None, Query(ge=1, le=366, description="Days before `to` judged (default the "
@@ -136,7 +137,7 @@ def cost_commitments(
     return plain(report.to_dict())
 
 
-@router.get("/cost/unit", dependencies=[requires(*READERS)])
+@router.get("/cost/unit", dependencies=[requires(*READERS), reads("cost")])
 def cost_unit(
     store: StoreDep, settings: SettingsDep, start: From = None, end: To = None,
     metric: Annotated[str | None, Query(max_length=200, description="Only this business_volume metric (default: "
@@ -168,7 +169,7 @@ def _workspace_rates(settings: Settings) -> list[Any]:
         raise Problem(500, f"the workspace's exchange rates could not be read: {exc}") from None
 
 
-@router.get("/cost/reconcile", dependencies=[requires(*READERS)])
+@router.get("/cost/reconcile", dependencies=[requires(*READERS), reads("cost")])
 def cost_reconcile(
     store: StoreDep, settings: SettingsDep, start: From = None, end: To = None,
     currency: Annotated[str | None, Query(pattern=r"^[A-Za-z]{3}$", description="Convert every amount into this "

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Response
 from ...auth.scope import visible_results
 from ...catalog.periods import default_as_of
 from ..auth import READERS, requires
-from ..deps import CatalogDep, CurrentUser, EvaluationsDep, StoreDep
+from ..deps import CatalogDep, CurrentUser, EvaluationsDep, SettingsDep, StoreDep
 from ..exposition import CONTENT_TYPE, render_metrics
 
 router = APIRouter(tags=["prometheus"])
@@ -19,11 +19,11 @@ router = APIRouter(tags=["prometheus"])
 
 @router.get("/metrics", dependencies=[requires(*READERS)], response_class=Response)
 def get_prometheus_metrics(store: StoreDep, loaded: CatalogDep, evaluations: EvaluationsDep,
-                           user: CurrentUser) -> Response:
+                           user: CurrentUser, settings: SettingsDep) -> Response:
     """Indicator values, previous values, sample sizes and RAG status as of yesterday (UTC); evaluated once
     per day, data version and catalog version (see `engmetrics.catalog.cache`)."""
     catalog = loaded.catalog
     results = evaluations.evaluate(store, catalog, default_as_of(), git_commit=loaded.git_commit,
-                                   catalog_version=loaded.version)
+                                   catalog_version=loaded.version, privacy=settings.privacy)
     text = render_metrics(visible_results(user, catalog, results), catalog)
     return Response(text, media_type=CONTENT_TYPE)

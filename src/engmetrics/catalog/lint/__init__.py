@@ -13,17 +13,19 @@ from datetime import date
 
 from ...errors import Issue
 from ..loader import Catalog
-from . import dangling, duplicate, guardrail, lagging_only, owner, review, thresholds, vanity
+from . import assessment, dangling, duplicate, guardrail, lagging_only, owner, privacy_grain, review, thresholds, vanity
 from .base import LintContext
 
 __all__ = ["RULES", "LintContext", "lint"]
 
 RULES = {m.RULE: m.check for m in (owner, vanity, guardrail, review, dangling, lagging_only, thresholds,
-                                   duplicate)}
+                                   duplicate, assessment, privacy_grain)}
 
 
-def lint(catalog: Catalog, *, today: date, rules: list[str] | None = None) -> list[Issue]:
-    """Every issue the rules find, ordered by file, line and rule."""
-    ctx = LintContext(catalog, today)
+def lint(catalog: Catalog, *, today: date, rules: list[str] | None = None,
+         versions_seen: dict[str, set[str]] | None = None) -> list[Issue]:
+    """Every issue the rules find, ordered by file, line and rule. `versions_seen` (indicator id -> versions
+    recorded, `engmetrics.governance.archive.versions_seen(store, "indicator")`) tells which are new or changed."""
+    ctx = LintContext(catalog, today, versions_seen)
     issues = [i for name, check in RULES.items() if rules is None or name in rules for i in check(ctx)]
     return sorted(issues, key=lambda i: (i.file or "", i.line or 0, i.rule, i.metric or ""))

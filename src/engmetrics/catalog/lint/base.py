@@ -14,8 +14,12 @@ __all__ = ["LintContext", "issue"]
 
 @dataclass(frozen=True)
 class LintContext:
+    """The catalog, the date reviews are checked against and, when a store exists, every indicator
+    definition version the archive has recorded (`versions_seen[id]`; None without a store: all are new)."""
+
     catalog: Catalog
     today: date
+    versions_seen: dict[str, set[str]] | None = None
 
     @property
     def current(self) -> list[Definition]:
