@@ -25,6 +25,7 @@ from ..workspace import ensure_pseudonym_key, init_workspace
 from .budgets import write_budgets, write_cost_files
 from .files import FILES, write_dataset
 from .generate import DemoData, generate
+from .governance import record_governance, write_governance
 from .indicators import write_indicators
 from .slos import write_slos
 
@@ -178,6 +179,7 @@ def build_demo(directory: Path, *, days: int = 180, seed: int = 7, end: date | N
     paths = write_demo_files(root, data)
     metrics_files = write_indicators(root / "metrics", review_by=end + timedelta(days=365))
     write_slos(root / "slos", data.org.services)
+    metrics_files += write_governance(root, review_by=end + timedelta(days=365))[2:3]
     result = DemoResult(root, seed, days, data.period.dates()[0], end, paths, metrics_files=metrics_files)
     settings = load_settings(root)
     key = ensure_pseudonym_key(settings.pseudonym_key_file)  # type: ignore[arg-type]
@@ -187,6 +189,7 @@ def build_demo(directory: Path, *, days: int = 180, seed: int = 7, end: date | N
             result.ingested.append(ingest_files(store, name, [path], fmt=None, assume_tz=FILES[name].assume_tz,
                                                 strict=False, pseudonym_key=key, bots=settings.delivery.bots))
         write_budgets(root, store, result.as_of, seed)
+        record_governance(store, root, result.start)
         if evaluate:
             report("evaluating indicators", steps - 1, steps)
             result.results = evaluate_demo(store, root, result.as_of)

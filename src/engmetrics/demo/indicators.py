@@ -47,6 +47,7 @@ indicators:
     outcome: fast-safe-delivery
     guardrail: change_fail_rate
     audience: org
+    perception: ease_of_delivery
     review_by: REVIEW_BY
     tags: [dora, velocity]
 
@@ -248,6 +249,7 @@ indicators:
       green: {min: 0.6}
     outcome: time_to_restore_p50
     audience: org
+    perception: oncall_sustainability
     review_by: REVIEW_BY
     tags: [oncall]
 
