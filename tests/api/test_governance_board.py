@@ -82,3 +82,18 @@ def test_roles_and_bad_requests(board_client, as_user) -> None:
     assert board_client.get(f"{BASE}/deploys", headers=manager).json()["state"] == "not_required"
     team = board_client.post(f"{BASE}/deploys/propose", headers=manager)
     assert team.status_code == 409 and "does not need review-board approval" in team.json()["detail"]
+
+
+def test_a_proposal_the_other_members_cannot_approve_is_a_409(settings, api_store, as_user) -> None:
+    """review_b #9: with members ana and ben and quorum 2, ana's own proposal could never be approved."""
+    root = settings.workspace
+    (root / "metrics" / "people.yaml").write_text(yaml.safe_dump({"indicators": [PEOPLE]}))
+    (root / "policies").mkdir()
+    (root / "policies" / "review_board.yaml").write_text("name: People board\nmembers: [ana, ben]\nquorum: 2\n")
+    client = TestClient(create_app(settings, store=api_store))
+    refused = client.post(f"{BASE}/reviews_given/propose", headers=as_user("manager", "ana"))
+    assert refused.status_code == 409
+    assert refused.json()["detail"].startswith("ana cannot approve their own proposal, and the 1 other member(s) "
+                                               "of the People board cannot reach its quorum of 2")
+    assert audit.entries(api_store) == []
+    assert client.post(f"{BASE}/reviews_given/propose", headers=as_user("manager", "dee")).status_code == 201

@@ -2,9 +2,10 @@
 
 Teams (as of 2026-03-31, from the effective-dated `people` rows): payments p1..p6 (6 people), search s1..s4
 (4; s4 moved there from payments on 2026-03-01), platform t1..t7 (7).
-Changes created in the week 2026-03-25..31 (on 03-30): p1 two, every other person one -> payments 7, search 4,
-platform 7, organisation 18 changes by 17 people. In the week 2026-03-18..24 (on 03-20): t1..t5 and s1 one
-each -> platform 5, search 1, organisation 6 by 6 people.
+Changes created in the ISO week 2026-03-23..29 (on Thursday 03-26): p1 two, every other person one ->
+payments 7, search 4, platform 7, organisation 18 changes by 17 people. In the week 2026-03-16..22 (on 03-20):
+t1..t5 and s1 one each -> platform 5, search 1, organisation 6 by 6 people. Nothing before 03-16 or after
+03-26.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ PEOPLE = "person,valid_from,valid_to,team\n" + "".join(
 _NOW = ["p1", *PAYMENTS, *SEARCH, *PLATFORM]
 _BEFORE = [*PLATFORM[:5], "s1"]
 CHANGES = "change_id,repo,author,created_at\n" + "".join(
-    [f"c{i},app,{a},2026-03-30T10:00:00Z\n" for i, a in enumerate(_NOW)]
+    [f"c{i},app,{a},2026-03-26T10:00:00Z\n" for i, a in enumerate(_NOW)]
     + [f"b{i},app,{a},2026-03-20T10:00:00Z\n" for i, a in enumerate(_BEFORE)])
 
 INDIVIDUAL: dict[str, Any] = {

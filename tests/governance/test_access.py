@@ -1,6 +1,7 @@
 """The access policy (`policies/access.yaml`): defaults, loading with file:line errors, `check_read` (403, 428,
 400), `record_read` and `ReadAccess` writing audit entries (and failing the read when they cannot be written),
-and the quarantine scoped by the policy."""
+the quarantine scoped by the policy, and the datasets indicator values are derived from (`indicator_datasets`,
+`ReadAccess.may` / `record_derived`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from engmetrics.api.problems import Problem
 from engmetrics.api.state import StoreProvider
 from engmetrics.auth.roles import Principal, Role
+from engmetrics.catalog.model import Indicator
 from engmetrics.errors import ValidationFailed
 from engmetrics.governance import audit
 from engmetrics.governance.access import (
@@ -22,6 +24,8 @@ from engmetrics.governance.access import (
     ReadAccess,
     check_access,
     check_read,
+    check_reason,
+    indicator_datasets,
     load_access_policy,
     quarantine_for,
     record_read,
@@ -195,3 +199,50 @@ def test_check_read_refuses_exactly_what_may_read_denies(role, dataset):
         assert exc.status == 403
         allowed = False
     assert allowed == DEFAULT_POLICY.may_read(principal, dataset)
+
+
+def _indicator(calculation: dict, **fields) -> Indicator:
+    return Indicator.model_validate({"id": "x", "name": "X", "kind": "leading", "unit": "n", "cadence": "weekly",
+                                     "direction": "higher_is_better", "status": "proposed", "calculation": calculation,
+                                     **fields})
+
+
+def test_indicator_values_derive_from_the_datasets_their_calculation_reads():
+    count = {"type": "count"}
+    assert indicator_datasets(_indicator({"dataset": "cost", "measure": count})) == {"cost"}
+    assert indicator_datasets(_indicator({"dataset": "changes", "group_by": "repo", "measure": count})) == {
+        "changes"}  # not individual-level: plain rows
+    # individual-level over a person column: its team cells come from `people` memberships and aliases
+    assert indicator_datasets(_indicator({"dataset": "changes", "group_by": "author", "measure": count})) == {
+        "changes", "people"}
+    assert indicator_datasets(_indicator({"dataset": "changes", "measure": count}, audience="individual")) == {
+        "changes", "people"}
+    # individual-level, but no person column in the data: computed as usual, from its dataset only
+    assert indicator_datasets(_indicator({"dataset": "deployments", "measure": count},
+                                         affects=["promotion"])) == {"deployments"}
+    # a calculator reads what its module says; one not listed reads nothing restricted
+    assert indicator_datasets(_indicator({"calculator": "delivery.deployments_per_day"})) == {"deployments"}
+    assert indicator_datasets(_indicator({"calculator": "example.constant"})) == frozenset()
+
+
+def test_one_reason_limit():
+    check_reason(None)
+    check_reason("x" * 500)
+    check_reason("  " + "x" * 500 + "\n")  # blanks at either end are not counted
+    with pytest.raises(Problem) as info:
+        check_reason("x" * 1001)
+    assert (info.value.status, info.value.detail) == (400, "the reason is 1001 characters long; at most 500")
+
+
+def test_derived_reads_are_checked_without_raising_and_audited_once_per_dataset(store, tmp_path):
+    policy = load_access_policy(write_policy(tmp_path, POLICY))
+    member = ReadAccess(policy, Principal("t-m", Role.team_member, ("payments",)), store, "GET /api/v1/metrics")
+    assert (member.may("cost"), member.may("deployments"), member.may("people")) == (True, True, False)
+    assert not ReadAccess(policy, AUDITOR, store, "GET /").may("people")  # reason required, none given
+    access = ReadAccess(policy, AUDITOR, StoreProvider(store), "GET /api/v1/metrics", " DSAR 7 ")
+    assert access.may("people") and access.audited_of(["people", "deployments", "cost", "people"]) == [
+        "cost", "people"]
+    access.record_derived(["people", "deployments", "cost", "people"])
+    assert [(e.actor, e.action, e.target, e.reason, e.details["what"]) for e in audit.entries(store)] == [
+        ("audrey", "read.dataset", "cost", "DSAR 7", "GET /api/v1/metrics"),
+        ("audrey", "read.dataset", "people", "DSAR 7", "GET /api/v1/metrics")]

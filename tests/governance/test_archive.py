@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,10 @@ from engmetrics.catalog.version import definition_version
 from engmetrics.errors import InputError
 from engmetrics.governance import audit
 from engmetrics.governance.archive import (
+    assessed_versions,
+    board_as_of,
     catalog_as_of,
+    catalogs_as_shown,
     definition_as_of,
     definitions_as_of,
     history,
@@ -131,6 +134,61 @@ def test_a_changed_indicator_gets_a_new_row_and_keeps_the_old(store, ws):
                                                  "incidents": {ind_version(INCIDENTS)}}
     assert audit.entries(store)[-1].details == {"counts": {"new": 0, "changed": 1, "removed": 0},
                                                 "ids": ["indicator:deploys"]}
+
+
+def test_assessed_versions_need_an_assessment_in_force_at_the_same_time(store, ws):
+    record_definitions(store, ws, at=at(1), actor="ci")  # deploys v1 with its assessment; incidents without
+    v2 = {**DEPLOYS, "cadence": "monthly"}
+    write_metrics(ws, v2, INCIDENTS)
+    (ws / "assessments" / "deploys.yaml").unlink()
+    record_definitions(store, ws, at=at(5), actor="ci")  # v2 from day 5, the assessment removed that instant
+    v3 = {**DEPLOYS, "cadence": "daily"}
+    write_metrics(ws, v3, INCIDENTS)
+    record_definitions(store, ws, at=at(8), actor="ci")  # v3, still no assessment
+    write(ws, "assessments/deploys.yaml", yaml.safe_dump(ASSESSMENT))
+    record_definitions(store, ws, at=at(9), actor="ci")  # the assessment comes back while v3 is in force
+    assert assessed_versions(store) == {"deploys": {ind_version(DEPLOYS), ind_version(v3)}}
+    # archived without an assessment: seen, but not assessed
+    assert versions_seen(store, "indicator")["incidents"] == {ind_version(INCIDENTS)}
+
+
+def test_board_as_of_is_the_archived_board_then(store, ws):
+    record_definitions(store, ws, at=at(1), actor="ci")
+    write(ws, "policies/review_board.yaml", "name: Board\nmembers: [ana, ben, cy]\nquorum: 2\n")
+    record_definitions(store, ws, at=at(5, hour=9), actor="ci")
+    assert board_as_of(store, date(2026, 2, 28)) is None  # nothing archived yet
+    assert board_as_of(store, date(2026, 3, 4)).quorum == 1
+    assert board_as_of(store, at(5, hour=8)).members == ["ana", "ben"]
+    assert board_as_of(store, date(2026, 3, 5)).quorum == 2
+    write(ws, "policies/review_board.yaml", "name: Board\nmembers: [ana]\nquorum: 3\n")  # invalid: no board then
+    record_definitions(store, ws, at=at(6), actor="ci")
+    assert board_as_of(store, at(6)) is None
+
+
+def test_catalogs_as_shown_group_metrics_by_when_their_values_were_computed(store, ws):
+    from engmetrics.catalog.evaluate import MetricResult, save_results
+
+    def stored(metric: str, data: dict, when: datetime) -> None:
+        save_results(store, [MetricResult(metric, date(2026, 3, 1), date(2026, 3, 7), 1.0, None, "green",
+                                          ind_version(data), as_of=date(2026, 3, 7))], evaluated_at=when)
+
+    stored("deploys", DEPLOYS, at(7, hour=6))  # computed before the archive began: the current board counts
+    record_definitions(store, ws, at=at(8), actor="ci")  # the board with quorum 1; both indicators
+    write(ws, "policies/review_board.yaml", "name: Board\nmembers: [ana, ben, cy]\nquorum: 2\n")
+    changed = {**INCIDENTS, "cadence": "monthly"}
+    write_metrics(ws, DEPLOYS, changed)
+    record_definitions(store, ws, at=at(9), actor="ci")
+    stored("incidents", changed, at(9, hour=1))
+    current = check_catalog(ws).catalog
+    shown = catalogs_as_shown(store, current, date(2026, 3, 7))
+    assert [(when, then.ids, then.review_board.quorum) for when, then in shown] == [
+        (at(7, hour=6), ["deploys"], 2), (at(9, hour=1), ["incidents"], 2)]
+    assert shown[1][1].get("incidents").indicator.cadence == "monthly"  # the stored version, recorded on 03-09
+    shown = catalogs_as_shown(store, current, date(2026, 3, 8))  # nothing stored: in force at the day's end
+    assert [(when, then.ids, then.review_board.quorum) for when, then in shown] == [
+        (at(9) - timedelta(microseconds=1), ["deploys", "incidents"], 1)]
+    with pytest.raises(InputError, match="no indicators in force at 2026-03-06"):
+        catalogs_as_shown(store, current, date(2026, 3, 6))
 
 
 def test_a_removed_definition_gets_a_null_row(store, ws):

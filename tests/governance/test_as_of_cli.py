@@ -141,3 +141,41 @@ def test_definition_history_api(ws, tmp_path):
         assert client.get("/api/v1/governance/definitions/indicator/nope", headers=headers).status_code == 404
         assert client.get("/api/v1/governance/definitions/widget/x", headers=headers).status_code == 404
         assert client.get("/api/v1/governance/definitions/indicator/deploys").status_code == 401
+
+
+def test_as_defined_then_uses_the_version_stored_for_the_date(cli, ws):
+    """The usual workflow: the definition changes after the as-of date but before its values are computed.
+    The stored values used the new version; the reproduction must too (not the one in force on the day)."""
+    cli("governance", "snapshot", "--at", "2026-03-01")
+    write_metrics(ws, DEPLOYS_V2, FAILURES)  # changed today, after 2026-03-31
+    shown_then = shown(cli("metrics", "evaluate", "--as-of", "2026-03-31", "--json"))
+    assert shown_then["deploys"] == ("deploys", 5.0, 1.0, "amber", version(DEPLOYS_V2), 5, "2026-03-25")
+    again = shown(cli("metrics", "evaluate", "--as-of", "2026-03-31", "--as-defined-then", "--json"))
+    assert again == shown_then
+
+
+def test_as_defined_then_reproduces_a_backfilled_date(cli, ws):
+    """Values computed for a date before the archive began are reproduced from their stored version."""
+    shown_then = shown(cli("metrics", "evaluate", "--as-of", "2026-03-31", "--json"))  # archive begins now
+    write_metrics(ws, DEPLOYS_V2, ROLLBACKS)
+    assert shown(cli("metrics", "evaluate", "--as-of", "2026-03-31", "--as-defined-then", "--json")) == shown_then
+
+
+def test_as_defined_then_judges_approvals_with_the_board_then(cli, ws):
+    """A later quorum change and a later reject do not change what a reproduction shows for an approved
+    indicator: it is judged by the board in force, and the decisions made, when its values were computed."""
+    gated = {**DEPLOYS_V1, "id": "gated", "name": "Gated deploys", "affects": ["performance_review"]}
+    write_metrics(ws, DEPLOYS_V1, gated)
+    board = ws / "policies" / "review_board.yaml"
+    board.write_text("name: Board\nmembers: [ana, ben, cy]\nquorum: 1\n")
+    cli("governance", "snapshot", "--at", "2026-03-01")
+    assert cli("governance", "propose", "gated", "--as", "dee").exit_code == 0
+    assert cli("governance", "approve", "gated", "--rationale", "org level only", "--as", "ana").exit_code == 0
+    then = shown(cli("metrics", "evaluate", "--as-of", "2026-03-31", "--json"))
+    # computed (on the privacy path's periods) because approved: green, not `not_approved`
+    assert (then["gated"][3], then["gated"][4], then["gated"][1] is not None) == ("green", version(gated), True)
+    board.write_text("name: Board\nmembers: [ana, ben, cy]\nquorum: 2\n")  # ana's approval alone is short now
+    assert shown(cli("metrics", "evaluate", "--as-of", "2026-03-31", "--as-defined-then", "--json")) == then
+    assert cli("governance", "reject", "gated", "--rationale", "not fair", "--as", "cy").exit_code == 0
+    assert shown(cli("metrics", "evaluate", "--as-of", "2026-03-31", "--as-defined-then", "--json")) == then
+    assert shown(cli("metrics", "evaluate", "--as-of", "2026-03-31", "--json"))["gated"][3] == "not_approved"

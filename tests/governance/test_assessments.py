@@ -54,10 +54,10 @@ def _assess(root: Path, metric: str, text: str = GOOD) -> None:
     (root / "assessments" / f"{metric}.yaml").write_text(text)
 
 
-def _refusals(root: Path, versions_seen: dict[str, set[str]] | None = None, today: date = TODAY) -> list[tuple]:
+def _refusals(root: Path, assessed: dict[str, set[str]] | None = None, today: date = TODAY) -> list[tuple]:
     catalog = check_catalog(root).catalog
     return [(i.level, i.metric, i.file, i.line) for i in
-            lint(catalog, today=today, rules=["assessment"], versions_seen=versions_seen)]
+            lint(catalog, today=today, rules=["assessment"], assessed_versions=assessed)]
 
 
 def test_an_assessment_loads(tmp_path: Path) -> None:
@@ -110,16 +110,16 @@ def test_lint_accepts_it_with_an_assessment(tmp_path: Path) -> None:
     assert _refusals(tmp_path) == []
 
 
-def test_lint_accepts_a_version_seen_before(tmp_path: Path) -> None:
+def test_lint_accepts_a_version_assessed_before(tmp_path: Path) -> None:
     catalog = load(tmp_path, [indicator(), indicator(GUARD, audience="org")])
-    seen = {"deploys": {definition_version(catalog.get("deploys").indicator), "sha256:0000000000000000"}}
-    assert _refusals(tmp_path, seen) == []
+    assessed = {"deploys": {definition_version(catalog.get("deploys").indicator), "sha256:0000000000000000"}}
+    assert _refusals(tmp_path, assessed) == []
 
 
 def test_lint_refuses_a_changed_indicator(tmp_path: Path) -> None:
     load(tmp_path, [indicator(), indicator(GUARD, audience="org")])
     [issue] = lint(check_catalog(tmp_path).catalog, today=TODAY, rules=["assessment"],
-                   versions_seen={"deploys": {"sha256:0000000000000000"}})
+                   assessed_versions={"deploys": {"sha256:0000000000000000"}})
     assert issue.message.startswith("refusing to activate changed team indicator deploys")
 
 
@@ -138,20 +138,21 @@ def test_a_passed_review_date_is_a_warning(tmp_path: Path) -> None:
         ("WARNING", "deploys", "assessments/deploys.yaml", 1)]
 
 
+def _lint_errors(cli) -> list[tuple[str, str]]:
+    return [(i["rule"], i["metric"]) for i in json.loads(cli("catalog", "lint", "--json").stdout)
+            if i["level"] == "ERROR"]
+
+
 def test_cli_lint_uses_the_archive(workspace: Path, cli) -> None:
-    """Without a store every indicator is new; once the archive recorded its version, no assessment is
-    needed until it changes."""
+    """A version archived while its assessment was in force needs no assessment file until it changes."""
     from engmetrics.governance.archive import record_definitions
     from engmetrics.settings import load_settings
     from engmetrics.store import Store
 
-    (workspace / "assessments" / "change_failure_rate.yaml").unlink()
-    result = cli("catalog", "lint", "--json")
-    assert result.exit_code == 1
-    assert [(i["rule"], i["metric"]) for i in json.loads(result.stdout) if i["level"] == "ERROR"] == [
-        ("assessment", "change_failure_rate")]
+    assessment = workspace / "assessments" / "change_failure_rate.yaml"
     with Store.open(load_settings(workspace).store_url) as store:
-        record_definitions(store, workspace)
+        record_definitions(store, workspace)  # archived with its assessment
+    assessment.unlink()
     result = cli("catalog", "lint", "--json")
     assert result.exit_code == 0, result.output
     metrics = workspace / "metrics" / "example.yaml"
@@ -159,3 +160,17 @@ def test_cli_lint_uses_the_archive(workspace: Path, cli) -> None:
     result = cli("catalog", "lint", "--json")
     assert [i["message"][:52] for i in json.loads(result.stdout) if i["level"] == "ERROR"] == [
         "refusing to activate changed team indicator change_f"]
+
+
+def test_archiving_does_not_count_as_assessed(workspace: Path, cli) -> None:
+    """review_b #2: `metrics evaluate` archives the unassessed version; the lint must still refuse it."""
+    from engmetrics.governance.archive import record_definitions
+    from engmetrics.settings import load_settings
+    from engmetrics.store import Store
+
+    (workspace / "assessments" / "change_failure_rate.yaml").unlink()
+    assert _lint_errors(cli) == [("assessment", "change_failure_rate")]  # no store yet: nothing assessed
+    assert cli("metrics", "evaluate", "--as-of", "2026-03-31", "--json").exit_code == 0
+    with Store.open(load_settings(workspace).store_url) as store:
+        assert record_definitions(store, workspace) == []  # evaluate archived the current version
+    assert _lint_errors(cli) == [("assessment", "change_failure_rate")]

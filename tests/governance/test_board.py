@@ -20,6 +20,7 @@ from engmetrics.governance.board import (
     NotABoardMember,
     ReviewBoard,
     approval_status,
+    approval_version,
     approve,
     check_review_board,
     decisions,
@@ -72,6 +73,18 @@ def test_quorum_above_members_is_located_at_its_line(tmp_path: Path) -> None:
     assert "quorum 3 is more than the 2 members" in issue.message
     with pytest.raises(ValidationFailed):
         load_review_board(tmp_path)
+
+
+def test_a_quorum_equal_to_the_members_loads_with_a_warning(tmp_path: Path) -> None:
+    """review_b #9: a member's own proposal can never reach such a quorum; say so where it is set."""
+    _board_file(tmp_path, "name: Pair\nmembers: [ana, ben]\nquorum: 2\n")
+    board, [issue] = check_review_board(tmp_path)
+    assert board == ReviewBoard(name="Pair", members=["ana", "ben"], quorum=2)
+    assert (issue.level, issue.file, issue.line) == ("WARNING", "policies/review_board.yaml", 3)
+    assert issue.message.startswith("quorum 2 equals the 2 members")
+    assert load_review_board(tmp_path) == board  # a warning does not refuse the file
+    _board_file(tmp_path, "name: Trio\nmembers: [ana, ben, cy]\nquorum: 2\n")
+    assert check_review_board(tmp_path)[1] == []
 
 
 def test_duplicate_member_and_unknown_key_are_errors(tmp_path: Path) -> None:
@@ -152,8 +165,8 @@ def test_an_approval_lapses_when_the_definition_changes(store: Store) -> None:
     assert approval_status(store, BOARD, old).state == "approved"
     status = approval_status(store, BOARD, new)
     assert (status.state, status.in_force) == ("lapsed", False)
-    assert status.version == definition_version(new) != definition_version(old)
-    assert status.approved_version == definition_version(old)
+    assert status.version == approval_version(new) != approval_version(old)
+    assert status.approved_version == approval_version(old)
     with pytest.raises(BoardError, match="has not been proposed"):
         approve(store, BOARD, new, "ana", "same as before", at=at(3))
     propose(store, BOARD, new, "dee", at=at(4))
@@ -218,10 +231,68 @@ def test_approvals_count_only_from_current_members(store: Store) -> None:
     assert (status.state, status.approvers) == ("pending", ["ana"])
 
 
+def test_rejects_count_only_from_current_members(store: Store) -> None:
+    """review_b #10: a reject by someone who left the board no longer blocks, like their approval."""
+    propose(store, BOARD, ind(), "dee", at=at(0))
+    approve(store, BOARD, ind(), "ana", "ok", at=at(1))
+    approve(store, BOARD, ind(), "ben", "ok", at=at(2))
+    reject(store, BOARD, ind(), "cy", "no", at=at(3))
+    assert approval_status(store, BOARD, ind()).state == "rejected"
+    without_cy = ReviewBoard(name="People metrics board", members=["ana", "ben", "eve"], quorum=2)
+    status = approval_status(store, without_cy, ind())
+    assert (status.state, status.approvers, status.rejected_by) == ("approved", ["ana", "ben"], None)
+
+
+def test_a_quorum_the_other_members_cannot_reach_is_refused_at_propose(store: Store) -> None:
+    """review_b #9 (board_edges.py case 1): ana's proposal could only wait for ben, one vote short."""
+    pair = ReviewBoard(name="Pair board", members=["ana", "ben"], quorum=2)
+    with pytest.raises(BoardError, match=r"^ana cannot approve their own proposal, and the 1 other member\(s\) of "
+                                         r"the Pair board cannot reach its quorum of 2"):
+        propose(store, pair, ind(), "ana", at=at(0))
+    assert decisions(store, "reviews_given") == [] and audit.entries(store) == []
+    propose(store, pair, ind(), "dee", at=at(1))  # both members can approve an outsider's proposal
+    approve(store, pair, ind(), "ana", "ok", at=at(2))
+    approve(store, pair, ind(), "ben", "ok", at=at(3))
+    assert approval_status(store, pair, ind()).state == "approved"
+
+
+# -- the approval version ---------------------------------------------------------------------------------------
+
+def test_activating_an_approved_indicator_keeps_its_approval(store: Store) -> None:
+    """review_b #3: keep it proposed, get the approval, then activate (and re-date, retag): still approved."""
+    bands = {"green": {"min": 3}, "red": {"max": 1}}
+    proposed = ind(thresholds=bands)
+    propose(store, BOARD, proposed, "dee", at=at(0))
+    approve(store, BOARD, proposed, "ana", "ok", at=at(1))
+    approve(store, BOARD, proposed, "ben", "ok", at=at(2))
+    active = ind(thresholds=bands, status="active", review_by="2027-03-01", tags=["People"])
+    assert definition_version(active) != definition_version(proposed)
+    status = approval_status(store, BOARD, active)
+    assert (status.state, status.version, status.in_force) == ("approved", approval_version(proposed), True)
+    changed = approval_status(store, BOARD, ind(thresholds=bands, status="active", description="approving only"))
+    assert (changed.state, changed.approved_version) == ("lapsed", approval_version(proposed))
+
+
+def test_the_approval_version_leaves_out_only_lifecycle_fields() -> None:
+    import hashlib
+
+    from engmetrics.catalog.version import canonical_json
+
+    data = json.loads(canonical_json(ind()))
+    assert {"status", "review_by", "tags"} <= data.keys()
+    meaning = {k: v for k, v in data.items() if k not in ("status", "review_by", "tags")}
+    expected = hashlib.sha256(json.dumps(meaning, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    assert approval_version(ind()) == "sha256:" + expected[:16]
+    assert approval_version(ind(status="deprecated", tags=["x"])) == approval_version(ind())
+    for change in ({"name": "Reviews"}, {"cadence": "monthly"}, {"affects": ["promotion"]},
+                   {"owner": {"team": "platform"}}):
+        assert approval_version(ind(**change)) != approval_version(ind())
+
+
 # -- the record ----------------------------------------------------------------------------------------------------
 
 def test_decisions_and_audit_entries(store: Store) -> None:
-    version = definition_version(ind())
+    version = approval_version(ind())
     propose(store, BOARD, ind(), "dee", at=at(0))
     approve(store, BOARD, ind(), "ana", "weekly only", at=at(1))
     assert [d.to_dict() for d in decisions(store, "reviews_given")] == [
@@ -234,6 +305,37 @@ def test_decisions_and_audit_entries(store: Store) -> None:
         ("dee", "governance.propose", "reviews_given", {"version": version}),
         ("ana", "governance.approve", "reviews_given", {"version": version, "rationale": "weekly only"})]
     assert audit.verify(store).ok
+
+
+def test_a_decision_without_its_audit_entry_does_not_count(store: Store) -> None:
+    """review_a #9: an approval INSERTed into `_board_decisions` (not through `approve`) is ignored, and so is a
+    row that copies a real approval into a later round."""
+    version = approval_version(ind())
+    propose(store, BOARD, ind(), "dee", at=at(0))
+    approve(store, BOARD, ind(), "ana", "ok", at=at(1))
+    forge = "INSERT INTO _board_decisions VALUES ('reviews_given', ?, 'approve', ?, ?, ?)"
+    store.sql.execute(forge, [version, "ben", "ok", at(2)])
+    status = approval_status(store, BOARD, ind())
+    assert (status.state, status.approvers) == ("pending", ["ana"])
+    assert [d.actor for d in decisions(store, "reviews_given")] == ["dee", "ana"]
+    reject(store, BOARD, ind(), "cy", "no", at=at(3))
+    propose(store, BOARD, ind(), "dee", at=at(4))
+    approve(store, BOARD, ind(), "ben", "fine", at=at(5))
+    store.sql.execute(forge, [version, "ana", "ok", at(6)])  # ana's real approval was at(1), in the old round
+    assert approval_status(store, BOARD, ind()).approvers == ["ben"]
+
+
+def test_as_of_counts_only_decisions_made_by_then(store: Store) -> None:
+    propose(store, BOARD, ind(), "dee", at=at(0))
+    approve(store, BOARD, ind(), "ana", "ok", at=at(1))
+    approve(store, BOARD, ind(), "ben", "ok", at=at(2))
+    reject(store, BOARD, ind(), "cy", "no", at=at(5))
+    assert [approval_status(store, BOARD, ind(), at=at(m)).state for m in (-1, 0, 1, 2, 4, 5)] == [
+        "not_proposed", "pending", "pending", "approved", "approved", "rejected"]
+    assert approval_status(store, BOARD, ind()).state == "rejected"
+    assert [d.actor for d in decisions(store, "reviews_given", at=at(1))] == ["dee", "ana"]
+    naive = datetime(2026, 3, 2, 9, 2)  # a naive datetime is UTC, like the store
+    assert approval_status(store, BOARD, ind(), at=naive).state == "approved"
 
 
 def test_a_refused_decision_writes_nothing(store: Store) -> None:
@@ -303,6 +405,7 @@ indicators:
     audience: individual
     status: proposed
     calculation: {dataset: reviews, measure: {type: count}}
+    thresholds: {green: {min: 3}, red: {max: 1}}
 """
 
 
@@ -330,3 +433,17 @@ def test_cli_propose_approve_status(workspace: Path, cli) -> None:
         ("propose", "ana", None), ("approve", "ben", "weekly, 5+"), ("approve", "cy", "fine")]
     table = cli("governance", "status")
     assert table.exit_code == 0 and "approved" in table.output and "2/2" in table.output
+
+
+def test_cli_propose_approve_activate(workspace: Path, cli) -> None:
+    """review_b #3 as the reviewer ran it: approved while proposed, then `status: active` in the file."""
+    people = workspace / "metrics" / "people.yaml"
+    people.write_text(INDIVIDUAL)
+    _board_file(workspace, "name: People board\nmembers: [ana, ben, cy]\nquorum: 2\n")
+    assert cli("governance", "propose", "reviews_given", "--as", "alice").exit_code == 0
+    assert cli("governance", "approve", "reviews_given", "--rationale", "ok", "--as", "bob").exit_code == 1
+    for member in ("ben", "cy"):
+        assert cli("governance", "approve", "reviews_given", "--rationale", "ok", "--as", member).exit_code == 0
+    people.write_text(INDIVIDUAL.replace("status: proposed", "status: active"))
+    shown = json.loads(cli("governance", "status", "reviews_given", "--json").stdout)
+    assert (shown["state"], shown["in_force"], shown["approved_version"]) == ("approved", True, shown["version"])

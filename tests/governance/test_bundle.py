@@ -111,6 +111,46 @@ def test_the_files_hold_the_period(filled, tmp_path):
         (1, "definitions.record"), (2, "hold.place"), (3, "definitions.record")]
 
 
+def test_the_bundle_holds_the_approvals_and_versions_behind_its_values(store, tmp_path):
+    """Values of 03-05 computed on 03-22 with a version recorded on 03-20 and approved on 03-21: that version and
+    its approval are in the bundle of 03-05, and so is the approval (of 02-03) in force when the day began. A
+    round of a version never in force and a decision made after the values were computed are not."""
+    from engmetrics.catalog.model import Indicator
+    from engmetrics.catalog.version import definition_version
+    from engmetrics.governance.board import ReviewBoard, approve, propose, reject
+
+    board = ReviewBoard.model_validate({"name": "Board", "members": ["ana", "ben"], "quorum": 1})
+    v1 = {**DEPLOYS, "id": "gated", "affects": ["performance_review"]}
+    v2 = {**v1, "name": "Gated deploys"}
+    root = tmp_path / "ws"
+    write_metrics(root, v1)
+    record_definitions(store, root, at=at(1, 2), actor="ci")
+    store.sql.execute("INSERT INTO _board_decisions VALUES ('gated', 'sha256:00000000000000aa', 'propose', 'zed', "
+                      "NULL, ?)", [at(15, 1)])  # a round of a version never in force
+    propose(store, board, Indicator.model_validate(v1), "dee", at=at(2, 2))
+    approve(store, board, Indicator.model_validate(v1), "ana", "org level only", at=at(3, 2))
+    write_metrics(root, v2)
+    record_definitions(store, root, at=at(20), actor="ci")  # after the period
+    propose(store, board, Indicator.model_validate(v2), "dee", at=at(21))
+    approve(store, board, Indicator.model_validate(v2), "ana", "renamed only", at=at(21).replace(hour=12))
+    v2_version = definition_version(Indicator.model_validate(v2))
+    save_results(store, [MetricResult(metric="gated", period_start=date(2026, 2, 27), period_end=date(2026, 3, 5),
+                                      value=7.0, previous=None, status="green", definition_version=v2_version,
+                                      as_of=date(2026, 3, 5))],
+                 evaluated_at=at(22))  # `metrics evaluate --as-of 2026-03-05` run on 03-22
+    reject(store, board, Indicator.model_validate(v2), "ben", "too late", at=at(25))  # after the values
+    out = tmp_path / "day.zip"
+    export_bundle(store, date(2026, 3, 5), date(2026, 3, 5), out, actor="legal", at=at(1, 5))
+    files = {name: [json.loads(line) for line in data.splitlines()] for name, data in read(out).items()
+             if name.endswith(".jsonl")}
+    assert [(d["id"], d["version"], d["effective_at"]) for d in files["definitions.jsonl"] if d["kind"] == "indicator"
+            ] == [("gated", definition_version(Indicator.model_validate(v1)), "2026-02-01T00:00:00+00:00"),
+                  ("gated", v2_version, "2026-03-20T00:00:00+00:00")]
+    assert [(a["action"], a["actor"], a["decided_at"]) for a in files["approvals.jsonl"]] == [
+        ("propose", "dee", "2026-02-02T00:00:00+00:00"), ("approve", "ana", "2026-02-03T00:00:00+00:00"),
+        ("propose", "dee", "2026-03-21T00:00:00+00:00"), ("approve", "ana", "2026-03-21T12:00:00+00:00")]
+
+
 def test_the_same_period_exports_the_same_data_bytes(filled, tmp_path):
     first, second = tmp_path / "a.zip", tmp_path / "b.zip"
     export_bundle(filled, date(2026, 3, 1), date(2026, 3, 31), first, actor="legal", at=at(1, 5))

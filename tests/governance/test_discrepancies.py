@@ -144,17 +144,24 @@ def test_indicators_that_cannot_be_compared_are_skipped_with_a_reason(data):
         {"metric": "no_owner", "reason": "no team: not grouped by team and no single owner team"},
         {"metric": "person", "reason": "audience individual: perception is team-level, individuals are never "
                                        "compared"},
-        {"metric": "career", "reason": "needs a review-board approval that is not in force"}]
+        {"metric": "career", "reason": CAREER_SKIPPED}]
 
 
-def test_a_career_indicator_is_compared_once_the_board_approves_it(data):
+CAREER_SKIPPED = ("needs review-board approval (affects promotion): its values are published only through the "
+                  "privacy guardrails, never compared here")
+
+
+def test_a_career_indicator_is_skipped_even_when_approved(data):
+    """review_b #4 / review_a #8: comparing it would publish per-team cells the guardrails suppress (search's
+    incidents, without group-size rule or delay); approved or not, it is skipped."""
     career = {**METRIC, "id": "career", "affects": ["promotion"]}
     cat = catalog(career)
     cat.review_board = ReviewBoard(name="board", members=["ana", "ben"], quorum=1)
     propose(data, cat.review_board, cat.get("career"), "dee")
     approve(data, cat.review_board, cat.get("career"), "ana", "team-level only")
-    report = find_discrepancies(data, cat, as_of=AS_OF)
-    assert ([i.team for i in report.items], report.skipped) == (["payments", "search"], [])
+    report = find_discrepancies(data, cat, as_of=AS_OF, settings=GovernanceSettings(discrepancy_threshold=0.000001))
+    assert (report.items, report.compared, report.insufficient_data) == ([], 0, 0)
+    assert report.skipped == [{"metric": "career", "reason": CAREER_SKIPPED}]
 
 
 def test_bad_labels_and_scores_outside_the_scale_are_skipped(data, write, ingest):

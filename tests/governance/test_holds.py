@@ -109,7 +109,19 @@ def test_a_metric_reading_another_dataset_in_a_later_version_blocks_both(store, 
     record_definitions(store, root, at=at(1), actor="ci")
     write_metrics(root, {**DEPLOYS, "calculation": {"dataset": "changes", "measure": {"type": "count"}}})
     record_definitions(store, root, at=at(2), actor="ci")
-    assert datasets_read(store, "deploys") == {"deployments", "changes"}
+    assert datasets_read(store, "deploys") == {"deployments", "changes", "people"}  # changes.author: a person
+
+
+def test_a_metric_hold_on_data_about_people_also_keeps_the_people_dataset(store, tmp_path):
+    per_author = {**DEPLOYS, "id": "per_author", "audience": "individual",
+                  "calculation": {"dataset": "changes", "group_by": "author", "measure": {"type": "count"}}}
+    root = write_metrics(tmp_path / "ws", per_author)
+    record_definitions(store, root, at=at(1), actor="ci")
+    place_hold(store, "metric", "per_author", from_date=D(2026, 3, 1), to_date=D(2026, 3, 31), reason="r", actor="a")
+    assert datasets_read(store, "per_author") == {"changes", "people"}  # `changes.author` is a person column
+    assert ids(blocking_holds(store, "people", D(2026, 3, 1), D(2026, 3, 1))) == ["hold-1"]
+    assert datasets_read(store, "deploys", check_catalog(write_metrics(tmp_path / "w2", DEPLOYS)).catalog) == {
+        "deployments"}  # no person column: no people
 
 
 def test_metric_holds_with_unknown_datasets_block_everything(store, tmp_path):

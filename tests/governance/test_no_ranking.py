@@ -1,7 +1,9 @@
 """No endpoint ranks people: every GET route under /api/v1 of an app over the demo organisation answers
-without a list of per-person items (a list of objects keyed by a person column, one object per person).
+without a list of per-person items: a list of objects keyed by a person column, one object per person, or a
+list of objects where another key (say `group`) holds a person's pseudonym.
 
-The scan is shown to bite: a route added in the test that returns per-person rows is flagged.
+The scan is shown to bite: a route added in the test that returns per-person rows is flagged, and so is
+`/api/v1/metrics` when the privacy guardrails are switched off (per-author groups).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from engmetrics.auth.tokens import create_token
 from engmetrics.demo import build_demo
 from engmetrics.governance.archive import record_definitions
 from engmetrics.governance.board import ReviewBoard, approve, propose
+from engmetrics.ingest.pseudonym import PREFIX, pseudonym
 from engmetrics.settings import load_settings
 from engmetrics.store import REGISTRY, Store
 
@@ -35,20 +38,28 @@ from privacy_data import BOARD, INDIVIDUAL
 END = date(2026, 1, 4)
 PARAMETER = re.compile(r"{(\w+)(?::\w+)?}")  # a path parameter, e.g. {metric} or {definition_id:path}
 PERSON_COLUMNS = frozenset(c for d in REGISTRY.values() for c in d.person_columns)
+PSEUDONYM = re.compile(re.escape(PREFIX) + f"[0-9a-f]{{{len(pseudonym('x', b'k')) - len(PREFIX)}}}")
+"""What ingest writes into a person column (`engmetrics.ingest.pseudonym`)."""
 
 
 def per_person_lists(payload: Any, where: str = "$") -> Iterator[str]:
-    """Where `payload` (parsed JSON) holds a list of objects keyed by a person column with one object per
-    person: every object names a person (non-null) and no person appears twice."""
+    """Where `payload` (parsed JSON) holds per-person values: a list of objects keyed by a person column
+    with one object per person (every object names a person, non-null, and no person appears twice), or a
+    list of objects where any other key holds a person's pseudonym in some object (a `group` that is one
+    person: the shape of a regression of the privacy guardrails)."""
     if isinstance(payload, dict):
         for key, value in payload.items():
             yield from per_person_lists(value, f"{where}.{key}")
     elif isinstance(payload, list):
         items = [i for i in payload if isinstance(i, dict)]
-        for column in sorted(PERSON_COLUMNS & {k for i in items for k in i}):
+        keys = {k for i in items for k in i}
+        for column in sorted(PERSON_COLUMNS & keys):
             names = [i.get(column) for i in items]
             if items and None not in names and len(set(map(str, names))) == len(names):
                 yield f"{where}[*].{column}"
+        for key in sorted(keys - PERSON_COLUMNS):
+            if any(isinstance(i.get(key), str) and PSEUDONYM.fullmatch(i[key]) for i in items):
+                yield f"{where}[*].{key}"
         for index, item in enumerate(payload):
             yield from per_person_lists(item, f"{where}[{index}]")
 
@@ -60,6 +71,10 @@ def test_the_scanner_tells_people_from_aggregates():
     per_team = [{"team": "a", "people": 6, "value": 7.0}, {"team": "b", "people": 5, "value": 2.0}]
     raw_rows = [{"change_id": "c1", "author": "p_1"}, {"change_id": "c2", "author": "p_1"}]  # not one per person
     assert list(per_person_lists(per_team)) == list(per_person_lists(raw_rows)) == []
+    one = pseudonym("p1", bytes(range(32)))
+    per_author = [{"metric": "m", "group": None, "value": 9.0}, {"metric": "m", "group": one, "value": 2.0}]
+    assert list(per_person_lists({"items": per_author})) == ["$.items[*].group"]
+    assert list(per_person_lists([{"group": "p_payments"}, {"group": one[:-1]}])) == []  # not pseudonyms
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +156,23 @@ def test_a_route_listing_people_is_caught(demo):
     finally:
         app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", "") != "/api/v1/_probe/ranking"]
     assert findings == ["/api/v1/_probe/ranking $[*].author"]
+
+
+def test_a_guardrail_regression_is_caught(demo, monkeypatch):
+    """Switched off, the guardrails publish changes_per_author per author (`group` = a pseudonym): the scan
+    of /api/v1/metrics must flag it (it did not when it looked at person-column keys only)."""
+    import importlib
+
+    evaluation = importlib.import_module("engmetrics.catalog.evaluate")  # the module, not the function
+    app, store, admin = demo
+    on_metrics = lambda path: path == "/api/v1/metrics"  # noqa: E731
+    app.state.evaluations.invalidate()
+    assert walk(app, store, admin, keep=on_metrics)[0] == []
+    monkeypatch.setattr(evaluation, "needs_approval", lambda indicator: False)
+    app.state.evaluations.invalidate()
+    try:
+        findings, answered = walk(app, store, admin, keep=on_metrics)
+    finally:
+        app.state.evaluations.invalidate()
+    assert answered == ["/api/v1/metrics"]
+    assert findings == ["/api/v1/metrics $[*].group"]

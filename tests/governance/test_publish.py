@@ -15,6 +15,7 @@ from catalog_helpers import BASE, GUARD, OUTCOMES, indicator, write_catalog
 
 from engmetrics.catalog.loader import Catalog, Definition
 from engmetrics.catalog.model import Indicator
+from engmetrics.catalog.version import definition_version
 from engmetrics.governance import archive, board
 from engmetrics.governance.publish import GENERATOR, index_groups, publish_site
 
@@ -166,6 +167,25 @@ def test_governance_sections_from_the_store(root, tmp_path, store):
     assert '<li><a href="../indicators/deploys.html">Deploys</a> <code>deploys</code></li>' in html
     lead = (tmp_path / "site" / "indicators" / "lead_time.html").read_text()
     assert "No approvals recorded." in lead and "first recorded" in lead
+    assert "not yet recorded in the archive" not in html + lead  # both current versions are archived
+
+
+def test_a_current_version_not_yet_archived_is_flagged(root, tmp_path, store):
+    archive.record_definitions(store, root, at=datetime(2026, 3, 1, tzinfo=UTC), actor="ci")
+    changed = indicator(LEAD, thresholds={"green": {"max": 12}, "red": {"min": 12}})
+    write_catalog(root, [BASE, GUARD, changed, PROMO, ORPHAN], OUTS)  # edited, not recorded (publish records nothing)
+    publish_site(root, tmp_path / "site", store=store)
+    html = (tmp_path / "site" / "indicators" / "lead_time.html").read_text()
+    current = definition_version(Indicator.model_validate(changed))
+    assert (f'<p class="unrecorded">The current version, <code>{current}</code>, is not yet recorded in the archive: '
+            "the history below ends before it.") in html
+    assert "(current)" not in html  # the newest archived version is the old one
+    deploys = (tmp_path / "site" / "indicators" / "deploys.html").read_text()
+    assert "not yet recorded" not in deploys and "(current)" in deploys
+    store.sql.execute("DELETE FROM _definitions WHERE id = 'deploys'")
+    publish_site(root, tmp_path / "site", store=store)
+    deploys = (tmp_path / "site" / "indicators" / "deploys.html").read_text()
+    assert "is not yet recorded in the archive. <code>engmetrics" in deploys and "No history recorded." in deploys
 
 
 def test_republishing_removes_pages_of_removed_indicators_only(root, tmp_path):

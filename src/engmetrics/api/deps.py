@@ -19,7 +19,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from ..auth.roles import Principal
 from ..auth.tokens import AuthError, TokenCache, active_token, authenticate
 from ..catalog.cache import EvaluationCache
-from ..governance.access import MAX_REASON, REASON_HEADER, ReadAccess, load_access_policy
+from ..governance.access import MAX_REASON, REASON_HEADER, ReadAccess, check_reason, load_access_policy
 from ..settings import Settings
 from ..store import Store
 from .problems import BEARER_CHALLENGE, Problem
@@ -102,17 +102,21 @@ async def current_user(store: StoreDep, signer: SignerDep, tokens: TokensDep,
 CurrentUser = Annotated[Principal, Depends(current_user)]
 
 
-ReasonQuery = Annotated[str | None, Query(max_length=2 * MAX_REASON, description=(
-    "Why the data is read, for the audit log; required for datasets the access policy lists under "
-    f"`reason_required` (or send the {REASON_HEADER} header)."))]
-ReasonHeader = Annotated[str | None, Header(alias=REASON_HEADER, description="Why the data is read (as `reason`).")]
+ReasonQuery = Annotated[str | None, Query(description=(
+    f"Why the data is read, for the audit log (at most {MAX_REASON} characters, else 400); required for "
+    f"datasets the access policy lists under `reason_required` (or send the {REASON_HEADER} header)."))]
+ReasonHeader = Annotated[str | None, Header(alias=REASON_HEADER, description=(
+    f"Why the data is read (as `reason`; at most {MAX_REASON} characters, else 400)."))]
 
 
 def read_access(request: Request, settings: Settings, user: Principal, reason: str | None,
                 reason_header: str | None) -> ReadAccess:
     """The request's `ReadAccess`: the workspace's access policy (`policies/access.yaml`, read per request;
     errors in it answer 500), the user, the reason (header first) and what was asked (`GET /path?query`,
-    without the reason)."""
+    without the reason). A reason longer than `MAX_REASON` characters, in the header or the query, is a 400
+    whatever the route reads (`engmetrics.governance.access.check_reason`)."""
+    check_reason(reason_header)
+    check_reason(reason)
     query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "reason"])
     what = f"{request.method} {request.url.path}" + (f"?{query}" if query else "")
     return ReadAccess(load_access_policy(settings.workspace), user, request.app.state.stores, what,

@@ -86,7 +86,8 @@ def _simple(t: ir.Table, m: CountMeasure | SumMeasure, prefix: str) -> dict[str,
 def _metrics(t: ir.Table, calc: Calculation, person: str | None = None) -> tuple[ir.Table, dict[str, ir.Scalar]]:
     """The aggregations of `calc`'s measure; with `person`, also `people`: the distinct values of that
     column over the rows feeding the value (count, sum: after the measure's filters; ratio: the
-    denominator's rows; percentile: rows with a duration, after the measure's filters)."""
+    numerator's and the denominator's rows; percentile: rows with a duration, after the measure's
+    filters)."""
     m = calc.measure
     if isinstance(m, CountMeasure | SumMeasure):
         aggs = _simple(t, m, "")
@@ -94,7 +95,8 @@ def _metrics(t: ir.Table, calc: Calculation, person: str | None = None) -> tuple
         feeding = _all(t, m.filters)
     elif isinstance(m, RatioMeasure):
         aggs = {**_simple(t, m.numerator, "num_"), **_simple(t, m.denominator, "den_")}
-        feeding = _all(t, m.denominator.filters)
+        num, den = _all(t, m.numerator.filters), _all(t, m.denominator.filters)
+        feeding = None if num is None or den is None else num | den
     else:
         assert isinstance(m, PercentileMeasure)
         seconds = t[m.end].epoch_seconds() - t[m.start].epoch_seconds()

@@ -2,9 +2,18 @@
 
 An individual-level indicator (one that needs review-board approval) is evaluated under the privacy
 guardrails of `engmetrics.governance.privacy`: weekly or coarser only (`refused_grain`), only with an
-approval in force (`not_approved`), on data older than `privacy.individual_delay_days` (the as-of date is
-clamped), and published per team and for the organisation only, each cell about at least
-`privacy.min_group_size` people (`suppressed` otherwise). `evaluate_own` is a person's own value.
+approval in force (`not_approved`), on data older than `privacy.individual_delay_days` over complete
+calendar periods (the as-of date is clamped, then moved back to the end of the last ISO week, month or
+quarter), and published per team and for the organisation only, each cell about at least
+`privacy.min_group_size` people (`suppressed` otherwise). `evaluate_own` is a person's own value, over the
+same periods.
+
+An indicator without thresholds (a proposed one evaluated by name) has status `no_thresholds` when it has
+a value (`no_data` without one).
+
+`save_results` replaces earlier rows of the same metric, group, as-of date and definition version, except
+rows a legal hold in force covers (a metric hold on the metric, or a period hold overlapping the row's
+period): those are kept, and the new row is stored beside them.
 
 >>> from datetime import date
 >>> from engmetrics.store import Store
@@ -22,6 +31,7 @@ from typing import Any
 from ..errors import InputError
 from ..governance import privacy as guard
 from ..governance.board import ReviewBoard, approval_status, needs_approval
+from ..governance.holds import Hold, active_holds
 from ..settings import PrivacySettings
 from .calculators import CALCULATORS
 from .compute import GroupValue, compute, empty_value
@@ -31,7 +41,10 @@ from .periods import Period, current_and_previous
 from .rag import rag_status
 from .version import definition_version
 
-__all__ = ["MetricResult", "evaluate", "evaluate_definition", "evaluate_own", "period_values", "save_results"]
+__all__ = ["NO_THRESHOLDS", "MetricResult", "evaluate", "evaluate_definition", "evaluate_own", "period_values",
+           "save_results"]
+
+NO_THRESHOLDS = "no_thresholds"
 
 
 @dataclass(frozen=True)
@@ -73,19 +86,20 @@ def period_values(store: Any, calc: Calculation | CalculatorCall, period: Period
 
 def evaluate_definition(store: Any, definition: Definition, as_of: date, git_commit: str | None = None, *,
                         review_board: ReviewBoard | None = None, privacy: PrivacySettings | None = None,
-                        today: date | None = None) -> list[MetricResult]:
+                        today: date | None = None, approvals_at: datetime | None = None) -> list[MetricResult]:
     """Results for one indicator: one item, or one per group (sorted) for a group-by calculation. An
     individual-level indicator follows the privacy guardrails (module doc): `review_board` is the board
-    whose approvals count, `privacy` the settings (default `PrivacySettings()`), `today` the day the delay
-    counts back from (default today, UTC)."""
+    whose approvals count (only decisions made at or before `approvals_at`, when given), `privacy` the
+    settings (default `PrivacySettings()`), `today` the day the delay counts back from (default today,
+    UTC)."""
     ind = definition.indicator
     if not needs_approval(ind):
         return _plain(store, ind, as_of, as_of, git_commit)
     settings = privacy or PrivacySettings()
-    refusal = _refusal(store, ind, review_board)
+    refusal = _refusal(store, ind, review_board, approvals_at)
     if refusal:
         return [_refused(ind, as_of, refusal, git_commit)]
-    day = guard.delayed_as_of(as_of, today or datetime.now(UTC).date(), settings)
+    day = guard.published_as_of(ind.cadence, as_of, today or datetime.now(UTC).date(), settings)
     calc = ind.calculation
     person = guard.person_column(calc) if isinstance(calc, Calculation) else None
     if person is None:  # no individuals in the data: computed as usual, on the delayed periods
@@ -120,17 +134,27 @@ def _plain(store: Any, ind: Indicator, day: date, as_of: date, git_commit: str |
         cur, prev = now.get(group, empty_now), before.get(group, empty_before)
         results.append(MetricResult(
             metric=ind.id, period_start=current.start, period_end=current.end, value=cur.value,
-            previous=prev.value, status=rag_status(cur.value, ind.thresholds), definition_version=version,
+            previous=prev.value, status=_status(cur.value, ind), definition_version=version,
             group=group, sample_size=cur.sample_size, previous_sample_size=prev.sample_size,
-            previous_status=rag_status(prev.value, ind.thresholds), as_of=as_of, git_commit=git_commit))
+            previous_status=_status(prev.value, ind), as_of=as_of, git_commit=git_commit))
     return results
 
 
-def _refusal(store: Any, ind: Indicator, review_board: ReviewBoard | None) -> str | None:
-    """Why an individual-level indicator may not compute at all: its grain, or no approval in force."""
+def _status(value: float | None, ind: Indicator) -> str:
+    """The value's RAG status; `no_thresholds` for a value of an indicator without thresholds."""
+    if ind.thresholds is None:
+        return "no_data" if value is None else NO_THRESHOLDS
+    return rag_status(value, ind.thresholds)
+
+
+def _refusal(store: Any, ind: Indicator, review_board: ReviewBoard | None,
+             approvals_at: datetime | None = None) -> str | None:
+    """Why an individual-level indicator may not compute at all: its grain, or no approval in force (with
+    `approvals_at`: in force as the board's decisions stood then)."""
     if ind.cadence == "daily":
         return guard.REFUSED_GRAIN
-    if not approval_status(store, review_board, ind).in_force:
+    at = {"at": approvals_at} if approvals_at is not None else {}
+    if not approval_status(store, review_board, ind, **at).in_force:
         return guard.NOT_APPROVED
     return None
 
@@ -157,26 +181,27 @@ def _people(cell: guard.Cell | None) -> int | None:
 def _cell_status(cell: guard.Cell | None, ind: Indicator) -> str:
     if cell is not None and cell.suppressed:
         return guard.SUPPRESSED
-    return rag_status(_value(cell), ind.thresholds)
+    return _status(_value(cell), ind)
 
 
 def evaluate(store: Any, catalog: Catalog, as_of: date, *, git_commit: str | None = None,
              metrics: list[str] | None = None, privacy: PrivacySettings | None = None,
-             today: date | None = None) -> list[MetricResult]:
+             today: date | None = None, approvals_at: datetime | None = None) -> list[MetricResult]:
     """Evaluate every active indicator (or those named in `metrics`), in catalog order; individual-level
     ones under the privacy guardrails (`privacy`: default `PrivacySettings()`; `today`: default today, UTC)
-    with the catalog's review board."""
+    with the catalog's review board (counting only decisions made at or before `approvals_at`, if given)."""
     chosen = [catalog.get(m) for m in metrics] if metrics else catalog.active
     return [r for d in chosen for r in evaluate_definition(
-        store, d, as_of, git_commit, review_board=catalog.review_board, privacy=privacy, today=today)]
+        store, d, as_of, git_commit, review_board=catalog.review_board, privacy=privacy, today=today,
+        approvals_at=approvals_at)]
 
 
 def evaluate_own(store: Any, catalog: Catalog, metric: str, pseudonym: str, as_of: date, *,
                  privacy: PrivacySettings | None = None, today: date | None = None) -> MetricResult:
     """The person `pseudonym`'s own value of the individual-level indicator `metric`: the same grain,
-    approval and delay rules as `evaluate`, computed over that person's rows only (never anyone else's;
-    no group-size rule: it is their own number). Raises InputError for an indicator that is not
-    individual-level or whose data has no person column."""
+    approval and delay rules and the same calendar periods as `evaluate`, computed over that person's rows
+    only (never anyone else's; no group-size rule: it is their own number). Raises InputError for an
+    indicator that is not individual-level or whose data has no person column."""
     ind = catalog.get(metric).indicator
     calc = ind.calculation
     person = guard.person_column(calc) if isinstance(calc, Calculation) else None
@@ -187,35 +212,48 @@ def evaluate_own(store: Any, catalog: Catalog, metric: str, pseudonym: str, as_o
     if refusal:
         return _refused(ind, as_of, refusal, None)
     assert isinstance(calc, Calculation)
-    day = guard.delayed_as_of(as_of, today or datetime.now(UTC).date(), privacy or PrivacySettings())
+    day = guard.published_as_of(ind.cadence, as_of, today or datetime.now(UTC).date(), privacy or PrivacySettings())
     current, previous = current_and_previous(ind.cadence, day)
     cur, prev = (guard.own_value(store, calc, p, person, pseudonym) for p in (current, previous))
     return MetricResult(
         metric=ind.id, period_start=current.start, period_end=current.end, value=cur.value, previous=prev.value,
-        status=rag_status(cur.value, ind.thresholds), definition_version=definition_version(ind),
+        status=_status(cur.value, ind), definition_version=definition_version(ind),
         sample_size=cur.sample_size, previous_sample_size=prev.sample_size,
-        previous_status=rag_status(prev.value, ind.thresholds), as_of=as_of)
+        previous_status=_status(prev.value, ind), as_of=as_of)
 
 
 _COLUMNS = ("metric", "period_start", "period_end", "value", "previous", "status", "definition_version",
             "git_commit", "as_of", "evaluated_at", "group", "sample_size", "previous_sample_size")
 
 
+def _held(holds: list[Hold], metric: str, start: date, end: date) -> bool:
+    """Whether one of `holds` covers a stored result of `metric` for the days `start..end`: a metric hold
+    on `metric` or a period hold, overlapping those days."""
+    return any(h.overlaps(start, end) and (h.scope == "period" or (h.scope == "metric" and h.target == metric))
+               for h in holds)
+
+
 def save_results(store: Any, results: list[MetricResult], *, evaluated_at: datetime | None = None) -> int:
     """Store results in `_metric_results`, replacing earlier rows for the same metric, group, as-of date
-    and definition version. Returns the number of rows written. (A write: DuckDB connection.)"""
+    and definition version, except rows a legal hold in force now covers (`_held`): those are kept, and the
+    new row is stored beside them. Returns the number of rows written. (A write: DuckDB connection.)"""
     stamp = evaluated_at or datetime.now(UTC)
     rows = [(r.metric, r.period_start, r.period_end, r.value, r.previous, r.status, r.definition_version,
              r.git_commit, r.as_of, stamp, r.group, r.sample_size, r.previous_sample_size) for r in results]
     if not rows:
         return 0
+    keys = {(r[0], r[8], r[6], r[10]) for r in rows}
+    holds = active_holds(store)
     con = store.sql
     cols = ", ".join(f'"{c}"' for c in _COLUMNS)
     con.execute("BEGIN TRANSACTION")
     try:
-        con.executemany(
-            'DELETE FROM _metric_results WHERE metric = ? AND as_of = ? AND definition_version = ? '
-            'AND "group" IS NOT DISTINCT FROM ?', [(r[0], r[8], r[6], r[10]) for r in rows])
+        stored = con.execute(
+            'SELECT rowid, metric, as_of, definition_version, "group", period_start, period_end FROM _metric_results '
+            "WHERE list_contains(?, metric) AND list_contains(?, as_of)",
+            [sorted({r[0] for r in rows}), sorted({r[8] for r in rows})]).fetchall()
+        replaced = [s[0] for s in stored if tuple(s[1:5]) in keys and not _held(holds, s[1], s[5], s[6])]
+        con.execute("DELETE FROM _metric_results WHERE list_contains(?, rowid)", [replaced])
         con.executemany(f"INSERT INTO _metric_results ({cols}) VALUES ({', '.join('?' * len(_COLUMNS))})",
                         rows)
         con.execute("COMMIT")

@@ -54,17 +54,17 @@ def validate(as_json: JsonOption = False) -> None:
         raise typer.Exit(1)
 
 
-def _versions_seen() -> dict[str, set[str]] | None:
-    """Indicator versions the definition archive recorded, when the workspace has a store (read-only); None
-    without one (every indicator is then new to the `assessment` rule)."""
-    from ..governance.archive import versions_seen
+def _assessed_versions() -> dict[str, set[str]] | None:
+    """Indicator versions the definition archive shows in force with an assessment, when the workspace has a
+    store (read-only); None without one (no version is then assessed for the `assessment` rule)."""
+    from ..governance.archive import assessed_versions
     from ..store.connection import duckdb_path
 
     path = duckdb_path(state.settings.store_url or "")
     if path is not None and not path.exists():
         return None
     with open_store(read_only=True) as store:
-        return versions_seen(store, "indicator")
+        return assessed_versions(store)
 
 
 @app.command("lint")
@@ -77,7 +77,7 @@ def lint_command(as_json: JsonOption = False, today: TodayOption = None) -> None
     """
     report = check_catalog(state.settings.workspace)
     issues = report.errors or lint(report.catalog, today=today.date() if today else datetime.now(UTC).date(),
-                                   versions_seen=_versions_seen())
+                                   assessed_versions=_assessed_versions())
     if as_json:
         emit_json([_issue_dict(i) for i in issues])
     else:
@@ -110,7 +110,8 @@ def show(metric: Annotated[str, typer.Argument(help="Indicator id.")], as_json: 
          as_of: Annotated[datetime | None, typer.Option(
              "--as-of", formats=["%Y-%m-%d"],
              help="Show the definition in force at the end of this day (UTC), from the definition archive, "
-                  "with its version and when it took effect.")] = None) -> None:
+                  "with its version and when it took effect: when it was recorded (wall clock), not the as-of "
+                  "dates whose values used it; `metrics evaluate --as-defined-then` shows those.")] = None) -> None:
     """Show one indicator's full definition, where it is defined and its definition version.
 
     Example: engmetrics catalog show change_failure_rate --as-of 2026-03-31

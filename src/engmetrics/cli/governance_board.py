@@ -45,7 +45,8 @@ def _state(s: dict[str, object]) -> str:
 
 @app.command("propose")
 def propose_command(metric: MetricArgument, who: AsOption = None, as_json: JsonOption = False) -> None:
-    """Ask the review board to approve the indicator's current definition version.
+    """Ask the review board to approve the indicator's current approval version (its definition without
+    status, review_by and tags). Refused when the members other than you cannot reach the quorum.
 
     Example: engmetrics governance propose reviews_per_person --as alice
     """
@@ -75,7 +76,8 @@ def reject_command(metric: MetricArgument, rationale: RationaleOption, who: AsOp
 @app.command("status")
 def status_command(metric: Annotated[str | None, typer.Argument(help="One indicator (with its decisions).")] = None,
                    as_json: JsonOption = False) -> None:
-    """Every indicator that needs review-board approval: state, version, approvals/quorum, last decision.
+    """Every indicator that needs review-board approval: state, approval version, approvals/quorum, last
+    decision.
 
     Example: engmetrics governance status --json
     """

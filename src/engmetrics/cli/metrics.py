@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import inspect
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from ..catalog.evaluate import MetricResult, evaluate, save_results
-from ..catalog.loader import check_catalog, load_catalog
+from ..catalog.loader import Catalog, check_catalog, load_catalog
 from ..catalog.periods import default_as_of
 from ..catalog.views import ScorecardGroup, ScorecardRow, scorecard
-from ..governance.archive import catalog_as_of, record_definitions
+from ..governance.archive import catalogs_as_shown, record_definitions
 from ..workspace import git_commit
 from .common import JsonOption, console, emit_json, open_store, state
 
@@ -34,27 +35,41 @@ def _status(status: str) -> str:
 
 def _results(as_of: datetime | None, *, save: bool, defined_then: bool = False) -> list[MetricResult]:
     """Evaluate; `save` also records the definitions in the archive first and stores the results;
-    `defined_then` evaluates the definitions in force on the as-of date (from the archive) and stores nothing."""
+    `defined_then` reproduces what was shown for the as-of date (`_as_shown`) and stores nothing."""
     settings = state.settings
-    catalog = check_catalog(settings.workspace).catalog if defined_then else load_catalog(settings.workspace)
     day = as_of.date() if as_of else default_as_of()
     with open_store(read_only=not save) as store:
         if save:
             record_definitions(store, settings.workspace)
         if defined_then:
-            catalog = catalog_as_of(store, catalog, day)
-        results = evaluate(store, catalog, day, git_commit=None if defined_then else git_commit(settings.workspace),
-                           privacy=settings.privacy)
-        if save and not defined_then:
+            return _as_shown(store, check_catalog(settings.workspace).catalog, day)
+        results = evaluate(store, load_catalog(settings.workspace), day,
+                           git_commit=git_commit(settings.workspace), privacy=settings.privacy)
+        if save:
             save_results(store, results)
     return results
+
+
+def _as_shown(store: Any, catalog: Catalog, day: date) -> list[MetricResult]:
+    """Every metric with the definition version of its newest stored results for `day` (or, with none, the one
+    in force at the end of the day), the review board in force when those results were computed and only the
+    board decisions made by then; ordered by metric id."""
+    settings = state.settings
+    timed = "approvals_at" in inspect.signature(evaluate).parameters
+    results = []
+    for stamp, then in catalogs_as_shown(store, catalog, day):
+        extra: dict[str, Any] = {"approvals_at": stamp} if timed else {}
+        results += evaluate(store, then, day, privacy=settings.privacy, today=stamp.date(), **extra)
+    return sorted(results, key=lambda r: r.metric)
 
 
 @app.command("evaluate")
 def evaluate_command(as_of: AsOfOption = None, as_json: JsonOption = False,
                      defined_then: Annotated[bool, typer.Option(
-                         "--as-defined-then", help="Use the definitions in force at the end of the as-of day "
-                         "(from the definition archive) to reproduce what was shown then; stores no results.")] = False,
+                         "--as-defined-then", help="Reproduce what was shown for the as-of day: each metric with the "
+                         "definition version of its stored results (from the definition archive; else the one in "
+                         "force at the end of the day), judged by the review board and decisions of that time; "
+                         "stores no results.")] = False,
                      ) -> None:
     """Record the workspace's definitions in the archive, compute every active indicator for its period
     ending on the as-of date and the period before, store the results with their definition version, and

@@ -16,7 +16,7 @@ from ..governance.archive import record_definitions
 from ..governance.board import approve, propose
 from ..store import Store
 
-__all__ = ["BOARD", "write_governance", "record_governance"]
+__all__ = ["BOARD", "record_governance", "write_governance"]
 
 BOARD = """\
 # The demo's review board (docs/governance.md): individual-level indicators compute only after it approves.

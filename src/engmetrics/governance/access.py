@@ -13,7 +13,18 @@ reason_required: [people, feedback]   # reads must say why
   manager, auditor and metrics-admin; every other dataset by every role. Unknown datasets or roles are
   errors naming file and line.
 - **Reasons.** Reading a dataset of `reason_required` needs a reason: the API's `X-Engmetrics-Reason` header
-  or `reason` query parameter (a missing or blank one is answered 428, one longer than 500 characters 400).
+  or `reason` query parameter (a missing or blank one is answered 428). A reason longer than 500 characters
+  (`MAX_REASON`, blanks at either end not counted), in the header or the query, is answered 400 on every
+  route that takes one, whatever it reads (`check_reason`).
+- **Indicator values.** An indicator's values are derived from the datasets its calculation reads
+  (`indicator_datasets`): a declarative calculation's dataset, plus `people` for an individual-level one over
+  a person column (its cells are per team through `people` memberships and aliases); a built-in calculator's
+  as `CALCULATOR_DATASETS` says (the one registered, `delivery.deployments_per_day`, reads `deployments`; a
+  calculator not listed there is taken to read nothing restricted). The API's `/api/v1/metrics`,
+  `/api/v1/scorecard` and Prometheus `/metrics`, and the overview page, leave out the results of an
+  indicator reading a dataset the request may not read (`ReadAccess.may`: a reason-required dataset only with
+  a reason); the indicator page is a 403. The values served are audited once per request and audited dataset
+  (`ReadAccess.record_derived`, action `read.dataset`), not once per result.
 - **Audit.** Every read of an *audited* dataset (restricted in the registry, limited to fewer than every role
   by the file, or needing a reason) is written to the audit log before the answer leaves: action
   `read.dataset` (or `read.individual` for raw rows about people), target the dataset, the principal's actor,
@@ -37,6 +48,7 @@ reason_required: [people, feedback]   # reads must say why
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,15 +57,19 @@ import ibis
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..auth.roles import Principal, Role
+from ..catalog.model import CalculatorCall, Indicator
 from ..errors import InputError, Issue, ValidationFailed
 from ..store import REGISTRY
 from ..validation import IssueReport, display_path, model_issues
 from ..yamlio import load_all, locate
 from . import audit
+from .board import needs_approval
+from .privacy import person_column
 
-__all__ = ["ACCESS_FILE", "DEFAULT_POLICY", "MAX_REASON", "PRIVILEGED", "REASON_HEADER", "AccessDocument",
-           "AccessPolicy", "AccessReport", "ReadAccess", "check_access", "check_read", "default_policy",
-           "load_access_policy", "quarantine_for", "record_read"]
+__all__ = ["ACCESS_FILE", "CALCULATOR_DATASETS", "DEFAULT_POLICY", "MAX_REASON", "PRIVILEGED", "REASON_HEADER",
+           "AccessDocument", "AccessPolicy", "AccessReport", "ReadAccess", "check_access", "check_read",
+           "check_reason", "default_policy", "indicator_datasets", "load_access_policy", "quarantine_for",
+           "record_read"]
 
 ACCESS_FILE = Path("policies") / "access.yaml"
 REASON_HEADER = "X-Engmetrics-Reason"
@@ -61,6 +77,8 @@ MAX_REASON = 500
 #: Who reads a registry-restricted dataset when the policy does not name it.
 PRIVILEGED = frozenset({Role.manager, Role.auditor, Role.metrics_admin})
 _EVERY_ROLE = frozenset(Role)
+#: The datasets each built-in calculator reads, as its module documents (`engmetrics.catalog.calculators`).
+CALCULATOR_DATASETS: dict[str, frozenset[str]] = {"delivery.deployments_per_day": frozenset({"deployments"})}
 
 
 class AccessDocument(BaseModel):
@@ -173,8 +191,36 @@ def load_access_policy(root: Path) -> AccessPolicy:
     return report.policy
 
 
+def indicator_datasets(indicator: Indicator) -> frozenset[str]:
+    """The datasets `indicator`'s values are derived from (module doc, "Indicator values").
+
+    >>> from engmetrics.catalog.model import Indicator
+    >>> per_author = Indicator.model_validate({"id": "changes", "name": "Changes", "kind": "lagging", "unit": "n",
+    ...     "direction": "higher_is_better", "cadence": "weekly", "status": "proposed",
+    ...     "calculation": {"dataset": "changes", "group_by": "author", "measure": {"type": "count"}}})
+    >>> sorted(indicator_datasets(per_author))
+    ['changes', 'people']
+    """
+    calc = indicator.calculation
+    if isinstance(calc, CalculatorCall):
+        return CALCULATOR_DATASETS.get(calc.calculator, frozenset())
+    if needs_approval(indicator) and person_column(calc) is not None:
+        return frozenset({calc.dataset, "people"})
+    return frozenset({calc.dataset})
+
+
 def _clean_reason(reason: str | None) -> str | None:
     return reason.strip() if reason and reason.strip() else None
+
+
+def check_reason(reason: str | None) -> None:
+    """Nothing when `reason` is absent or at most `MAX_REASON` characters long (blanks at either end not
+    counted); else the API's problem 400."""
+    from ..api.problems import Problem  # here: importing the api package builds the app, which imports this
+
+    text = _clean_reason(reason)
+    if text is not None and len(text) > MAX_REASON:
+        raise Problem(400, f"the reason is {len(text)} characters long; at most {MAX_REASON}")
 
 
 def check_read(policy: AccessPolicy, principal: Principal, dataset: str, reason: str | None) -> None:
@@ -186,12 +232,10 @@ def check_read(policy: AccessPolicy, principal: Principal, dataset: str, reason:
         allowed = ", ".join(sorted(r.value for r in policy.roles_for(dataset))) or "none (nobody through the API)"
         raise Problem(403, f"the role {principal.role.value} may not read the dataset {dataset}; it needs one of: "
                            f"{allowed} ({ACCESS_FILE.as_posix()})")
-    text = _clean_reason(reason)
-    if policy.needs_reason(dataset) and text is None:
+    if policy.needs_reason(dataset) and _clean_reason(reason) is None:
         raise Problem(428, f"reading the dataset {dataset} needs a reason: send the {REASON_HEADER} header or a "
                            "`reason` query parameter (it is written to the audit log)")
-    if text is not None and len(text) > MAX_REASON:
-        raise Problem(400, f"the reason is {len(text)} characters long; at most {MAX_REASON}")
+    check_reason(reason)
 
 
 def record_read(stores: Any, principal: Principal, dataset: str, what: str, reason: str | None, *,
@@ -233,11 +277,25 @@ class ReadAccess:
         if self.policy.audited(dataset) or individual:
             record_read(self.stores, self.principal, dataset, self.what, self.reason, individual=individual)
 
+    def may(self, dataset: str) -> bool:
+        """Whether this request may read `dataset` without being refused (a reason-required one only with a
+        reason); raises nothing."""
+        return self.policy.may_read(self.principal, dataset) and (
+            not self.policy.needs_reason(dataset) or _clean_reason(self.reason) is not None)
+
     def visible(self) -> list[str]:
-        """The datasets this request may read without being refused (a reason-required one only with a
-        reason)."""
-        return [d for d in self.policy.readable(self.principal)
-                if not self.policy.needs_reason(d) or _clean_reason(self.reason) is not None]
+        """The datasets this request may read without being refused, in registry order."""
+        return [d for d in self.policy.readable(self.principal) if self.may(d)]
+
+    def audited_of(self, datasets: Iterable[str]) -> list[str]:
+        """Those of `datasets` whose reads are audited, distinct and sorted."""
+        return sorted(d for d in set(datasets) if self.policy.audited(d))
+
+    def record_derived(self, datasets: Iterable[str]) -> None:
+        """Audit values derived from `datasets` (already checked with `may`): one `read.dataset` entry per
+        audited dataset, nothing for the rest. Raises when an entry cannot be written."""
+        for name in self.audited_of(datasets):
+            record_read(self.stores, self.principal, name, self.what, self.reason)
 
     def record(self, datasets: list[str]) -> None:
         """Audit reads of raw rows of `datasets` (already checked): `read.individual` for a dataset with

@@ -2,9 +2,14 @@
 
 The zip holds, in this order:
 
-- `definitions.jsonl`: archive rows in force at any time in the period, with `effective_at`;
+- `definitions.jsonl`: archive rows in force at any time in the period, with `effective_at`, and every
+  archived indicator version a row of `values.jsonl` references (values for a date are often computed after
+  it, with a version that took effect later);
 - `values.jsonl`: `_metric_results` rows whose `as_of` falls in the period, with their definition version;
-- `approvals.jsonl`: review-board decisions made in the period;
+- `approvals.jsonl`: review-board decisions made in the period, and the approval rounds behind its values
+  even when decided outside it: for each indicator version of `definitions.jsonl` the round in force when
+  the period began, and for each version `values.jsonl` references the rounds in force while those values
+  were computed (`evaluated_at`, often after the period). A round runs from the version's last proposal on;
 - `holds.jsonl`: legal holds placed before the period ended (released ones too, with who and when);
 - `audit.jsonl`: audit entries logged in the period;
 - `manifest.json`: name, bytes and SHA-256 of every other file, the period, when and by whom the bundle was
@@ -40,7 +45,8 @@ from ..errors import InputError
 from ..jsonio import encode
 from ..timeutil import as_utc
 from . import audit
-from .archive import end_of_day, in_force_during
+from .archive import ArchivedDefinition, end_of_day, in_force_during, result_definitions
+from .board import approval_version
 from .holds import list_holds
 
 __all__ = ["FILES", "Bundle", "export_bundle"]
@@ -72,14 +78,57 @@ def _dicts(store: Any, query: str, params: list[Any]) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+def _definitions(store: Any, start: date, end: date) -> list[ArchivedDefinition]:
+    """Rows in force during the period plus the indicator versions its values reference, each once."""
+    rows = {(r.kind, r.id, r.effective_at): r for r in [*in_force_during(store, start, end),
+                                                        *result_definitions(store, start, end)]}
+    return [rows[key] for key in sorted(rows)]
+
+
+def _approvals(store: Any, definitions: list[ArchivedDefinition], values: list[dict[str, Any]], begin: datetime,
+               stop: datetime) -> list[dict[str, Any]]:
+    """Decisions made in `begin..stop`, plus the approval rounds the values depend on: for every indicator
+    version of `definitions`, the round in force at `begin`; for every version the values reference, the
+    rounds in force from the first to the last `evaluated_at` of its values. A round runs from the version's
+    last proposal on; decisions name the approval version (`board.approval_version`), the definition version
+    is matched too."""
+    from ..catalog.model import Indicator
+
+    content = {(d.id, d.version): d.content for d in definitions if d.kind == "indicator" and d.content is not None}
+
+    def keys(metric: str, version: str) -> set[tuple[str, str]]:
+        found = content.get((metric, version))
+        return {(metric, version)} | ({(metric, approval_version(Indicator.model_validate(found)))} if found else set())
+
+    spans: dict[tuple[str, str], tuple[datetime, datetime]] = {}
+    for row in values:
+        pair, when = (row["metric"], row["definition_version"]), row["evaluated_at"]
+        low, high = spans.get(pair, (when, when))
+        spans[pair] = (min(low, when), max(high, when))
+    windows = [(key, begin, begin) for pair in content for key in keys(*pair)]
+    windows += [(key, low, high) for pair, (low, high) in spans.items() for key in keys(*pair)]
+    decided = _dicts(store, "SELECT * FROM _board_decisions ORDER BY decided_at, metric, actor", [])
+    proposals: dict[tuple[str, str], list[datetime]] = {}
+    for d in decided:
+        if d["action"] == "propose":
+            proposals.setdefault((d["metric"], d["version"]), []).append(d["decided_at"])
+    ranges: dict[tuple[str, str], list[tuple[datetime, datetime]]] = {}
+    for key, low, high in windows:  # a round in force at `low` began at the last proposal up to it
+        start = max((t for t in proposals.get(key, []) if t <= low), default=low)
+        ranges.setdefault(key, []).append((start, high))
+    return [d for d in decided if begin <= d["decided_at"] < stop or any(
+        start <= d["decided_at"] <= high for start, high in ranges.get((d["metric"], d["version"]), []))]
+
+
 def _contents(store: Any, start: date, end: date) -> dict[str, list[dict[str, Any]]]:
     begin, stop = end_of_day(start - timedelta(days=1)), end_of_day(end)
+    definitions = _definitions(store, start, end)
+    values = _dicts(store, 'SELECT * FROM _metric_results WHERE as_of BETWEEN ? AND ? ORDER BY as_of, metric, '
+                    '"group" NULLS FIRST, definition_version, evaluated_at', [start, end])
     return {
-        "definitions.jsonl": [d.to_dict() for d in in_force_during(store, start, end)],
-        "values.jsonl": _dicts(store, 'SELECT * FROM _metric_results WHERE as_of BETWEEN ? AND ? ORDER BY as_of, '
-                               'metric, "group" NULLS FIRST, definition_version, evaluated_at', [start, end]),
-        "approvals.jsonl": _dicts(store, "SELECT * FROM _board_decisions WHERE decided_at >= ? AND decided_at < ? "
-                                  "ORDER BY decided_at, metric, actor", [begin, stop]),
+        "definitions.jsonl": [d.to_dict() for d in definitions],
+        "values.jsonl": values,
+        "approvals.jsonl": _approvals(store, definitions, values, begin, stop),
         "holds.jsonl": [h.to_dict() for h in list_holds(store, include_released=True) if h.created_at < stop],
         "audit.jsonl": [e.to_dict() for e in audit.entries(store, since=begin, until=stop)],
     }

@@ -4,8 +4,10 @@ An active indicator naming a survey dimension (`perception: DIMENSION`) is compa
 period of that dimension, with the team's perception score:
 
 - **team**: an indicator grouped by `team` (or `owner_team`) is read per team; an ungrouped one (or a
-  calculator) belongs to its owner team only. Others are skipped with the reason, as are individual-level
-  ones and those needing a review-board approval that is not in force (individuals are never compared).
+  calculator) belongs to its owner team only. Others are skipped with the reason, as is every indicator
+  that needs a review-board approval (`engmetrics.governance.board.needs_approval`), approved or not: its
+  values may be published only through the privacy guardrails (group size, complementary suppression,
+  delay), which this comparison does not apply, so it would reveal suppressed team cells.
 - **indicator health**: a survey period label is `2026-Q3`, `2026-07`, `2026-H2` or `2026`. The indicator is
   evaluated at its own cadence (its thresholds are for that cadence: a quarter's count against weekly bands
   would mislead) over the trailing windows that fit in the period, counted back from its last day (or from
@@ -47,7 +49,7 @@ from ..catalog.rag import rag_status
 from ..errors import InputError
 from ..settings import GovernanceSettings
 from . import audit
-from .board import approval_status, needs_approval
+from .board import approval_reasons
 
 __all__ = ["RESOLUTIONS", "TEAM_COLUMNS", "Discrepancy", "DiscrepancyReport", "Review", "find_discrepancies",
            "health", "latest_reviews", "record_review", "survey_period", "windows_in"]
@@ -139,12 +141,13 @@ class DiscrepancyReport:
         return asdict(self) | {"scale": list(self.scale), "items": [i.to_dict() for i in self.items]}
 
 
-def _not_comparable(store: Any, catalog: Catalog, ind: Indicator) -> str | None:
+def _not_comparable(ind: Indicator) -> str | None:
     """Why an indicator with a perception dimension is not compared, else None."""
     if ind.audience == "individual":
         return "audience individual: perception is team-level, individuals are never compared"
-    if needs_approval(ind) and approval_status(store, catalog.review_board, ind).state != "approved":
-        return "needs a review-board approval that is not in force"
+    if reasons := approval_reasons(ind):
+        return (f"needs review-board approval ({', '.join(reasons)}): its values are published only through "
+                "the privacy guardrails, never compared here")
     calc = ind.calculation
     if isinstance(calc, Calculation) and calc.group_by:
         return None if calc.group_by in TEAM_COLUMNS else f"grouped by {calc.group_by}, not by team"
@@ -240,7 +243,7 @@ def find_discrepancies(store: Any, catalog: Catalog, *, settings: GovernanceSett
     chosen = []
     for d in catalog.active:
         if d.indicator.perception:
-            reason = _not_comparable(store, catalog, d.indicator)
+            reason = _not_comparable(d.indicator)
             if reason:
                 report.skipped.append({"metric": d.id, "reason": reason})
             else:

@@ -4,9 +4,10 @@ A hold has a scope:
 
 - `dataset`: rows of one dataset (`target` = dataset name), optionally only those dated `from..to`;
 - `metric`: the data behind one indicator (`target` = metric id): every dataset its calculation reads, in
-  any archived version or the current catalog, optionally only `from..to`. A calculator's datasets are not
-  declared, so a hold on a calculator-backed (or unknown) metric blocks every dataset: a hold errs on the
-  side of keeping data;
+  any archived version or the current catalog, and `people` when one of those has person columns (team
+  membership and aliases decide whose rows count and which team a value belongs to), optionally only
+  `from..to`. A calculator's datasets are not declared, so a hold on a calculator-backed (or unknown)
+  metric blocks every dataset: a hold errs on the side of keeping data;
 - `period`: every dataset's rows dated `from..to` (both required; no target).
 
 Dates are inclusive UTC days; a missing `from` / `to` leaves that side open. A released hold no longer
@@ -165,8 +166,10 @@ def active_holds(store: Any, at: datetime | None = None) -> list[Hold]:
 
 
 def datasets_read(store: Any, metric: str, catalog: Any = None) -> set[str] | None:
-    """The datasets an indicator's calculation reads, in any archived version and in `catalog` (if given);
-    None when that is unknown (a calculator, or a metric found nowhere)."""
+    """The datasets an indicator's calculation reads, in any archived version and in `catalog` (if given),
+    plus `people` when one of them has person columns; None when that is unknown (a calculator, or a metric
+    found nowhere)."""
+    from ..store.datasets import REGISTRY
     from .archive import history
 
     calculations = [row.content.get("calculation") for row in history(store, "indicator", metric) if row.content]
@@ -174,7 +177,10 @@ def datasets_read(store: Any, metric: str, catalog: Any = None) -> set[str] | No
         calculations.append(catalog.get(metric).indicator.calculation.model_dump())
     if not calculations or any(not isinstance(c, dict) or "dataset" not in c for c in calculations):
         return None
-    return {c["dataset"] for c in calculations}
+    read = {c["dataset"] for c in calculations}
+    if any((found := REGISTRY.get(name)) is not None and found.person_columns for name in read):
+        read.add("people")
+    return read
 
 
 def blocking_holds(store: Any, dataset: str, start: date, end: date, *, catalog: Any = None,

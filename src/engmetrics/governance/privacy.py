@@ -1,16 +1,19 @@
 """Privacy guardrails for individual-level indicators (issue 8; DESIGN.md principle 4).
 
 An indicator is *individual-level* when it needs review-board approval (`governance.board.needs_approval`:
-`audience: individual`, a non-empty `affects`, or a declarative calculation grouped by a person column).
-`catalog.evaluate` applies these rules to it, in this order:
+`audience: individual`, a non-empty `affects`, or a declarative calculation grouped by, or filtered on, a
+person column). `catalog.evaluate` applies these rules to it, in this order:
 
-1. **Grain**: only weekly or coarser cadences; a `daily` one gives status `refused_grain`.
+1. **Grain**: only weekly or coarser cadences; a `daily` one gives status `refused_grain`. The periods are
+   *calendar* periods, whatever as-of date is asked for: the as-of date is moved back to the end of the
+   last complete ISO week (a Sunday), calendar month or calendar quarter (`calendar_end`). Trailing windows
+   ending on any day would let a reader difference the windows of consecutive days into daily values.
 2. **Approval**: it computes only while a review-board approval of its current definition version is in
    force; otherwise status `not_approved` (value None, sample size 0).
 3. **Delay**: only data older than `privacy.individual_delay_days` (default 7). The as-of date is clamped
-   to `today - delay`: the periods evaluated are the latest ones of the indicator's cadence that end on or
-   before that day (`delayed_as_of`). The results' `period_start` / `period_end` say which period it was;
-   nothing is refused as too recent.
+   to `today - delay` (`delayed_as_of`) before it is moved to a calendar period's end (`published_as_of`):
+   the periods evaluated are the latest complete calendar periods that end on or before that day. The
+   results' `period_start` / `period_end` say which period it was; nothing is refused as too recent.
 4. **Aggregation**: per-person values are never published. The calculation is computed per *team* (each
    person's team through the effective-dated `people` dataset: the latest membership started on or before
    the period's end, `delivery.silos.person_teams`; people without one form the team `(null)`) and for the
@@ -26,8 +29,12 @@ Complementary suppression: the values are treated as additive (the safe assumpti
 the organisation total minus the published teams is the sum of the hidden ones). So when the total is
 published, the hidden teams must together cover at least `min_group_size` people: the published team with
 the fewest people (then by name) is hidden too until they do; if they still cannot, the total is hidden.
-A cell without a value (no data) publishes nothing and is not counted as covering anyone. The guarantee
-is per published table: differencing across periods or across indicators is not prevented.
+A cell *has rows* when it has a value, a sample size or people. A cell with rows but no value (fewer rows
+than `min_sample`, a zero denominator) is still inside the total, so it follows the same rule: about fewer
+than `min_group_size` people, it is hidden (and then covers its people), and its sample size and people are
+never published. Only a cell without any rows is left as plain no data. The same rules apply to the
+previous period's cells. The guarantee is per published table: differencing across periods or across
+indicators is not prevented (the fixed calendar grid of step 1 keeps periods from overlapping).
 
 >>> cells = [Cell("a", 10.0, 6), Cell("b", 3.0, 4), Cell("c", 12.0, 7), Cell(None, 25.0, 17)]
 >>> [(c.group, c.value, c.suppressed) for c in suppress(cells, 5)]
@@ -54,8 +61,9 @@ from ..ingest.pseudonym import pseudonym
 from ..settings import PrivacySettings
 from ..store.datasets import REGISTRY
 
-__all__ = ["NOT_APPROVED", "PERSON_PREFERENCE", "REFUSED_GRAIN", "SUPPRESSED", "Cell", "delayed_as_of",
-           "own_value", "person_column", "person_pseudonym", "suppress", "team_cells"]
+__all__ = ["NOT_APPROVED", "PERSON_PREFERENCE", "REFUSED_GRAIN", "SUPPRESSED", "Cell", "calendar_end",
+           "delayed_as_of", "own_value", "person_column", "person_pseudonym", "published_as_of", "suppress",
+           "team_cells"]
 
 NOT_APPROVED = "not_approved"
 REFUSED_GRAIN = "refused_grain"
@@ -78,25 +86,30 @@ class Cell:
 
 def suppress(cells: Sequence[Cell], min_group_size: int) -> list[Cell]:
     """`cells` (team cells and at most one total, group None) in the same order, with every cell that has
-    a value about fewer than `min_group_size` people hidden (value None, sample size 0, `suppressed`), plus
-    complementary suppression (module doc). A cell without a value (no data) shows nothing and is left as
-    it is. Pure: no engine.
+    rows (a value, a sample size or people: with or without a value) about fewer than `min_group_size`
+    people hidden (value None, sample size 0, `suppressed`), plus complementary suppression (module doc).
+    A cell without any rows is left as it is. Pure: no engine.
 
     >>> [c.suppressed for c in suppress([Cell("a", 1.0, 2), Cell("b", 9.0, 9), Cell(None, 10.0, 11)], 5)]
     [True, True, False]
     >>> [c.suppressed for c in suppress([Cell("a", 1.0, 2), Cell("b", 2.0, 2), Cell(None, 3.0, 4)], 5)]
     [True, True, True]
+    >>> [c.suppressed for c in suppress([Cell("a", None, 4, 4), Cell("b", 9.0, 9, 9), Cell(None, 13.0, 13, 13)], 5)]
+    [True, True, False]
     """
+    def has_rows(c: Cell) -> bool:
+        return c.value is not None or c.sample_size > 0 or c.people > 0
+
     def small(c: Cell) -> bool:
-        return c.value is not None and c.people < min_group_size
+        return has_rows(c) and c.people < min_group_size
 
     teams = [c for c in cells if c.group is not None]
     total = next((c for c in cells if c.group is None), None)
     hidden = {c.group for c in teams if small(c)}
     hide_total = total is not None and small(total)
-    if total is not None and total.value is not None and not hide_total and hidden:
+    if total is not None and not hide_total and hidden:
         covered = sum(c.people for c in teams if c.group in hidden)
-        shown = sorted((c for c in teams if c.group not in hidden and c.value is not None),
+        shown = sorted((c for c in teams if c.group not in hidden and has_rows(c)),
                        key=lambda c: (c.people, c.group))
         for cell in shown:
             if covered >= min_group_size:
@@ -116,6 +129,37 @@ def delayed_as_of(as_of: date, today: date, privacy: PrivacySettings) -> date:
     datetime.date(2026, 3, 27)
     """
     return min(as_of, today - timedelta(days=privacy.individual_delay_days))
+
+
+def calendar_end(cadence: str, day: date) -> date:
+    """The last day on or before `day` that ends a calendar period of `cadence`: a Sunday (the end of an ISO
+    week) for weekly, a month's last day for monthly, a quarter's last day for quarterly; `day` for daily.
+    `catalog.periods.current_and_previous` on that day gives the calendar period and the one before it.
+
+    >>> [calendar_end(c, date(2026, 3, 31)) for c in ("weekly", "monthly", "quarterly")]
+    [datetime.date(2026, 3, 29), datetime.date(2026, 3, 31), datetime.date(2026, 3, 31)]
+    >>> [calendar_end(c, date(2026, 3, 30)) for c in ("weekly", "monthly", "quarterly")]
+    [datetime.date(2026, 3, 29), datetime.date(2026, 2, 28), datetime.date(2025, 12, 31)]
+    """
+    if cadence == "daily":
+        return day
+    after = day + timedelta(days=1)
+    if cadence == "weekly":
+        start = after - timedelta(days=after.weekday())
+    else:
+        step = 3 if cadence == "quarterly" else 1
+        start = date(after.year, (after.month - 1) // step * step + 1, 1)
+    return start - timedelta(days=1)
+
+
+def published_as_of(cadence: str, as_of: date, today: date, privacy: PrivacySettings) -> date:
+    """The as-of date an individual-level indicator is evaluated for: `as_of` clamped by the delay
+    (`delayed_as_of`), then moved back to the end of the last complete calendar period (`calendar_end`).
+
+    >>> published_as_of("weekly", date(2026, 3, 31), date(2026, 4, 3), PrivacySettings())
+    datetime.date(2026, 3, 22)
+    """
+    return calendar_end(cadence, delayed_as_of(as_of, today, privacy))
 
 
 def person_column(calc: Calculation) -> str | None:

@@ -1,6 +1,8 @@
 """What the published catalog's pages show, gathered from library calls: the source datasets an indicator reads
 (with the columns it uses), its governance (impact assessment, review-board status and decisions) and its
-change history as field-level differences between archived versions.
+change history as field-level differences between archived versions. Publishing records nothing, so with a
+store the page says when the current version is not yet recorded in the archive (the newest archived row is
+another version, or there is none): the history then ends before the definition the page shows.
 
 >>> field_diff({"unit": "n", "thresholds": {"red": {"max": 2}}}, {"unit": "n", "thresholds": {"red": {"max": 3}}})
 [FieldChange(path='thresholds.red.max', old=2, new=3)]
@@ -15,6 +17,7 @@ from typing import Any
 
 from ..catalog.model import Calculation, Indicator, PercentileMeasure, RatioMeasure, SumMeasure
 from ..catalog.rules import resolved_time_column
+from ..catalog.version import definition_version
 from ..store.datasets import REGISTRY
 from .archive import history as archive_history
 from .assessments import Assessment
@@ -156,7 +159,8 @@ def change_history(store: Any, metric: str) -> list[HistoryRow]:
 @dataclass(frozen=True)
 class Governance:
     """An indicator's governance sections. `approval` is the board status (None without a store);
-    `decisions` and `history` are empty without a store."""
+    `decisions` and `history` are empty without a store. `unrecorded` is True when there is a store and the
+    current definition version is not the newest archived one."""
 
     needs_approval: bool
     board: ReviewBoard | None
@@ -164,6 +168,7 @@ class Governance:
     decisions: list[dict[str, Any]]
     assessment: dict[str, Any] | None
     history: list[HistoryRow]
+    unrecorded: bool = False
 
 
 def governance_for(store: Any, board: ReviewBoard | None, assessments: dict[str, Assessment],
@@ -171,8 +176,9 @@ def governance_for(store: Any, board: ReviewBoard | None, assessments: dict[str,
     """Everything the indicator page shows about governance; `store` may be None."""
     assessment = assessments.get(indicator.id)
     approval = approval_status(store, board, indicator).to_dict() if store is not None else None
+    history = change_history(store, indicator.id) if store is not None else []
     return Governance(
         needs_approval=needs_approval(indicator), board=board, approval=approval,
         decisions=[d.to_dict() for d in decisions(store, indicator.id)] if store is not None else [],
-        assessment=assessment.to_dict() if assessment else None,
-        history=change_history(store, indicator.id) if store is not None else [])
+        assessment=assessment.to_dict() if assessment else None, history=history,
+        unrecorded=store is not None and (not history or history[0].version != definition_version(indicator)))

@@ -36,7 +36,7 @@ from ..catalog.periods import period_ending
 from ..catalog.rag import SEVERITY, STATUSES
 from ..catalog.views import relative_change, scorecard
 from ..errors import InputError
-from ..governance.archive import versions_seen
+from ..governance.archive import assessed_versions
 from ..settings import PrivacySettings
 from .model import PERIODS, Change, IndicatorHistory, IndicatorRisk, QuarantineGroup, Report, ReportPeriod, Risks
 
@@ -151,7 +151,7 @@ def build_report(store: Any, catalog: Catalog, *, as_of: date, period: str = "mo
     risks = Risks(
         red=[_risk(catalog, r) for r in now if r.status == "red"],
         no_data=[_risk(catalog, r) for r in now if r.status == "no_data"],
-        lint=[i for i in lint(catalog, today=as_of, versions_seen=versions_seen(store, "indicator"))
+        lint=[i for i in lint(catalog, today=as_of, assessed_versions=assessed_versions(store))
               if i.level in ("ERROR", "WARNING")],
         quarantine=quarantined(store, start_ts, end_ts),
     )

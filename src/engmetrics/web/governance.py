@@ -1,5 +1,5 @@
 """Governance pages: `/governance/approvals`, the review board's queue (every indicator that needs approval,
-its state for the current definition version, approvals against the quorum, the last decision), and the
+its state for the current approval version, approvals against the quorum, the last decision), and the
 governance panel of the indicator page (`indicator_panel`, used by `engmetrics.web.pages`).
 
 The data are the library's (`engmetrics.governance.board`, `engmetrics.governance.assessments`), as

@@ -2,6 +2,11 @@
 
 Handlers only call library functions (`engmetrics.web.views`, `engmetrics.catalog`, `engmetrics.store`)
 and render templates; every route declares its permission (`page_requires` or `public`).
+
+Indicator values follow the access policy (`engmetrics.governance.access`, "Indicator values"): the overview
+leaves out indicators derived from a dataset the role may not read (a reason-required one counts with
+`?reason=...`), the indicator page of one is the HTML 403 page (its guardrail's chart is left out the same
+way), and the audited datasets behind the values shown are written to the audit log once per page.
 """
 
 from __future__ import annotations
@@ -20,11 +25,11 @@ from ..catalog.lineage import lineage
 from ..catalog.periods import default_as_of
 from ..catalog.version import definition_version
 from ..charts import history_chart
-from ..governance.access import quarantine_for
+from ..governance.access import ReadAccess, indicator_datasets, quarantine_for
 from ..store import REGISTRY
 from ..store.inventory import dataset_inventory
 from .access import PageUser, page_requires
-from .audit import PageAccessDep
+from .audit import PageAccessDep, PageDatasetRead
 from .governance import indicator_panel
 from .render import page, stylesheet
 from .views import band_text, describe_calculation, indicator_history, overview, search_catalog
@@ -50,10 +55,11 @@ def login_page(next: str = "/", error: str | None = None) -> HTMLResponse:
 
 @router.get("/", dependencies=[page_requires(*READERS)], response_class=HTMLResponse)
 def overview_page(store: StoreDep, loaded: CatalogDep, user: PageUser, evaluations: EvaluationsDep,
-                  settings: SettingsDep, as_of: AsOf = None) -> HTMLResponse:
-    """Executive overview: the RAG scorecard by outcome with sparklines, and what changed."""
+                  settings: SettingsDep, access: PageAccessDep, as_of: AsOf = None) -> HTMLResponse:
+    """Executive overview: the RAG scorecard by outcome with sparklines, and what changed, of the indicators
+    over data the role may read."""
     day = as_of or default_as_of()
-    data = overview(store, loaded.catalog, day, user, git_commit=loaded.git_commit, cache=evaluations,
+    data = overview(store, loaded.catalog, day, access, git_commit=loaded.git_commit, cache=evaluations,
                     catalog_version=loaded.version, privacy=settings.privacy)
     return page("overview.html", title="Scorecard", nav="overview", user=user, data=data, as_of=day)
 
@@ -70,20 +76,36 @@ def _chart_for(store: StoreDep, loaded: CatalogDep, user: PageUser, metric: str,
     return {"definition": definition, "indicator": ind, "points": points, "chart": chart, "latest": latest}
 
 
+def _refuse_unreadable(access: ReadAccess, datasets: frozenset[str]) -> None:
+    """The HTML 403 page (`PageForbidden`, naming the roles that may, or asking for `?reason=...`) when
+    `access` may not read one of `datasets`; nothing is audited here."""
+    for dataset in sorted(datasets):
+        if not access.may(dataset):
+            PageDatasetRead(dataset)(access)  # raises: the check fails before anything is audited
+
+
 @router.get("/indicators/{metric}", dependencies=[page_requires(*READERS)], response_class=HTMLResponse)
-def indicator_page(metric: str, store: StoreDep, loaded: CatalogDep, user: PageUser,
+def indicator_page(metric: str, store: StoreDep, loaded: CatalogDep, user: PageUser, access: PageAccessDep,
                    as_of: AsOf = None) -> HTMLResponse:
-    """One indicator: definition, owner, calculation in words, history chart and its guardrail beside it."""
+    """One indicator: definition, owner, calculation in words, history chart and its guardrail beside it.
+    An indicator derived from a dataset the role may not read is a 403 page; a guardrail over one is left
+    out. The audited datasets behind the charts shown are audited once."""
     catalog = loaded.catalog
     if metric not in catalog.ids:
         return page("error.html", title="Indicator not found", user=user, status_code=404,
                     message=f"There is no indicator {metric!r} in this workspace's catalog.")
+    reads = indicator_datasets(catalog.get(metric).indicator)
+    _refuse_unreadable(access, reads)
+    guard_id = catalog.get(metric).indicator.guardrail
+    guard_reads = indicator_datasets(catalog.get(guard_id).indicator) if guard_id in catalog.ids else frozenset()
+    guard_hidden = not all(access.may(d) for d in guard_reads)
+    access.record_derived(reads if guard_hidden else reads | guard_reads)
     day = as_of or default_as_of()
     main = _chart_for(store, loaded, user, metric, day, small=False)
-    guard_id = main["indicator"].guardrail
-    guard = _chart_for(store, loaded, user, guard_id, day, small=True) if guard_id in catalog.ids else None
+    shows_guard = guard_id in catalog.ids and not guard_hidden
+    guard = _chart_for(store, loaded, user, guard_id, day, small=True) if shows_guard else None
     return page("indicator.html", title=main["indicator"].name, nav="catalog", user=user, main=main, guard=guard,
-                guard_id=guard_id, as_of=day, lineage=lineage(catalog, metric),
+                guard_id=guard_id, guard_hidden=guard_hidden, as_of=day, lineage=lineage(catalog, metric),
                 calculation=describe_calculation(main["indicator"]), band_text=band_text,
                 version=definition_version(main["indicator"]),
                 governance=indicator_panel(store, catalog, main["indicator"]))

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from ..auth.roles import Principal
-from ..auth.scope import TEAM_COLUMN, visible_results
+from ..auth.scope import per_team, readable_results
 from ..catalog.cache import EvaluationCache
 from ..catalog.evaluate import MetricResult
 from ..catalog.history import HistoryPoint, history
@@ -22,6 +22,7 @@ from ..catalog.loader import Catalog, Definition
 from ..catalog.model import Band, Calculation, CalculatorCall, Filter, Indicator
 from ..catalog.views import ScorecardGroup, relative_change, scorecard, trend
 from ..charts import format_value, sparkline
+from ..governance.access import ReadAccess
 from ..settings import PrivacySettings
 from ..store import REGISTRY
 
@@ -107,15 +108,12 @@ def band_text(band: Band, unit: str) -> str:
     return "any value"
 
 
-def _per_team(ind: Indicator) -> bool:
-    return isinstance(ind.calculation, Calculation) and ind.calculation.group_by == TEAM_COLUMN
-
-
 def indicator_history(store: Any, definition: Definition, as_of: date, user: Principal,
                       periods: int = 12) -> list[HistoryPoint]:
-    """`history` of the indicator, without the per-team points `user` may not see."""
+    """`history` of the indicator, without the per-team points `user` may not see
+    (`engmetrics.auth.scope.per_team`). Whether `user` may read its datasets is the caller's check."""
     points = history(store, definition, as_of, periods)
-    if _per_team(definition.indicator):
+    if per_team(definition.indicator):
         points = [p for p in points if p.group is None or user.sees_team(p.group)]
     return points
 
@@ -181,16 +179,19 @@ def _moves(catalog: Catalog, results: list[MetricResult], limit: int) -> list[Mo
     return sorted(moves, key=lambda m: (m.relative is None, -abs(m.relative or 0), m.name, m.group or ""))[:limit]
 
 
-def overview(store: Any, catalog: Catalog, as_of: date, user: Principal, *, git_commit: str | None = None,
+def overview(store: Any, catalog: Catalog, as_of: date, access: ReadAccess, *, git_commit: str | None = None,
              moves: int = 5, cache: EvaluationCache | None = None, catalog_version: str | None = None,
              privacy: PrivacySettings | None = None) -> Overview:
     """The scorecard for the period ending `as_of`, trend sparklines, status changes and biggest moves,
-    as `user` may see them. With `cache`, the evaluation and the histories are computed once per
-    catalog, data and date for everyone, and scoped per user afterwards."""
+    as `access` may see them (`engmetrics.auth.scope.readable_results`: its principal's teams, indicators
+    over datasets it may read); the audited datasets behind what is shown are audited once
+    (`ReadAccess.record_derived`). With `cache`, the evaluation and the histories are computed once per
+    catalog, data and date for everyone, and scoped per request afterwards."""
     cache = cache or EvaluationCache(max_entries=1)
     everything = cache.evaluate(store, catalog, as_of, git_commit=git_commit, catalog_version=catalog_version,
                                 privacy=privacy)
-    results = visible_results(user, catalog, everything)
+    results, audited = readable_results(access, catalog, everything)
+    access.record_derived(audited)
     key = (cache.key(store, catalog, as_of, git_commit=git_commit, catalog_version=catalog_version), "sparks")
     histories = cache.get_or_compute(key, lambda: {
         metric: history(store, catalog.get(metric), as_of, SPARK_PERIODS)

@@ -3,7 +3,9 @@ propose / approve / reject acting as the token's user (`engmetrics token create 
 
 Reading is open to every reader. Deciding is for managers and metrics admins; approving or rejecting also
 needs the token's user to be on the board (`policies/review_board.yaml`), else 403. A decision the board's
-rules refuse (the proposer approving, a second vote, nothing proposed) is a 409 saying why.
+rules refuse (the proposer approving, a second vote, nothing proposed, a proposal whose quorum the other
+members cannot reach) is a 409 saying why. Decisions bind to the approval version
+(`engmetrics.governance.board.approval_version`: activating an approved indicator keeps its approval).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def _decide(store: Any, catalog: Catalog, metric: str, actor: str, action: str,
 
 @router.get("/approvals", dependencies=[requires(*READERS)])
 def list_approvals(store: StoreDep, loaded: CatalogDep) -> list[dict[str, Any]]:
-    """Every indicator that needs review-board approval, with its state for the current definition version
+    """Every indicator that needs review-board approval, with its state for the current approval version
     (`not_proposed`, `pending`, `approved`, `rejected`, `lapsed`), approvals against the quorum, the reasons
     it needs approval and the last decision."""
     catalog = loaded.catalog
@@ -73,7 +75,7 @@ def show_approval(metric: str, store: StoreDep, loaded: CatalogDep) -> dict[str,
 
 @router.post("/approvals/{metric}/propose", status_code=201, dependencies=[requires(*DECIDERS)])
 def propose_approval(metric: str, store: WriteStoreDep, loaded: CatalogDep, user: CurrentUser) -> dict[str, Any]:
-    """Ask the board to approve the indicator's current definition version, as the token's user."""
+    """Ask the board to approve the indicator's current approval version, as the token's user."""
     return _decide(store, loaded.catalog, metric, user.actor, "propose")
 
 

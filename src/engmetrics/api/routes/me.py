@@ -19,7 +19,9 @@ router = APIRouter(tags=["me"])
 
 Metric = Annotated[str, Path(description="An individual-level indicator's id.")]
 AsOf = Annotated[date | None, Query(description="Last day of the period, inclusive, YYYY-MM-DD (default: yesterday, "
-                                                "UTC); clamped to today minus `privacy.individual_delay_days`.")]
+                                                "UTC); clamped to today minus `privacy.individual_delay_days`, "
+                                                "then moved back to the end of the last complete calendar week, "
+                                                "month or quarter (the indicator's cadence).")]
 
 
 @router.get("/me/indicators/{metric}", dependencies=[requires(*EVERYONE)])
@@ -27,7 +29,8 @@ def get_own_indicator(metric: Metric, store: StoreDep, loaded: CatalogDep, setti
                       user: CurrentUser, access: AccessDep, as_of: AsOf = None) -> dict[str, Any]:
     """The value of an approved individual-level indicator for the token's own person (the token's `user`,
     pseudonymised with the workspace key) and nobody else: the same fields as `GET /metrics`, over the
-    delayed periods. Status `not_approved` / `refused_grain` without a value when the guardrails refuse it;
+    delayed calendar periods the published team values use. Status `not_approved` / `refused_grain` without
+    a value when the guardrails refuse it, `no_thresholds` for a value of an indicator without thresholds;
     400 for an indicator that is not individual-level or a token that names no person. The read is
     written to the audit log (`read.individual`)."""
     if user.user is None:

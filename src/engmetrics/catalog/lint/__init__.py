@@ -23,9 +23,10 @@ RULES = {m.RULE: m.check for m in (owner, vanity, guardrail, review, dangling, l
 
 
 def lint(catalog: Catalog, *, today: date, rules: list[str] | None = None,
-         versions_seen: dict[str, set[str]] | None = None) -> list[Issue]:
-    """Every issue the rules find, ordered by file, line and rule. `versions_seen` (indicator id -> versions
-    recorded, `engmetrics.governance.archive.versions_seen(store, "indicator")`) tells which are new or changed."""
-    ctx = LintContext(catalog, today, versions_seen)
+         assessed_versions: dict[str, set[str]] | None = None) -> list[Issue]:
+    """Every issue the rules find, ordered by file, line and rule. `assessed_versions` (indicator id ->
+    versions in force with an assessment, `engmetrics.governance.archive.assessed_versions(store)`) tells the
+    `assessment` rule which versions need no assessment file now."""
+    ctx = LintContext(catalog, today, assessed_versions)
     issues = [i for name, check in RULES.items() if rules is None or name in rules for i in check(ctx)]
     return sorted(issues, key=lambda i: (i.file or "", i.line or 0, i.rule, i.metric or ""))

@@ -14,12 +14,13 @@ __all__ = ["LintContext", "issue"]
 
 @dataclass(frozen=True)
 class LintContext:
-    """The catalog, the date reviews are checked against and, when a store exists, every indicator
-    definition version the archive has recorded (`versions_seen[id]`; None without a store: all are new)."""
+    """The catalog, the date reviews are checked against and, when a store exists, the indicator definition
+    versions that were in force with an assessment (`assessed_versions[id]`, from
+    `engmetrics.governance.archive.assessed_versions`; None without a store: none are)."""
 
     catalog: Catalog
     today: date
-    versions_seen: dict[str, set[str]] | None = None
+    assessed_versions: dict[str, set[str]] | None = None
 
     @property
     def current(self) -> list[Definition]:
