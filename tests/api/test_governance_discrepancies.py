@@ -91,3 +91,15 @@ def test_review_roles_and_bad_reviews(gov_client, api_store, auth):
     assert unknown.status_code == 400 and "no perception score of team 'nobody'" in unknown.json()["detail"]
     created = gov_client.post(f"{URL}/review", headers=admin, json=body)
     assert created.status_code == 201 and created.json()["reviewer"].startswith("token:")
+
+
+def test_the_access_policy_hides_discrepancies_of_indicators_over_data_the_caller_may_not_read(
+        gov_client, settings, api_store, auth):
+    (settings.workspace / "policies").mkdir(exist_ok=True)
+    (settings.workspace / "policies" / "access.yaml").write_text(
+        "datasets:\n  incidents: [manager, auditor, metrics-admin]\n")
+    assert gov_client.get(URL, params=AT, headers=auth("viewer")).json()["items"] == []
+    items = gov_client.get(URL, params=AT, headers=auth("manager")).json()["items"]
+    assert len(items) == 3  # the three discrepancies of the first test
+    [entry] = audit.entries(api_store, action="read.dataset")
+    assert (entry.target, entry.details["role"]) == ("incidents", "manager")

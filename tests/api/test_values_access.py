@@ -29,7 +29,7 @@ from engmetrics.governance.board import ReviewBoard, approve, propose
 from engmetrics.ingest import ingest_files
 from engmetrics.settings import Settings
 from engmetrics.store import Store
-from governance.privacy_data import BOARD, CHANGES, INDIVIDUAL, PEOPLE
+from governance.privacy_data import BOARD, CHANGES, INDIVIDUAL, PEOPLE, write_people_workspace
 
 AS_OF = {"as_of": "2026-03-31"}
 CLOUD_SPEND = {"id": "cloud_spend", "name": "Cloud spend", "kind": "lagging", "unit": "USD",
@@ -142,12 +142,7 @@ def people_app(tmp_path: Path, policy: str | None = None) -> tuple[TestClient, S
         path = tmp_path / f"{name}.csv"
         path.write_text(text)
         ingest_files(store, name, [path], pseudonym_key=KEY)
-    root = tmp_path / "ws"
-    for sub in ("metrics", "policies", ".engmetrics"):
-        (root / sub).mkdir(parents=True)
-    (root / "metrics" / "people.yaml").write_text(yaml.safe_dump({"indicators": [INDIVIDUAL]}))
-    (root / "policies" / "review_board.yaml").write_text(yaml.safe_dump(BOARD))
-    (root / ".engmetrics" / "pseudonym.key").write_text(KEY.hex() + "\n")
+    root = write_people_workspace(tmp_path / "ws", KEY)
     if policy:
         write_policy(root, policy)
     board, ind = ReviewBoard.model_validate(BOARD), Indicator.model_validate(INDIVIDUAL)

@@ -10,7 +10,10 @@ t1..t5 and s1 one each -> platform 5, search 1, organisation 6 by 6 people. Noth
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 PAYMENTS = [f"p{i}" for i in range(1, 7)]
 SEARCH = [f"s{i}" for i in range(1, 5)]
@@ -41,3 +44,14 @@ def load_people_and_changes(ingest: Any, write: Any) -> None:
     """Ingest PEOPLE and CHANGES with the tests' key."""
     ingest("people", write("people.csv", PEOPLE))
     ingest("changes", write("changes.csv", CHANGES))
+
+
+def write_people_workspace(root: Path, key: bytes) -> Path:
+    """A workspace at `root` with INDIVIDUAL in `metrics/people.yaml`, BOARD as its review board, `key` as its
+    pseudonym key and an empty `policies/`."""
+    for sub in ("metrics", "policies", ".engmetrics"):
+        (root / sub).mkdir(parents=True)
+    (root / "metrics" / "people.yaml").write_text(yaml.safe_dump({"indicators": [INDIVIDUAL]}))
+    (root / "policies" / "review_board.yaml").write_text(yaml.safe_dump(BOARD))
+    (root / ".engmetrics" / "pseudonym.key").write_text(key.hex() + "\n")
+    return root

@@ -27,7 +27,7 @@ from engmetrics.ingest.pseudonym import pseudonym
 from engmetrics.settings import PrivacySettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from privacy_data import BOARD, INDIVIDUAL, load_people_and_changes
+from privacy_data import BOARD, INDIVIDUAL, load_people_and_changes, write_people_workspace
 
 KEY = bytes(range(32))  # tests/conftest.py's ingest key
 AS_OF, TODAY = date(2026, 3, 31), date(2026, 4, 10)
@@ -320,7 +320,6 @@ def test_own_value_needs_an_individual_indicator(org):
 def me_client(org, tmp_path, monkeypatch):
     """An app over `org` whose workspace holds the individual indicator (approved) and the board; the
     router is added here until engmetrics.api.routes registers it."""
-    import yaml
     from fastapi.testclient import TestClient
 
     from engmetrics.api import app as app_module
@@ -330,12 +329,7 @@ def me_client(org, tmp_path, monkeypatch):
 
     if me.router not in app_module.API_ROUTERS:
         monkeypatch.setattr(app_module, "API_ROUTERS", [*app_module.API_ROUTERS, me.router])
-    root = tmp_path / "ws"
-    for sub in ("metrics", "policies", ".engmetrics"):
-        (root / sub).mkdir(parents=True)
-    (root / "metrics" / "people.yaml").write_text(yaml.safe_dump({"indicators": [INDIVIDUAL]}))
-    (root / "policies" / "review_board.yaml").write_text(yaml.safe_dump(BOARD))
-    (root / ".engmetrics" / "pseudonym.key").write_text(KEY.hex() + "\n")
+    root = write_people_workspace(tmp_path / "ws", KEY)
     _approved(org)
     return TestClient(create_app(Settings(workspace=root), store=org))
 

@@ -112,8 +112,8 @@ def test_index_lists_every_indicator_grouped_by_outcome(root, tmp_path):
 def test_indicator_page_without_a_store(root, tmp_path):
     publish_site(root, tmp_path / "site")
     html = (tmp_path / "site" / "indicators" / "lead_time.html").read_text()
-    assert ("p90 of merged_at - created_at in hours over rows of <code>changes</code>, using only rows where both "
-            "are set, by week of merged_at.") in html
+    assert ("p90 (exact, interpolated) of merged_at - created_at in hours over rows of <code>changes</code>, using "
+            "only rows where both are set, by week of merged_at.") in html
     assert "No value when no row has both times set." in html
     assert "<dt>Owner</dt><dd>platform (engineering manager)</dd>" in html
     assert '<a href="../datasets.html#ds-changes"><code>changes</code></a>' in html

@@ -13,17 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-AS_OF = "2026-03-01"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from .conftest import ARTIFACTS, BROWSER
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian Chromium is not installed at /usr/bin/chromium "
-                                                     "(apt-get install chromium)"),
-]
+AS_OF = "2026-03-01"
+
+pytestmark = BROWSER
 
 
 def _engmetrics() -> str:
@@ -66,21 +60,6 @@ def server(tmp_path_factory) -> Iterator[tuple[str, str]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate()
-
-
-@pytest.fixture(scope="module")
-def browser_context(tmp_path_factory):
-    """A fresh Chromium profile (no browser download: Debian's binary)."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    with sync_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900})
-        try:
-            yield context
-        finally:
-            context.close()
 
 
 def test_login_overview_red_indicator_and_chart(server, browser_context):

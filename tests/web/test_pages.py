@@ -111,7 +111,8 @@ def test_indicator_page(client, auth):
     text = _text(page.text)
     assert "<h1>Deploys</h1>" in page.text
     assert "platform, engineering manager" in text
-    assert "Each weekly period: the number of rows of the deployments dataset, placed in a period by started_at" in text
+    assert ("<dd>Count of rows of <code>deployments</code>, by week of started_at. A period without rows is 0 when "
+            "<code>deployments</code> has data on both sides of it; otherwise there is no value.</dd>") in page.text
     assert page.text.count('class="history-chart"') == 2  # its own chart and the guardrail's
     assert page.text.count('<g class="band band-') == 6
     assert 'href="/indicators/failures?as_of=2026-03-31">Failed deploys</a>' in page.text

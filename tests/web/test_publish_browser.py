@@ -11,16 +11,9 @@ from catalog_helpers import BASE, GUARD, OUTCOMES, write_catalog
 
 from engmetrics.governance.publish import publish_site
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+from .conftest import ARTIFACTS, BROWSER
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian Chromium is not installed at /usr/bin/chromium "
-                                                     "(apt-get install chromium)"),
-]
+pytestmark = BROWSER
 
 
 @pytest.fixture(scope="module")
@@ -31,21 +24,6 @@ def site(tmp_path_factory) -> Path:
     out = root / "site"
     publish_site(root, out, title="Acme indicators")
     return out
-
-
-@pytest.fixture(scope="module")
-def browser_context(tmp_path_factory):
-    """A fresh Chromium profile (no browser download: Debian's binary)."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    with sync_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900})
-        try:
-            yield context
-        finally:
-            context.close()
 
 
 def test_site_opens_from_file_and_links_work(site, browser_context):

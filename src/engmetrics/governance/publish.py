@@ -18,7 +18,6 @@ True
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
@@ -28,19 +27,25 @@ from typing import Any
 
 import yaml
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup, escape
 
 from ..catalog.lineage import lineage
 from ..catalog.loader import Catalog, Definition, load_catalog
 from ..catalog.version import canonical_json, definition_version
 from ..catalog.views import NO_OUTCOME, TreeNode, catalog_tree
+from ..catalog.words import (
+    PERIOD_NOTE,
+    calculator_doc,
+    code_spans,
+    describe_calculation,
+    describe_no_data,
+    threshold_rows,
+)
 from ..store.datasets import REGISTRY
 from .assessments import load_assessments
 from .board import load_review_board
 from .publish_pages import governance_for, source_datasets
-from .publish_words import PERIOD_NOTE, calculator_doc, describe_calculation, describe_no_data, threshold_rows
 
-__all__ = ["GENERATOR", "IndexGroup", "PublishResult", "code_spans", "index_groups", "indicator_path", "publish_site"]
+__all__ = ["GENERATOR", "IndexGroup", "PublishResult", "index_groups", "indicator_path", "publish_site"]
 
 #: The `<meta name="generator">` of every page; stale indicator pages carrying it are removed on republish.
 GENERATOR = "engmetrics catalog publish"
@@ -97,15 +102,6 @@ def index_groups(catalog: Catalog) -> list[IndexGroup]:
         groups.append(IndexGroup("(outcome cycle)", "(outcome cycle)",
                                  "Indicators whose outcome chain loops back on itself.", cycle))
     return groups
-
-
-def code_spans(text: str) -> Markup:
-    """Escape `text` and show its `backticked` parts as code.
-
-    >>> str(code_spans("Count of rows of `a<b>`"))
-    'Count of rows of <code>a&lt;b&gt;</code>'
-    """
-    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text))))
 
 
 @cache

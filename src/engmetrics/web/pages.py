@@ -24,6 +24,7 @@ from ..api.routes.session import _local
 from ..catalog.lineage import lineage
 from ..catalog.periods import default_as_of
 from ..catalog.version import definition_version
+from ..catalog.words import band_text, describe_calculation, describe_no_data
 from ..charts import history_chart
 from ..governance.access import ReadAccess, indicator_datasets, quarantine_for
 from ..store import REGISTRY
@@ -32,7 +33,7 @@ from .access import PageUser, page_requires
 from .audit import PageAccessDep, PageDatasetRead
 from .governance import indicator_panel
 from .render import page, stylesheet
-from .views import band_text, describe_calculation, indicator_history, overview, search_catalog
+from .views import indicator_history, overview, search_catalog
 
 __all__ = ["router"]
 
@@ -106,7 +107,8 @@ def indicator_page(metric: str, store: StoreDep, loaded: CatalogDep, user: PageU
     guard = _chart_for(store, loaded, user, guard_id, day, small=True) if shows_guard else None
     return page("indicator.html", title=main["indicator"].name, nav="catalog", user=user, main=main, guard=guard,
                 guard_id=guard_id, guard_hidden=guard_hidden, as_of=day, lineage=lineage(catalog, metric),
-                calculation=describe_calculation(main["indicator"]), band_text=band_text,
+                calculation=f'{describe_calculation(main["indicator"])} {describe_no_data(main["indicator"])}',
+                band_text=band_text,
                 version=definition_version(main["indicator"]),
                 governance=indicator_panel(store, catalog, main["indicator"]))
 

@@ -12,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from ..auth.roles import Principal
+from ..catalog.words import code_spans
 from ..charts import format_value
 from .views import STATUS_ICON, status_label
 
@@ -26,6 +27,7 @@ def _environment() -> Environment:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals.update(status_label=status_label, status_icon=STATUS_ICON, fmt=format_value)
     env.filters["svg"] = lambda text: Markup(text)  # charts escape their own text
+    env.filters["code"] = code_spans
     return env
 
 

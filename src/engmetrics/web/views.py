@@ -1,8 +1,5 @@
 """What the dashboard pages show, computed from library calls only (no SQL, no HTML here).
 
->>> from engmetrics.catalog.model import Filter
->>> describe_filter(Filter(column="status", value="failure"))
-'status = failure'
 >>> status_label("no_data")
 'No data'
 """
@@ -19,93 +16,23 @@ from ..catalog.cache import EvaluationCache
 from ..catalog.evaluate import MetricResult
 from ..catalog.history import HistoryPoint, history
 from ..catalog.loader import Catalog, Definition
-from ..catalog.model import Band, Calculation, CalculatorCall, Filter, Indicator
 from ..catalog.views import ScorecardGroup, relative_change, scorecard, trend
-from ..charts import format_value, sparkline
+from ..charts import sparkline
 from ..governance.access import ReadAccess
 from ..settings import PrivacySettings
-from ..store import REGISTRY
 
-__all__ = ["STATUS_ICON", "Change", "Move", "Overview", "band_text", "describe_calculation", "describe_filter",
-           "indicator_history", "overview", "search_catalog", "status_label"]
+__all__ = ["STATUS_ICON", "Change", "Move", "Overview", "indicator_history", "overview", "search_catalog",
+           "status_label"]
 
 #: A shape per status, shown beside the status word so colour never carries the meaning alone.
 STATUS_ICON = {"green": "●", "amber": "▲", "red": "■", "no_data": "○"}
 _LABELS = {"green": "Green", "amber": "Amber", "red": "Red", "no_data": "No data"}
-_OPS = {"eq": "=", "ne": "≠", "lt": "<", "le": "≤", "gt": ">", "ge": "≥", "in": "in", "not_in": "not in",
-        "is_null": "is empty", "not_null": "is set"}
 SPARK_PERIODS = 8
 
 
 def status_label(status: str | None) -> str:
     """The word shown for a status ('Green', 'No data'; 'None' for an indicator without thresholds)."""
     return _LABELS.get(status or "", "None" if status is None else status.replace("_", " ").capitalize())
-
-
-def describe_filter(f: Filter) -> str:
-    """A filter in words, e.g. `status = failure`."""
-    if f.op in ("is_null", "not_null"):
-        return f"{f.column} {_OPS[f.op]}"
-    value = ", ".join(map(str, f.value)) if isinstance(f.value, list) else f.value
-    return f"{f.column} {_OPS[f.op]} {value}"
-
-
-def _where(filters: list[Filter]) -> str:
-    return f" where {' and '.join(describe_filter(f) for f in filters)}" if filters else ""
-
-
-def _measure_words(measure: Any) -> str:
-    if measure.type == "count":
-        return f"the number of rows{_where(measure.filters)}"
-    if measure.type == "sum":
-        return f"the sum of {measure.column}{_where(measure.filters)}"
-    if measure.type == "ratio":
-        return f"{_measure_words(measure.numerator)}, divided by {_measure_words(measure.denominator)}"
-    pct = f"p{measure.percentile * 100:g}"
-    return (f"the {pct} (exact, interpolated) of the time from {measure.start} to {measure.end} in "
-            f"{measure.unit}, over rows where both are set{_where(measure.filters)}")
-
-
-def describe_calculation(ind: Indicator) -> str:
-    """The indicator's calculation in plain words.
-
-    >>> from engmetrics.catalog.model import Indicator
-    >>> text = describe_calculation(Indicator.model_validate({
-    ...     "id": "d", "name": "D", "kind": "leading", "unit": "x", "direction": "higher_is_better",
-    ...     "cadence": "weekly", "calculation": {"dataset": "deployments", "measure": {"type": "count"}},
-    ...     "thresholds": {"green": {"min": 5}, "red": {"max": 5}}}))
-    >>> text.split(". ")[0]
-    'Each weekly period: the number of rows of the deployments dataset, placed in a period by started_at'
-    """
-    calc = ind.calculation
-    if isinstance(calc, CalculatorCall):
-        params = ", ".join(f"{k} = {v}" for k, v in sorted(calc.params.items()))
-        with_params = f" with {params}" if params else ""
-        return (f"Each {ind.cadence} period: the built-in calculator {calc.calculator}{with_params}. "
-                f"No data when its sample is smaller than {calc.min_sample}.")
-    assert isinstance(calc, Calculation)
-    dataset = REGISTRY.get(calc.dataset)
-    time_column = calc.time_column or getattr(dataset, "time_column", None) or "its time column"
-    text = (f"Each {ind.cadence} period: {_measure_words(calc.measure)} of the {calc.dataset} dataset"
-            f"{_where(calc.filters)}, placed in a period by {time_column}")
-    if calc.window == "all_time":
-        text += ", counting everything up to the end of each period (all time)"
-    if calc.group_by:
-        text += f"; one value per {calc.group_by}"
-    if calc.min_sample == 1 and calc.measure.type in ("count", "sum"):
-        return f"{text}. A period without rows is 0 when the dataset has data on both sides of it, else no data."
-    return f"{text}. No data when fewer than {calc.min_sample} row(s) qualify."
-
-
-def band_text(band: Band, unit: str) -> str:
-    """A band in words: `2 to 5 deployments` (lower bound included, upper excluded)."""
-    if band.min is not None and band.max is not None:
-        return f"from {format_value(band.min)} up to (not including) {format_value(band.max)} {unit}"
-    if band.min is not None:
-        return f"{format_value(band.min)} {unit} or more"
-    if band.max is not None:
-        return f"below {format_value(band.max)} {unit}"
-    return "any value"
 
 
 def indicator_history(store: Any, definition: Definition, as_of: date, user: Principal,

@@ -14,10 +14,11 @@ from pydantic import BaseModel, Field
 from ...auth.roles import Role
 from ...catalog.periods import default_as_of
 from ...errors import InputError
+from ...governance.access import indicator_datasets
 from ...governance.discrepancies import find_discrepancies, record_review, survey_period
 from ...jsonio import plain
 from ..auth import READERS, requires
-from ..deps import CatalogDep, CurrentUser, SettingsDep, StoreDep, WriteStoreDep
+from ..deps import AccessDep, CatalogDep, CurrentUser, SettingsDep, StoreDep, WriteStoreDep
 from ..problems import bad_parameter
 from .governance import router
 
@@ -38,13 +39,15 @@ class ReviewRequest(BaseModel):
 
 @router.get("/discrepancies", dependencies=[requires(*READERS)])
 def list_discrepancies(
-    store: StoreDep, loaded: CatalogDep, settings: SettingsDep, user: CurrentUser,
+    store: StoreDep, loaded: CatalogDep, settings: SettingsDep, user: CurrentUser, access: AccessDep,
     period: Annotated[str | None, Query(max_length=20, description="Survey period label, e.g. 2026-Q3.")] = None,
     open_only: Annotated[bool, Query(alias="open", description="Only discrepancies without a resolution.")] = False,
     at: Annotated[date | None, Query(description="Last UTC day evaluated, ISO date (default yesterday).")] = None,
 ) -> dict[str, Any]:
     """Discrepancies between indicator health and team perception (largest gap first), with each one's latest
-    review, as `engmetrics governance discrepancies --json`; a team-member sees its own teams only."""
+    review, as `engmetrics governance discrepancies --json`; a team-member sees its own teams only, and
+    discrepancies of indicators over a dataset the caller may not read (`policies/access.yaml`) are left out
+    (those over audited datasets are audited, as indicator values are)."""
     if period is not None:
         try:
             survey_period(period)
@@ -54,7 +57,11 @@ def list_discrepancies(
     teams = user.teams if user.role == Role.team_member else None
     report = find_discrepancies(store, loaded.catalog, settings=settings.governance, period=period, teams=teams,
                                 open_only=open_only, as_of=as_of)
-    return plain({"at": as_of, "period": period, **report.to_dict()})
+    data = report.to_dict()
+    reads = {m: indicator_datasets(loaded.catalog.get(m).indicator) for m in {i["metric"] for i in data["items"]}}
+    data["items"] = [i for i in data["items"] if all(access.may(d) for d in reads[i["metric"]])]
+    access.record_derived(d for m in {i["metric"] for i in data["items"]} for d in reads[m])
+    return plain({"at": as_of, "period": period, **data})
 
 
 @router.post("/discrepancies/review", dependencies=[requires(*REVIEWERS)], status_code=201)

@@ -1,5 +1,5 @@
-"""The published catalog's words: an indicator's calculation as one sentence, when it has no value, and its
-thresholds as table rows. Pure functions of the definition (no store).
+"""An indicator in words, for the dashboard and the published catalog: its calculation as one sentence, when
+it has no value, and its thresholds as words or table rows. Pure functions of the definition (no store).
 
 >>> from engmetrics.catalog.model import Indicator
 >>> ind = Indicator.model_validate({
@@ -18,10 +18,13 @@ thresholds as table rows. Pure functions of the definition (no store).
 from __future__ import annotations
 
 import inspect
+import re
 from typing import Any
 
-from ..catalog.calculators import CALCULATORS
-from ..catalog.model import (
+from markupsafe import Markup, escape
+
+from .calculators import CALCULATORS
+from .model import (
     Band,
     Calculation,
     CalculatorCall,
@@ -32,10 +35,10 @@ from ..catalog.model import (
     RatioMeasure,
     SumMeasure,
 )
-from ..catalog.rules import resolved_time_column
+from .rules import resolved_time_column
 
-__all__ = ["PERIOD_NOTE", "calculator_doc", "describe_calculation", "describe_filter", "describe_no_data",
-           "threshold_rows"]
+__all__ = ["PERIOD_NOTE", "band_text", "calculator_doc", "code_spans", "describe_calculation", "describe_filter",
+           "describe_no_data", "threshold_rows"]
 
 _PERIOD_WORD = {"daily": "day", "weekly": "week", "monthly": "month", "quarterly": "quarter"}
 _OPS = {"eq": "=", "ne": "≠", "lt": "<", "le": "≤", "gt": ">", "ge": "≥", "in": "in", "not_in": "not in"}
@@ -88,13 +91,14 @@ def _head(m: Any) -> tuple[str, list[str]]:
     if isinstance(m, RatioMeasure):
         return f"Ratio of {_simple(m.numerator)} to {_simple(m.denominator)}, over rows of", []
     assert isinstance(m, PercentileMeasure)
-    return f"p{m.percentile * 100:g} of {m.end} - {m.start} in {m.unit} over rows of", ["both are set", *own]
+    return (f"p{m.percentile * 100:g} (exact, interpolated) of {m.end} - {m.start} in {m.unit} over rows of",
+            ["both are set", *own])
 
 
 def describe_calculation(ind: Indicator) -> str:
     """The calculation as one sentence: the measure, the dataset and its population filters, the measure's own
     conditions, the period and time column, then the window and the grouping. Every shape is in
-    tests/governance/test_publish.py.
+    tests/catalog/test_words.py.
 
     >>> from engmetrics.catalog.model import Indicator
     >>> describe_calculation(Indicator.model_validate({
@@ -143,6 +147,15 @@ def describe_no_data(ind: Indicator) -> str:
             "is no value.")
 
 
+def code_spans(text: str) -> Markup:
+    """Escape `text` and show its `backticked` parts as code.
+
+    >>> str(code_spans("Count of rows of `a<b>`"))
+    'Count of rows of <code>a&lt;b&gt;</code>'
+    """
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text))))
+
+
 def calculator_doc(ind: Indicator) -> str | None:
     """The first paragraph of a built-in calculator's docstring (None for a declarative calculation)."""
     calc = ind.calculation
@@ -156,7 +169,14 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
-def _band_words(band: Band, unit: str) -> str:
+def band_text(band: Band, unit: str) -> str:
+    """A band in words, in `unit` (a ratio has none): lower bound included, upper excluded.
+
+    >>> band_text(Band(min=2, max=5), "deployments")
+    'from 2 up to (not including) 5 deployments'
+    >>> band_text(Band(max=0.15), "ratio")
+    'below 0.15'
+    """
     unit = "" if unit == "ratio" else f" {unit}"
     if band.min is not None and band.max is not None:
         return f"from {_number(band.min)} up to (not including) {_number(band.max)}{unit}"
@@ -173,5 +193,5 @@ def threshold_rows(ind: Indicator) -> list[dict[str, str]]:
     if ind.thresholds is None:
         return []
     return [{"status": name, "from": "" if band.min is None else _number(band.min),
-             "to": "" if band.max is None else _number(band.max), "words": _band_words(band, ind.unit)}
+             "to": "" if band.max is None else _number(band.max), "words": band_text(band, ind.unit)}
             for name, band in ind.thresholds.bands()]
