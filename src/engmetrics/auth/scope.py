@@ -25,7 +25,7 @@ from .roles import Principal
 if TYPE_CHECKING:
     from ..governance.access import ReadAccess
 
-__all__ = ["TEAM_COLUMN", "per_team", "readable_results", "visible_results"]
+__all__ = ["TEAM_COLUMN", "per_team", "readable_metrics", "readable_results", "visible_results"]
 
 TEAM_COLUMN = "team"
 
@@ -44,12 +44,18 @@ def visible_results(principal: Principal, catalog: Catalog, results: list[Metric
     return [r for r in results if r.group is None or not teamed[r.metric] or principal.sees_team(r.group)]
 
 
+def readable_metrics(access: ReadAccess, catalog: Catalog, metrics: set[str]) -> tuple[set[str], list[str]]:
+    """Those of `metrics` whose indicators read only datasets `access` may read, and the audited datasets
+    behind them (sorted): audit them with `access.record_derived` before the answer leaves."""
+    reads = {m: data_access.indicator_datasets(catalog.get(m).indicator) for m in metrics}
+    allowed = {m for m, datasets in reads.items() if all(access.may(d) for d in datasets)}
+    return allowed, access.audited_of(d for m in allowed for d in reads[m])
+
+
 def readable_results(access: ReadAccess, catalog: Catalog, results: list[MetricResult]
                      ) -> tuple[list[MetricResult], list[str]]:
     """The results `access` may see (its principal's teams, indicators over datasets it may read), in their
-    order, and the audited datasets they are derived from (sorted): audit them with
-    `access.record_derived` before the answer leaves."""
-    reads = {m: data_access.indicator_datasets(catalog.get(m).indicator) for m in {r.metric for r in results}}
-    allowed = {m for m, datasets in reads.items() if all(access.may(d) for d in datasets)}
-    kept = [r for r in visible_results(access.principal, catalog, results) if r.metric in allowed]
-    return kept, access.audited_of(d for m in {r.metric for r in kept} for d in reads[m])
+    order, and the audited datasets they are derived from (sorted)."""
+    kept = visible_results(access.principal, catalog, results)
+    allowed, audited = readable_metrics(access, catalog, {r.metric for r in kept})
+    return [r for r in kept if r.metric in allowed], audited

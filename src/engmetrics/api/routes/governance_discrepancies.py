@@ -12,9 +12,9 @@ from fastapi import Query
 from pydantic import BaseModel, Field
 
 from ...auth.roles import Role
+from ...auth.scope import readable_metrics
 from ...catalog.periods import default_as_of
 from ...errors import InputError
-from ...governance.access import indicator_datasets
 from ...governance.discrepancies import find_discrepancies, record_review, survey_period
 from ...jsonio import plain
 from ..auth import READERS, requires
@@ -58,9 +58,9 @@ def list_discrepancies(
     report = find_discrepancies(store, loaded.catalog, settings=settings.governance, period=period, teams=teams,
                                 open_only=open_only, as_of=as_of)
     data = report.to_dict()
-    reads = {m: indicator_datasets(loaded.catalog.get(m).indicator) for m in {i["metric"] for i in data["items"]}}
-    data["items"] = [i for i in data["items"] if all(access.may(d) for d in reads[i["metric"]])]
-    access.record_derived(d for m in {i["metric"] for i in data["items"]} for d in reads[m])
+    allowed, audited = readable_metrics(access, loaded.catalog, {i["metric"] for i in data["items"]})
+    data["items"] = [i for i in data["items"] if i["metric"] in allowed]
+    access.record_derived(audited)
     return plain({"at": as_of, "period": period, **data})
 
 
