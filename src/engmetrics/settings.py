@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .errors import InputError
+from .insights.config import InsightsSettings
 from .yamlio import LineDict, load_all, locate
 
 __all__ = ["SETTINGS_FILE", "CommitmentSettings", "CostSettings", "DeliverySettings", "DurationEvents",
@@ -248,6 +249,7 @@ class Settings(BaseSettings):
     cost: CostSettings = Field(default_factory=CostSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
+    insights: InsightsSettings = Field(default_factory=InsightsSettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],

@@ -58,18 +58,21 @@ from . import (  # noqa: E402
     catalog,
     cost,
     datasets,
+    decisions,
     delivery,
     demo,
     export,
     governance,
     incidents,
     ingest,
+    insights,
     metrics,
     postmortem,
     report,
     serve,
     slo,
     token,
+    watch,
     workspace,
 )
 
@@ -91,4 +94,7 @@ app.add_typer(token.app, name="token")
 app.add_typer(export.app, name="export")
 app.add_typer(governance.app, name="governance")
 app.add_typer(audit.app, name="audit")
+app.add_typer(insights.app, name="insights")
+app.add_typer(decisions.app, name="decisions")
+app.command("watch")(watch.watch)
 app.command("report")(report.report)

@@ -108,6 +108,22 @@ def _governance(con) -> None:
     con.execute("ALTER TABLE _api_tokens ADD COLUMN \"user\" VARCHAR")
 
 
+def _insights(con) -> None:
+    con.execute("""
+        CREATE TABLE _anomaly_findings (
+            finding_id VARCHAR PRIMARY KEY, series VARCHAR NOT NULL, source VARCHAR NOT NULL, metric VARCHAR,
+            method VARCHAR NOT NULL, direction VARCHAR NOT NULL, start_at TIMESTAMPTZ NOT NULL,
+            end_at TIMESTAMPTZ NOT NULL, peak_at TIMESTAMPTZ, value DOUBLE, expected DOUBLE, expected_low DOUBLE,
+            expected_high DOUBLE, score DOUBLE NOT NULL, detected_at TIMESTAMPTZ NOT NULL)""")
+    con.execute("""
+        CREATE TABLE _anomaly_marks (
+            finding_id VARCHAR PRIMARY KEY, status VARCHAR NOT NULL, note VARCHAR, actor VARCHAR NOT NULL,
+            marked_at TIMESTAMPTZ NOT NULL)""")
+    con.execute("""
+        CREATE TABLE _views (
+            metric VARCHAR NOT NULL, channel VARCHAR NOT NULL, actor VARCHAR, viewed_at TIMESTAMPTZ NOT NULL)""")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "schema version, ingest log, quarantine and metric results", _create_meta),
     Migration(2, "the canonical datasets of DESIGN.md", registry_changes(2)),
@@ -119,6 +135,7 @@ MIGRATIONS: list[Migration] = [
     Migration(8, "notifications sent (at most once per alert and webhook)", _notifications),
     Migration(9, "governance: audit chain, definition archive, board decisions, legal holds, discrepancy "
                  "reviews, the user behind an API token", _governance),
+    Migration(10, "insights: anomaly findings and their marks, indicator views", _insights),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

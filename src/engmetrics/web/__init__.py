@@ -16,13 +16,15 @@ from .cost import router as cost_router
 from .delivery import router as delivery_router
 from .governance import router as governance_router
 from .incidents import router as incident_router
+from .insights import router as insights_router
 from .pages import router
 from .render import page
 from .slos import router as slo_router
 
 __all__ = ["WEB_ROUTERS", "install_web"]
 
-WEB_ROUTERS = [router, slo_router, incident_router, delivery_router, cost_router, governance_router, audit_router]
+WEB_ROUTERS = [router, slo_router, incident_router, delivery_router, cost_router, governance_router, audit_router,
+               insights_router]
 
 
 async def _login_required(request: Request, exc: LoginRequired) -> RedirectResponse:

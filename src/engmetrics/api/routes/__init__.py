@@ -11,6 +11,7 @@ from . import (
     health,
     incidents,
     ingest,
+    insights,
     me,
     metrics,
     prometheus,
@@ -24,6 +25,6 @@ __all__ = ["API_ROUTERS", "ROOT_ROUTERS"]
 # Mounted under /api/v1.
 API_ROUTERS: list[APIRouter] = [catalog.router, metrics.router, slos.router, incidents.router, delivery.router,
                                 cost.router, datasets.router, ingest.router, tokens.router, governance.router,
-                                me.router]
+                                insights.router, me.router]
 # Mounted at the root: health, Prometheus exposition and web login.
 ROOT_ROUTERS: list[APIRouter] = [health.router, prometheus.router, session.router]

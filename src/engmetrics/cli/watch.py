@@ -1,0 +1,5 @@
+"""Filled by the insights work in progress."""
+
+
+def watch() -> None:
+    """Placeholder until the watch helper fills it."""
