@@ -65,6 +65,7 @@ bench: install
 	$(BIN)/python benchmarks/slo.py
 	-$(BIN)/python benchmarks/cost.py --rows 1000000 --repeat 1
 	$(BIN)/python benchmarks/delivery.py --repeat 1
+	$(BIN)/python benchmarks/nab.py
 
 docs: install
 	$(BIN)/python -m engmetrics.store.docs docs/datasets.md

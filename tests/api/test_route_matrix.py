@@ -32,22 +32,29 @@ EXPECTED: dict[str, object] = {
     "list_audit_entries": AUDIT, "verify_audit_log": AUDIT, "definition_history": READ, "legal_holds": AUDIT,
     "list_discrepancies": READ, "review_discrepancy": MANAGE, "list_approvals": READ, "show_approval": READ,
     "propose_approval": MANAGE, "approve_approval": MANAGE, "reject_approval": MANAGE,
+    # insights
+    "csat_analysis": READ, "list_experiments": READ, "get_experiment": READ, "list_reviews": READ,
+    "list_decision_log": READ, "get_decision_report": READ, "log_decision": MANAGE,
+    "list_anomalies": READ, "mark_anomaly": MANAGE,
     # web pages (engmetrics.web): same roles as the API behind them
     "dashboard_css": PUBLIC, "login_page": PUBLIC, "overview_page": READ, "indicator_page": READ,
     "catalog_page": READ, "datasets_page": READ, "quarantine_page": AUDIT, "slos_page": READ, "slo_page": READ,
     "incidents_page": READ, "incident_page": READ, "delivery_page": READ, "cost_page": READ,
-    "audit_page": AUDIT, "approvals_page": READ,
+    "audit_page": AUDIT, "approvals_page": READ, "reviews_page": READ,
+    "experiments_page": READ, "experiment_page": READ, "anomalies_page": READ,
 }
 # Routes over a dataset `policies/access.yaml` restricts: the built-in policy lets these roles read `cost`.
 POLICY = {name: {"manager", "metrics-admin", "auditor"} for name in (
     "cost_allocation", "cost_idle", "cost_budgets", "cost_commitments", "cost_unit", "cost_reconcile", "cost_page")}
 # Pages answer a browser: no session -> 303 to /login, a role without access -> an HTML 403 page.
 PAGES = {"overview_page", "indicator_page", "catalog_page", "datasets_page", "quarantine_page", "slos_page", "slo_page",
-         "incidents_page", "incident_page", "delivery_page", "cost_page", "audit_page", "approvals_page"}
+         "incidents_page", "incident_page", "delivery_page", "cost_page", "audit_page", "approvals_page",
+         "reviews_page", "experiments_page", "experiment_page", "anomalies_page"}
 # FastAPI's own pages (not APIRoutes): the OpenAPI document and the docs are open.
 FRAMEWORK_PATHS = {"/api/v1/openapi.json", "/api/v1/docs", "/api/v1/docs/oauth2-redirect"}
 PATH_VALUES = {"metric": "deploys", "dataset": "holidays", "token_id": "000000000000", "slo": "checkout",
-               "incident_id": "i1", "kind": "indicator", "definition_id": "deploys"}
+               "incident_id": "i1", "kind": "indicator", "definition_id": "deploys",
+               "name": "rollout", "finding_id": "f0"}
 
 
 def _api_routes(app) -> list[MountedRoute]:

@@ -159,3 +159,7 @@ def tree(as_json: JsonOption = False) -> None:
 from .catalog_publish import publish_command  # noqa: E402
 
 app.command("publish")(publish_command)
+
+from .catalog_review import review_command  # noqa: E402
+
+app.command("review")(review_command)

@@ -1,5 +1,80 @@
-"""Filled by the insights work in progress."""
+"""`engmetrics watch`: evaluation, anomaly scan, SLO and budget alerts on a schedule (a thin shell over
+`engmetrics.insights.watch`; docs/watch.md)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from ..insights.watch import CycleSummary, interval_seconds, watch_loop
+from ..jsonio import encode
+from .common import console, fail, state, stderr
+
+__all__ = ["watch"]
 
 
-def watch() -> None:
-    """Placeholder until the watch helper fills it."""
+@contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by SIGINT (Ctrl-C) or SIGTERM, so the loop ends between cycles; handlers restored after."""
+    stop = threading.Event()
+    previous: dict[int, Any] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with suppress(ValueError):  # not the main thread: no handlers, the caller stops the loop another way
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _print(summary: CycleSummary) -> None:
+    d = summary.to_dict()
+    a = d["alerts"]
+    console.print(f"run {d['run']} at {summary.started_at:%Y-%m-%d %H:%M:%S} UTC: evaluated "
+                  f"{'-' if d['evaluated'] is None else d['evaluated']}, findings "
+                  f"{'-' if d['findings'] is None else d['findings']}, alerts sent {a['sent']}, duplicate "
+                  f"{a['duplicate']}, failed {a['failed']}", highlight=False)
+    for e in d["errors"]:
+        stderr.print(f"[yellow]{escape(e['job'])}: {escape(e['error'])}[/]", highlight=False)
+
+
+def watch(
+    interval: Annotated[str | None, typer.Option(
+        "--interval", help="Time from one cycle's start to the next, e.g. 15m, 1h, 0s (default: insights.watch."
+        "interval, 1h).")] = None,
+    once: Annotated[bool, typer.Option("--once", help="Run one cycle and exit (same as --max-runs 1).")] = False,
+    max_runs: Annotated[int | None, typer.Option("--max-runs", min=1, help="Stop after N cycles.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print each cycle's summary as one JSON line.")] = False,
+) -> None:
+    """Run the indicator evaluation, anomaly scan, SLO burn-rate alerts and cost budget alerts on a schedule,
+    sending new alerts to the configured webhooks (each once). Ctrl-C or SIGTERM stops between cycles.
+    Exits 1 when a cycle's job failed in a bounded run (--once, --max-runs).
+
+    Example: engmetrics watch --interval 15m --json
+    """
+    settings = state.settings
+    try:
+        seconds = interval_seconds(interval or settings.insights.watch.interval)
+    except ValueError as exc:
+        raise fail(f"--interval: {exc}", code=2) from None
+    runs = 1 if once else max_runs
+    failed = False
+    with _stop_on_signals() as stop:
+        for summary in watch_loop(settings, interval=seconds, max_runs=runs, stop=stop):
+            failed = failed or bool(summary.errors)
+            if as_json:
+                sys.stdout.write(json.dumps(summary.to_dict(), default=encode, allow_nan=False) + "\n")
+                sys.stdout.flush()
+            else:
+                _print(summary)
+    if failed and runs is not None:
+        raise typer.Exit(1)

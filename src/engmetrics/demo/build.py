@@ -23,6 +23,7 @@ from ..settings import load_settings
 from ..store import Store
 from ..workspace import ensure_pseudonym_key, init_workspace
 from .budgets import write_budgets, write_cost_files
+from .experiments import write_experiments
 from .files import FILES, write_dataset
 from .generate import DemoData, generate
 from .governance import record_governance, write_governance
@@ -179,6 +180,7 @@ def build_demo(directory: Path, *, days: int = 180, seed: int = 7, end: date | N
     paths = write_demo_files(root, data)
     metrics_files = write_indicators(root / "metrics", review_by=end + timedelta(days=365))
     write_slos(root / "slos", data.org.services)
+    write_experiments(root / "experiments", {t.id: t.parent for t in data.org.teams}, days=days, end=end)
     metrics_files += write_governance(root, review_by=end + timedelta(days=365))[2:3]
     result = DemoResult(root, seed, days, data.period.dates()[0], end, paths, metrics_files=metrics_files)
     settings = load_settings(root)

@@ -17,6 +17,7 @@ from .org import Org
 __all__ = ["Experience", "build_experience", "quarter_label"]
 
 _SEGMENTS = ("free", "pro", "enterprise")
+_HIDDEN_SERVICE = "reporting"  # see _csat
 _TOPICS = ("access request", "database migration", "pipeline failure", "capacity", "dns change",
            "dashboard", "data export")
 _DOCS = ("runbook", "architecture", "onboarding", "oncall-guide", "api-reference", "adr-index")
@@ -58,7 +59,11 @@ def build_experience(seed: int, org: Org, latency_ms: np.ndarray, latency_base_m
 
 def _csat(rng: np.random.Generator, org: Org, latency_ms: np.ndarray, base: np.ndarray,
           incident_share: np.ndarray) -> pa.Table:
-    """Responses on a 1-5 scale; the day's latency (relative to normal) and outages lower them."""
+    """Responses on a 1-5 scale; the day's latency (relative to normal) and outages lower them.
+
+    A reliability issue no SLO sees: over the last `min(28, days // 4)` days, enterprise customers of
+    `reporting` (slow exports; no SLO measures export time) answer 2 points lower.
+    """
     days = org.period.days
     facing = np.flatnonzero([s.customer_facing for s in org.services])
     ratio = latency_ms.reshape(len(org.services), days, 24).mean(axis=2) / base[:, None]
@@ -68,13 +73,15 @@ def _csat(rng: np.random.Generator, org: Org, latency_ms: np.ndarray, base: np.n
     f, d = np.repeat(f, counts[f, d]), np.repeat(d, counts[f, d])
     s = facing[f]
     latent = 4.4 - 2.5 * (ratio[s, d] - 1) - 6.0 * outage[s, d] + 0.8 * rng.standard_normal(len(s))
-    score = np.clip(np.round(latent), 1, 5)
     ts = org.period.day_starts()[d] + rng.integers(0, 86400, len(d)).astype("m8[s]")
+    segment = np.array(_SEGMENTS)[rng.choice(3, len(s), p=[0.6, 0.3, 0.1])]
+    service = np.array([x.id for x in org.services])[s]
+    hidden = (service == _HIDDEN_SERVICE) & (segment == "enterprise") & (d >= days - min(28, days // 4))
+    score = np.clip(np.round(latent - np.where(hidden, 2.0, 0.0)), 1, 5)
     order = np.argsort(ts, kind="stable")
     return to_table({
         "response_id": with_prefix("R-", np.arange(1, len(s) + 1), 6), "ts": ts[order],
-        "segment": np.array(_SEGMENTS)[rng.choice(3, len(s), p=[0.6, 0.3, 0.1])][order],
-        "service": np.array([x.id for x in org.services])[s][order], "score": score[order],
+        "segment": segment[order], "service": service[order], "score": score[order],
         "scale": np.full(len(s), 5, dtype=np.int64),
     })
 

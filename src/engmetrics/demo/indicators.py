@@ -387,6 +387,29 @@ indicators:
     audience: org
     review_by: REVIEW_BY
     tags: [platform]
+
+  - id: doc_updates_per_week
+    name: Documentation updates per week
+    description: >-
+      Documentation pages updated per week, all teams. Nobody views it or cites it in a decision, and its
+      review is due on the demo's last day: `engmetrics catalog review` proposes deprecating it.
+    owner: {team: platform, role: engineering manager}
+    kind: leading
+    unit: updates/week
+    direction: higher_is_better
+    cadence: weekly
+    calculation:
+      dataset: doc_updates
+      time_column: updated_at
+      measure: {type: count}
+    thresholds:
+      red: {max: 5}
+      amber: {min: 5, max: 15}
+      green: {min: 15}
+    outcome: support_resolution_p50
+    audience: org
+    review_by: REVIEW_DUE
+    tags: [platform, docs]
 """
 
 CATALOG_FILES = {"outcomes.yaml": OUTCOMES, "delivery.yaml": DELIVERY, "reliability.yaml": RELIABILITY,
@@ -394,12 +417,16 @@ CATALOG_FILES = {"outcomes.yaml": OUTCOMES, "delivery.yaml": DELIVERY, "reliabil
 
 
 def write_indicators(directory: Path, *, review_by: date | None = None) -> list[Path]:
-    """Write the catalog files; `review_by` (default a year from today) is every indicator's review date."""
-    review = (review_by or date.today() + timedelta(days=365)).isoformat()
+    """Write the catalog files; `review_by` (default a year from today) is every indicator's review date but
+    that of the unused `doc_updates_per_week`, due 365 days earlier (the demo passes its last day + 365 days, so
+    that review is due on the last day and overdue the day after)."""
+    review = review_by or date.today() + timedelta(days=365)
+    due = review - timedelta(days=365)
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, text in CATALOG_FILES.items():
         path = directory / name
-        path.write_text(_HEADER + text.replace("REVIEW_BY", review))
+        text = text.replace("REVIEW_BY", review.isoformat()).replace("REVIEW_DUE", due.isoformat())
+        path.write_text(_HEADER + text)
         paths.append(path)
     return paths

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ..api.auth import AUDITORS, READERS, public
@@ -27,6 +27,7 @@ from ..catalog.version import definition_version
 from ..catalog.words import band_text, describe_calculation, describe_no_data
 from ..charts import history_chart
 from ..governance.access import ReadAccess, indicator_datasets, quarantine_for
+from ..insights.usage import record_view
 from ..store import REGISTRY
 from ..store.inventory import dataset_inventory
 from .access import PageUser, page_requires
@@ -87,10 +88,11 @@ def _refuse_unreadable(access: ReadAccess, datasets: frozenset[str]) -> None:
 
 @router.get("/indicators/{metric}", dependencies=[page_requires(*READERS)], response_class=HTMLResponse)
 def indicator_page(metric: str, store: StoreDep, loaded: CatalogDep, user: PageUser, access: PageAccessDep,
-                   as_of: AsOf = None) -> HTMLResponse:
+                   request: Request, background: BackgroundTasks, as_of: AsOf = None) -> HTMLResponse:
     """One indicator: definition, owner, calculation in words, history chart and its guardrail beside it.
     An indicator derived from a dataset the role may not read is a 403 page; a guardrail over one is left
-    out. The audited datasets behind the charts shown are audited once."""
+    out. The audited datasets behind the charts shown are audited once. The view is counted
+    (`engmetrics.insights.usage`, no actor) after the page is sent."""
     catalog = loaded.catalog
     if metric not in catalog.ids:
         return page("error.html", title="Indicator not found", user=user, status_code=404,
@@ -101,6 +103,7 @@ def indicator_page(metric: str, store: StoreDep, loaded: CatalogDep, user: PageU
     guard_reads = indicator_datasets(catalog.get(guard_id).indicator) if guard_id in catalog.ids else frozenset()
     guard_hidden = not all(access.may(d) for d in guard_reads)
     access.record_derived(reads if guard_hidden else reads | guard_reads)
+    background.add_task(record_view, request.app.state.stores, metric, "web")
     day = as_of or default_as_of()
     main = _chart_for(store, loaded, user, metric, day, small=False)
     shows_guard = guard_id in catalog.ids and not guard_hidden

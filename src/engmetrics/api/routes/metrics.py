@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
@@ -20,6 +20,7 @@ from ...catalog.evaluate import MetricResult
 from ...catalog.periods import default_as_of
 from ...catalog.views import scorecard
 from ...governance.access import ReadAccess
+from ...insights.usage import record_view
 from ...settings import Settings
 from ..auth import READERS, requires
 from ..deps import AccessDep, CatalogDep, EvaluationsDep, SettingsDep, StoreDep
@@ -61,8 +62,8 @@ async def _results(store: Any, loaded: Any, evaluations: Any, access: ReadAccess
 # audit write takes another, only when restricted data is served).
 @router.get("/metrics", dependencies=[requires(*READERS)], response_model=list[dict[str, Any]])
 async def list_metric_values(store: StoreDep, loaded: CatalogDep, evaluations: EvaluationsDep,
-                             access: AccessDep, settings: SettingsDep, as_of: AsOf = None,
-                             metrics: Metrics = None) -> JSONResponse:
+                             access: AccessDep, settings: SettingsDep, request: Request, background: BackgroundTasks,
+                             as_of: AsOf = None, metrics: Metrics = None) -> JSONResponse:
     """Every active indicator (or those named) for its period ending on `as_of` and the period before:
     value, previous value, RAG status, sample sizes, group. The same fields as
     `engmetrics metrics evaluate --json`; nothing is stored (evaluations are cached in memory until the
@@ -72,8 +73,12 @@ async def list_metric_values(store: StoreDep, loaded: CatalogDep, evaluations: E
     served are audited once per request.
     Individual-level indicators follow the privacy guardrails (`engmetrics.governance.privacy`): status
     `refused_grain`, `not_approved` or `suppressed` with no value, per team and organisation only, on
-    delayed periods; `people` is the number of people behind a published value."""
+    delayed periods; `people` is the number of people behind a published value.
+    Each indicator named with `metric` counts as viewed (`engmetrics.insights.usage`, no actor), recorded
+    after the answer is sent."""
     results = await _results(store, loaded, evaluations, access, as_of, metrics, settings)
+    for metric in dict.fromkeys(metrics or []):
+        background.add_task(record_view, request.app.state.stores, metric, "api")
     return JSONResponse([r.to_dict() for r in results])
 
 
