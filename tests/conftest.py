@@ -1,12 +1,20 @@
-"""Shared fixtures: an in-memory store, file writing, ingestion with a fixed key, a workspace and the CLI."""
+"""Shared fixtures: an in-memory store, file writing, ingestion with a fixed key, a workspace, the CLI, a
+PySpark session and a running `engmetrics serve` (`serve_workspace`)."""
 
 from __future__ import annotations
 
 import gzip
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -103,3 +111,39 @@ def spark_session():
     spark.sparkContext.setLogLevel("ERROR")
     yield spark
     spark.stop()
+
+
+@contextmanager
+def _serving(workspace: Path | str) -> Iterator[str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("engmetrics")), "-w", str(workspace), "serve",
+                             "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, "engmetrics serve exited early"
+            assert time.monotonic() < deadline, "engmetrics serve did not answer /healthz within 30 s"
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+
+
+@pytest.fixture(scope="session")
+def serve_workspace() -> Callable[[Path | str], AbstractContextManager[str]]:
+    """`with serve_workspace(workspace) as base:` runs `engmetrics serve` over `workspace` on a free local port
+    and gives its base URL once `/healthz` answers (at most 30 s); the server stops when the block ends."""
+    return _serving

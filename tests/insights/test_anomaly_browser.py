@@ -4,14 +4,11 @@ a 42-day demo workspace scanned with `engmetrics insights anomalies`. Screenshot
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from web.conftest import ARTIFACTS, BROWSER, browser_context  # noqa: F401
@@ -25,42 +22,15 @@ def _engmetrics(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([exe, *args], check=True, capture_output=True, text=True, timeout=180)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[tuple[str, str, list[dict]]]:
+def server(tmp_path_factory, serve_workspace) -> Iterator[tuple[str, str, list[dict]]]:
     """(base URL, manager token, the scan's findings) of `engmetrics serve` over a scanned demo workspace."""
     workspace = str(tmp_path_factory.mktemp("anomalies") / "demo")
     _engmetrics("demo", workspace, "--days", "42", "--end", "2026-03-01")
     findings = json.loads(_engmetrics("-w", workspace, "insights", "anomalies", "--as-of", AS_OF, "--json").stdout)
     token = _engmetrics("-w", workspace, "token", "create", "--role", "manager").stdout.strip()
-    port = _free_port()
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("engmetrics")), "-w", workspace, "serve", "--host",
-                             "127.0.0.1", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, "engmetrics serve exited early"
-            assert time.monotonic() < deadline, "engmetrics serve did not answer /healthz within 30 s"
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+    with serve_workspace(workspace) as base:
         yield base, token, findings
-    finally:
-        proc.terminate()
-        try:
-            proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
 
 
 def test_anomalies_page_shows_findings_with_charts(server, browser_context):  # noqa: F811

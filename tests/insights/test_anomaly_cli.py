@@ -30,10 +30,16 @@ def test_scan_ack_and_rescan(cli, workspace):
     assert [(f["series"], f["metric"]) for f in found] == [("dataset:deployments", None),
                                                           ("metric:deployment_frequency", "deployment_frequency")]
     finding = found[0]
-    assert list(finding) == ["finding_id", "series", "source", "metric", "method", "direction", "start_at", "end_at",
-                             "peak_at", "value", "expected", "expected_low", "expected_high", "score", "detected_at"]
+    assert list(finding) == ["finding_id", "series", "source", "metric", "group", "datasets", "method", "direction",
+                             "start_at", "end_at", "peak_at", "value", "expected", "expected_low", "expected_high",
+                             "score", "detected_at"]
+    assert (finding["group"], finding["datasets"]) == (None, ["deployments"])
     assert (finding["method"], finding["direction"], finding["start_at"], finding["end_at"], finding["value"]) == (
         "counts", "up", "2026-03-16T00:00:00+00:00", "2026-03-23T00:00:00+00:00", 12.0)
+
+    # a rescan prints the stored first detection, not its own time
+    rescan = json.loads(cli("insights", "anomalies", "--as-of", "2026-04-27", "--json").output)
+    assert [(f["finding_id"], f["detected_at"]) for f in rescan] == [(f["finding_id"], f["detected_at"]) for f in found]
 
     table = cli("insights", "anomalies", "--as-of", "2026-04-27", "--metric", "dataset:deployments")
     assert table.exit_code == 0 and finding["finding_id"] in table.output

@@ -16,6 +16,7 @@ from engmetrics.insights.anomaly.changepoints import level_shifts
 from engmetrics.insights.anomaly.counts import count_anomalies
 from engmetrics.insights.anomaly.decompose import decompose, periods_for, robust_scale, rolling_median
 from engmetrics.insights.anomaly.esd import critical_values, generalized_esd, seasonal_hybrid_esd
+from engmetrics.insights.anomaly.findings import practical
 from engmetrics.insights.config import AnomalySettings
 
 DAY, WEEK = timedelta(days=1), timedelta(days=7)
@@ -194,9 +195,91 @@ def test_scores_do_not_change_under_shift_and_scale(raw, offset, factor):
 def test_hourly_series_with_a_daily_season_flags_a_dip_at_night_only_once():
     hours = np.arange(24 * 21)
     x = 0.99 + 0.005 * np.sin(2 * np.pi * hours / 24) + np.random.default_rng(11).normal(0, 0.0005, hours.size)
-    x[24 * 15 + 3] -= 0.01  # 03:00 on day 15: 0.01 below its usual level, 20 noise sds
+    # 03:00 on day 15: 0.02 below its usual level (40 noise sds); as a ratio its bad fraction goes from about
+    # 1 - (0.99 + 0.005 sin(pi / 4)) = 0.0065 to 0.0265, four times more: over the practical floor
+    x[24 * 15 + 3] -= 0.02
     x[24 * 4:24 * 4 + 5] = np.nan  # five hours without events
-    runs = detect(x, timedelta(hours=1), counts=False, settings=DEFAULTS)
+    runs = detect(x, timedelta(hours=1), counts=False, settings=DEFAULTS, ratio=True)
     assert [(r.start, r.end, r.direction) for r in runs if r.method != "changepoint"] == [
         (24 * 15 + 3, 24 * 15 + 3, "down")] * len([r for r in runs if r.method != "changepoint"])
     assert {r.method for r in runs} == {"decompose", "esd"}
+
+
+def test_decompose_expected_includes_the_residual_median():
+    # x = i^2, no season, window 7: an interior point's neighbours are (i +- 1)^2, (i +- 2)^2, (i +- 3)^2, median
+    # ((i-1)^2 + (i+1)^2) / 2 = i^2 + 1, so 14 of the 20 residuals (i = 3..16) are -1 and the residual median is
+    # -1: the expected value trend + median(r) is i^2 again, where the trend alone is one above it.
+    x = np.arange(20, dtype=float) ** 2
+    d = decompose(x, ())
+    assert d.trend[10] == 101 and d.centre == -1 and d.expected[10] == 100
+    assert np.all(d.z[3:17] == 0)
+
+
+def _outside(r: Detection) -> bool:
+    tol = 1e-9 * max(1.0, abs(r.value))
+    return r.value <= r.low + tol or r.value >= r.high - tol
+
+
+def _burst() -> np.ndarray:
+    x = weekly(10, seed=3)
+    x[30:33] += [15.0, 25.0, 18.0]
+    return x
+
+
+@pytest.mark.parametrize(("x", "step", "counts", "methods"), [
+    (_burst(), DAY, False, {"decompose", "esd"}),
+    (np.array([1, 0, 2, 1, 0, 1, 2, 0, 1, 1, 12, 1, 0, 2, 1, 0, 1, 2, 1, 0], dtype=float), WEEK, True, {"counts"}),
+    (weekly(16, seed=2, shift_at=70, shift=5.0), DAY, False, {"changepoint"}),
+])
+def test_a_flagged_value_is_outside_its_expected_range_for_each_method(x, step, counts, methods):
+    runs = detect(x, step, counts=counts, settings=DEFAULTS)
+    assert methods <= {r.method for r in runs}
+    for r in runs:
+        assert _outside(r), r
+    # the count model's range by hand: baseline 17/19 (Poisson), P(X > high) <= 0.001 -> high = 5; 12 > 5
+    if counts:
+        (spike,) = runs
+        assert (spike.high, spike.value) == (stats.poisson.isf(0.001, 17 / 19), 12.0) and spike.high == 5
+
+
+def test_esd_range_is_its_critical_value_times_the_scale():
+    x = _burst()
+    outliers, z, expected, half = seasonal_hybrid_esd(x, 7, max_share=0.05, alpha=0.01)
+    # at most floor(0.05 * 70) = 3 outliers, lambda_i from n = 70: the burst's three days, each outside
+    assert sorted(outliers.tolist()) == [30, 31, 32]
+    scale = np.abs(x - expected)[outliers] / np.abs(z[outliers])  # z = (value - expected) / scale
+    assert sorted(half[outliers] / scale) == pytest.approx(sorted(critical_values(70, 3, 0.01)))
+    assert np.all(np.abs(x - expected)[outliers] > half[outliers])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.floats(-1e4, 1e4)), min_size=14, max_size=70),
+       st.sampled_from([DAY, WEEK]), st.booleans())
+def test_every_detection_lies_outside_its_expected_range(raw, step, counts):
+    x = np.array([np.nan if v is None else (abs(round(v)) if counts else v) for v in raw], dtype=float)
+    for r in detect(x, step, counts=counts, settings=DEFAULTS):
+        assert _outside(r), r
+
+
+def test_practical_floor_by_hand():
+    conf = AnomalySettings()
+    values = np.array([0.99781, 0.990, 0.9995, 0.9985])
+    expected = np.array([0.99851, 0.9985, 0.998, 0.9986])
+    # bad fractions: 0.00219 vs 0.00149 (+47 %), 0.010 vs 0.0015 (x 6.7), 0.0005 vs 0.002 (a quarter: 3.0
+    # relative to the smaller) and 0.0015 vs 0.0014 (+7 %, and only 0.0001 apart)
+    assert practical(values, expected, ratio=True, settings=conf).tolist() == [False, True, True, False]
+    # other series: 10 % of the expected level; 214 against 220 is 2.7 %, 150 is 32 %, 0 against 0 is nothing
+    assert practical(np.array([214.0, 150.0, 0.0, 3.0]), np.array([220.0, 220.0, 0.0, 0.1]), ratio=False,
+                     settings=conf).tolist() == [False, True, True, True]
+    off = AnomalySettings(min_relative_change=0, sli_min_change=0, sli_min_bad_change=0)
+    assert practical(values, expected, ratio=True, settings=off).all()
+
+
+def test_a_stable_series_small_step_is_no_finding_without_the_floor_it_is():
+    # row counts 220 +- 1 with a day at 214: about 8 MADs off, but 2.7 % of the level, under the 10 % floor
+    x = 220.0 + np.tile([0.0, 1, -1, 0, 1, 0, -1], 8)
+    x[40] = 214.0
+    assert detect(x, DAY, counts=True, settings=DEFAULTS) == []
+    loose = AnomalySettings(min_relative_change=0)
+    points = [r for r in detect(x, DAY, counts=True, settings=loose) if r.method != "changepoint"]
+    assert {(r.start, r.direction) for r in points} == {(40, "down")}

@@ -1,5 +1,6 @@
 """The `/insights/anomalies` page on the API tests' app (tests/api/conftest.py): deployments on 2026-03-18 and
-every day 03-24..03-31 but 03-29 (one a day), a stored finding on 2026-03-25 and one over `cost`."""
+every day 03-24..03-31 but 03-29 (one a day), a stored finding on 2026-03-25, one over `cost` and one of the
+per-team `incidents` indicator for the search team."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ DAY = datetime(2026, 3, 25, tzinfo=UTC)
 
 def _store_findings(store) -> None:
     save_findings(store, [
-        Finding("deploys1", "dataset:deployments", "dataset", None, "counts", "up", DAY, DAY + timedelta(days=1), DAY,
-                1.0, 0.2, 0.0, 0.9, 4.2),
-        Finding("cost1", "dataset:cost", "dataset", None, "decompose", "down", DAY, DAY + timedelta(days=1), DAY,
-                10.0, 50.0, 40.0, 60.0, 5.0)])
+        Finding("deploys1", "dataset:deployments", "dataset", None, None, ("deployments",), "counts", "up", DAY,
+                DAY + timedelta(days=1), DAY, 1.0, 0.2, 0.0, 0.9, 4.2),
+        Finding("cost1", "dataset:cost", "dataset", None, None, ("cost",), "decompose", "down", DAY,
+                DAY + timedelta(days=1), DAY, 10.0, 50.0, 40.0, 60.0, 5.0),
+        Finding("search1", "metric:incidents[search]", "indicator", "incidents", "search", ("incidents",), "counts",
+                "up", DAY - timedelta(days=7), DAY, DAY - timedelta(days=7), 2.0, 0.2, 0.0, 1.0, 4.0)])
 
 
 def test_page_lists_findings_with_a_chart_and_hides_unreadable_ones(client, tokens, api_store):
@@ -35,7 +38,9 @@ def test_page_lists_findings_with_a_chart_and_hides_unreadable_ones(client, toke
     assert '<svg' in html and 'class="expected"' in html and 'class="peak"' in html
     assert "acknowledged by ann: launch week" in html
     assert 'aria-current="page">Anomalies' in html
-    assert 'id="none"' in client.get("/insights/anomalies", params={"status": "open"}).text
+    open_ = client.get("/insights/anomalies", params={"status": "open"}).text  # a viewer sees every team's
+    assert 'data-finding="search1"' in open_ and 'data-finding="deploys1"' not in open_
+    assert 'id="none"' in client.get("/insights/anomalies", params={"status": "false_positive"}).text
     assert 'data-finding="deploys1"' in client.get("/insights/anomalies", params={"status": "", "since": ""}).text
     bad = client.get("/insights/anomalies", params={"since": "March"})
     assert bad.status_code == 422 and "since must be a date, YYYY-MM-DD" in bad.text
@@ -46,4 +51,11 @@ def test_manager_sees_the_cost_finding(client, tokens, api_store):
     _store_findings(api_store)
     client.post("/login", data={"token": tokens["manager"], "next": "/"}, follow_redirects=False)
     html = client.get("/insights/anomalies").text
-    assert 'data-finding="cost1"' in html and 'data-finding="deploys1"' in html
+    assert 'data-finding="cost1"' in html and 'data-finding="deploys1"' in html and 'data-finding="search1"' in html
+
+
+def test_team_member_does_not_see_another_teams_finding(client, tokens, api_store):
+    _store_findings(api_store)
+    client.post("/login", data={"token": tokens["team-member"], "next": "/"}, follow_redirects=False)
+    html = client.get("/insights/anomalies").text  # the team-member's team is payments
+    assert 'data-finding="deploys1"' in html and 'data-finding="search1"' not in html and "search" not in html

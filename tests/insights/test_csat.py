@@ -42,6 +42,12 @@ I3,b,1,2026-03-02T00:00:00Z,2026-03-02T00:05:00Z,2026-03-03T00:00:00Z
         ("unknown", "a", date(2026, 3, 3)): (1, 1.0, 0.0),
         ("free", "a", date(2026, 3, 5)): (1, pytest.approx(0.6), 1.0),
     }
+    # Without incidents (a caller who may not read them): the same days, no exposure column at all.
+    alone = daily_experience(store, datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 6, tzinfo=UTC),
+                             incident_window=None)
+    assert list(alone.columns) == ["segment", "service", "day", "responses", "satisfaction"]
+    assert {(r.segment, r.service, r.day): (r.responses, r.satisfaction) for r in alone.itertuples()} == {
+        k: v[:2] for k, v in rows.items()}
 
 
 def test_daily_sli_is_hand_checked(store, write, ingest):
@@ -166,7 +172,7 @@ def test_correlations_and_regression_fields(scenario, cli):
     assert set(first) == {"segment", "service", "sli", "lag_days", "pearson", "pearson_interval", "spearman", "n"}
     assert first["n"] == 90 and first["pearson"] < -0.5  # badness 0 then 0.1 while satisfaction falls
     terms = [c["term"] for c in out["regression"]["coefficients"]]
-    assert terms == ["intercept", "sli:availability", "segment:free"]  # no incidents: no exposure term
+    assert terms == ["intercept", "sli_bad:availability", "segment:free"]  # no incidents: no exposure term
     assert set(out["regression"]) == {"coefficients", "r_squared", "n"}
     assert out["regression"]["n"] == 90 * 4
 

@@ -59,6 +59,9 @@ def test_daily_experience_on_pyspark(stores):
     want = _records(daily_experience(duck, *args, incident_window=dt.timedelta(days=1)))
     assert len(want) == 4  # hand-checked in test_csat.py
     assert _records(daily_experience(spark, *args, incident_window=dt.timedelta(days=1))) == want
+    unexposed = _records(daily_experience(duck, *args, incident_window=None))  # incidents not read
+    assert unexposed == [r[:-1] for r in want]
+    assert _records(daily_experience(spark, *args, incident_window=None)) == unexposed
 
 
 def test_daily_sli_on_pyspark(stores):

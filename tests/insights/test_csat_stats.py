@@ -84,7 +84,7 @@ def test_regression_matches_statsmodels_ols():
     daily, sli = _panel()
     fit = regression(daily.drop(columns=["availability", "latency"]), sli)
     ref = smf.ols("satisfaction ~ availability + latency + exposure + C(segment)", data=daily).fit()
-    names = {"intercept": "Intercept", "sli:availability": "availability", "sli:latency": "latency",
+    names = {"intercept": "Intercept", "sli_bad:availability": "availability", "sli_bad:latency": "latency",
              "incident_exposure": "exposure", "segment:free": "C(segment)[T.free]", "segment:pro": "C(segment)[T.pro]"}
     assert [c.term for c in fit.coefficients] == list(names)
     intervals = ref.conf_int(0.05)
@@ -117,3 +117,18 @@ def test_correlation_invariants(pairs):
     flipped = correlation(x, -y)  # negating one side flips the sign and mirrors the interval
     assert flipped.pearson == pytest.approx(-c.pearson, abs=1e-12)
     assert flipped.pearson_interval == pytest.approx((-high, -low), abs=1e-9)
+
+
+def test_a_badness_term_is_negative_when_worse_slis_go_with_lower_satisfaction():
+    # Four days of service a: availability badness 0, 0.01, 0.02, 0.03 (1 - good / total) and satisfaction
+    # 0.9, 0.88, 0.86, 0.84 = 0.9 - 2 * badness exactly: the fit is exact, intercept 0.9 and `sli_bad:availability`
+    # -2 (one more failed request in a hundred goes with 0.02 less satisfaction). No `exposure` column (the caller
+    # may not read incidents): no `incident_exposure` term.
+    daily = pd.DataFrame({"segment": "free", "service": "a", "day": _days(4), "responses": 1,
+                          "satisfaction": [0.9, 0.88, 0.86, 0.84]})
+    sli = pd.DataFrame({"service": "a", "indicator": "availability", "day": _days(4),
+                        "badness": [0.0, 0.01, 0.02, 0.03]})
+    fit = regression(daily, sli)
+    assert [c.term for c in fit.coefficients] == ["intercept", "sli_bad:availability"]
+    assert [c.estimate for c in fit.coefficients] == pytest.approx([0.9, -2.0], abs=1e-12)
+    assert fit.r_squared == pytest.approx(1.0) and fit.n == 4

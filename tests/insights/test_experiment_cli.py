@@ -7,6 +7,8 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pytest
+import statsmodels.api as sm
+import yaml
 from scipy import stats as sps
 
 # Production deployments per week of eight services: four weeks before (from Monday 2026-01-05) and four
@@ -78,14 +80,14 @@ def test_randomised_experiment_headlines_cuped_with_welch_and_permutation_beside
     ref = sps.ttest_ind(treated, control, equal_var=False)
     assert data["details"]["welch"]["effect"] == pytest.approx(3.0)
     assert data["details"]["welch"]["p_value"] == pytest.approx(ref.pvalue)
-    # CUPED with the before means 4, 6, 5, 7 | 3, 8, 5, 6 as the covariate.
+    # CUPED (ANCOVA) with the before means 4, 6, 5, 7 | 3, 8, 5, 6 as the covariate, against statsmodels OLS.
     x, y = np.array([4, 6, 5, 7, 3, 8, 5, 6.0]), np.array(treated + control)
-    theta = np.cov(y, x)[0, 1] / x.var(ddof=1)
-    adjusted = y - theta * (x - x.mean())
-    ref = sps.ttest_ind(adjusted[:4], adjusted[4:], equal_var=False)
-    assert data["details"]["cuped"]["theta"] == pytest.approx(theta)
-    assert data["effect"] == pytest.approx(adjusted[:4].mean() - adjusted[4:].mean())
-    assert data["p_value"] == pytest.approx(ref.pvalue)
+    arm = np.r_[np.ones(4), np.zeros(4)]
+    ref = sm.OLS(y, sm.add_constant(np.column_stack([arm, x - x.mean()]))).fit()
+    assert data["details"]["cuped"]["theta"] == pytest.approx(ref.params[2])
+    assert data["effect"] == pytest.approx(ref.params[1])
+    assert data["p_value"] == pytest.approx(ref.pvalues[1])
+    assert data["details"]["cuped"]["df"] == 5  # 8 units - 3 coefficients
     low, high = data["interval"]
     assert low < 3.0 < high
     assert data["details"]["permutation"]["exact"] and data["details"]["permutation"]["assignments"] == 70
@@ -142,7 +144,7 @@ def test_bad_specs_exit_1_with_file_and_line(ws, cli):
 def test_design_randomises_by_tier_and_writes_a_spec_analyze_reads(ws, cli):
     args = ["insights", "experiment", "design", "--metric", "deployment_frequency", "--unit", "service",
             "--strata", "tier", "--seed", "3", "--before-from", "2026-01-05", "--before-to", "2026-02-01"]
-    result = cli(*args, "--json", "--write", ws / "experiments" / "next.yaml")
+    result = cli(*args, "--json", "--write", "experiments/next.yaml")  # relative: in the workspace
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data == {**data, "metric": "deployment_frequency", "unit": "service", "strata_column": "tier"}
@@ -153,8 +155,58 @@ def test_design_randomises_by_tier_and_writes_a_spec_analyze_reads(ws, cli):
     # = 18 over 7: sample sd 1.6036.
     assert data["sd"] == pytest.approx((18 / 7) ** 0.5)
     assert cli(*args, "--json").stdout == cli(*args, "--json").stdout  # the seed fixes the split
-    analysed = cli("insights", "experiment", "analyze", ws / "experiments" / "next.yaml", "--json")
+    assert data["written"] == str(ws / "experiments" / "next.yaml")
+    written = yaml.safe_load((ws / "experiments" / "next.yaml").read_text())
+    assert written["strata"] == {s: str(t) for s, t in TIERS.items()}
+    assert (str(written["after"]["from"]), str(written["after"]["to"])) == ("2026-02-02", "2026-03-01")
+    analysed = cli("insights", "experiment", "analyze", "experiments/next.yaml", "--json")
     assert analysed.exit_code == 0, analysed.output
-    assert json.loads(analysed.stdout)["experiment"] == "next"
+    result = json.loads(analysed.stdout)
+    assert result["experiment"] == "next"
+    # Permuted within tiers: 2 of the 4 services of each tier treated, C(4, 2)^2 = 36 assignments, not C(8, 4) = 70.
+    assert result["details"]["permutation"]["assignments"] == 36
     bad = cli(*["colour" if a == "tier" else a for a in args])
     assert bad.exit_code == 1 and "no column 'colour'" in bad.stderr
+
+
+def test_design_narrows_a_week_grain_to_whole_weeks(ws, cli):
+    # 2026-01-07 is a Wednesday and 2026-02-03 a Tuesday: the whole weeks inside are 12 January to 1 February
+    # (3 weeks); the written after period is the next 3 weeks, 2 to 22 February.
+    result = cli("insights", "experiment", "design", "--metric", "deployment_frequency", "--unit", "service",
+                 "--before-from", "2026-01-07", "--before-to", "2026-02-03", "--json", "--write", "experiments/w.yaml")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["before"] == {"from": "2026-01-12", "to": "2026-02-01"}
+    written = yaml.safe_load((ws / "experiments" / "w.yaml").read_text())
+    assert [str(written[p][k]) for p in ("before", "after") for k in ("from", "to")] == [
+        "2026-01-12", "2026-02-01", "2026-02-02", "2026-02-22"]
+    assert "strata" not in written  # no --strata
+    short = cli("insights", "experiment", "design", "--metric", "deployment_frequency", "--unit", "service",
+                "--before-from", "2026-01-07", "--before-to", "2026-01-10")
+    assert short.exit_code == 1 and "no whole week" in short.stderr
+
+
+def test_permutation_with_two_units_per_arm_has_no_detectable_effect(ws, cli):
+    # 4 units, 2 treated: 6 assignments, smallest two-sided p 2/6 = 1/3 > 0.05. After means a 8, b 9.5, e 4, f 9:
+    # differences {a,b} 2.25 (observed), {b,f} 3.25, {a,f} 1.75, {b,e} -1.75, {e,f} -2.25, {a,e} -3.25; two at
+    # least 2.25: p = 2 * 2/6 = 2/3.
+    spec = SPEC.replace("[a, b, c, d]", "[a, b]").replace("[e, f, g, h]", "[e, f]") + "method: permutation\n"
+    result = _analyze(cli, ws, spec)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["method"] == "permutation" and data["p_value"] == pytest.approx(2 / 3)
+    assert data["details"]["reachable"] is False and data["details"]["smallest_p_value"] == pytest.approx(1 / 3)
+    assert data["power"]["smallest_detectable_effect"] is None
+    assert any("smallest attainable two-sided p-value of the permutation test is 0.333" in n for n in data["notes"])
+    assert data["verdict"].startswith("No effect could be detected on deployment_frequency with this many units "
+                                      "(2 treated, 2 control)")
+
+
+def test_difference_in_differences_permutes_within_recorded_strata(ws, cli):
+    # Tiers: 1 = a, b, e, f; 2 = c, d, g, h; two treated in each: C(4, 2)^2 = 36 assignments. The observed split
+    # is still the most extreme (changes: treated 4, 3.5, 4, 4.5; control 1, 1, 0.5, 1.5): p = 2/36.
+    strata = "strata: {" + ", ".join(f"{s}: t{t}" for s, t in TIERS.items()) + "}\n"
+    result = _analyze(cli, ws, SPEC.replace("randomised", "observational") + strata)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["method"] == "did" and data["details"]["assignments"] == 36
+    assert data["p_value"] == pytest.approx(2 / 36)

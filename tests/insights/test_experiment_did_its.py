@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import statsmodels.api as sm
 
-from engmetrics.insights.experiments.did import did
+from engmetrics.insights.experiments.did import GRID, did
 from engmetrics.insights.experiments.its import hac_lags, its
+from engmetrics.insights.experiments.stats import rejects
 
 
 def test_did_on_four_teams_hand_checked():
@@ -97,3 +98,112 @@ def test_its_exact_line_hand_checked():
     est = its([0, 1, 2, 3, 4, 5, 6, 7], [1, 2, 3, 4, 9, 10, 11, 12], 4, alpha=0.05)
     assert est.effect == pytest.approx(4.0) and est.details["slope_change"] == pytest.approx(0.0, abs=1e-9)
     assert est.details["slope_before"] == pytest.approx(1.0)
+
+
+def _brute_force_accepted(d_treated, d_control, deltas, alpha):
+    """The effects not rejected, from the definition: for each delta subtract it from the treated units'
+    differences, list every assignment of the treated count, and reject when twice the smaller tail share of
+    statistics at least as extreme as the observed one is at most alpha."""
+    from itertools import combinations
+
+    k, n = len(d_treated), len(d_treated) + len(d_control)
+    accepted = []
+    for delta in deltas:
+        values = [v - delta for v in d_treated] + list(d_control)
+        stats = []
+        for combo in combinations(range(n), k):
+            inside = [values[i] for i in combo]
+            outside = [values[i] for i in range(n) if i not in combo]
+            stats.append(sum(inside) / k - sum(outside) / (n - k))
+        observed = stats[0]  # combinations start with the observed (first k) units
+        less = sum(s <= observed + 1e-9 for s in stats)
+        greater = sum(s >= observed - 1e-9 for s in stats)
+        if not 2 * min(less, greater) / len(stats) <= alpha + 1e-12:
+            accepted.append(delta)
+    return accepted
+
+
+def test_did_p_equal_to_alpha_rejects_and_the_interval_agrees():
+    # Changes: treated 10, 11, 12; control 0, 1, -1. 6 units, 3 treated: C(6, 3) = 20 assignments; the observed
+    # one is the only one with the top three, so p = 2 * 1/20 = 0.1 = alpha: rejected (p <= alpha), reachable,
+    # and the interval excludes 0. By hand: with delta subtracted the observed split stays the unique extreme
+    # while 10 - delta > 1 (delta < 9) or 12 - delta < -1 (delta > 13); at delta = 9 or 13 a tie doubles the
+    # tail (p 0.2): the accepted set is [9, 13].
+    est = did([0.0, 0.0, 0.0], [10.0, 11.0, 12.0], [0.0, 0.0, 0.0], [0.0, 1.0, -1.0], alpha=0.1)
+    assert est.effect == pytest.approx(11.0) and est.p_value == pytest.approx(0.1)
+    assert est.details["smallest_p_value"] == pytest.approx(0.1) and est.details["reachable"] is True
+    grid_step = 2 * 4 * 13 / (GRID - 1)  # span 4 * max(ptp(d) = 13, |effect| = 11) each side
+    assert 9.0 <= est.low <= 9.0 + grid_step and 13.0 - grid_step <= est.high <= 13.0
+    assert rejects(est.p_value, 0.1)
+
+
+def test_did_interval_matches_an_independent_brute_force_inversion():
+    rng = np.random.default_rng(5)
+    before = rng.normal(20, 3, 7)
+    after = before + rng.normal(0.0, 1.0, 7) + np.r_[np.full(3, 4.0), np.zeros(4)]
+    d = after - before
+    est = did(before[:3], after[:3], before[3:], after[3:], alpha=0.1)  # C(7, 3) = 35: smallest p 2/35 < 0.1
+    assert est.details["reachable"]
+    step = 2 * 4 * max(np.ptp(d), abs(est.effect)) / (GRID - 1)  # the code's grid spacing
+    fine = np.arange(est.effect - 15, est.effect + 15, 0.002)
+    accepted = _brute_force_accepted(d[:3], d[3:], fine, 0.1)
+    assert accepted[0] - 0.002 - 1e-9 <= est.low <= accepted[0] + step  # the grid's first point inside
+    assert accepted[-1] - step <= est.high <= accepted[-1] + 0.002 + 1e-9
+    assert est.low < est.effect < est.high
+
+
+def test_did_cannot_reach_alpha_with_four_teams():
+    # 4 units, 2 treated: 6 assignments, smallest p 2/6 = 1/3 > 0.1: not reachable, unbounded interval.
+    est = did([0.0, 0.0], [10.0, 11.0], [0.0, 0.0], [0.0, 1.0], alpha=0.1)
+    assert est.details["smallest_p_value"] == pytest.approx(1 / 3) and est.details["reachable"] is False
+    assert (est.low, est.high) == (None, None)
+
+
+def test_did_permutes_within_strata():
+    # Changes: treated 3 (stratum x), 4 (y); control 1 (x), 2 (y). Within strata one unit of each is treated:
+    # 2 x 2 = 4 assignments: {3, 4} -> 7/2 - 3/2 = 2, {3, 2} 0, {1, 4} 0, {1, 2} -2. p = 2 * 1/4 = 1/2
+    # (without strata: 6 assignments, p = 2 * 1/6 = 1/3).
+    est = did([0.0, 0.0], [3.0, 4.0], [0.0, 0.0], [1.0, 2.0], alpha=0.05, strata=["x", "y", "x", "y"])
+    assert est.details["assignments"] == 4 and est.p_value == pytest.approx(0.5)
+    assert est.details["smallest_p_value"] == pytest.approx(0.5)
+    plain = did([0.0, 0.0], [3.0, 4.0], [0.0, 0.0], [1.0, 2.0], alpha=0.05)
+    assert plain.details["assignments"] == 6 and plain.p_value == pytest.approx(1 / 3)
+
+
+def test_its_with_a_bucket_in_both_periods_uses_the_period_not_t():
+    # 6 before points at t = 0..5 on y = 10 + 0.5 t and 6 after points at t = 5..10 on y = 14 + 0.5 t: the
+    # bucket t = 5 is in both periods (a week split by the change). D from the period: level change exactly 4.
+    t = np.r_[np.arange(6.0), np.arange(5.0, 11.0)]
+    phase = np.r_[np.zeros(6, bool), np.ones(6, bool)]
+    y = np.where(phase, 14.0, 10.0) + 0.5 * t
+    est = its(t, y, 5, alpha=0.05, after=phase)
+    assert round(est.effect, 2) == 4.00 and est.details["points_after"] == 6
+    assert est.details["slope_change"] == pytest.approx(0.0, abs=1e-9)
+    wrong = its(t, y, 5, alpha=0.05)  # t >= 5 puts the last before point after the change too
+    assert wrong.details["points_after"] == 7 and round(wrong.effect, 2) != 4.00
+
+
+def _analysis(est, method="did", treated=("a", "b", "c"), control=("d", "e", "f"), alpha=0.1, power=None):
+    from engmetrics.insights.experiments import Analysis, ExperimentSpec
+    from engmetrics.insights.experiments.power import sample_ratio_mismatch
+
+    spec = ExperimentSpec.model_validate({
+        "experiment": "x", "metric": "m", "unit": "team", "assignment": "observational", "treated": list(treated),
+        "control": list(control), "before": {"from": "2026-01-05", "to": "2026-01-18"},
+        "after": {"from": "2026-01-19", "to": "2026-02-01"}, "alpha": alpha})
+    return Analysis(spec, method, est, sample_ratio_mismatch(len(treated), len(control), None),
+                    power or {"smallest_detectable_effect": None}, list(treated), list(control))
+
+
+def test_the_verdict_follows_the_same_rule_as_the_interval_at_p_equal_to_alpha():
+    est = did([0.0, 0.0, 0.0], [10.0, 11.0, 12.0], [0.0, 0.0, 0.0], [0.0, 1.0, -1.0], alpha=0.1)
+    analysis = _analysis(est)
+    assert analysis.significant  # p = 0.1 = alpha rejects, as the interval [9.05, 12.95] (no 0) says
+    assert analysis.verdict() == "m improved by 11 under the change (90 % interval 9.05 to 13, p = 0.1, did)."
+
+
+def test_the_verdict_says_no_effect_could_be_detected_when_alpha_is_out_of_reach():
+    est = did([0.0, 0.0], [10.0, 11.0], [0.0, 0.0], [0.0, 1.0], alpha=0.1)
+    verdict = _analysis(est, treated=("a", "b"), control=("c", "d")).verdict()
+    assert verdict.startswith("No effect could be detected on m with this many units (2 treated, 2 control): the "
+                              "smallest attainable p-value, 0.333, is above alpha 0.1")

@@ -93,6 +93,8 @@ def test_list_has_each_spec_with_its_analysis_or_its_error(client):
     # 4 units, 2 treated: 6 assignments, smallest two-sided p 1/3 > 0.05: unbounded interval, said in a note.
     assert pipeline["interval"] == [None, None] and pipeline["p_value"] == pytest.approx(1 / 3)
     assert any("cannot confirm any effect" in n for n in pipeline["notes"])
+    assert pipeline["power"]["smallest_detectable_effect"] is None  # no effect of any size could show
+    assert pipeline["verdict"].startswith("No effect could be detected on deployment_frequency with this many units")
 
 
 def test_one_experiment_by_name_and_404s(client):
@@ -113,7 +115,7 @@ def test_the_pages_show_the_list_and_the_chart_with_the_change(client):
     assert detail.status_code == 200, detail.text
     assert "<svg" in detail.text and 'class="intervention"' in detail.text
     assert 'data-group="treated"' in detail.text and 'data-group="control"' in detail.text
-    assert "No detectable effect of the change on deployment_frequency" in detail.text
+    assert "No effect could be detected on deployment_frequency with this many units" in detail.text
     assert client.get("/insights/experiments/nope", headers=_auth(client)).status_code == 404
 
 

@@ -30,6 +30,14 @@ def test_srm_accepts_a_split_matching_the_expected_ratio():
     assert not srm.mismatch and srm.p_value == pytest.approx(1.0)
 
 
+def test_srm_with_an_empty_arm_is_a_mismatch():
+    # 3 treated, 0 control, 50 / 50 expected: chi2 = 2 * 1.5^2 / 1.5 = 3, p = P(chi2_1 > 3) = 0.0833: not below
+    # 0.01, yet an empty arm is the most extreme split there is: a mismatch.
+    srm = sample_ratio_mismatch(3, 0, 0.5)
+    assert srm.mismatch and srm.p_value == pytest.approx(sps.chi2.sf(3, 1), rel=1e-12)
+    assert sample_ratio_mismatch(0, 5, 0.5).mismatch
+
+
 def test_srm_not_checked_without_an_expected_ratio():
     srm = sample_ratio_mismatch(3, 9, None)
     assert srm.p_value is None and not srm.mismatch
@@ -85,3 +93,16 @@ def test_assignment_keeps_the_ratio_overall_and_per_stratum(strata, ratio, seed)
     for stratum in set(strata.values()):
         members = [u for u, s in strata.items() if s == stratum]
         assert abs(sum(u in treated for u in members) - ratio * len(members)) <= 1 + 1e-9
+
+
+def test_the_odd_strata_extra_treated_unit_goes_to_a_seeded_random_stratum():
+    # Three strata of 3 units, ratio 0.5: the running target round(0.5 * units so far) is 2 after 3 units, 3
+    # after 6, 5 after 9, so the strata in the order taken get 2, 1 and 2 treated. In sorted order b never got
+    # its extra unit; with the order shuffled by the seed every stratum gets it for some seeds.
+    strata = {"a1": "a", "a2": "a", "a3": "a", "b1": "b", "b2": "b", "b3": "b", "c1": "c", "c2": "c", "c3": "c"}
+    heavy = set()
+    for seed in range(40):
+        treated, _ = assign(strata, ratio=0.5, seed=seed)
+        counts = {g: sum(strata[u] == g for u in treated) for g in "abc"}
+        heavy |= {g for g, n in counts.items() if n == 2}
+    assert heavy == {"a", "b", "c"}

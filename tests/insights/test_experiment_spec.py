@@ -48,6 +48,14 @@ def test_defaults_and_name_from_the_file(tmp_path):
     (("grain: week", "grain: week\ncolour: red"), 4, "colour"),
     (("grain: week", "grain: week\nmethod: cuped"), None, None),
     (("treated: [a, b]", "treated: [a]"), None, None),
+    # grain week: whole ISO weeks only (2026-02-03 is a Tuesday, 2026-01-31 a Saturday); a day grain may cut weeks
+    (("after: {from: 2026-02-02", "after: {from: 2026-02-03"), 8,
+     "after: grain week needs whole ISO weeks, from a Monday to a Sunday; 2026-02-03 is a Tuesday"),
+    (("to: 2026-02-01}", "to: 2026-01-31}"), 7, "2026-01-31 a Saturday"),
+    ((GOOD, GOOD.replace("grain: week", "grain: day").replace("after: {from: 2026-02-02", "after: {from: 2026-02-03")),
+     None, None),
+    (("control: [c, d]", "control: [c, d]\nstrata: {a: x, b: y, c: x}"), 7, "strata: no stratum for d"),
+    (("control: [c, d]", "control: [c, d]\nstrata: {a: x, b: y, c: x, d: y}"), None, None),
 ])
 def test_problems_name_file_line_and_field(tmp_path, change, line, words):
     text = GOOD.replace(*change)

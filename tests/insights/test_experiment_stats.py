@@ -3,6 +3,8 @@ coverage of the interval over repeated simulated experiments with a known effect
 
 from __future__ import annotations
 
+from math import comb
+
 import numpy as np
 import pytest
 import statsmodels.api as sm
@@ -10,7 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from engmetrics.insights.experiments.stats import cuped, permutation_test, pooled_sd, welch
+from engmetrics.insights.experiments.stats import (
+    assignment_count,
+    assignment_weights,
+    cuped,
+    permutation_test,
+    pooled_sd,
+    rejects,
+    two_sided,
+    welch,
+)
 
 TREATED = [12.0, 15.5, 11.0, 14.0, 16.5]
 CONTROL = [10.0, 9.5, 12.5, 8.0]
@@ -72,18 +83,58 @@ def test_monte_carlo_permutation_is_seeded_and_close_to_scipy():
     assert perm.p_value == pytest.approx(ref.pvalue, abs=0.01)  # two Monte Carlo estimates of the same p
 
 
-def test_cuped_matches_statsmodels_and_scipy():
+def test_cuped_is_ancova_and_matches_statsmodels_ols():
     rng = np.random.default_rng(8)
     x = rng.normal(50, 10, 16)
     y = 0.8 * x + rng.normal(0, 3, 16) + np.r_[np.full(8, 4.0), np.zeros(8)]
     est = cuped(y[:8], y[8:], x[:8], x[8:], alpha=0.05)
-    slope = sm.OLS(y, sm.add_constant(x)).fit().params[1]  # theta = cov(Y, X) / var(X) = the OLS slope
-    adjusted = y - slope * (x - x.mean())
-    ref = sps.ttest_ind(adjusted[:8], adjusted[8:], equal_var=False)
-    assert est.details["theta"] == pytest.approx(slope, rel=1e-10)
-    assert est.p_value == pytest.approx(ref.pvalue, rel=1e-10)
+    arm = np.r_[np.ones(8), np.zeros(8)]
+    ref = sm.OLS(y, sm.add_constant(np.column_stack([arm, x - x.mean()]))).fit()  # Y ~ 1 + T + (X - mean X)
+    assert ref.df_resid == 13 and est.details["df"] == 13  # n - 3
+    assert est.effect == pytest.approx(ref.params[1], rel=1e-10)
+    assert est.details["se"] == pytest.approx(ref.bse[1], rel=1e-10)
+    assert est.p_value == pytest.approx(ref.pvalues[1], rel=1e-10)
+    assert (est.low, est.high) == pytest.approx(tuple(ref.conf_int(alpha=0.05)[1]), rel=1e-10)
+    theta = ref.params[2]
+    adjusted = y - theta * (x - x.mean())
+    assert est.details["theta"] == pytest.approx(theta, rel=1e-10)
+    assert est.effect == pytest.approx(adjusted[:8].mean() - adjusted[8:].mean(), rel=1e-10)  # adjusted means
     assert est.details["variance_reduction"] == pytest.approx(1 - adjusted.var(ddof=1) / y.var(ddof=1), rel=1e-10)
     assert est.details["variance_reduction"] > 0.5  # the covariate explains most of the spread
+
+
+def test_cuped_hand_checked():
+    # treated (X, Y): (0, 1), (2, 5); control: (0, 0), (2, 2). Mean X 1, centred X -1, 1, -1, 1.
+    # OLS of Y on 1, T, Xc: the treated slope 2 and control slope 1 pool to theta 1.5 (equal X spread), the
+    # arms are balanced in X, so the effect is mean Y treated - control = 3 - 1 = 2. Fitted values:
+    # treated 3 -+ 1.5 = 1.5, 4.5; control 1 -+ 1.5 = -0.5, 2.5; residuals -0.5, 0.5, 0.5, -0.5: RSS 1,
+    # df = 4 - 3 = 1, sigma^2 = 1; var(T coef) = sigma^2 * (1/2 + 1/2) = 1 (T and Xc orthogonal): se 1.
+    est = cuped([1.0, 5.0], [0.0, 2.0], [0.0, 2.0], [0.0, 2.0], alpha=0.05)
+    assert est.effect == pytest.approx(2.0) and est.details["theta"] == pytest.approx(1.5)
+    assert est.details["se"] == pytest.approx(1.0) and est.details["df"] == 1
+    assert (est.low, est.high) == pytest.approx((2 - 12.7062047, 2 + 12.7062047))  # t(.975, 1) = 12.706
+
+
+def test_cuped_without_spread_in_the_covariate_is_the_pooled_t_test():
+    est = cuped([3.0, 4.0, 5.0], [1.0, 2.0, 3.0], [7.0, 7.0, 7.0], [7.0, 7.0, 7.0], alpha=0.05)
+    ref = sps.ttest_ind([3.0, 4.0, 5.0], [1.0, 2.0, 3.0])
+    assert est.details["theta"] == 0.0 and est.details["df"] == 4
+    assert est.p_value == pytest.approx(ref.pvalue, rel=1e-10)
+
+
+def test_cuped_interval_covers_a_known_effect_95_percent_of_the_time_with_few_units():
+    # 4 units per arm, Y = 2 + 2 X + effect 3 T + noise(sd 1), X ~ N(10, 1): ANCOVA's interval is exact under
+    # normal errors. 4 000 experiments: binomial sd sqrt(.95 * .05 / 4000) = 0.34 %, so 94.0-96.0 % is a
+    # 3-sd band. On these same draws Welch on the CUPED-adjusted values (theta from all units, the effect in it,
+    # treated as known) covers 92.6 %, outside the band; ANCOVA 94.6 %.
+    rng = np.random.default_rng(31)
+    covered = 0
+    for _ in range(4000):
+        x = rng.normal(10.0, 1.0, 8)
+        y = 2 + 2.0 * x + 3.0 * np.r_[np.ones(4), np.zeros(4)] + rng.normal(0, 1.0, 8)
+        est = cuped(y[:4], y[4:], x[:4], x[4:], alpha=0.05)
+        covered += est.low <= 3.0 <= est.high
+    assert 0.94 <= covered / 4000 <= 0.96
 
 
 def test_pooled_sd_hand_checked():
@@ -130,3 +181,47 @@ def test_permutation_p_value_is_a_probability_and_symmetric(treated, control):
     backward = permutation_test(control, treated)
     assert forward.smallest_p_value <= forward.p_value <= 1
     assert forward.p_value == pytest.approx(backward.p_value)
+
+
+def test_monte_carlo_p_value_counts_the_observed_assignment_once():
+    # Fixed draws of the statistic, R = 9: 1, 2, 3, 4, 5, 6, 7, 8, 9 and the observed 8.5. At least as large:
+    # 9 (one draw), at most: eight draws. Monte Carlo: (1 + 1) / (9 + 1) = 0.2, doubled 0.4; exact would give
+    # 2 * 1/9 = 0.222.
+    draws = np.arange(1.0, 10.0)[:, None]
+    assert two_sided(draws, np.asarray(8.5), exact=False) == pytest.approx(0.4)
+    assert two_sided(draws, np.asarray(8.5), exact=True) == pytest.approx(2 / 9)
+    # Beyond every draw: (0 + 1) / 10, doubled 0.2 (never 0); central: capped at 1.
+    assert two_sided(draws, np.asarray(20.0), exact=False) == pytest.approx(0.2)
+    assert two_sided(draws, np.asarray(5.0), exact=False) == pytest.approx(1.0)
+
+
+def test_monte_carlo_permutation_of_an_extreme_split_gives_two_over_r_plus_one():
+    # 30 units, 15 treated at 100 + i and 15 controls at i: C(30, 15) = 155 117 520 assignments, so with
+    # max_exact 0 and R = 99 random ones no draw repeats the observed split (chance 99 / 1.6e8) and none is as
+    # extreme: p = 2 * (0 + 1) / (99 + 1) = 0.02, the smallest the test can give.
+    perm = permutation_test(np.arange(15.0) + 100, np.arange(15.0), seed=1, max_exact=0, resamples=99)
+    assert not perm.exact and perm.p_value == pytest.approx(0.02) and perm.smallest_p_value == pytest.approx(0.02)
+
+
+def test_permutation_within_strata_hand_checked():
+    # treated 3 (stratum x), 4 (y); control 1 (x), 2 (y): one treated per stratum, 2 x 2 = 4 assignments:
+    # {3, 4} 2, {3, 2} 0, {1, 4} 0, {1, 2} -2 -> p = 2 * 1/4 = 0.5 (6 assignments and 1/3 without strata).
+    perm = permutation_test([3.0, 4.0], [1.0, 2.0], strata=["x", "y", "x", "y"])
+    assert perm.exact and perm.assignments == 4
+    assert perm.p_value == pytest.approx(0.5) and perm.smallest_p_value == pytest.approx(0.5)
+    masks, exact = assignment_weights(4, 2, seed=1, strata=["x", "y", "x", "y"])
+    assert exact and sorted(map(tuple, masks.astype(int).tolist())) == [
+        (0, 0, 1, 1), (0, 1, 1, 0), (1, 0, 0, 1), (1, 1, 0, 0)]
+
+
+def test_monte_carlo_draws_keep_each_stratum_treated_count():
+    strata = ["x"] * 6 + ["y"] * 4 + ["x"] * 4 + ["y"] * 6  # treated: 6 x, 4 y; control 4 x, 6 y
+    masks, exact = assignment_weights(20, 10, seed=3, max_exact=10, resamples=500, strata=strata)
+    labels = np.array(strata)
+    assert not exact and masks.shape == (500, 20)
+    assert (masks[:, labels == "x"].sum(axis=1) == 6).all() and (masks[:, labels == "y"].sum(axis=1) == 4).all()
+    assert assignment_count(strata, np.arange(20) < 10) == comb(10, 6) * comb(10, 4)  # 210 * 210
+
+
+def test_p_value_equal_to_alpha_rejects():
+    assert rejects(2 / 20, 0.1) and rejects(1 / 3, 1 / 3) and not rejects(0.1000001, 0.1) and not rejects(None, 0.1)

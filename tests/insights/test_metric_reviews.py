@@ -1,5 +1,6 @@
 """`engmetrics catalog review` on a hand-built workspace: one indicator viewed, one cited by a decision, one
-alerted, one unused; only the unused one is proposed for deprecation.
+alerted (an anomaly finding on it was notified), one unused (its findings were a false positive and one nobody
+was told about); only the unused one is proposed for deprecation.
 
 As of 2026-06-01 with the default 90-day review period: usage counts from 2026-03-04 to 2026-06-01 (90 days,
 both inclusive: 28 days of March + 30 + 31 + 1 = 90). Every indicator but two is due 2026-05-01: overdue,
@@ -18,6 +19,7 @@ import yaml
 
 from engmetrics.catalog.loader import load_catalog
 from engmetrics.insights.decisions import Decision, add_decision
+from engmetrics.insights.marks import mark
 from engmetrics.insights.reviews import review_state, reviews
 from engmetrics.insights.usage import record_view
 from engmetrics.settings import load_settings
@@ -55,12 +57,18 @@ def build_workspace(root: Path) -> Path:
         record_view(store, "unused", "api", now=datetime(2026, 3, 3, 23, 59, tzinfo=UTC))  # the day before
         add_decision(store, catalog, Decision("DEC-1", date(2026, 4, 1), "Ship smaller", metrics=["decided"]))
         add_decision(store, catalog, Decision("DEC-0", date(2026, 3, 3), "Old news", metrics=["unused"]))
-        store.sql.execute(
-            "INSERT INTO _anomaly_findings (finding_id, series, source, metric, method, direction, start_at, "
-            "end_at, score, detected_at) VALUES ('f1', 'metric:alerted', 'metric', 'alerted', 'mad', 'down', "
-            "'2026-05-18', '2026-05-19', 4.2, '2026-05-20 08:00:00+00')")
-        store.sql.execute("INSERT INTO _notifications VALUES ('anomaly:lonely:2026-05-01', 'slack', "
-                          "'2026-05-02 09:00:00+00')")
+        for finding_id, metric in [("f1", "alerted"), ("f2", "unused"), ("f3", "unused"), ("f4", "lonely")]:
+            store.sql.execute(
+                "INSERT INTO _anomaly_findings (finding_id, series, source, metric, method, direction, start_at, "
+                "end_at, score, detected_at) VALUES (?, ?, 'metric', ?, 'mad', 'down', '2026-05-18', '2026-05-19', "
+                "4.2, '2026-05-20 08:00:00+00')", [finding_id, f"metric:{metric}", metric])
+        # f1 and f2 were notified; f2 was then marked a false positive; f3 was never sent nor marked;
+        # f4 was not sent but acknowledged; `slo:unused:...` merely contains an indicator id
+        store.sql.execute("INSERT INTO _notifications VALUES ('anomaly:f1', 'slack', '2026-05-20 08:01:00+00'), "
+                          "('anomaly:f2', 'slack', '2026-05-20 08:01:00+00'), "
+                          "('slo:unused:fast-burn', 'slack', '2026-05-02 09:00:00+00')")
+        mark(store, "f2", "false_positive", actor="alice", at=datetime(2026, 5, 21, tzinfo=UTC))
+        mark(store, "f4", "acknowledged", actor="alice", at=datetime(2026, 5, 21, tzinfo=UTC))
     return root
 
 

@@ -48,6 +48,48 @@ def test_a_constant_series_never_fires() -> None:
     assert (anomaly_scores(np.full(500, 3.0)) == 0.0).all()
 
 
+@pytest.mark.parametrize("spike", [6.0, 4.999])
+def test_a_spike_on_a_flat_series_fires(spike: float) -> None:
+    # 300 rows of 5.0: the trailing std is 0, so row 300 (6.0 above, 4.999 below the mean) reads
+    # z = +-10 x 6.6 = +-66, a = 66 and scores 66 / (66 + 6.6) = 10 / 11 = 0.909091; the 199 rows after it
+    # are quiet. From row 500 on the history holds the spike among 5.0s: at row 500, p = 1/500 of the rows
+    # differ by d, std = d sqrt(p (1 - p)) = 0.0447 d and z = -p d / std = -0.045: nothing more fires
+    values = np.r_[np.full(300, 5.0), [spike], np.full(400, 5.0)]
+    scores = anomaly_scores(values)
+    assert scores[300] == pytest.approx(10 / 11, abs=1e-12)
+    assert np.flatnonzero(scores >= 0.5).tolist() == [300]
+
+
+def test_a_step_after_a_flat_stretch_fires_at_its_own_row() -> None:
+    # 300 rows of 2.0 then 2.5: the step's row reads z = 66 (std 0), score 10 / 11. (Without the flat rule
+    # row 300 scores 0 and the step shows one row late, at row 301: std = 0.5 sqrt(300) / 301 = 0.0288,
+    # z = (2.5 - 2.00166) / 0.0288 = 17.3.)
+    values = np.r_[np.full(300, 2.0), np.full(150, 2.5)]
+    scores = anomaly_scores(values)
+    assert np.flatnonzero(scores >= 0.5)[0] == 300
+    assert scores[300] == pytest.approx(10 / 11, abs=1e-12)
+
+
+def test_a_small_change_in_an_exactly_repeating_day_fires_on_the_day_over_day_term() -> None:
+    # 5 identical days of a sine (288 rows a day): x_t - x_{t-288} is exactly 0 from row 288 on, so the
+    # day-over-day term sees a flat stretch. Row 1200 gets +0.05 (well inside the sine's range): its daily
+    # difference reads 0.5 x 66 = 33, so a = 33 and the score is 33 / (33 + 6.6) = 0.833333. (Without the
+    # flat rule that row scores 0.41 and nothing fires after the start-up.)
+    values = np.tile(np.sin(np.arange(288) * 2 * np.pi / 288), 5)
+    values[1200] += 0.05
+    stamps = (np.arange(len(values)) * 300).astype("datetime64[s]")
+    scores = anomaly_scores(values, stamps)
+    assert scores[1200] == pytest.approx(33 / 39.6, abs=1e-12)
+    assert np.flatnonzero(scores[1000:] >= 0.5).tolist() == [200]
+
+
+def test_a_change_after_fewer_than_run_flat_rows_is_not_a_flat_jump() -> None:
+    # 10 rows of 1.0 (fewer than run = 20) then 2.0: start-up, z stays 0 (std 0 over too few rows), so
+    # row 10 scores 0 (NAB leaves the first rows of a file unscored as its probationary period)
+    scores = anomaly_scores(np.r_[np.full(10, 1.0), [2.0]])
+    assert scores[10] == 0.0
+
+
 def test_a_changed_daily_shape_fires_on_the_day_over_day_term() -> None:
     # hourly-like shape sampled every 5 minutes (288 rows a day): 4 days of a sine, then the sine inverted
     # for 2 days. The level stays in range (|z| <= sqrt(2) = 1.41), but x_t - x_{t-288} jumps from 0 to
@@ -64,8 +106,15 @@ def test_a_changed_daily_shape_fires_on_the_day_over_day_term() -> None:
 
 @st.composite
 def series(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, int]:
+    """Random values, or flat stretches with steps and spikes (where the std is 0 for a while)."""
     length = draw(st.integers(1, 700))
-    values = np.array(draw(st.lists(st.floats(-1e3, 1e3), min_size=length, max_size=length)))
+    if draw(st.booleans()):
+        values = np.array(draw(st.lists(st.floats(-1e3, 1e3), min_size=length, max_size=length)))
+    else:
+        levels = draw(st.lists(st.sampled_from([-2.5, 0.0, 0.1, 7.0]), min_size=1, max_size=6))
+        cuts = np.sort(draw(st.lists(st.integers(0, length), min_size=len(levels) - 1,
+                                     max_size=len(levels) - 1)))
+        values = np.asarray(levels, dtype=float)[np.searchsorted(cuts, np.arange(length), side="right")]
     step = draw(st.sampled_from([60, 300, 3600]))
     jitter = np.array(draw(st.lists(st.integers(0, 30), min_size=length, max_size=length)))
     stamps = (np.arange(length) * step + jitter).astype("datetime64[s]")

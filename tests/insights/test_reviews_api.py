@@ -100,10 +100,29 @@ def test_the_retrospective_follows_the_access_policy(client, auth, settings, api
     viewer = client.get("/api/v1/insights/decisions/report", params=params, headers=auth("viewer")).json()
     assert viewer["decisions"][0]["moves"][0] == {"metric": "deploys", "before": None, "after": None,
                                                   "value_before": None, "value_after": None, "change": None,
-                                                  "verdict": "not_readable"}
+                                                  "noise": None, "verdict": "not_readable"}
     assert viewer["share_backed"] == 1.0  # backed is about the catalog, not about who reads
     audit_before = api_store.sql.execute("SELECT count(*) FROM _audit WHERE target = 'deployments'").fetchone()[0]
     manager = client.get("/api/v1/insights/decisions/report", params=params, headers=auth("manager")).json()
     assert manager["decisions"][0]["moves"][0]["verdict"] == "better"
     audit_after = api_store.sql.execute("SELECT count(*) FROM _audit WHERE target = 'deployments'").fetchone()[0]
     assert audit_after == audit_before + 1
+
+
+def test_the_page_follows_the_access_policy_as_the_route_does(client, auth, tokens, settings, api_store):
+    # the page and the route share `readable_report`: the viewer's move of `deploys` is not computed (nothing
+    # audited), the manager's is, with `deployments` audited once for the page
+    (settings.workspace / "policies").mkdir(exist_ok=True)
+    (settings.workspace / "policies" / "access.yaml").write_text("datasets:\n  deployments: [manager]\n")
+    client.post("/api/v1/insights/decisions", json=DECISION, headers=auth("manager"))
+
+    def audited() -> int:
+        return api_store.sql.execute("SELECT count(*) FROM _audit WHERE target = 'deployments'").fetchone()[0]
+
+    start = audited()
+    client.post("/login", data={"token": tokens["viewer"], "next": "/"}, follow_redirects=False)
+    viewer = client.get("/insights/reviews", params={"after_days": 7})
+    assert viewer.status_code == 200 and "not readable" in viewer.text and audited() == start
+    client.post("/login", data={"token": tokens["manager"], "next": "/"}, follow_redirects=False)
+    manager = client.get("/insights/reviews", params={"after_days": 7})
+    assert manager.status_code == 200 and "not readable" not in manager.text and audited() == start + 1

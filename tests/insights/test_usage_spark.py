@@ -33,23 +33,35 @@ def spark_store(spark_session):
     ], "decision_id string, date date, title string, owner_team string, metrics array<string>, outcome string"
     ).createOrReplaceTempView("decisions")
     spark.createDataFrame([
-        ("b", dt.datetime(2026, 3, 2, tzinfo=U)), (None, dt.datetime(2026, 3, 2, tzinfo=U)),
-        ("b", dt.datetime(2026, 4, 2, tzinfo=U)),
-    ], "metric string, detected_at timestamp").createOrReplaceTempView("_anomaly_findings")
+        ("f1", "b"), ("f2", None), ("f3", "b"), ("f4", "c"), ("f5", "c"), ("f6", "d"), ("f7", "d"),
+    ], "finding_id string, metric string").createOrReplaceTempView("_anomaly_findings")
     spark.createDataFrame([
+        ("f4", "false_positive", dt.datetime(2026, 3, 11, tzinfo=U)),
+        ("f6", "acknowledged", dt.datetime(2026, 3, 20, tzinfo=U)),
+        ("f7", "acknowledged", dt.datetime(2026, 3, 7, tzinfo=U)),
+    ], "finding_id string, status string, marked_at timestamp").createOrReplaceTempView("_anomaly_marks")
+    spark.createDataFrame([
+        ("anomaly:f1", "slack", dt.datetime(2026, 3, 5, tzinfo=U)),
+        ("anomaly:f1", "pager", dt.datetime(2026, 3, 5, 0, 1, tzinfo=U)),
+        ("anomaly:f2", "slack", dt.datetime(2026, 3, 5, tzinfo=U)),
+        ("anomaly:f3", "slack", dt.datetime(2026, 4, 2, tzinfo=U)),
+        ("anomaly:f4", "slack", dt.datetime(2026, 3, 10, tzinfo=U)),
+        ("anomaly:f7", "slack", dt.datetime(2026, 3, 6, tzinfo=U)),
         ("slo:a:fast-burn", "slack", dt.datetime(2026, 3, 5, tzinfo=U)),
-        ("slo:a:fast-burn", "pager", dt.datetime(2026, 3, 5, 0, 1, tzinfo=U)),
     ], "key string, channel string, sent_at timestamp").createOrReplaceTempView("_notifications")
     return Store(ibis.pyspark.connect(spark), url="pyspark://")
 
 
 def test_usage_on_pyspark(spark_store):
     got = usage(spark_store, dt.date(2026, 3, 1), dt.date(2026, 3, 31))
-    # a: the api view of 03-01 and the web view of 03-31 23:00; D1; one notification key (two webhooks)
-    assert got["a"] == Usage(views_api=1, views_web=1, decisions=1, alerts=1)
-    # b: its view is a second early; D1; the finding of 03-02 (April's is out, the one without metric is no one's)
+    # a: the api view of 03-01 and the web view of 03-31 23:00; D1; the slo key names no indicator
+    assert got["a"] == Usage(views_api=1, views_web=1, decisions=1)
+    # b: its view is a second early; D1; f1 notified 03-05 on two webhooks (one alert), f3 notified in April
     assert got["b"] == Usage(decisions=1, alerts=1)
-    assert set(got) == {"a", "b", "slo", "fast-burn"}
+    # c: f4 notified but a false positive, f5 neither notified nor acknowledged;
+    # d: f6 acknowledged 03-20, f7 notified 03-06 and acknowledged 03-07 (once) = 2
+    assert got["d"] == Usage(alerts=2)
+    assert set(got) == {"a", "b", "d"}
 
 
 def test_decision_filters_on_pyspark(spark_store):

@@ -1,5 +1,6 @@
 """`engmetrics watch`: a real webhook receiver gets the Slack payloads of a firing SLO alert and an anomaly; a
-second run sends nothing new; bounded runs, intervals, and a clean stop on SIGTERM with the lock released."""
+second run sends nothing new; bounded runs, intervals (a bad one in engmetrics.yaml is bad input naming the file),
+a failed delivery reported as the cycle's error, and a clean stop on SIGTERM with the lock released."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from engmetrics.insights.watch import interval_seconds
+from engmetrics.insights.config import interval_seconds
+from engmetrics.insights.watch import run_cycle
 from engmetrics.settings import load_settings
 from engmetrics.store import Store
 
@@ -173,3 +175,30 @@ def test_sigterm_stops_between_cycles_and_the_lock_is_free_while_waiting(watched
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.parametrize("bad", ["0h0m", "0ms", "soon"])
+def test_a_bad_interval_in_the_settings_is_bad_input_naming_the_file_and_line(workspace, cli, bad):
+    # `0h0m` has the form of a duration but is zero written with two units: `interval_seconds` refuses it, so
+    # loading the settings does (exit 1, the file and line), not the --interval option (exit 2).
+    path = workspace / "engmetrics.yaml"
+    text = path.read_text()
+    line = text[:text.index("    interval: 1h\n")].count("\n") + 1
+    path.write_text(text.replace("    interval: 1h\n", f"    interval: {bad}\n"))
+    result = cli("watch", "--once")
+    assert result.exit_code == 1, result.output
+    assert f"engmetrics.yaml:{line}" in result.output and "setting insights.watch.interval" in result.output
+    assert "invalid duration" in result.output and "--interval" not in result.output
+
+
+def test_a_failed_delivery_is_the_cycles_error_not_a_crash(watched, receiver):
+    # The dedup table is gone (a damaged store): the SLO alert cannot be checked or recorded. The cycle reports
+    # `deliver` and returns; nothing reached the webhook.
+    settings = load_settings(watched)
+    with Store.open(settings.store_url) as store:
+        store.sql.execute("DROP TABLE _notifications")
+    off = settings.insights.watch.model_copy(update={"evaluate": False, "anomalies": False, "budgets": False})
+    summary = run_cycle(settings.model_copy(update={"insights": settings.insights.model_copy(update={"watch": off})}))
+    [error] = summary.errors
+    assert error["job"] == "deliver" and "_notifications" in error["error"]
+    assert summary.deliveries == [] and receiver[1] == []

@@ -3,14 +3,11 @@ small demo workspace. Screenshots go to `test-artifacts/` (git-ignored)."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from .conftest import ARTIFACTS, BROWSER
@@ -24,42 +21,16 @@ def _engmetrics() -> str:
     return str(Path(sys.executable).with_name("engmetrics"))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[tuple[str, str]]:
+def server(tmp_path_factory, serve_workspace) -> Iterator[tuple[str, str]]:
     """(base URL, metrics-admin token) of `engmetrics serve` over a 42-day demo workspace."""
     workspace = tmp_path_factory.mktemp("browser") / "demo"
     subprocess.run([_engmetrics(), "demo", str(workspace), "--days", "42", "--end", AS_OF], check=True,
                    capture_output=True, timeout=120)
     token = subprocess.run([_engmetrics(), "-w", str(workspace), "token", "create", "--role", "metrics-admin"],
                            check=True, capture_output=True, text=True, timeout=60).stdout.strip()
-    port = _free_port()
-    proc = subprocess.Popen([_engmetrics(), "-w", str(workspace), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, "engmetrics serve exited early"
-            assert time.monotonic() < deadline, "engmetrics serve did not answer /healthz within 30 s"
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+    with serve_workspace(workspace) as base:
         yield base, token
-    finally:
-        proc.terminate()
-        try:
-            proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
 
 
 def test_login_overview_red_indicator_and_chart(server, browser_context):

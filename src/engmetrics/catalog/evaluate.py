@@ -11,6 +11,9 @@ same periods.
 An indicator without thresholds (a proposed one evaluated by name) has status `no_thresholds` when it has
 a value (`no_data` without one).
 
+`evaluate_and_store` is what `engmetrics metrics evaluate` and each `engmetrics watch` cycle do: archive the
+workspace's definitions, evaluate its catalog and save the results.
+
 `save_results` replaces earlier rows of the same metric, group, as-of date and definition version, except
 rows a legal hold in force covers (a metric hold on the metric, or a period hold overlapping the row's
 period): those are kept, and the new row is stored beside them.
@@ -26,23 +29,26 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
 from ..governance import privacy as guard
+from ..governance.archive import record_definitions
 from ..governance.board import ReviewBoard, approval_status, needs_approval
 from ..governance.holds import Hold, active_holds
 from ..settings import PrivacySettings
+from ..workspace import git_commit as workspace_commit
 from .calculators import CALCULATORS
 from .compute import GroupValue, compute, empty_value
-from .loader import Catalog, Definition
+from .loader import Catalog, Definition, load_catalog
 from .model import Calculation, CalculatorCall, Indicator
 from .periods import Period, current_and_previous
 from .rag import rag_status
 from .version import definition_version
 
-__all__ = ["NO_THRESHOLDS", "MetricResult", "evaluate", "evaluate_definition", "evaluate_own", "period_values",
-           "save_results"]
+__all__ = ["NO_THRESHOLDS", "MetricResult", "evaluate", "evaluate_and_store", "evaluate_definition", "evaluate_own",
+           "period_values", "save_results"]
 
 NO_THRESHOLDS = "no_thresholds"
 
@@ -261,3 +267,15 @@ def save_results(store: Any, results: list[MetricResult], *, evaluated_at: datet
         con.execute("ROLLBACK")
         raise
     return len(rows)
+
+
+def evaluate_and_store(store: Any, root: Path, as_of: date, *, privacy: PrivacySettings | None = None,
+                       at: datetime | None = None) -> list[MetricResult]:
+    """Record the definitions of the workspace at `root` in the archive (`record_definitions` at `at`, default
+    now), evaluate every active indicator of its catalog for the period ending on `as_of` (results stamped with
+    the workspace's git commit; `privacy` as `evaluate`) and store them (`save_results`); returns the results.
+    What `engmetrics metrics evaluate` and every `engmetrics watch` cycle do. (A write: DuckDB connection.)"""
+    record_definitions(store, root, at=at)
+    results = evaluate(store, load_catalog(root), as_of, git_commit=workspace_commit(root), privacy=privacy)
+    save_results(store, results)
+    return results

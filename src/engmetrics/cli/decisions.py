@@ -94,9 +94,10 @@ def report_command(
     as_json: JsonOption = False,
 ) -> None:
     """The retrospective: the share of decisions backed by data (citing an indicator of the catalog), and how
-    each cited indicator moved over --after-days before vs after the decision, better or worse by its
-    direction. JSON fields: from, to, after_days, as_of, decisions_total, backed, share_backed, decisions
-    (each decision's fields, backed, moves: metric, before, after, value_before, value_after, change, verdict).
+    each cited indicator moved over --after-days before vs after the decision: better or worse by its
+    direction, unchanged when the move is within the noise of the windows before the decision. JSON fields:
+    from, to, after_days, as_of, decisions_total, backed, share_backed, decisions (each decision's fields,
+    backed, moves: metric, before, after, value_before, value_after, change, noise, verdict).
 
     Example: engmetrics decisions report --from 2026-01-01 --to 2026-03-31 --after-days 28
     """
@@ -109,10 +110,11 @@ def report_command(
         return
     share = "-" if report.share_backed is None else f"{report.share_backed:.0%}"
     console.print(f"{report.backed} of {len(report.decisions)} decisions backed by data ({share})", highlight=False)
-    table = Table("decision", "date", "indicator", "before", "after", "change", "verdict")
+    table = Table("decision", "date", "indicator", "before", "after", "change", "noise", "verdict")
     for d, _, moves in report.decisions:
         for m in moves or [None]:
             table.add_row(escape(d.decision_id), d.date.isoformat(), escape(m.metric) if m else "(none)",
                           _number(m.value_before) if m else "-", _number(m.value_after) if m else "-",
-                          _number(m.change, "+") if m else "-", m.verdict if m else "not backed")
+                          _number(m.change, "+") if m else "-", _number(m.noise) if m else "-",
+                          m.verdict if m else "not backed")
     console.print(table)

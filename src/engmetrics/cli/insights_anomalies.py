@@ -4,7 +4,6 @@ acknowledged or a false positive so it stops repeating). Thin shells over `engme
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -44,21 +43,19 @@ def anomalies_command(
     """Scan catalog indicators, SLIs and dataset row counts for anomalies (robust seasonal decomposition,
     seasonal hybrid ESD, a count model for sparse series, change points) and save the findings. Findings
     marked with `insights ack` (or overlapping a marked one) are not shown again. JSON: a list of findings
-    with finding_id, series, source, metric, method, direction, start_at, end_at, peak_at, value, expected,
-    expected_low, expected_high, score, detected_at.
+    with finding_id, series, source, metric, group, datasets, method, direction, start_at, end_at, peak_at,
+    value, expected, expected_low, expected_high, score, detected_at (when a scan first saved it).
 
     Example: engmetrics insights anomalies --metric dataset:deployments --since 2026-03-01 --json
     """
     catalog = load_catalog(state.settings.workspace)
-    stamp = datetime.now(UTC)
     try:
         with open_store() as store:
-            findings = scan(store, catalog, state.settings, metric=metric, since=since.date() if since else None,
-                            today=as_of.date() if as_of else None)
-            save_findings(store, findings, detected_at=stamp)
+            findings = save_findings(store, scan(store, catalog, state.settings, metric=metric,
+                                                 since=since.date() if since else None,
+                                                 today=as_of.date() if as_of else None))
     except EngmetricsError as exc:
         raise fail(exc) from None
-    findings = [replace(f, detected_at=f.detected_at or stamp) for f in findings]
     if as_json:
         emit_json([f.to_dict() for f in findings])
         return

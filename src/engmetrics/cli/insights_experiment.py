@@ -93,11 +93,13 @@ def design_command(
     before_to: Annotated[datetime | None, typer.Option("--before-to", formats=["%Y-%m-%d"], help=(
         "Last day of that period (default: yesterday, UTC)."))] = None,
     write: Annotated[Path | None, typer.Option("--write", help=(
-        "Write an analysis spec (YAML) for this assignment, e.g. experiments/checklist.yaml."))] = None,
+        "Write an analysis spec (YAML) for this assignment, e.g. experiments/checklist.yaml (a relative path is "
+        "in the workspace)."))] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Power calculation (smallest detectable effect for the available units, from the metric's between-unit
-    spread in the before period) and a stratified, seeded randomisation of the units.
+    spread in the before period) and a stratified, seeded randomisation of the units. With --grain week the
+    before period is narrowed to the whole weeks (Monday to Sunday) inside it.
 
     Example: engmetrics insights experiment design --metric change_lead_time_p50 --unit team --write x.yaml
     """
@@ -113,6 +115,7 @@ def design_command(
                         alpha=alpha, power=power, seed=seed)
     data = result.to_dict()
     if write is not None:
+        write = write if write.is_absolute() else state.settings.workspace / write  # where analyze and the API read
         spec = result.to_spec(write.name.rsplit(".", 1)[0])
         write.parent.mkdir(parents=True, exist_ok=True)
         write.write_text("# Written by `engmetrics insights experiment design`; check the after period.\n"

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..catalog.evaluate import MetricResult, evaluate, save_results
+from ..catalog.evaluate import MetricResult, evaluate, evaluate_and_store
 from ..catalog.loader import Catalog, check_catalog, load_catalog
 from ..catalog.periods import default_as_of
 from ..catalog.views import ScorecardGroup, ScorecardRow, scorecard
@@ -39,15 +39,14 @@ def _results(as_of: datetime | None, *, save: bool, defined_then: bool = False) 
     settings = state.settings
     day = as_of.date() if as_of else default_as_of()
     with open_store(read_only=not save) as store:
-        if save:
-            record_definitions(store, settings.workspace)
         if defined_then:
+            if save:
+                record_definitions(store, settings.workspace)
             return _as_shown(store, check_catalog(settings.workspace).catalog, day)
-        results = evaluate(store, load_catalog(settings.workspace), day,
-                           git_commit=git_commit(settings.workspace), privacy=settings.privacy)
         if save:
-            save_results(store, results)
-    return results
+            return evaluate_and_store(store, settings.workspace, day, privacy=settings.privacy)
+        return evaluate(store, load_catalog(settings.workspace), day, git_commit=git_commit(settings.workspace),
+                        privacy=settings.privacy)
 
 
 def _as_shown(store: Any, catalog: Catalog, day: date) -> list[MetricResult]:

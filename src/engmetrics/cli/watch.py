@@ -14,7 +14,8 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from ..insights.watch import CycleSummary, interval_seconds, watch_loop
+from ..insights.config import interval_seconds
+from ..insights.watch import CycleSummary, watch_loop
 from ..jsonio import encode
 from .common import console, fail, state, stderr
 
@@ -57,7 +58,8 @@ def watch(
 ) -> None:
     """Run the indicator evaluation, anomaly scan, SLO burn-rate alerts and cost budget alerts on a schedule,
     sending new alerts to the configured webhooks (each once). Ctrl-C or SIGTERM stops between cycles.
-    Exits 1 when a cycle's job failed in a bounded run (--once, --max-runs).
+    A cycle that cannot open the store (another process, e.g. `engmetrics serve`, holds its lock) reports the
+    error and the next cycle tries again. Exits 1 when a cycle had an error in a bounded run (--once, --max-runs).
 
     Example: engmetrics watch --interval 15m --json
     """

@@ -3,11 +3,13 @@ reliability issues (satisfaction drops while the service's SLOs stay green). Sem
 
 The engine aggregates (`csat_data`); the statistics run here on per segment x service x day tables
 (`csat_stats`). `csat_report(store, specs, start=..., end=...)` returns a `CsatReport`; `to_dict()` is the
-`engmetrics insights csat --json` contract.
+`engmetrics insights csat --json` contract. `not_readable` leaves datasets out (`sli_events`, `incidents`: the
+API passes those its caller may not read).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -24,9 +26,12 @@ if TYPE_CHECKING:
     from ..slo import SloSet
     from ..store import Store
 
-__all__ = ["CsatOptions", "CsatReport", "correlations", "csat_report", "hidden_issues", "regression"]
+__all__ = ["OPTIONAL_DATASETS", "SLI_TERM", "CsatOptions", "CsatReport", "correlations", "csat_report",
+           "hidden_issues", "regression"]
 
 EXPOSURE = "incident_exposure"
+SLI_TERM = "sli_bad:"  # regression terms `sli_bad:NAME`: the SLI's badness (1 - good / total), not the SLI
+OPTIONAL_DATASETS = ("incidents", "sli_events")  # the datasets besides csat; the analysis runs without them
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class CsatReport:
     correlations: list[dict[str, Any]] = field(default_factory=list)
     regression: Fit | None = None
     hidden_issues: list[dict[str, Any]] = field(default_factory=list)
+    not_readable: list[str] = field(default_factory=list)  # datasets left out (OPTIONAL_DATASETS)
 
     def to_dict(self) -> dict[str, Any]:
         fit = self.regression
@@ -60,7 +66,7 @@ class CsatReport:
                 "coefficients": [{"term": c.term, "estimate": c.estimate, "interval": list(c.interval),
                                   "p_value": c.p_value} for c in fit.coefficients],
                 "r_squared": fit.r_squared, "n": fit.n},
-            "hidden_issues": self.hidden_issues,
+            "hidden_issues": self.hidden_issues, "not_readable": self.not_readable,
         }
 
 
@@ -92,16 +98,18 @@ def correlations(daily: pd.DataFrame, sli: pd.DataFrame, options: CsatOptions) -
 
 def regression(daily: pd.DataFrame, sli: pd.DataFrame) -> Fit | None:
     """OLS of daily mean satisfaction (one row per segment x service x day) on the same day's badness of
-    each indicator (`sli:NAME`), the share of responses exposed to an incident (`incident_exposure`) and
-    segment fixed effects (`segment:NAME`, against the first segment alphabetically). Rows missing an
+    each indicator (`sli_bad:NAME`, 1 - good / total: a negative estimate means worse SLI, lower satisfaction),
+    the share of responses exposed to an incident (`incident_exposure`, when `daily` has an `exposure` column)
+    and segment fixed effects (`segment:NAME`, against the first segment alphabetically). Rows missing an
     indicator are left out; a term that does not vary is dropped."""
-    wide = sli.pivot_table(index=["service", "day"], columns="indicator", values="badness").add_prefix("sli:")
+    wide = sli.pivot_table(index=["service", "day"], columns="indicator", values="badness").add_prefix(SLI_TERM)
     rows = daily.merge(wide.reset_index(), on=["service", "day"]).dropna()
     if rows.empty:
         return None
     segments = sorted(rows["segment"].unique())
     columns = {c: rows[c].to_numpy(float) for c in sorted(c for c in wide.columns if isinstance(c, str))}
-    columns[EXPOSURE] = rows["exposure"].to_numpy(float)
+    if "exposure" in rows:
+        columns[EXPOSURE] = rows["exposure"].to_numpy(float)
     for s in segments[1:]:
         columns[f"segment:{s}"] = (rows["segment"] == s).to_numpy(float)
     kept = {name: v for name, v in columns.items() if np.ptp(v) > 0}
@@ -175,19 +183,23 @@ def hidden_issues(store: Store, specs: SloSet, start: date, end: date, options: 
     return sorted(out, key=lambda i: i["p_value"])
 
 
-def csat_report(store: Store, specs: SloSet, *, start: date, end: date,
-                options: CsatOptions | None = None) -> CsatReport:
-    """The whole analysis over the responses of days `start`..`end` (inclusive)."""
+def csat_report(store: Store, specs: SloSet, *, start: date, end: date, options: CsatOptions | None = None,
+                not_readable: Collection[str] = ()) -> CsatReport:
+    """The whole analysis over the responses of days `start`..`end` (inclusive). Datasets in `not_readable`
+    are not read: without `incidents` the regression has no `incident_exposure` term; without `sli_events`
+    there are no correlations, no regression and no hidden issues (the SLO status behind "green" is computed
+    from SLI events)."""
     options = options or CsatOptions()
     if end < start:
         raise ValueError(f"--to ({end}) is before --from ({start})")
+    left_out = sorted(d for d in set(not_readable) if d in OPTIONAL_DATASETS)
     daily = daily_experience(store, _midnight(start), _midnight(end + timedelta(days=1)),
-                             incident_window=options.incident_window)
-    services = sorted(daily["service"].unique()) if not daily.empty else []
-    sli = daily_sli(store, start - timedelta(days=options.max_lag), end + timedelta(days=1), services)
-    report = CsatReport(start, end)
-    if daily.empty:
+                             incident_window=None if "incidents" in left_out else options.incident_window)
+    report = CsatReport(start, end, not_readable=left_out)
+    if daily.empty or "sli_events" in left_out:
         return report
+    sli = daily_sli(store, start - timedelta(days=options.max_lag), end + timedelta(days=1),
+                    sorted(daily["service"].unique()))
     if not sli.empty:
         report.correlations = correlations(daily, sli, options)
         report.regression = regression(daily, sli)

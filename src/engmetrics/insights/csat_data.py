@@ -55,16 +55,23 @@ def _exposed(store: Store, answers: ir.Table, window: timedelta) -> ir.Table:
     return joined.select(exposed_id=joined.response_id).distinct()
 
 
-def daily_experience(store: Store, start: datetime, end: datetime, *, incident_window: timedelta) -> pd.DataFrame:
+def daily_experience(store: Store, start: datetime, end: datetime, *,
+                     incident_window: timedelta | None) -> pd.DataFrame:
     """Per segment x service x day: responses, mean satisfaction and the share of responses exposed to an
-    incident. Columns: segment, service, day (date), responses, satisfaction, exposure."""
+    incident. Columns: segment, service, day (date), responses, satisfaction, exposure (no `exposure` column
+    when `incident_window` is None: `incidents` is not read at all, e.g. for a caller who may not read it)."""
     answers = responses(store, start, end)
+    keys = ["segment", "service", "day"]
+    if incident_window is None:
+        out = answers.group_by(keys).aggregate(responses=answers.response_id.count(),
+                                               satisfaction=answers.satisfaction.mean())
+        return _frame(out.order_by(keys).execute(), "day")
     exposed = _exposed(store, answers, incident_window)
     flagged = answers.left_join(exposed, answers.response_id == exposed.exposed_id)
     flagged = flagged.mutate(hit=flagged.exposed_id.notnull().cast("float64"))
-    out = flagged.group_by(["segment", "service", "day"]).aggregate(
+    out = flagged.group_by(keys).aggregate(
         responses=flagged.response_id.count(), satisfaction=flagged.satisfaction.mean(), exposure=flagged.hit.mean())
-    return _frame(out.order_by(["segment", "service", "day"]).execute(), "day")
+    return _frame(out.order_by(keys).execute(), "day")
 
 
 def daily_sli(store: Store, start: date, end: date, services: list[str]) -> pd.DataFrame:

@@ -8,12 +8,24 @@
   (citing at least one indicator of the catalog), and for each cited indicator how it **moved**: its value
   over the `after_days` days before the decision (`date - after_days .. date - 1`) against the
   `after_days` days from the decision on (`date .. date + after_days - 1`), each computed like any catalog
-  period (`engmetrics.catalog.evaluate.period_values`). `change = after - before`; the verdict reads it by
-  the indicator's direction: `better`, `worse` or `unchanged`; `no_data` when either side has no value,
+  period (`engmetrics.catalog.evaluate.period_values`). `change = after - before`. **Noise** is how much
+  the indicator moved on its own before the decision: the largest |difference| between consecutive values
+  of the `NOISE_WINDOWS` windows of `after_days` days ending the day before it (the before window and the
+  three before that; windows without a value are skipped, fewer than three values: no noise, None). The
+  verdict is `unchanged` when the change is 0 or no bigger than the noise, else `better` or `worse` by the
+  indicator's direction (without a noise figure, by the sign alone); `no_data` when either side has no value,
   `too_early` when the after window ends past the as-of date, `not_comparable` for an indicator grouped by
   a column (no single value) or an individual-level one (published only under the privacy guardrails),
   `not_readable` when the caller may not read its data, and `unknown_indicator` for an id outside the
   catalog.
+- `readable_report` is the retrospective a request sees (API and web): only indicators its access allows
+  are computed, and the audited datasets behind the values it shows are audited once.
+
+Noise: windows of 7 days with values 3, 6, 2 and then 2 (the before window) moved by 3, 4 and 0: noise 4.
+An after value of 6 (change +4) is `unchanged`, one of 7 (+5) `better` for a higher-is-better indicator:
+
+>>> _noise([3.0, 6.0, None, 2.0, 2.0]), _verdict(4.0, 4.0, "higher_is_better"), _verdict(5.0, 4.0, "higher_is_better")
+(4.0, 'unchanged', 'better')
 """
 
 from __future__ import annotations
@@ -24,8 +36,11 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from ..auth.scope import readable_metrics
 from ..catalog.evaluate import period_values
 from ..catalog.loader import Catalog
 from ..catalog.periods import Period
@@ -33,10 +48,14 @@ from ..errors import InputError
 from ..governance.board import needs_approval
 from ..ingest import IngestResult, ingest_files
 
-__all__ = ["DEFAULT_AFTER_DAYS", "Decision", "DecisionReport", "Move", "add_decision", "decision_report",
-           "list_decisions", "move"]
+if TYPE_CHECKING:
+    from ..governance.access import ReadAccess
+
+__all__ = ["DEFAULT_AFTER_DAYS", "NOISE_WINDOWS", "Decision", "DecisionReport", "Move", "add_decision",
+           "decision_report", "list_decisions", "move", "readable_report"]
 
 DEFAULT_AFTER_DAYS = 28
+NOISE_WINDOWS = 4  # the before window and the three before it
 
 
 @dataclass(frozen=True)
@@ -96,6 +115,7 @@ class Move:
     after: Period | None = None
     value_before: float | None = None
     value_after: float | None = None
+    noise: float | None = None
 
     @property
     def change(self) -> float | None:
@@ -109,11 +129,18 @@ class Move:
 
         return {"metric": self.metric, "before": window(self.before), "after": window(self.after),
                 "value_before": self.value_before, "value_after": self.value_after, "change": self.change,
-                "verdict": self.verdict}
+                "noise": self.noise, "verdict": self.verdict}
 
 
-def _verdict(change: float, direction: str) -> str:
-    if change == 0:
+def _noise(values: list[float | None]) -> float | None:
+    """The largest |difference| between consecutive values (Nones skipped), oldest first; None with fewer
+    than three values."""
+    seen = np.array([v for v in values if v is not None], dtype=float)
+    return float(np.abs(np.diff(seen)).max()) if len(seen) >= 3 else None
+
+
+def _verdict(change: float, noise: float | None, direction: str) -> str:
+    if change == 0 or (noise is not None and abs(change) <= noise):
         return "unchanged"
     return "better" if (change > 0) == (direction == "higher_is_better") else "worse"
 
@@ -133,7 +160,10 @@ def move(store: Any, catalog: Catalog, metric: str, day: date, after_days: int, 
     new = period_values(store, ind.calculation, after)[None].value
     if old is None or new is None:
         return Move(metric, "no_data", before, after, old, new)
-    return Move(metric, _verdict(new - old, ind.direction), before, after, old, new)
+    earlier = [Period(before.start - timedelta(days=k * after_days), before.end - timedelta(days=k * after_days))
+               for k in range(NOISE_WINDOWS - 1, 0, -1)]
+    noise = _noise([period_values(store, ind.calculation, p)[None].value for p in earlier] + [old])
+    return Move(metric, _verdict(new - old, noise, ind.direction), before, after, old, new, noise)
 
 
 @dataclass(frozen=True)
@@ -176,3 +206,17 @@ def decision_report(store: Any, catalog: Catalog, *, as_of: date, start: date | 
                  else move(store, catalog, m, d.date, after_days, as_of) for m in d.metrics]
         out.append((d, backed, moves))
     return DecisionReport(start, end, after_days, as_of, out)
+
+
+def readable_report(store: Any, catalog: Catalog, access: ReadAccess, *, as_of: date, start: date | None = None,
+                    end: date | None = None, after_days: int = DEFAULT_AFTER_DAYS) -> DecisionReport:
+    """`decision_report` as a request with `access` may see it: cited indicators over a dataset it may not
+    read are `not_readable`; the audited datasets behind the values shown are audited once (`read.dataset`)."""
+    cited = {m for d in list_decisions(store, start=start, end=end) for m in d.metrics if m in catalog.ids}
+    allowed, _ = readable_metrics(access, catalog, cited)
+    report = decision_report(store, catalog, as_of=as_of, start=start, end=end, after_days=after_days,
+                             readable=allowed)
+    shown = {m.metric for _, _, moves in report.decisions for m in moves
+             if m.value_before is not None or m.value_after is not None}
+    access.record_derived(readable_metrics(access, catalog, shown)[1])
+    return report

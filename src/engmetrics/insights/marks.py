@@ -5,15 +5,20 @@ series and method family (`point` or `shift`) whose run overlaps the marked one 
 written to the audit log (action `insights.anomaly.mark`, target the finding id, reason the note); marking
 again replaces the mark (and is audited again).
 
+Who sees a stored finding (`visible_findings`, for the API and the page): a request that may read every
+dataset the finding's series reads (stored with it at scan time); for an indicator's finding, only while the
+indicator is still in the catalog and needs no review-board approval, and for a per-team indicator
+(`auth.scope.per_team`) only a principal that sees the finding's group.
+
 >>> from datetime import UTC, datetime
 >>> from engmetrics.store import Store
 >>> from engmetrics.insights.anomaly import Finding
 >>> from engmetrics.insights.scan import save_findings
 >>> store = Store.open("duckdb://")
 >>> t = datetime(2026, 3, 2, tzinfo=UTC)
->>> save_findings(store, [Finding("f1", "dataset:deployments", "dataset", None, "counts", "up", t, t, t,
-...                               12.0, 1.0, 0.0, 5.0, 6.0)])
-1
+>>> [f.detected_at.year for f in save_findings(store, [Finding("f1", "dataset:deployments", "dataset", None,
+...     None, ("deployments",), "counts", "up", t, t, t, 12.0, 1.0, 0.0, 5.0, 6.0)])]
+[2026]
 >>> mark(store, "f1", "false_positive", actor="ann", note="a planned release train").status
 'false_positive'
 >>> [(f.finding_id, m.status, m.actor) for f, m in stored_findings(store)]
@@ -24,21 +29,26 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis
 
+from ..auth.scope import per_team
 from ..catalog.loader import Catalog
 from ..errors import InputError
 from ..governance import audit
-from ..governance.access import indicator_datasets
+from ..governance.board import needs_approval
 from .anomaly import Finding, family
 
-__all__ = ["STATUSES", "Mark", "finding_datasets", "mark", "marked_runs", "stored_findings"]
+if TYPE_CHECKING:
+    from ..governance.access import ReadAccess
+
+__all__ = ["STATUSES", "Mark", "mark", "marked_runs", "stored_findings", "visible_findings"]
 
 STATUSES = ("acknowledged", "false_positive")
-_FINDING_COLUMNS = ("finding_id", "series", "source", "metric", "method", "direction", "start_at", "end_at", "peak_at",
-                    "value", "expected", "expected_low", "expected_high", "score", "detected_at")
+_FINDING_COLUMNS = ("finding_id", "series", "source", "metric", "group", "datasets", "method", "direction",
+                    "start_at", "end_at", "peak_at", "value", "expected", "expected_low", "expected_high", "score",
+                    "detected_at")
 
 
 @dataclass(frozen=True)
@@ -96,24 +106,33 @@ def _value(v: Any) -> Any:
     return v.to_pydatetime() if hasattr(v, "to_pydatetime") else v
 
 
-def finding_datasets(finding: Finding, catalog: Catalog) -> frozenset[str]:
-    """The datasets a finding derives from, for access checks: its dataset, `sli_events`, or what the
-    indicator reads (`governance.access.indicator_datasets`; none known for an indicator no longer in the
-    catalog).
+def visible_findings(findings: list[Finding], access: ReadAccess, catalog: Catalog) -> tuple[list[Finding], list[str]]:
+    """Those of `findings` the request behind `access` may see (module doc), in their order, and the audited
+    datasets behind them (sorted): audit them with `access.record_derived` before the answer leaves.
 
     >>> from datetime import UTC, datetime
+    >>> from engmetrics.auth.roles import Principal, Role
+    >>> from engmetrics.governance.access import DEFAULT_POLICY, ReadAccess
     >>> t = datetime(2026, 3, 2, tzinfo=UTC)
-    >>> f = Finding("f1", "dataset:cost", "dataset", None, "counts", "up", t, t, t, 1.0, 0.0, 0.0, 1.0, 5.0)
-    >>> sorted(finding_datasets(f, Catalog()))
-    ['cost']
+    >>> cost = Finding("f1", "dataset:cost", "dataset", None, None, ("cost",), "counts", "up", t, t, t, 9.0, 1.0,
+    ...                0.0, 5.0, 6.0)
+    >>> viewer = ReadAccess(DEFAULT_POLICY, Principal("t", Role.viewer), None, "doctest")
+    >>> visible_findings([cost], viewer, Catalog())
+    ([], [])
     """
-    if finding.source == "dataset":
-        return frozenset({finding.series.removeprefix("dataset:")})
-    if finding.source == "sli":
-        return frozenset({"sli_events"})
-    known = {d.id: d for d in catalog.definitions}
-    definition = known.get(finding.metric or "")
-    return indicator_datasets(definition.indicator) if definition else frozenset()
+    definitions = {d.id: d.indicator for d in catalog.definitions}
+    kept = []
+    for f in findings:
+        if not all(access.may(d) for d in f.datasets):
+            continue
+        if f.source == "indicator":
+            indicator = definitions.get(f.metric or "")
+            if indicator is None or needs_approval(indicator):
+                continue
+            if f.group is not None and per_team(indicator) and not access.principal.sees_team(f.group):
+                continue
+        kept.append(f)
+    return kept, access.audited_of(d for f in kept for d in f.datasets)
 
 
 def stored_findings(store: Any, *, metric: str | None = None, since: date | None = None,
@@ -137,6 +156,7 @@ def stored_findings(store: Any, *, metric: str | None = None, since: date | None
     out = []
     for row in frame.astype(object).itertuples(index=False):
         values = {k: _value(v) for k, v in row._asdict().items()}
+        values["datasets"] = tuple(values["datasets"]) if values["datasets"] is not None else ()
         finding = Finding(**{k: values[k] for k in _FINDING_COLUMNS})
         mark_ = None if values["status"] is None else Mark(values["finding_id"], values["status"], values["note"],
                                                            values["actor"], values["marked_at"])

@@ -4,7 +4,8 @@
   `upcoming` (due within `within` days, today included), `later`, or `none` (no date set). `days` is
   `review_by - as_of` in days: negative when overdue, None without a date.
 - **Usage** over the review period, the `period_days` days ending on the as-of date
-  (`engmetrics.insights.usage`): views by channel, decisions citing it, alerts about it.
+  (`engmetrics.insights.usage`): views by channel, decisions citing it, anomaly alerts about it that
+  reached someone (notified or acknowledged, not false positives).
 - **Suggestions**, each with the reason:
   `deprecate` for an indicator due for review (overdue, upcoming or without a date) with no use at all in the
   review period; `add leading indicator` for a lagging indicator that no leading indicator is linked to.

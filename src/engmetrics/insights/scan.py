@@ -7,12 +7,14 @@ limits the scan to an indicator id or a series name (`dataset:deployments`, `sli
 `metric:deploy_freq`); `since` keeps findings ending after that day began; `today` (default: today, UTC)
 ends the data (today's bucket, still filling, is left out), which starts `lookback_days` earlier.
 
-The CLI acts as the workspace owner and scans everything; with `access` (a request's `ReadAccess`) series
-derived from a dataset it may not read are not scanned.
+The scan sees everything (the CLI and `engmetrics watch` act as the workspace owner); each finding carries
+its indicator group and the datasets its series reads, and readers of the stored findings filter on those
+(`marks.visible_findings`).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -70,16 +72,15 @@ def _suppressed(f: Finding, marked: list[tuple[str, str, str, datetime, datetime
 
 
 def scan(store: Any, catalog: Catalog, settings: Any, *, metric: str | None = None, since: date | None = None,
-         today: date | None = None, access: Any = None) -> list[Finding]:
+         today: date | None = None) -> list[Finding]:
     """Findings not marked acknowledged or false positive (nor overlapping a marked one), newest first."""
     conf = anomaly_settings(settings)
     today = today or datetime.now(UTC).date()
     findings: list[Finding] = []
     for s in scanned_series(store, catalog, conf, today, metric):
-        if access is not None and not all(access.may(d) for d in s.datasets):
-            continue
-        detections = detect(s.values, s.step, counts=s.counts, settings=conf)
-        findings += findings_of(detections, s.times, s.ends, series=s.name, source=s.source, metric=s.metric)
+        detections = detect(s.values, s.step, counts=s.counts, settings=conf, ratio=s.source == "sli")
+        findings += findings_of(detections, s.times, s.ends, series=s.name, source=s.source, metric=s.metric,
+                                group=s.group, datasets=s.datasets)
     if since is not None:
         findings = [f for f in findings if f.end_at > datetime.combine(since, time(), tzinfo=UTC)]
     marked = marked_runs(store)
@@ -87,20 +88,26 @@ def scan(store: Any, catalog: Catalog, settings: Any, *, metric: str | None = No
     return sorted(kept, key=lambda f: (f.start_at, f.score, f.finding_id), reverse=True)
 
 
-def save_findings(store: Any, findings: list[Finding], *, detected_at: datetime | None = None) -> int:
-    """Upsert `findings` into `_anomaly_findings` (a known id keeps its first `detected_at`); returns how
-    many were written."""
+def save_findings(store: Any, findings: list[Finding], *, detected_at: datetime | None = None) -> list[Finding]:
+    """Upsert `findings` into `_anomaly_findings` and return them as stored: a new id gets `detected_at`
+    (default now), a known id keeps its first `detected_at`."""
     stamp = detected_at or datetime.now(UTC)
-    rows = [(f.finding_id, f.series, f.source, f.metric, f.method, f.direction, f.start_at, f.end_at, f.peak_at,
-             f.value, f.expected, f.expected_low, f.expected_high, f.score, f.detected_at or stamp) for f in findings]
-    if rows:
-        store.sql.executemany("""
-            INSERT INTO _anomaly_findings (finding_id, series, source, metric, method, direction, start_at, end_at,
-                peak_at, value, expected, expected_low, expected_high, score, detected_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (finding_id) DO UPDATE SET series = excluded.series, source = excluded.source,
-                metric = excluded.metric, method = excluded.method, direction = excluded.direction,
-                start_at = excluded.start_at, end_at = excluded.end_at, peak_at = excluded.peak_at,
-                value = excluded.value, expected = excluded.expected, expected_low = excluded.expected_low,
-                expected_high = excluded.expected_high, score = excluded.score""", rows)
-    return len(rows)
+    rows = [(f.finding_id, f.series, f.source, f.metric, f.group, list(f.datasets), f.method, f.direction,
+             f.start_at, f.end_at, f.peak_at, f.value, f.expected, f.expected_low, f.expected_high, f.score,
+             f.detected_at or stamp) for f in findings]
+    if not rows:
+        return []
+    store.sql.executemany("""
+        INSERT INTO _anomaly_findings (finding_id, series, source, metric, "group", datasets, method, direction,
+            start_at, end_at, peak_at, value, expected, expected_low, expected_high, score, detected_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (finding_id) DO UPDATE SET series = excluded.series, source = excluded.source,
+            metric = excluded.metric, "group" = excluded."group", datasets = excluded.datasets,
+            method = excluded.method, direction = excluded.direction, start_at = excluded.start_at,
+            end_at = excluded.end_at, peak_at = excluded.peak_at, value = excluded.value,
+            expected = excluded.expected, expected_low = excluded.expected_low,
+            expected_high = excluded.expected_high, score = excluded.score""", rows)
+    t = store.table("_anomaly_findings")
+    stored = t.filter(t.finding_id.isin([f.finding_id for f in findings])).select("finding_id", "detected_at")
+    first = {r.finding_id: r.detected_at.to_pydatetime().astimezone(UTC) for r in stored.execute().itertuples()}
+    return [replace(f, detected_at=first[f.finding_id]) for f in findings]

@@ -12,7 +12,8 @@ finished in numpy as regular arrays.
   per-person series exist.
 
 Buckets cover `[start, end)` from the first bucket with data; the bucket holding `end` (today, still
-filling) is left out. `Series.datasets` names the datasets a series derives from, for access checks.
+filling) is left out. `Series.datasets` names the datasets a series derives from and `Series.group` an
+indicator series' group, for access checks (stored with each finding).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class Series:
     name: str
     source: str  # dataset | sli | indicator
     metric: str | None
+    group: str | None  # an indicator's group (per team, per service, ...), else None
     datasets: frozenset[str]
     step: timedelta
     times: list[datetime]
@@ -91,7 +93,7 @@ def dataset_series(store: Any, dataset: str, start: date, end: date) -> Series |
         weeks = (len(daily) - skip) // 7
         daily, origin, step = daily[skip:skip + 7 * weeks].reshape(weeks, 7).sum(axis=1), origin + skip * DAY, WEEK
     times = _grid(origin, origin + len(daily) * step, step)
-    return Series(f"dataset:{dataset}", "dataset", None, frozenset({dataset}), step, times,
+    return Series(f"dataset:{dataset}", "dataset", None, None, frozenset({dataset}), step, times,
                   [t + step for t in times], daily, True)
 
 
@@ -115,7 +117,7 @@ def sli_series(store: Any, start: date, end: date, *, hourly: bool = False) -> l
                           where=total > 0)
         values = np.full(len(times), np.nan)
         values[index] = ratio
-        out.append(Series(f"sli:{service}/{indicator}", "sli", None, frozenset({"sli_events"}), step, times,
+        out.append(Series(f"sli:{service}/{indicator}", "sli", None, None, frozenset({"sli_events"}), step, times,
                           [x + step for x in times], values, False))
     return out
 
@@ -150,7 +152,7 @@ def indicator_series(store: Any, catalog: Catalog, as_of: date, periods: int,
                 if p.group == group and p.value is not None:
                     values[slot[(p.period_start, p.period_end)]] = p.value
             name = f"metric:{ind.id}" if group is None else f"metric:{ind.id}[{group}]"
-            out.append(Series(name, "indicator", ind.id, indicator_datasets(ind), _CADENCE_STEP[ind.cadence],
+            out.append(Series(name, "indicator", ind.id, group, indicator_datasets(ind), _CADENCE_STEP[ind.cadence],
                               [_midnight(a) for a, _ in spans], [_midnight(b) + DAY for _, b in spans], values,
                               counts))
     return out

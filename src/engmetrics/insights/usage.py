@@ -6,9 +6,16 @@ per view of a single indicator; `actor` is always NULL, so the table says how of
 at and through which channel (`api` or `web`), never by whom. Recording must not disturb the read it counts:
 a failure is logged and swallowed, and the API records after the response is sent (a background task).
 
+**Alerted** means an alert about the indicator reached someone, not that a scan ran. An indicator was
+alerted in the period once for each anomaly finding on it (`_anomaly_findings.metric`) that, in the period,
+had a notification delivered (`_notifications.key = 'anomaly:' || finding_id`, by `sent_at`; a key sent to
+several webhooks is one alert) or was acknowledged (`_anomaly_marks.status = 'acknowledged'`, by
+`marked_at`); a finding both notified and acknowledged counts once. A finding marked `false_positive` never
+counts (the alert was noise), nor does one nobody was told about and nobody acknowledged. Other
+notifications (`slo:...`, `budget:...`) name an SLO or a budget, not an indicator, and are not counted.
+
 **Counting** is one Ibis expression over `_views`, the `decisions` dataset (its `metrics` list, unnested),
-`_anomaly_findings.metric` and `_notifications` (a notification names an indicator when one of the
-`:`-separated parts of its key is the indicator id), so it runs on any engine.
+`_anomaly_findings`, `_anomaly_marks` and `_notifications`, so it runs on any engine.
 
 >>> from datetime import UTC, date, datetime
 >>> from engmetrics.store import Store
@@ -89,9 +96,25 @@ def _uses(table: ibis.Table, metric: ibis.Value, **counts: Any) -> ibis.Table:
                         **{c: counts[c].cast("int64") if c in counts else zero for c in _COUNTS})
 
 
+def _alerted(store: Any, start: ibis.Value, end: ibis.Value) -> ibis.Table:
+    """(finding_id, metric) of the findings on an indicator that alerted someone in [start, end) (module doc)."""
+    findings = store.table("_anomaly_findings")
+    findings = findings.filter(findings.metric.notnull()).select("finding_id", "metric")
+    marks = store.table("_anomaly_marks")
+    sent = store.table("_notifications")
+    sent = sent.filter((sent.sent_at >= start) & (sent.sent_at < end)).select("key").distinct()
+    keyed = findings.mutate(key=ibis.literal("anomaly:") + findings.finding_id)
+    notified = keyed.join(sent, "key").select("finding_id", "metric")
+    false_positive = marks.filter(marks.status == "false_positive").select("finding_id")
+    notified = notified.anti_join(false_positive, "finding_id")
+    acked = marks.filter((marks.status == "acknowledged") & (marks.marked_at >= start) & (marks.marked_at < end))
+    acked = findings.semi_join(acked.select("finding_id"), "finding_id")
+    return ibis.union(notified, acked, distinct=True)
+
+
 def usage_table(store: Any, period: Period) -> ibis.Table:
-    """Per metric: views by channel, decisions dated in `period` that list it, and alerts (anomaly findings
-    detected and notifications sent in it that name it). Metrics with no use are absent."""
+    """Per metric: views by channel, decisions dated in `period` that list it, and alerts (findings on it that
+    were notified or acknowledged in it, module doc). Metrics with no use are absent."""
     start, end = ibis.literal(period.start_ts), ibis.literal(period.end_ts)
     views = store.table("_views")
     views = views.filter((views.viewed_at >= start) & (views.viewed_at < end))
@@ -100,20 +123,15 @@ def usage_table(store: Any, period: Period) -> ibis.Table:
     decisions = decisions.filter(decisions.date.between(period.start, period.end))
     cited = decisions.select(decisions.decision_id, metric=decisions.metrics.unnest()).distinct()
     cited = _uses(cited, cited.metric, decisions=ibis.literal(1))
-    findings = store.table("_anomaly_findings")
-    findings = findings.filter(findings.metric.notnull() & (findings.detected_at >= start)
-                               & (findings.detected_at < end))
-    findings = _uses(findings, findings.metric, alerts=ibis.literal(1))
-    sent = store.table("_notifications")
-    sent = sent.filter((sent.sent_at >= start) & (sent.sent_at < end))
-    named = sent.select(sent.key, metric=sent.key.split(":").unnest()).distinct()  # one per key, not per webhook
-    named = _uses(named, named.metric, alerts=ibis.literal(1))
-    uses = ibis.union(views, cited, findings, named)
+    alerted = _alerted(store, start, end)
+    alerted = _uses(alerted, alerted.metric, alerts=ibis.literal(1))
+    uses = ibis.union(views, cited, alerted)
     return uses.group_by("metric").aggregate(**{c: uses[c].sum() for c in _COUNTS})
 
 
 def usage(store: Any, since: date, until: date) -> dict[str, Usage]:
     """Uses per metric over the days `since..until` (inclusive, UTC); an indicator missing from the answer
-    had none (`Usage()`). Keys may include ids that are no indicator (a notification key's other parts)."""
+    had none (`Usage()`). Keys are the ids viewed, cited or alerted, catalog indicators or not (a decision
+    logged with `--allow-unknown` may cite any id)."""
     rows = usage_table(store, Period(since, until)).to_pyarrow().to_pylist()
     return {r["metric"]: Usage(**{c: int(r[c]) for c in _COUNTS}) for r in rows}

@@ -1,8 +1,8 @@
 """`engmetrics watch`: the scheduled loop. Each cycle opens the store for writing (the write lock is held for
 the cycle only), runs the jobs `WatchSettings` enables and sends the alerts through `engmetrics.notify`:
 
-1. `evaluate`: record the definitions and store every indicator's results for yesterday (as
-   `engmetrics metrics evaluate`).
+1. `evaluate`: record the definitions and store every indicator's results for yesterday
+   (`engmetrics.catalog.evaluate.evaluate_and_store`, as `engmetrics metrics evaluate`).
 2. `anomalies`: `engmetrics.insights.scan.scan` over the last `anomalies.lookback_days`, findings stored with
    `save_findings`; one `anomaly` alert per finding ending within `anomaly_days` of now, key
    `anomaly:<finding_id>` (a finding is sent once, whatever later scans say).
@@ -12,13 +12,15 @@ the cycle only), runs the jobs `WatchSettings` enables and sends the alerts thro
 4. `budgets`: the budgets at yesterday (as `engmetrics cost budgets --notify`), key
    `budget:<name>:<period start>:<type>:<percent>`.
 
-A job that fails (bad specs, a missing module) is reported in the cycle's `errors` and the other jobs still
-run. `run_cycle` returns a `CycleSummary`; `watch_loop` repeats it until told to stop.
+A job that fails (bad specs, a missing module) is reported in the cycle's `errors` (`job`: its name) and the
+other jobs still run; so is a failed delivery (`job`: `deliver`). A store that cannot be opened (another process
+holds its write lock longer than `store_lock_timeout`, e.g. `engmetrics serve` on the same DuckDB file) fails
+the whole cycle (`job`: `store`); the next cycle tries again. `run_cycle` returns a `CycleSummary`;
+`watch_loop` repeats it until told to stop.
 """
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -26,34 +28,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..catalog.evaluate import evaluate, save_results
+from ..catalog.evaluate import evaluate_and_store
 from ..catalog.loader import load_catalog
 from ..catalog.periods import default_as_of
 from ..cost.allocation_rules import load_allocation_rules
 from ..cost.budgets import budget_notifications, budget_status, load_budgets
-from ..errors import ValidationFailed
-from ..governance.archive import record_definitions
+from ..errors import EngmetricsError, ValidationFailed
 from ..notify import Delivery, Notification, deliver
 from ..settings import Settings
 from ..slo import check_slos
-from ..slo.durations import duration_seconds
 from ..slo.status import slo_status
 from ..store import Store
-from ..workspace import git_commit
+from .scan import save_findings, scan
 
-__all__ = ["CycleSummary", "anomaly_notifications", "interval_seconds", "run_cycle", "slo_notifications",
-           "watch_loop"]
-
-
-def interval_seconds(text: str) -> int:
-    """Seconds of a watch interval: a duration such as `15m` or `1h30m`, or zero (`0s`, `0m`, ...).
-
-    >>> interval_seconds("0s"), interval_seconds("1h30m")
-    (0, 5400)
-    """
-    if text.strip("0") in ("s", "m", "h", "d", "w") and text[0] == "0":
-        return 0
-    return duration_seconds(text)
+__all__ = ["CycleSummary", "anomaly_notifications", "run_cycle", "slo_notifications", "watch_loop"]
 
 
 @dataclass
@@ -123,22 +111,18 @@ def slo_notifications(items: list[dict[str, Any]], now: datetime) -> list[Notifi
     return out
 
 
-def _scan_module() -> Any:
-    return importlib.import_module("engmetrics.insights.scan")
+def _error(job: str, exc: Exception) -> dict[str, str]:
+    return {"job": job, "error": f"{type(exc).__name__}: {exc}"}
 
 
 def _evaluate(store: Store, settings: Settings, summary: CycleSummary, now: datetime) -> None:
-    record_definitions(store, settings.workspace, at=now)
-    results = evaluate(store, load_catalog(settings.workspace), default_as_of(now),
-                       git_commit=git_commit(settings.workspace), privacy=settings.privacy)
-    save_results(store, results)
+    results = evaluate_and_store(store, settings.workspace, default_as_of(now), privacy=settings.privacy, at=now)
     summary.evaluated = len(results)
 
 
 def _anomalies(store: Store, settings: Settings, summary: CycleSummary, now: datetime) -> list[Notification]:
-    scan = _scan_module()
-    found = scan.scan(store, load_catalog(settings.workspace), settings.insights.anomalies, today=now.date())
-    scan.save_findings(store, found)
+    found = scan(store, load_catalog(settings.workspace), settings.insights.anomalies, today=now.date())
+    save_findings(store, found)
     summary.findings = len(found)
     return anomaly_notifications(found, now, settings.insights.watch.anomaly_days)
 
@@ -162,7 +146,8 @@ def _budgets(store: Store, settings: Settings, now: datetime) -> list[Notificati
 
 
 def run_cycle(settings: Settings, run: int = 1, *, now: datetime | None = None) -> CycleSummary:
-    """One cycle (module docstring) at `now` (default: the current minute), under the store's write lock."""
+    """One cycle (module docstring) at `now` (default: the current minute), under the store's write lock;
+    never raises for a job, a delivery or the store's lock (they are the summary's `errors`)."""
     now = now or datetime.now(UTC).replace(second=0, microsecond=0)
     jobs = settings.insights.watch
     summary = CycleSummary(run, datetime.now(UTC))
@@ -173,15 +158,21 @@ def run_cycle(settings: Settings, run: int = 1, *, now: datetime | None = None) 
         ("slo_alerts", jobs.slo_alerts, lambda s: _slos(s, settings, now)),
         ("budgets", jobs.budgets, lambda s: _budgets(s, settings, now)),
     ]
-    with Store.open(settings.store_url or "", lock_timeout=settings.store_lock_timeout) as store:
-        for name, enabled, step in steps:
-            if not enabled:
-                continue
+    try:
+        with Store.open(settings.store_url or "", lock_timeout=settings.store_lock_timeout) as store:
+            for name, enabled, step in steps:
+                if not enabled:
+                    continue
+                try:
+                    notifications += step(store) or []
+                except Exception as exc:  # one job's failure is reported; the others still run
+                    summary.errors.append(_error(name, exc))
             try:
-                notifications += step(store) or []
-            except Exception as exc:  # one job's failure is reported; the others still run
-                summary.errors.append({"job": name, "error": f"{type(exc).__name__}: {exc}"})
-        summary.deliveries = deliver(store, settings.notify, notifications, now=now)
+                summary.deliveries = deliver(store, settings.notify, notifications, now=now)
+            except Exception as exc:  # e.g. the dedup state could not be written: unrecorded alerts go next cycle
+                summary.errors.append(_error("deliver", exc))
+    except EngmetricsError as exc:  # the store is locked (or cannot be opened): this cycle did nothing
+        summary.errors.append(_error("store", exc))
     summary.finished_at = datetime.now(UTC)
     return summary
 

@@ -112,9 +112,10 @@ def _insights(con) -> None:
     con.execute("""
         CREATE TABLE _anomaly_findings (
             finding_id VARCHAR PRIMARY KEY, series VARCHAR NOT NULL, source VARCHAR NOT NULL, metric VARCHAR,
-            method VARCHAR NOT NULL, direction VARCHAR NOT NULL, start_at TIMESTAMPTZ NOT NULL,
-            end_at TIMESTAMPTZ NOT NULL, peak_at TIMESTAMPTZ, value DOUBLE, expected DOUBLE, expected_low DOUBLE,
-            expected_high DOUBLE, score DOUBLE NOT NULL, detected_at TIMESTAMPTZ NOT NULL)""")
+            "group" VARCHAR, datasets VARCHAR[], method VARCHAR NOT NULL, direction VARCHAR NOT NULL,
+            start_at TIMESTAMPTZ NOT NULL, end_at TIMESTAMPTZ NOT NULL, peak_at TIMESTAMPTZ, value DOUBLE,
+            expected DOUBLE, expected_low DOUBLE, expected_high DOUBLE, score DOUBLE NOT NULL,
+            detected_at TIMESTAMPTZ NOT NULL)""")
     con.execute("""
         CREATE TABLE _anomaly_marks (
             finding_id VARCHAR PRIMARY KEY, status VARCHAR NOT NULL, note VARCHAR, actor VARCHAR NOT NULL,

@@ -1,6 +1,7 @@
 """The anomalies page: `/insights/anomalies`, the stored findings (as `GET /api/v1/insights/anomalies`) with a
-small chart of each series around the finding and its expected range. Findings over data the role may not read
-are left out, and the restricted datasets behind those shown are audited. The series are rebuilt for the
+small chart of each series around the finding and its expected range. Only findings the request may see are
+listed and charted (`engmetrics.insights.marks.visible_findings`, as the API), and the restricted datasets
+behind those shown are audited. The series are rebuilt for the
 chart (`engmetrics.insights.scan.scanned_series`), at most `CHARTED` of them per page.
 """
 
@@ -17,7 +18,7 @@ from ..api.deps import CatalogDep, SettingsDep, StoreDep
 from ..charts import AXIS_COLOUR, BAND_FILL, LINE_COLOUR, STATUS_COLOUR, _e, _n, _open, _path, _segments, format_value
 from ..errors import InputError
 from ..insights.anomaly import Finding
-from ..insights.marks import finding_datasets, stored_findings
+from ..insights.marks import stored_findings, visible_findings
 from ..insights.scan import anomaly_settings, scanned_series
 from ..insights.series import Series
 from .access import PageUser, page_requires
@@ -39,9 +40,9 @@ def anomaly_chart(series: Series, finding: Finding, *, width: int = 160, height:
 
     >>> import numpy as np
     >>> t = [datetime(2026, 3, d, tzinfo=UTC) for d in range(1, 11)]
-    >>> s = Series("s", "dataset", None, frozenset(), timedelta(days=1), t, [x + timedelta(days=1) for x in t],
+    >>> s = Series("s", "dataset", None, None, frozenset(), timedelta(days=1), t, [x + timedelta(days=1) for x in t],
     ...            np.array([1.0, 2, 1, 2, 9, 2, 1, 2, 1, 2]), True)
-    >>> f = Finding("f", "s", "dataset", None, "counts", "up", t[4], t[5], t[4], 9.0, 1.5, 0.0, 4.0, 6.0)
+    >>> f = Finding("f", "s", "dataset", None, None, (), "counts", "up", t[4], t[5], t[4], 9.0, 1.5, 0.0, 4.0, 6.0)
     >>> svg = anomaly_chart(s, f)
     >>> svg.startswith("<svg") and 'class="expected"' in svg and 'class="peak"' in svg
     True
@@ -94,7 +95,8 @@ def span(finding: Finding) -> str:
     """When a finding ran, in words: days when its buckets are whole days (the end is exclusive).
 
     >>> t = datetime(2026, 3, 16, tzinfo=UTC)
-    >>> f = Finding("f", "s", "dataset", None, "counts", "up", t, t + timedelta(days=7), t, 9.0, 1.0, 0.0, 4.0, 6.0)
+    >>> f = Finding("f", "s", "dataset", None, None, (), "counts", "up", t, t + timedelta(days=7), t, 9.0, 1.0, 0.0,
+    ...             4.0, 6.0)
     >>> span(f), span(Finding(**{**f.to_dict(), "end_at": t + timedelta(days=1)}))
     ('2026-03-16 to 2026-03-22', '2026-03-16')
     >>> span(Finding(**{**f.to_dict(), "end_at": t + timedelta(hours=3)}))
@@ -140,20 +142,15 @@ def anomalies_page(store: StoreDep, loaded: CatalogDep, settings: SettingsDep, u
     """Findings, newest first, with their mark, expected range and a chart of the series around each. An empty
     filter is no filter; a bad one is shown on the page (422)."""
     form = {"status": (status or "").strip(), "since": (since or "").strip()}
-    rows, behind = [], set()
     try:
         found = stored_findings(store, since=_since(form["since"]), status=form["status"] or None)
     except InputError as exc:
         return page("insights_anomalies.html", title="Anomalies", nav="anomalies", user=user, status_code=422,
                     rows=[], charts={}, form=form, error=str(exc), fmt=format_value, span=span, limit=PAGE_LIMIT)
-    for finding, mark_ in found:
-        if len(rows) == PAGE_LIMIT:
-            break
-        datasets = finding_datasets(finding, loaded.catalog)
-        if all(access.may(d) for d in datasets):
-            rows.append((finding, mark_))
-            behind |= datasets
-    access.record_derived(behind)
+    shown, _ = visible_findings([f for f, _ in found], access, loaded.catalog)
+    ids = {f.finding_id for f in shown[:PAGE_LIMIT]}
+    rows = [(f, m) for f, m in found if f.finding_id in ids]
+    access.record_derived(d for f, _ in rows for d in f.datasets)
     charts = _charts(store, loaded.catalog, settings, [f for f, _ in rows])
     return page("insights_anomalies.html", title="Anomalies", nav="anomalies", user=user, rows=rows, charts=charts,
                 form=form, error=None, fmt=format_value, span=span, limit=PAGE_LIMIT)

@@ -13,10 +13,9 @@ from fastapi.responses import HTMLResponse
 
 from ..api.auth import READERS
 from ..api.deps import CatalogDep, StoreDep
-from ..auth.scope import readable_metrics
 from ..catalog.periods import default_as_of
 from ..governance.access import ReadAccess
-from ..insights.decisions import DEFAULT_AFTER_DAYS, decision_report, list_decisions
+from ..insights.decisions import DEFAULT_AFTER_DAYS, readable_report
 from ..insights.reviews import DEFAULT_WITHIN, reviews
 from .access import PageUser, page_requires
 from .audit import page_reads
@@ -40,10 +39,7 @@ def reviews_page(store: StoreDep, loaded: CatalogDep, user: PageUser,
     """Reviews due (overdue first) with usage and suggestions; the decisions with how their indicators moved."""
     catalog = loaded.catalog
     review = reviews(store, catalog, datetime.now(UTC).date(), within=within)
-    cited = {m for d in list_decisions(store) for m in d.metrics if m in catalog.ids}
-    allowed, audited = readable_metrics(access, catalog, cited)
-    report = decision_report(store, catalog, as_of=default_as_of(), after_days=after_days, readable=allowed)
-    access.record_derived(audited)
+    report = readable_report(store, catalog, access, as_of=default_as_of(), after_days=after_days)
     names = {d.id: d.indicator.name for d in catalog.definitions}
     return page("insights_reviews.html", title="Metric reviews", nav="reviews", user=user, review=review,
                 report=report, names=names, state_text=STATE_TEXT, verdict_class=VERDICT_TEXT)

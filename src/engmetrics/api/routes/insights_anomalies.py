@@ -2,9 +2,11 @@
 `engmetrics insights anomalies` or `engmetrics watch` saved them), and marking one acknowledged or a false
 positive (as `engmetrics insights ack`).
 
-Reads leave out findings derived from a dataset the request may not read (`policies/access.yaml`: a series of
-`cost` rows, an indicator over a restricted dataset), and audit the restricted datasets behind those shown.
-Marking is for managers and metrics admins, as the token's user, and needs read access to the finding's data.
+Reads show what `engmetrics.insights.marks.visible_findings` lets the request see: no finding over a dataset
+it may not read (`policies/access.yaml`: a series of `cost` rows, an indicator over a restricted dataset), no
+other team's finding of a per-team indicator for a team-member, none of an indicator gone from the catalog or
+needing review-board approval; the restricted datasets behind those shown are audited. Marking is for
+managers and metrics admins, as the token's user, and only of a finding the caller sees (else 404).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from ...auth.roles import Role
 from ...insights.anomaly import Finding
-from ...insights.marks import Mark, finding_datasets, mark, stored_findings
+from ...insights.marks import Mark, mark, stored_findings, visible_findings
 from ...jsonio import plain
 from ..auth import READERS, requires
 from ..deps import AccessDep, CatalogDep, CurrentUser, StoreDep, WriteStoreDep
@@ -50,17 +52,15 @@ def list_anomalies(
     status: Annotated[Literal["open", "acknowledged", "false_positive"] | None, Query(
         description="Only findings with this mark (open: unmarked).")] = None,
 ) -> list[dict[str, Any]]:
-    """Stored anomaly findings, newest first: finding_id, series, source, metric, method, direction, start_at,
-    end_at, peak_at, value, expected, expected_low, expected_high, score, detected_at, status (open,
-    acknowledged, false_positive) and mark (finding_id, status, note, actor, marked_at, or null)."""
-    rows, behind = [], set()
-    for finding, found in stored_findings(store, metric=metric, since=since, status=status):
-        datasets = finding_datasets(finding, loaded.catalog)
-        if all(access.may(d) for d in datasets):
-            rows.append(_row(finding, found))
-            behind |= datasets
-    access.record_derived(behind)
-    return plain(rows)
+    """Stored anomaly findings the caller may see, newest first: finding_id, series, source, metric, group,
+    datasets, method, direction, start_at, end_at, peak_at, value, expected, expected_low, expected_high, score,
+    detected_at, status (open, acknowledged, false_positive) and mark (finding_id, status, note, actor,
+    marked_at, or null)."""
+    found = stored_findings(store, metric=metric, since=since, status=status)
+    shown, audited = visible_findings([f for f, _ in found], access, loaded.catalog)
+    ids = {f.finding_id for f in shown}
+    access.record_derived(audited)
+    return plain([_row(f, m) for f, m in found if f.finding_id in ids])
 
 
 @router.post("/anomalies/{finding_id}/mark", status_code=201, dependencies=[requires(*MARKERS)])
@@ -69,8 +69,8 @@ def mark_anomaly(finding_id: str, body: MarkIn, store: WriteStoreDep, loaded: Ca
     """Mark a finding acknowledged or a false positive as the token's user (audit entry
     `insights.anomaly.mark`); later scans leave it out, and findings of the same series and method family
     overlapping it. Answers the mark: finding_id, status, note, actor, marked_at. 404 for an unknown finding
-    or one over data the caller may not read."""
+    or one the caller may not see."""
     found = stored_findings(store, finding_id=finding_id)
-    if not found or not all(access.may(d) for d in finding_datasets(found[0][0], loaded.catalog)):
+    if not visible_findings([f for f, _ in found], access, loaded.catalog)[0]:
         raise Problem(404, f"no anomaly finding {finding_id!r}")
     return plain(mark(store, finding_id, body.status, actor=user.actor, note=body.note).to_dict())

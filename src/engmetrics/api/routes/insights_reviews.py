@@ -18,10 +18,9 @@ from fastapi import Query
 from pydantic import BaseModel, Field
 
 from ...auth.roles import Role
-from ...auth.scope import readable_metrics
 from ...catalog.periods import default_as_of
 from ...governance.access import ReadAccess
-from ...insights.decisions import DEFAULT_AFTER_DAYS, Decision, add_decision, decision_report, list_decisions
+from ...insights.decisions import DEFAULT_AFTER_DAYS, Decision, add_decision, list_decisions, readable_report
 from ...insights.reviews import DEFAULT_PERIOD_DAYS, DEFAULT_WITHIN, reviews
 from ..auth import READERS, requires
 from ..deps import CatalogDep, StoreDep, WriteStoreDep, reads
@@ -77,14 +76,10 @@ def get_decision_report(
     as_of: Annotated[date | None, Query(description="Last day with data (default: yesterday, UTC).")] = None,
 ) -> dict[str, Any]:
     """The retrospective (as `engmetrics decisions report --json`): `decisions_total`, `backed`, `share_backed`,
-    and per decision its `moves` (metric, before/after windows, value_before, value_after, change, verdict)."""
-    catalog = loaded.catalog
-    cited = {m for d in list_decisions(store, start=start, end=end) for m in d.metrics if m in catalog.ids}
-    allowed, audited = readable_metrics(access, catalog, cited)
-    report = decision_report(store, catalog, as_of=as_of or default_as_of(), start=start, end=end,
-                             after_days=after_days, readable=allowed)
-    access.record_derived(audited)
-    return report.to_dict()
+    and per decision its `moves` (metric, before/after windows, value_before, value_after, change, noise,
+    verdict)."""
+    return readable_report(store, loaded.catalog, access, as_of=as_of or default_as_of(), start=start, end=end,
+                           after_days=after_days).to_dict()
 
 
 @router.post("/decisions", status_code=201, dependencies=[requires(*DECISION_WRITERS)])

@@ -74,10 +74,12 @@ async def list_metric_values(store: StoreDep, loaded: CatalogDep, evaluations: E
     Individual-level indicators follow the privacy guardrails (`engmetrics.governance.privacy`): status
     `refused_grain`, `not_approved` or `suppressed` with no value, per team and organisation only, on
     delayed periods; `people` is the number of people behind a published value.
-    Each indicator named with `metric` counts as viewed (`engmetrics.insights.usage`, no actor), recorded
-    after the answer is sent."""
+    Each indicator named with `metric` whose results the answer holds counts as viewed
+    (`engmetrics.insights.usage`, no actor; one left out by the access policy or the team scope does not),
+    recorded after the answer is sent."""
     results = await _results(store, loaded, evaluations, access, as_of, metrics, settings)
-    for metric in dict.fromkeys(metrics or []):
+    returned = {r.metric for r in results}
+    for metric in dict.fromkeys(m for m in metrics or [] if m in returned):
         background.add_task(record_view, request.app.state.stores, metric, "api")
     return JSONResponse([r.to_dict() for r in results])
 

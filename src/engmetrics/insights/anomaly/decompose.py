@@ -1,11 +1,13 @@
 """Robust seasonal decomposition and robust residual scores.
 
-`x = trend + seasonal + residual`: the trend is a centred rolling median (window one season, at least 7
-points), the seasonal part the median of the detrended series at each phase of the season (daily for hourly
-data: period 24; weekly for daily data: period 7; none for coarser steps), centred on zero. Residuals are
-scored robustly, `z = (r - median(r)) / (1.4826 MAD)`; when the MAD is 0 (more than half the residuals
-equal) the scale falls back to the mean absolute deviation times sqrt(pi/2) (both estimate the standard
-deviation of normal noise), and when that is 0 too every score is 0. NaN (a gap) stays NaN throughout.
+`x = trend + seasonal + residual`: the trend is a centred rolling median of each point's neighbours (window
+`2 * period + 1`, at least 7 points), the seasonal part the median of the detrended series at each phase of
+the season (daily for hourly data: period 24; weekly for daily data: period 7; none for coarser steps),
+centred on zero. Residuals are scored robustly, `z = (r - median(r)) / (1.4826 MAD)`; when the MAD is 0
+(more than half the residuals equal) the scale falls back to the mean absolute deviation times sqrt(pi/2)
+(both estimate the standard deviation of normal noise), and when that is 0 too every score is 0. NaN (a gap)
+stays NaN throughout. The expected value is `trend + seasonal + median(r)`, so `|z| >= k` exactly when the
+value lies at or beyond `expected ± k * scale`.
 
 >>> import numpy as np
 >>> x = np.array([10, 10, 10, 10, 10, 2, 2] * 4, dtype=float)
@@ -32,18 +34,20 @@ MIN_CYCLES = 4
 
 @dataclass(frozen=True)
 class Decomposition:
-    """The parts of a series and its robust residual scores; `scale` estimates the noise's standard
-    deviation, so `expected ± k * scale` is the expected range at threshold k."""
+    """The parts of a series and its robust residual scores; `centre` is the residuals' median and `scale`
+    estimates the noise's standard deviation, so `expected ± k * scale` is the expected range at threshold k."""
 
     trend: np.ndarray
     seasonal: np.ndarray
     residual: np.ndarray
     z: np.ndarray
+    centre: float
     scale: float
 
     @property
     def expected(self) -> np.ndarray:
-        return self.trend + self.seasonal
+        """`trend + seasonal + centre`: where a residual scores 0."""
+        return self.trend + self.seasonal + self.centre
 
 
 def periods_for(step: timedelta, n: int) -> tuple[int, ...]:
@@ -127,4 +131,4 @@ def decompose(x: np.ndarray, periods: tuple[int, ...] | int = ()) -> Decompositi
     residual = x - trend - seasonal
     centre, scale = robust_scale(residual)
     z = (residual - centre) / scale if scale > 0 else np.where(np.isnan(residual), np.nan, 0.0)
-    return Decomposition(trend, seasonal, residual, z, scale)
+    return Decomposition(trend, seasonal, residual, z, centre, scale)

@@ -9,9 +9,9 @@ quantile of Student's t with `n - i - 1` degrees of freedom. The number of outli
 deviation; S-H-ESD uses the median and the MAD (`robust=True`), which an anomaly cannot drag.
 
 S-H-ESD applies the test to the residual `x - seasonal - median(x)`, where `seasonal` is the per-phase median
-of the series (one season), with at most `max_share * n` anomalies.
-
-Rosner's own example (54 values, NIST handbook 1.3.5.17): three outliers at alpha 0.05.
+of the series (one season), with at most `max_share * n` anomalies. Rosner's own example (54 values, NIST
+handbook 1.3.5.17, three outliers at alpha 0.05) is in tests/insights/test_anomaly_detectors.py; here eight
+values with one outlier (the classic, non-robust test):
 
 >>> import numpy as np
 >>> r = generalized_esd(np.array([1.0, 1.2, 0.9, 1.1, 1.0, 9.0, 1.05, 0.95]), max_outliers=2, robust=False)
@@ -82,11 +82,21 @@ def generalized_esd(x: np.ndarray, max_outliers: int, alpha: float = 0.05, *, ro
 
 
 def seasonal_hybrid_esd(x: np.ndarray, period: int | None, *, max_share: float = 0.05,
-                        alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """S-H-ESD on `x`: (outlier indices, robust z of every point, expected value of every point, scale).
+                        alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """S-H-ESD on `x`: (outlier indices, robust z of every point, expected value of every point, half-width
+    of every outlier's expected range, NaN for the other points).
 
-    The residual is `x - seasonal - median(x)`; its robust z (median / 1.4826 MAD) orders the points and
-    gives the score. The expected value is `median(x) + seasonal`.
+    The residual is `r = x - seasonal - median(x)`; its robust z, `(r - median(r)) / (1.4826 MAD)`, is the
+    score. The expected value is `median(x) + seasonal + median(r)`; an outlier's half-width is
+    `lambda_i * scale`, with `lambda_i` the critical value of the step that removed it and `scale` the
+    `1.4826 MAD` of `r`. An outlier is reported only when its `|z|` exceeds `lambda_i` (the test's statistic
+    uses the values left at step i, whose median and MAD move a little as outliers go), so a reported point
+    lies outside `expected ± lambda_i * scale`.
+
+    >>> x = np.array([5.0, 5.2, 4.9, 5.1, 5.0, 4.8, 5.3, 5.1, 4.9, 5.0, 5.2, 30.0, 5.1, 4.9, 5.0, 5.1])  # median 5.05
+    >>> outliers, z, expected, half = seasonal_hybrid_esd(x, None, max_share=0.1)
+    >>> outliers.tolist(), round(float(expected[11]), 2), bool(abs(x[11] - expected[11]) > half[11])
+    ([11], 5.05, True)
     """
     x = np.asarray(x, dtype=float)
     centre = float(np.nanmedian(x)) if np.any(~np.isnan(x)) else 0.0
@@ -96,4 +106,7 @@ def seasonal_hybrid_esd(x: np.ndarray, period: int | None, *, max_share: float =
     result = generalized_esd(residual, int(np.floor(max_share * n)), alpha, robust=True)
     mid, scale = robust_scale(residual)
     z = (residual - mid) / scale if scale > 0 else np.where(np.isnan(residual), np.nan, 0.0)
-    return result.outliers, z, centre + seasonal, scale
+    critical = np.full(len(x), np.nan)
+    critical[result.outliers] = result.critical[:len(result.outliers)]
+    outliers = result.outliers[np.abs(z[result.outliers]) > critical[result.outliers]]
+    return outliers, z, centre + seasonal + mid, critical * scale

@@ -4,17 +4,26 @@ Each method yields `Detection`s, runs of consecutive flagged buckets with one di
 peak at the most extreme point. Detections of one *family* on a series (`point`: decompose, esd, counts;
 `shift`: changepoint) that overlap or touch are merged into one `Finding`: methods joined with `+` (sorted),
 the run's union, the peak, value, expected range and score of the strongest. Scores are z-like for every
-method (robust z, S-H-ESD statistic, the normal quantile of a count's tail probability, a shift in sigmas).
+method: the robust |z| of the residual (decompose, and S-H-ESD's own residual for esd), the normal quantile of
+a count's tail probability, a shift in sigmas. A flagged value lies outside its expected range.
+
+Practical significance: a point or shift is kept only when it also moved enough to matter (`practical`). An
+SLI ratio (`ratio=True`) must move by `sli_min_change` and its bad fraction `1 - ratio` change by
+`sli_min_bad_change` relative to the smaller of the expected and the seen bad fraction; any other series must
+move by `min_relative_change` of its expected level.
 
 `finding_id` is the first 16 hex digits of sha256(`series|family|start_at`), so a rescan finds the same id.
 `start_at` is the start of the first bucket, `end_at` the end of the last (exclusive), `peak_at` the start of
 the peak bucket; a shift runs from the first bucket at the new level to the end of that level's segment.
+`group` is an indicator series' group (null otherwise) and `datasets` the datasets the series reads, kept
+for access checks (`engmetrics.insights.marks.visible_findings`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,7 +36,9 @@ from .counts import count_anomalies
 from .decompose import decompose, periods_for
 from .esd import seasonal_hybrid_esd
 
-__all__ = ["Detection", "Finding", "detect", "family", "finding_id", "findings_of"]
+__all__ = ["Detection", "Finding", "detect", "family", "finding_id", "findings_of", "practical"]
+
+_TINY = 1e-12
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,8 @@ class Finding:
     series: str
     source: str
     metric: str | None
+    group: str | None
+    datasets: tuple[str, ...]
     method: str
     direction: str
     start_at: datetime
@@ -89,6 +102,24 @@ def finding_id(series: str, method_family: str, start_at: datetime) -> str:
     return hashlib.sha256(f"{series}|{method_family}|{start_at.isoformat()}".encode()).hexdigest()[:16]
 
 
+def practical(values: np.ndarray, expected: np.ndarray, *, ratio: bool, settings: AnomalySettings) -> np.ndarray:
+    """Whether each value moved far enough from its expected value to matter (module doc); NaN: False.
+
+    >>> conf = AnomalySettings()
+    >>> practical(np.array([0.99781, 0.99]), np.array([0.99851, 0.9995]), ratio=True, settings=conf).tolist()
+    [False, True]
+    >>> practical(np.array([217.0, 40.0]), np.array([221.0, 22.0]), ratio=False, settings=conf).tolist()
+    [False, True]
+    """
+    with np.errstate(invalid="ignore"):
+        change = np.abs(values - expected)
+        if not ratio:
+            return change >= settings.min_relative_change * np.abs(expected)
+        bad, usual = np.clip(1 - values, 0, 1), np.clip(1 - expected, 0, 1)
+        relative = change / np.maximum(np.minimum(bad, usual), _TINY)
+        return (change >= settings.sli_min_change) & (relative >= settings.sli_min_bad_change)
+
+
 def _point_runs(method: str, flags: np.ndarray, values: np.ndarray, score: np.ndarray, expected: np.ndarray,
                 low: np.ndarray, high: np.ndarray) -> list[Detection]:
     """Runs of consecutive flagged points with the same direction."""
@@ -105,10 +136,12 @@ def _point_runs(method: str, flags: np.ndarray, values: np.ndarray, score: np.nd
     return runs
 
 
-def detect(values: np.ndarray, step: timedelta, *, counts: bool, settings: AnomalySettings) -> list[Detection]:
+def detect(values: np.ndarray, step: timedelta, *, counts: bool, settings: AnomalySettings,
+           ratio: bool = False) -> list[Detection]:
     """Every method's detections on one regular series (NaN = gap). Sparse count series (median below
-    `sparse_median`) get the count model, the others decomposition and S-H-ESD; all get change points.
-    Fewer than `min_points` known values: nothing."""
+    `sparse_median`) get the count model, the others decomposition and S-H-ESD; all get change points. Only
+    practically significant points and shifts are kept (`practical`; `ratio`: an SLI ratio). Fewer than
+    `min_points` known values: nothing."""
     x = np.asarray(values, dtype=float)
     known = ~np.isnan(x)
     if np.count_nonzero(known) < settings.min_points:
@@ -117,24 +150,30 @@ def detect(values: np.ndarray, step: timedelta, *, counts: bool, settings: Anoma
     period = max(periods, default=None)
     k = settings.threshold
     runs: list[Detection] = []
+
+    def matters(expected: np.ndarray) -> np.ndarray:
+        return practical(x, expected, ratio=ratio, settings=settings)
+
     if counts and float(np.nanmedian(x)) < settings.sparse_median:
         flags, score, expected, low, high = count_anomalies(x, period, alpha=settings.count_alpha)
-        runs += _point_runs("counts", flags, x, score, expected, low, high)
+        runs += _point_runs("counts", flags & matters(expected), x, score, expected, low, high)
     else:
         d = decompose(x, periods)
-        flags = np.abs(np.nan_to_num(d.z)) >= k
+        flags = (np.abs(np.nan_to_num(d.z)) >= k) & matters(d.expected)
         runs += _point_runs("decompose", flags, x, np.abs(d.z), d.expected, d.expected - k * d.scale,
                             d.expected + k * d.scale)
-        outliers, z, expected, scale = seasonal_hybrid_esd(x, period, max_share=settings.max_anomaly_share,
-                                                           alpha=settings.alpha)
+        outliers, z, expected, half = seasonal_hybrid_esd(x, period, max_share=settings.max_anomaly_share,
+                                                          alpha=settings.alpha)
         flags = np.zeros(len(x), dtype=bool)
         flags[outliers] = True
-        runs += _point_runs("esd", flags, x, np.abs(z), expected, expected - k * scale, expected + k * scale)
+        runs += _point_runs("esd", flags & matters(expected), x, np.abs(z), expected, expected - half,
+                            expected + half)
     for s in level_shifts(x, period, penalty=settings.shift_penalty, threshold=settings.shift_threshold,
                           min_size=settings.shift_min_size):
-        runs.append(Detection("changepoint", s.start, s.end, s.start, s.direction, s.score, s.value, s.expected,
-                              s.expected - settings.shift_threshold * s.sigma,
-                              s.expected + settings.shift_threshold * s.sigma))
+        if practical(np.array([s.value]), np.array([s.expected]), ratio=ratio, settings=settings)[0]:
+            runs.append(Detection("changepoint", s.start, s.end, s.start, s.direction, s.score, s.value, s.expected,
+                                  s.expected - settings.shift_threshold * s.sigma,
+                                  s.expected + settings.shift_threshold * s.sigma))
     return runs
 
 
@@ -150,22 +189,25 @@ def _merge(group: list[Detection]) -> tuple[str, int, int, Detection]:
 
 
 def findings_of(detections: list[Detection], times: list[datetime], ends: list[datetime], *, series: str,
-                source: str, metric: str | None = None) -> list[Finding]:
+                source: str, metric: str | None = None, group: str | None = None,
+                datasets: Iterable[str] = ()) -> list[Finding]:
     """Findings of one series from its detections (merged per family, see the module docstring), oldest
-    first; bucket i is `[times[i], ends[i])`."""
+    first; bucket i is `[times[i], ends[i])`. `group` (an indicator's group) and `datasets` (what the series
+    reads) are stored with each finding for access checks."""
+    reads = tuple(sorted(set(datasets)))
     out = []
     for fam in ("point", "shift"):
         members = sorted((d for d in detections if family(d.method) == fam), key=lambda d: (d.start, d.end))
-        groups: list[list[Detection]] = []
+        merged: list[list[Detection]] = []
         for d in members:
-            if groups and d.start <= max(g.end for g in groups[-1]) + 1 and d.direction == groups[-1][0].direction:
-                groups[-1].append(d)
+            if merged and d.start <= max(m.end for m in merged[-1]) + 1 and d.direction == merged[-1][0].direction:
+                merged[-1].append(d)
             else:
-                groups.append([d])
-        for group in groups:
-            methods, start, end, best = _merge(group)
+                merged.append([d])
+        for run in merged:
+            methods, start, end, best = _merge(run)
             start_at = times[start]
-            out.append(Finding(finding_id(series, fam, start_at), series, source, metric, methods, best.direction,
-                               start_at, ends[end], times[best.peak], _finite(best.value), _finite(best.expected),
-                               _finite(best.low), _finite(best.high), round(best.score, 6)))
+            out.append(Finding(finding_id(series, fam, start_at), series, source, metric, group, reads, methods,
+                               best.direction, start_at, ends[end], times[best.peak], _finite(best.value),
+                               _finite(best.expected), _finite(best.low), _finite(best.high), round(best.score, 6)))
     return sorted(out, key=lambda f: f.start_at)

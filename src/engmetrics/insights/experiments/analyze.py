@@ -7,7 +7,9 @@ control unit, gets difference-in-differences with randomisation inference; a sin
 interrupted time series of its buckets (several treated units under `method: its`: their mean per bucket).
 
 Units named in the spec without after-period data are left out (a note says which); CUPED and DiD also leave
-out units without before-period data.
+out units without before-period data. An effect is significant when p <= alpha (`stats.rejects`). When the
+randomisation test cannot reach alpha with the units at hand (`did`, `permutation`), there is no smallest
+detectable effect, a note says why and the verdict says no effect could be detected with this many units.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from .its import its
 from .panel import Cell, check_metric, unit_cells, unit_means
 from .power import Srm, sample_ratio_mismatch, smallest_detectable_effect, t_detectable_effect
 from .spec import ExperimentSpec, SpecFile
-from .stats import Estimate, cuped, permutation_test, pooled_sd, welch
+from .stats import Estimate, cuped, permutation_test, pooled_sd, rejects, welch
 
 __all__ = ["POWER", "Analysis", "analyze", "choose_method"]
 
@@ -50,8 +52,7 @@ class Analysis:
 
     @property
     def significant(self) -> bool:
-        p = self.estimate.p_value
-        return p is not None and p < self.spec.alpha
+        return rejects(self.estimate.p_value, self.spec.alpha)
 
     def verdict(self) -> str:
         """One plain-language line: what changed, how sure, and what could have been seen."""
@@ -61,6 +62,11 @@ class Analysis:
         interval = ("an unbounded interval" if est.low is None or est.high is None
                     else f"{level} interval {format_value(est.low)} to {format_value(est.high)}")
         p = "p not available" if est.p_value is None else f"p = {est.p_value:.3g}"
+        if est.details.get("reachable") is False:
+            return (f"No effect could be detected on {spec.metric} with this many units ({len(self.treated)} treated, "
+                    f"{len(self.control)} control): the smallest attainable p-value, "
+                    f"{est.details['smallest_p_value']:.3g}, is above alpha {spec.alpha}; the estimate {size} "
+                    f"({interval}, {p}, {self.method}) cannot be told from chance.")
         if self.significant:
             better = (est.effect > 0) == (self.direction == "higher_is_better")
             return (f"{spec.metric} {'improved' if better else 'worsened'} by {size} under the change "
@@ -129,7 +135,7 @@ def analyze(store: Any, catalog: Catalog, source: SpecFile) -> Analysis:
         method, estimate, power = run(spec, method, (x_t, y_t, treated), (x_c, y_c, control), before, after, notes)
     except NotEnoughData as exc:
         raise source.error(exc.field, exc.message) from None
-    checked = spec.expected_ratio is not None or spec.assignment == "randomised"
+    checked = bool(spec.control) and (spec.expected_ratio is not None or spec.assignment == "randomised")
     srm = sample_ratio_mismatch(len(treated), len(control), spec.ratio if checked else None)
     if srm.mismatch:
         notes.append(f"sample-ratio mismatch: {len(treated)} treated and {len(control)} control units where "
@@ -175,13 +181,27 @@ def _power(sd: float | None, n_t: int, n_c: int, spec: ExperimentSpec) -> dict[s
             "power": POWER, "alpha": spec.alpha, "sd": sd}
 
 
+def _strata(spec: ExperimentSpec, units: list[str]) -> list[str] | None:
+    """The stratum of each of `units` when the spec records strata (the tests then permute within them)."""
+    return None if spec.strata is None else [spec.strata[u] for u in units]
+
+
+def _unreachable(spec: ExperimentSpec, test: str, units: int, assignments: int | None, smallest: float,
+                 notes: list[str], power: dict[str, Any]) -> dict[str, Any]:
+    """The note and the power statement when `test` cannot reach alpha: no effect size could be detected."""
+    notes.append(f"{units} units allow {assignments} assignments: the smallest attainable two-sided p-value of the "
+                 f"{test} is {smallest:.3g}, above alpha {spec.alpha}, so it cannot confirm any effect of any size "
+                 "(no smallest detectable effect); add units")
+    return {**power, "smallest_detectable_effect": None}
+
+
 def _two_arm(spec: ExperimentSpec, method: str, t: Arm, c: Arm, before: list[Cell], after: list[Cell],
              notes: list[str]) -> tuple[str, Estimate, dict[str, Any]]:
     """Welch and the permutation test on the after means; CUPED when every unit has before data (the headline
     under `auto` and `cuped`)."""
-    (x_t, y_t, _), (x_c, y_c, _) = t, c
+    (x_t, y_t, u_t), (x_c, y_c, u_c) = t, c
     plain = welch(y_t, y_c, alpha=spec.alpha)
-    perm = permutation_test(y_t, y_c, seed=spec.seed)
+    perm = permutation_test(y_t, y_c, seed=spec.seed, strata=_strata(spec, u_t + u_c))
     details: dict[str, Any] = {"welch": _summary(plain), "permutation": perm.to_dict(),
                                "treated_mean": float(y_t.mean()), "control_mean": float(y_c.mean())}
     covariate = not (np.isnan(x_t).any() or np.isnan(x_c).any())
@@ -191,14 +211,20 @@ def _two_arm(spec: ExperimentSpec, method: str, t: Arm, c: Arm, before: list[Cel
         notes.append("CUPED not used: not every unit has before-period data")
     if covariate and spec.method in ("auto", "cuped"):
         adjusted = cuped(y_t, y_c, x_t, x_c, alpha=spec.alpha)
-        details["cuped"] = {**_summary(adjusted), "theta": adjusted.details["theta"],
+        details["cuped"] = {**_summary(adjusted), "theta": adjusted.details["theta"], "se": adjusted.details["se"],
                             "variance_reduction": adjusted.details["variance_reduction"]}
-        sd = pooled_sd(adjusted.details["adjusted_treated"], adjusted.details["adjusted_control"])
+        mde = t_detectable_effect(adjusted.details["se"], adjusted.details["df"], alpha=spec.alpha, power=POWER)
         return "cuped", Estimate(adjusted.effect, adjusted.low, adjusted.high, adjusted.p_value, details), \
-            _power(sd, len(y_t), len(y_c), spec)
+            {"smallest_detectable_effect": mde, "power": POWER, "alpha": spec.alpha,
+             "sd": adjusted.details["residual_sd"]}
     power = _power(pooled_sd(y_t, y_c), len(y_t), len(y_c), spec)
     if method == "permutation":
         details["welch_interval"] = [plain.low, plain.high]
+        details["reachable"] = rejects(perm.smallest_p_value, spec.alpha)
+        details["smallest_p_value"] = perm.smallest_p_value
+        if not details["reachable"]:
+            power = _unreachable(spec, "permutation test", len(y_t) + len(y_c), perm.assignments,
+                                 perm.smallest_p_value, notes, power)
         return "permutation", Estimate(plain.effect, plain.low, plain.high, perm.p_value, details), power
     return "welch", Estimate(plain.effect, plain.low, plain.high, plain.p_value, details), power
 
@@ -219,14 +245,14 @@ def _did(spec: ExperimentSpec, method: str, t: Arm, c: Arm, before: list[Cell], 
     if not u_t or not u_c:
         raise NotEnoughData("before", "difference-in-differences needs a treated and a control unit with data in "
                                       "both periods")
-    est = did(x_t, y_t, x_c, y_c, alpha=spec.alpha, seed=spec.seed)
+    est = did(x_t, y_t, x_c, y_c, alpha=spec.alpha, seed=spec.seed, strata=_strata(spec, u_t + u_c))
+    power = _power(pooled_sd(y_t - x_t, y_c - x_c), len(u_t), len(u_c), spec)
     if not est.details["reachable"]:
-        assignments = est.details["assignments"] or est.details["resamples"]
-        notes.append(f"{len(u_t) + len(u_c)} units allow {assignments} assignments: the smallest attainable "
-                     f"two-sided p-value is {est.details['smallest_p_value']:.3g}, above alpha {spec.alpha}, so "
-                     "the randomisation test cannot confirm any effect and the interval is unbounded; add units")
-    sd = pooled_sd(y_t - x_t, y_c - x_c)
-    return "did", est, _power(sd, len(u_t), len(u_c), spec)
+        notes.append("the difference-in-differences interval is unbounded: no effect is rejected")
+        power = _unreachable(spec, "randomisation test", len(u_t) + len(u_c),
+                             est.details["assignments"] or est.details["resamples"], est.details["smallest_p_value"],
+                             notes, power)
+    return "did", est, power
 
 
 def _its(spec: ExperimentSpec, method: str, t: Arm, c: Arm, before: list[Cell], after: list[Cell],
@@ -241,7 +267,8 @@ def _its(spec: ExperimentSpec, method: str, t: Arm, c: Arm, before: list[Cell], 
     first = min(b | a)
     ts = np.array([(d - first).days // step for d in [*b, *a]], dtype=float)
     ys = np.array([*b.values(), *a.values()])
-    est = its(ts, ys, int(ts[len(b)]), alpha=spec.alpha)
+    phase = np.r_[np.zeros(len(b), dtype=bool), np.ones(len(a), dtype=bool)]  # D_t from the period, not t >= t0
+    est = its(ts, ys, int(ts[len(b)]), alpha=spec.alpha, after=phase)
     if c[2]:
         notes.append("interrupted time series of the treated unit: the control units are not used")
     if len(units) > 1:

@@ -2,7 +2,8 @@
 
 - **Sample-ratio mismatch**: a chi-square goodness-of-fit test of the units per arm against the expected share
   of treated units; a p-value below `SRM_ALPHA` (0.01) is a mismatch: the assignment did not follow the design
-  (units dropped, or a hand-picked arm).
+  (units dropped, or a hand-picked arm). An empty arm is always a mismatch, the most extreme one, whatever the
+  p-value (one unit alone in an arm cannot give a small one).
 - **Smallest detectable effect** of a two-arm comparison: the effect a two-sided t-test at `alpha` detects with
   probability `power` given `n_treated`, `n_control` and the standard deviation of the unit values, from the
   noncentral t distribution with n - 2 degrees of freedom (statsmodels `TTestIndPower.solve_power` gives the
@@ -48,11 +49,11 @@ def sample_ratio_mismatch(treated: int, control: int, expected_ratio: float | No
     True
     """
     total = treated + control
-    if expected_ratio is None or total == 0 or treated == 0 or control == 0:
+    if expected_ratio is None or total == 0:
         return Srm(None, False, treated, control, expected_ratio)
     expected = np.array([expected_ratio, 1 - expected_ratio]) * total
     p = float(sps.chisquare([treated, control], f_exp=expected).pvalue)
-    return Srm(p, p < SRM_ALPHA, treated, control, expected_ratio)
+    return Srm(p, p < SRM_ALPHA or treated == 0 or control == 0, treated, control, expected_ratio)
 
 
 def smallest_detectable_effect(sd: float | None, n_treated: int, n_control: int, *, alpha: float,

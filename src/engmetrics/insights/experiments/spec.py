@@ -14,7 +14,12 @@ method: auto                        # auto | welch | permutation | cuped | did |
 alpha: 0.05
 expected_ratio: 0.5                 # expected share of treated units, for the sample-ratio-mismatch check
 seed: 7                             # Monte Carlo permutations, when there are too many assignments to list
+strata: {checkout: product, payments: product, search: platform, platform: platform}  # optional
 ```
+
+With `grain: week` both periods must cover whole ISO weeks (from a Monday to a Sunday): a week cut by a period's
+edge would be a bucket of both periods. `strata` (written by `design --strata`) names each unit's stratum; the
+permutation test and the difference-in-differences then permute units within their stratum only.
 
 Problems are reported with file, line and field (`InputError`), the first one found.
 
@@ -85,6 +90,7 @@ class ExperimentSpec(BaseModel):
     alpha: float = Field(0.05, gt=0, lt=0.5)
     expected_ratio: float | None = Field(None, gt=0, lt=1, description="expected share of treated units")
     seed: int = 7
+    strata: dict[str, str] | None = None
 
     @property
     def ratio(self) -> float:
@@ -131,6 +137,15 @@ def _inconsistency(spec: ExperimentSpec) -> tuple[str, str] | None:
             return arm, "lists a unit twice"
     if spec.after.start <= spec.before.end:
         return "after", f"must start after the before period ends ({spec.before.end})"
+    for field in ("before", "after"):
+        period = getattr(spec, field)
+        if spec.grain == "week" and (period.start.weekday() != 0 or period.end.weekday() != 6):
+            return field, (f"grain week needs whole ISO weeks, from a Monday to a Sunday; {period.start} is a "
+                           f"{period.start:%A} and {period.end} a {period.end:%A}")
+    if spec.strata is not None:
+        unknown = [u for u in [*spec.treated, *spec.control] if u not in spec.strata]
+        if unknown:
+            return "strata", f"no stratum for {', '.join(unknown)}"
     if spec.method in ("welch", "permutation", "cuped") and (len(spec.treated) < 2 or len(spec.control) < 2):
         return "method", f"{spec.method} needs at least 2 treated and 2 control units"
     if spec.method == "did" and not spec.control:

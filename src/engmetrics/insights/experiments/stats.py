@@ -1,5 +1,8 @@
-"""Two-arm comparisons of per-unit values: Welch's t-test, the permutation test and CUPED. Pure numpy/scipy
-on small arrays (one value per unit).
+"""Two-arm comparisons of per-unit values: Welch's t-test, the permutation test and CUPED (as ANCOVA). Pure
+numpy/scipy on small arrays (one value per unit).
+
+One rule decides everywhere: a test rejects when its p-value is at most alpha (`rejects`), the usual convention
+for randomisation tests, whose p-values are discrete (2/20 = alpha 0.1 rejects).
 
 >>> est = welch([3.0, 4.0, 5.0], [1.0, 2.0, 3.0], alpha=0.05)
 >>> round(est.effect, 3), round(est.p_value, 4)
@@ -9,18 +12,32 @@ on small arrays (one value per unit).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import combinations
+from itertools import combinations, product
 from math import comb
 from typing import Any
 
 import numpy as np
 from scipy import stats as sps
 
-__all__ = ["MAX_EXACT", "Estimate", "Permutation", "assignment_weights", "cuped", "permutation_test", "pooled_sd",
-           "two_sided", "welch"]
+__all__ = ["MAX_EXACT", "Estimate", "Permutation", "assignment_count", "assignment_weights", "cuped",
+           "permutation_test", "pooled_sd", "rejects", "two_sided", "welch"]
 
 MAX_EXACT = 20_000  # list every assignment up to this many; beyond, Monte Carlo
 RESAMPLES = 9_999
+_P_TOLERANCE = 1e-9  # p-values are ratios of counts: 2 * 1/20 may round just above 0.1
+
+
+def rejects(p_value: Any, alpha: float) -> Any:
+    """Whether a two-sided p-value rejects at `alpha`: p <= alpha (up to floating-point rounding); a bool for
+    one p-value (None never rejects), a boolean array for an array of them.
+
+    >>> rejects(2 / 20, 0.1), rejects(0.1001, 0.1), rejects(None, 0.1)
+    (True, False, False)
+    """
+    if p_value is None:
+        return False
+    result = np.asarray(p_value) <= alpha * (1 + _P_TOLERANCE)
+    return bool(result) if result.ndim == 0 else result
 
 
 @dataclass(frozen=True)
@@ -74,21 +91,39 @@ def welch(treated: Any, control: Any, *, alpha: float) -> Estimate:
                     {"se": se, "df": df, "t": stat})
 
 
-def assignment_weights(n: int, k: int, *, seed: int, max_exact: int = MAX_EXACT,
-                       resamples: int = RESAMPLES) -> tuple[np.ndarray, bool]:
-    """Treatment masks (rows; True = treated) of `k` among `n` units: every assignment when there are at most
-    `max_exact`, else `resamples` random ones (seeded). Returns (masks, exact)."""
-    total = comb(n, k)
+def assignment_count(groups: Any, treated: Any) -> int:
+    """How many assignments keep each stratum's treated count: the product over strata of C(units, treated).
+
+    >>> assignment_count(["x", "x", "y", "y"], [True, False, True, False])
+    4
+    """
+    labels, mask = np.asarray(groups), np.asarray(treated, dtype=bool)
+    return int(np.prod([comb(int((labels == g).sum()), int(mask[labels == g].sum())) for g in np.unique(labels)],
+                       dtype=object))
+
+
+def assignment_weights(n: int, k: int, *, seed: int, max_exact: int = MAX_EXACT, resamples: int = RESAMPLES,
+                       strata: Any | None = None) -> tuple[np.ndarray, bool]:
+    """Treatment masks (rows; True = treated) of `k` among `n` units, the first `k` being the observed treated
+    ones: every assignment when there are at most `max_exact`, else `resamples` random ones (seeded). With
+    `strata` (a label per unit) only assignments that keep each stratum's treated count. Returns (masks, exact)."""
+    labels = np.zeros(n, dtype=int) if strata is None else np.unique(np.asarray(strata), return_inverse=True)[1]
+    observed = np.arange(n) < k
+    groups = [np.flatnonzero(labels == g) for g in np.unique(labels)]
+    takes = [int(observed[members].sum()) for members in groups]
+    total = assignment_count(labels, observed)
     if total <= max_exact:
-        masks = np.zeros((total, n), dtype=bool)
-        chosen = np.fromiter((i for combo in combinations(range(n), k) for i in combo), dtype=int,
+        listed = product(*(combinations(m, t) for m, t in zip(groups, takes, strict=True)))
+        chosen = np.fromiter((i for picks in listed for pick in picks for i in pick), dtype=int,
                              count=total * k).reshape(total, k)
+        masks = np.zeros((total, n), dtype=bool)
         masks[np.arange(total)[:, None], chosen] = True
         return masks, True
     rng = np.random.default_rng(seed)
-    order = rng.permuted(np.tile(np.arange(n), (resamples, 1)), axis=1)
     masks = np.zeros((resamples, n), dtype=bool)
-    masks[np.arange(resamples)[:, None], order[:, :k]] = True
+    for members, take in zip(groups, takes, strict=True):
+        order = rng.permuted(np.tile(members, (resamples, 1)), axis=1)
+        masks[np.arange(resamples)[:, None], order[:, :take]] = True
     return masks, False
 
 
@@ -113,34 +148,53 @@ def two_sided(null: np.ndarray, observed: np.ndarray, exact: bool) -> np.ndarray
 
 
 def permutation_test(treated: Any, control: Any, *, seed: int = 7, max_exact: int = MAX_EXACT,
-                     resamples: int = RESAMPLES) -> Permutation:
+                     resamples: int = RESAMPLES, strata: Any | None = None) -> Permutation:
     """Permutation test of the difference of means: exact over every assignment of the treated count among all
-    units when there are at most `max_exact`, else Monte Carlo over `resamples` seeded assignments."""
+    units when there are at most `max_exact`, else Monte Carlo over `resamples` seeded assignments. With
+    `strata` (a label per unit, treated then control) units are permuted within their stratum only."""
     t, c = np.asarray(treated, dtype=float), np.asarray(control, dtype=float)
     values = np.concatenate([t, c])
-    masks, exact = assignment_weights(values.size, t.size, seed=seed, max_exact=max_exact, resamples=resamples)
+    masks, exact = assignment_weights(values.size, t.size, seed=seed, max_exact=max_exact, resamples=resamples,
+                                      strata=strata)
     null = _differences(masks, values)
     p = float(two_sided(null, np.asarray(t.mean() - c.mean()), exact))
-    return Permutation(p, exact, comb(values.size, t.size), resamples, seed)
+    count = comb(values.size, t.size) if strata is None else assignment_count(strata, np.arange(values.size) < t.size)
+    return Permutation(p, exact, count, resamples, seed)
 
 
 def cuped(treated_after: Any, control_after: Any, treated_before: Any, control_before: Any, *,
           alpha: float) -> Estimate:
-    """CUPED: each unit's after value `Y` adjusted by its before value `X`, `Y - theta (X - mean X)` with
-    `theta = cov(Y, X) / var(X)` over all units, then Welch on the adjusted values. Details: theta and the
-    variance reduction `1 - var(adjusted) / var(Y)`."""
+    """CUPED as ANCOVA: least squares of each unit's after value `Y` on the arm `T` and its centred before value
+    `X - mean X`, `Y ~ 1 + T + (X - mean X)`; the effect is the coefficient of `T`, with its classical standard
+    error and Student's t on n - 3 degrees of freedom (theta, the slope of `X`, is estimated from the same data
+    and the interval accounts for it). Equivalently the effect is the difference of the arms' adjusted means,
+    `Y - theta (X - mean X)`. Without spread in `X` the model drops it (a pooled t-test, n - 2 degrees of
+    freedom). Details: theta, the standard error, df and the variance reduction `1 - var(adjusted) / var(Y)`."""
     ya = np.concatenate([np.asarray(treated_after, float), np.asarray(control_after, float)])
     xb = np.concatenate([np.asarray(treated_before, float), np.asarray(control_before, float)])
-    var_x = xb.var(ddof=1)
-    theta = float(np.cov(ya, xb, ddof=1)[0, 1] / var_x) if var_x > 0 else 0.0
-    adjusted = ya - theta * (xb - xb.mean())
-    nt = len(treated_after)
-    est = welch(adjusted[:nt], adjusted[nt:], alpha=alpha)
+    nt, n = len(treated_after), ya.size
+    arm = (np.arange(n) < nt).astype(float)
+    centred = xb - xb.mean()
+    columns = [np.ones(n), arm] + ([centred] if np.ptp(xb) > 0 else [])
+    design = np.column_stack(columns)
+    beta, *_ = np.linalg.lstsq(design, ya, rcond=None)
+    residuals = ya - design @ beta
+    df = n - design.shape[1]
+    sigma2 = float(residuals @ residuals) / df
+    se = float(np.sqrt(sigma2 * np.linalg.inv(design.T @ design)[1, 1]))
+    effect = float(beta[1])
+    theta = float(beta[2]) if design.shape[1] == 3 else 0.0
+    adjusted = ya - theta * centred
     var_y = ya.var(ddof=1)
-    reduction = float(1 - adjusted.var(ddof=1) / var_y) if var_y > 0 else 0.0
-    return Estimate(est.effect, est.low, est.high, est.p_value,
-                    {**est.details, "theta": theta, "variance_reduction": reduction,
-                     "adjusted_treated": adjusted[:nt].tolist(), "adjusted_control": adjusted[nt:].tolist()})
+    extra = {"se": se, "df": df, "theta": theta, "residual_sd": float(np.sqrt(sigma2)),
+             "variance_reduction": float(1 - adjusted.var(ddof=1) / var_y) if var_y > 0 else 0.0,
+             "adjusted_treated": adjusted[:nt].tolist(), "adjusted_control": adjusted[nt:].tolist()}
+    if se <= 1e-12 * max(1.0, float(np.abs(ya).max())):  # an exact fit: no residual spread beyond rounding
+        return Estimate(effect, effect, effect, 1.0 if abs(effect) <= 1e-12 else 0.0, {**extra, "t": None})
+    stat = effect / se
+    q = float(sps.t.ppf(1 - alpha / 2, df))
+    return Estimate(effect, effect - q * se, effect + q * se, float(2 * sps.t.sf(abs(stat), df)),
+                    {**extra, "t": stat})
 
 
 def pooled_sd(treated: Any, control: Any) -> float | None:

@@ -3,8 +3,10 @@ difference, a short-run mean, and quiet after a firing.
 
 For each row t (only rows up to t are used):
 
-1. z_t = (x_t - mean) / std over the `history` rows before t (fewer at the start of a file; 0 while the
-   std is 0 or undefined);
+1. z_t = (x_t - mean) / std over the `history` rows before t (fewer at the start of a file). After a flat
+   stretch (std 0 over at least `run` rows) z_t is 0 when x_t equals the mean and +-`FLAT_JUMP` x `fire`
+   otherwise: any change of a series that never moved is as large as a deviation gets. While the std is 0
+   over fewer rows (the first rows of a file) or undefined (the first row), z_t is 0;
 2. the deviation a_t = max(|z_t|, sqrt(k) |mean(z_{t-k+1..t})|): a spike shows in |z_t|, a level shift or a
    change of shape in the mean of the last k z-scores (scaled so both read as standard normal deviates);
 3. when timestamps are given and a day holds P >= 50 rows (P = 86,400 s over the median step of the first
@@ -32,9 +34,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DetectorSettings", "anomaly_scores", "daily_period", "trailing_mean_std"]
+__all__ = ["FLAT_JUMP", "DetectorSettings", "anomaly_scores", "daily_period", "trailing_mean_std"]
 
 PERIOD_ROWS = 50  # rows whose median step sets the daily period; a shorter period is not used
+FLAT_JUMP = 10.0  # z of a change after a flat stretch, in multiples of the firing level
+FLAT = 1e-12  # a std (or a difference from the mean) below FLAT x max(|mean|, 1) counts as 0
 
 
 @dataclass(frozen=True)
@@ -83,10 +87,14 @@ def daily_period(timestamps: np.ndarray) -> int:
 
 
 def _deviation(values: np.ndarray, settings: DetectorSettings) -> np.ndarray:
-    """a_t of the module docstring (step 2)."""
+    """a_t of the module docstring (steps 1 and 2)."""
     mean, std = trailing_mean_std(values, settings.history)
+    scale = FLAT * np.maximum(np.abs(mean), 1.0)
+    difference = values - mean
+    stretch = np.minimum(np.arange(len(values)), settings.history) >= settings.run  # rows behind each row
+    jump = np.where(stretch & (np.abs(difference) > scale), np.sign(difference) * FLAT_JUMP * settings.fire, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        z = np.where(std > 1e-12 * np.maximum(np.abs(mean), 1.0), (values - mean) / std, 0.0)
+        z = np.where(std > scale, difference / std, jump)
     z = np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0)
     running = np.concatenate([[0.0], np.cumsum(z)])
     row = np.arange(1, len(z) + 1)

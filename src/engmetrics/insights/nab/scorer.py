@@ -1,23 +1,27 @@
-"""NAB scoring, written from the description in Lavin & Ahmad (2015) and the NAB whitepaper.
+"""NAB scoring, written from NAB's published description: Lavin & Ahmad (2015), "Evaluating Real-time Anomaly
+Detection Algorithms - the Numenta Anomaly Benchmark", the NAB whitepaper and the scoring notes of NAB's
+documentation (docs/nab.md lists what is taken from where).
 
 Per data file, a detection is a row (after the probationary period) whose anomaly score is at or above the
 threshold. Each row carries a weight under a cost profile (A_TP, A_FP, A_FN):
 
 - inside a window [s, e] (length L = e - s + 1) row i sits at y = -(e - i + 1) / L, so y = -1 at the window
-  start and y -> 0 at its end; the window's first detection scores A_TP * sigma(y), later ones nothing;
-- outside windows, after a window ending at e of length L, y = (i - e) / L and a detection scores
-  A_FP * sigma(y), which is negative: just after a window it costs almost nothing, far after it costs ~A_FP;
-  before any window (or in a file without windows) a detection costs A_FP;
+  start and y -> 0 at its end; the window's first detection scores A_TP sigma(y) / sigma(-1) (exactly A_TP
+  at the window start), later ones nothing;
+- outside windows, after a window ending at e of length L, y = (i - e) / (L - 1) and a detection scores
+  A_FP sigma(y), which is negative: just after a window it costs almost nothing, from y = 3 on exactly
+  A_FP; before any window (or in a file without windows) a detection costs A_FP. After a one-row window
+  (L - 1 = 0) every row counts as far after it: A_FP;
 - a window without a detection costs A_FN.
 
-sigma(y) = 2 / (1 + exp(5 y)) - 1 is the scaled sigmoid (sigma(-1) = 0.98661, sigma(0) = 0, sigma(+inf) = -1).
-The raw score sums over files; normalised = 100 (raw - null) / (perfect - null), where null (never fires)
-= -A_FN per window and perfect (one detection at each window start) = A_TP sigma(-1) per window.
+sigma(y) = 2 / (1 + exp(5 y)) - 1 is the scaled sigmoid (sigma(-1) = 0.98661, sigma(0) = 0), set to -1 from
+y = 3 on. The raw score sums over files; normalised = 100 (raw - null) / (perfect - null), where null (never
+fires) = -A_FN per window and perfect (one detection at each window start) = A_TP per window.
 The threshold is chosen per profile to maximise the corpus's raw score (`sweep`): an exact sweep over every
 distinct score value, not a local search.
 
->>> round(float(sigma(np.array(-1.0))), 5), round(float(sigma(np.array(-0.5))), 5)
-(0.98661, 0.84828)
+>>> round(float(sigma(np.array(-1.0))), 5), round(float(sigma(np.array(-0.5))), 5), float(sigma(np.array(3.0)))
+(0.98661, 0.84828, -1.0)
 """
 
 from __future__ import annotations
@@ -30,15 +34,22 @@ import numpy as np
 
 from .corpus import DataFile, Profile
 
-__all__ = ["FileScore", "SweepResult", "folder_scores", "normalise", "null_raw", "perfect_raw", "row_weights",
-           "score_file", "sigma", "sweep"]
+__all__ = ["FAR_AFTER", "SIGMA_START", "FileScore", "SweepResult", "folder_scores", "normalise", "null_raw",
+           "perfect_raw", "row_weights", "score_file", "sigma", "sweep"]
 
-_SPREAD = 10.0  # larger than any window weight (<= A_TP sigma(-1) < 1 for A_TP <= 1); see _window_gains
+FAR_AFTER = 3.0
+"""From this position after a window on, a false positive costs the full A_FP (sigma is set to -1)."""
 
 
 def sigma(y: np.ndarray) -> np.ndarray:
-    """The scaled sigmoid 2 / (1 + e^(5y)) - 1: +0.987 at y = -1, 0 at y = 0, -> -1 as y grows."""
-    return 2.0 / (1.0 + np.exp(np.minimum(5.0 * y, 700.0))) - 1.0
+    """The scaled sigmoid 2 / (1 + e^(5y)) - 1: +0.987 at y = -1, 0 at y = 0, exactly -1 from y = 3 on."""
+    y = np.asarray(y, dtype=float)
+    curve = 2.0 / (1.0 + np.exp(np.minimum(5.0 * y, 700.0))) - 1.0
+    return np.where(y >= FAR_AFTER, -1.0, curve)
+
+
+SIGMA_START = float(sigma(np.array(-1.0)))
+"""sigma(-1) = 0.98661: a detection's in-window sigma is divided by it, so the window start earns A_TP."""
 
 
 def row_weights(length: int, windows: np.ndarray, profile: Profile) -> tuple[np.ndarray, np.ndarray]:
@@ -46,7 +57,7 @@ def row_weights(length: int, windows: np.ndarray, profile: Profile) -> tuple[np.
 
     >>> window, weight = row_weights(6, np.array([[1, 2]]), Profile("p", 1.0, 0.5, 1.0))
     >>> window.tolist(), weight.round(4).tolist()
-    ([-1, 0, 0, -1, -1, -1], [-0.5, 0.9866, 0.8483, -0.4241, -0.4933, -0.4994])
+    ([-1, 0, 0, -1, -1, -1], [-0.5, 1.0, 0.8598, -0.4933, -0.5, -0.5])
     """
     index = np.arange(length)
     starts, ends = windows[:, 0], windows[:, 1]
@@ -62,9 +73,11 @@ def row_weights(length: int, windows: np.ndarray, profile: Profile) -> tuple[np.
     size = (end - start + 1).astype(float)
     inside = known & (index <= end)
     window[inside] = before[inside]
-    weight[inside] = profile.tp * sigma(-(end[inside] - index[inside] + 1) / size[inside])
+    weight[inside] = profile.tp * sigma(-(end[inside] - index[inside] + 1) / size[inside]) / SIGMA_START
     after = known & ~inside
-    weight[after] = profile.fp * sigma((index[after] - end[after]) / size[after])
+    span = size[after] - 1.0
+    with np.errstate(divide="ignore"):  # a one-row window: (i - e) / 0 = +inf, far after it
+        weight[after] = profile.fp * sigma((index[after] - end[after]) / span)
     return window, weight
 
 
@@ -98,8 +111,8 @@ def null_raw(files: Sequence[DataFile], profile: Profile) -> float:
 
 
 def perfect_raw(files: Sequence[DataFile], profile: Profile) -> float:
-    """Raw score of one detection at each window start: A_TP sigma(-1) per window."""
-    return profile.tp * float(sigma(np.array(-1.0))) * sum(len(f.windows) for f in files)
+    """Raw score of one detection at each window start: A_TP per window."""
+    return profile.tp * sum(len(f.windows) for f in files)
 
 
 def normalise(raw: float, files: Sequence[DataFile], profile: Profile) -> float | None:
@@ -122,12 +135,13 @@ def _window_gains(order: np.ndarray, window: np.ndarray, weight: np.ndarray, fn:
     """Gain in raw score as each window row (in `order`, highest anomaly score first) starts firing.
 
     A window is worth max(weight of its detected rows) or -A_FN: per window a running maximum along the
-    sweep. Adding _SPREAD * window id makes one running maximum over all windows (sorted by window, then
-    sweep position) restart at each window, since weights lie in (0, 1)."""
+    sweep. Adding spread * window id makes one running maximum over all windows (sorted by window, then
+    sweep position) restart at each window, since in-window weights lie in (0, A_TP] and spread > A_TP."""
     by_window = np.lexsort((np.arange(len(order)), window[order]))
     rows = order[by_window]
-    lifted = weight[rows] + _SPREAD * window[rows]
-    best = np.maximum.accumulate(lifted) - _SPREAD * window[rows]
+    spread = 1.0 + 2.0 * float(np.abs(weight[rows]).max(initial=0.0))
+    lifted = weight[rows] + spread * window[rows]
+    best = np.maximum.accumulate(lifted) - spread * window[rows]
     previous = np.empty_like(best)
     previous[1:] = best[:-1]
     new_window = np.ones(len(rows), dtype=bool)
