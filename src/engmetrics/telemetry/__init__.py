@@ -1,0 +1,2 @@
+"""Telemetry collection (issue 10): sampling with weighted estimates, clock checks, and (later) scraping,
+receivers and retention."""

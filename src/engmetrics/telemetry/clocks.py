@@ -1,0 +1,184 @@
+"""Clock checks per telemetry source: can its event times (`ts`) be trusted next to when we received them
+(`received_at`)?
+
+Skew is `received_at - ts` in whole seconds (each instant floored to its second, as every engine can): positive
+when a sample arrives after it was taken, as it should. Per source the engine computes
+
+- `skew_median_seconds`, `skew_p99_seconds`: exact quantiles with linear interpolation (DuckDB
+  `quantile_cont`, Spark `percentile`; the same definition as `engmetrics.quantiles.percentile`). ClickHouse's
+  `quantile` is approximate: run these checks there only with that caveat;
+- `future`: samples with `ts > received_at + future_tolerance_seconds`;
+- `out_of_order`: samples of a series received after a sample of the same series with a later `ts` (in
+  receive order, ties ordered by `ts`, so equal receive times never count);
+- samples whose |skew| exceeds `max_skew_seconds`: these are quarantined (`split_skewed`).
+
+and Python turns the row into a verdict. A median skew within `timezone_tolerance_seconds` of a whole,
+non-zero number of hours means the source writes timestamps in another zone: a source writing local time
+in UTC-2 as if it were UTC is 2 h behind and gets `timezone_offset_hours` = 2 (one in UTC+2 gets -2).
+
+>>> timezone_offset_hours(7230.0, ClockPolicy())  # 2 h 0 min 30 s: 2 h behind, 30 s of delivery delay
+2
+>>> timezone_offset_hours(5400.0, ClockPolicy()) is None  # 1.5 h is no whole-hour offset
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import BaseModel, ConfigDict, Field
+
+from engmetrics.errors import InputError
+
+__all__ = ["REASON", "VERDICTS", "ClockPolicy", "SourceClock", "clock_aggregate", "clock_report", "skew_seconds",
+           "split_skewed", "timezone_offset_hours", "verdict"]
+
+REASON = "reason"
+# In order of precedence: the first that applies is the source's verdict.
+VERDICTS = ("insufficient_data", "timezone_offset", "skewed", "future", "out_of_order", "ok")
+
+
+class ClockPolicy(BaseModel):
+    """Thresholds of the clock checks (YAML-loadable; seconds)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    max_skew_seconds: float = Field(3600.0, gt=0, description="beyond this |skew| a sample is quarantined")
+    future_tolerance_seconds: float = Field(60.0, ge=0, description="ts may be this far after received_at")
+    timezone_tolerance_seconds: float = Field(300.0, ge=0, lt=1800,
+                                              description="how close to whole hours a timezone offset lies")
+    skewed_share: float = Field(0.01, ge=0, lt=1, description="'skewed' when more samples than this share "
+                                                              "are beyond max_skew_seconds")
+    min_samples: int = Field(10, ge=1, description="fewer samples give the verdict 'insufficient_data'")
+
+
+@dataclass(frozen=True)
+class SourceClock:
+    """One source's clock check, as `engmetrics telemetry clocks --json` prints it (`to_json`)."""
+
+    source: str
+    samples: int
+    skew_median_seconds: float | None
+    skew_p99_seconds: float | None
+    future: int
+    out_of_order: int
+    timezone_offset_hours: int | None
+    verdict: str
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def skew_seconds(table: ir.Table) -> ir.IntegerValue:
+    """`received_at - ts` in whole seconds, as an Ibis expression (both instants floored to the second)."""
+    return (table.received_at.epoch_seconds().floor() - table.ts.epoch_seconds().floor()).cast("int64")
+
+
+def clock_aggregate(table: ir.Table, policy: ClockPolicy | None = None, series: str | None = "series") -> ir.Table:
+    """Per source: samples, skew_median, skew_p99, future, out_of_order, beyond_max (an Ibis expression).
+
+    `table` needs `source`, `ts`, `received_at` and, unless `series` is None (then a source is one series),
+    the `series` column. Rows with a null `ts` or `received_at` are no samples.
+    """
+    policy = policy or ClockPolicy()
+    needed = ["source", "ts", "received_at", *([series] if series else [])]
+    missing = [c for c in needed if c not in table.columns]
+    if missing:
+        raise InputError(f"clock checks need column(s) {missing}; the table has {list(table.columns)}")
+    rows = table.filter(table.ts.notnull(), table.received_at.notnull())
+    order = ibis.cumulative_window(group_by=[rows.source, *([rows[series]] if series else [])],
+                                   order_by=[rows.received_at, rows.ts])
+    rows = rows.mutate(_skew=skew_seconds(rows), _late=rows.ts < rows.ts.max().over(order))
+
+    def count(cond: ir.BooleanValue) -> ir.IntegerScalar:
+        return cond.ifelse(1, 0).sum()
+
+    return rows.group_by("source").aggregate(
+        samples=rows.count(),
+        skew_median=rows._skew.quantile(0.5),
+        skew_p99=rows._skew.quantile(0.99),
+        future=count(rows._skew < -policy.future_tolerance_seconds),
+        out_of_order=count(rows._late),
+        beyond_max=count(rows._skew.abs() > policy.max_skew_seconds),
+    ).order_by("source")
+
+
+def timezone_offset_hours(skew_median: float | None, policy: ClockPolicy) -> int | None:
+    """The whole, non-zero number of hours the median skew lies within the tolerance of, else None."""
+    if skew_median is None:
+        return None
+    hours = round(skew_median / 3600.0)
+    near = abs(skew_median - hours * 3600.0) <= policy.timezone_tolerance_seconds
+    return int(hours) if hours != 0 and near else None
+
+
+def verdict(samples: int, offset: int | None, beyond_max: int, future: int, out_of_order: int,
+            policy: ClockPolicy) -> str:
+    """The first of VERDICTS that applies."""
+    if samples < policy.min_samples:
+        return "insufficient_data"
+    if offset is not None:
+        return "timezone_offset"
+    if beyond_max > policy.skewed_share * samples:
+        return "skewed"
+    if future:
+        return "future"
+    return "out_of_order" if out_of_order else "ok"
+
+
+def clock_report(table: ir.Table, policy: ClockPolicy | None = None, series: str | None = "series"
+                 ) -> list[SourceClock]:
+    """Every source's clock check, by source name; the engine aggregates, Python decides the verdicts."""
+    policy = policy or ClockPolicy()
+    report = []
+    for row in clock_aggregate(table, policy, series).to_pyarrow().to_pylist():
+        enough = row["samples"] >= policy.min_samples
+        offset = timezone_offset_hours(row["skew_median"], policy) if enough else None
+        report.append(SourceClock(
+            source=row["source"], samples=row["samples"],
+            skew_median_seconds=None if row["skew_median"] is None else float(row["skew_median"]),
+            skew_p99_seconds=None if row["skew_p99"] is None else float(row["skew_p99"]),
+            future=int(row["future"] or 0), out_of_order=int(row["out_of_order"] or 0),
+            timezone_offset_hours=offset,
+            verdict=verdict(row["samples"], offset, int(row["beyond_max"] or 0), int(row["future"] or 0),
+                            int(row["out_of_order"] or 0), policy)))
+    return report
+
+
+def _epoch_seconds(table: pa.Table, column: str) -> np.ndarray:
+    if column not in table.column_names:
+        raise InputError(f"clock quarantine needs column {column!r}; the table has {table.column_names}")
+    values = table.column(column)
+    if not pa.types.is_timestamp(values.type):
+        raise InputError(f"column {column!r} has type {values.type}; expected a timestamp")
+    if values.null_count:
+        raise InputError(f"column {column!r} has {values.null_count} null value(s); every sample needs it")
+    micros = pc.cast(pc.cast(values, pa.timestamp("us", values.type.tz)), pa.int64())
+    return micros.to_numpy(zero_copy_only=False) // 1_000_000  # floored to the second
+
+
+def split_skewed(table: pa.Table, policy: ClockPolicy | None = None) -> tuple[pa.Table, pa.Table]:
+    """(kept, quarantined): samples whose |received_at - ts| exceeds `max_skew_seconds` are quarantined with
+    a `reason` naming their skew (naive timestamps are taken as UTC, like every stored instant).
+
+    >>> from datetime import datetime
+    >>> t = pa.table({"ts": [datetime(2026, 1, 1, 10), datetime(2026, 1, 1, 12)],
+    ...               "received_at": [datetime(2026, 1, 1, 12, 0, 5)] * 2})
+    >>> kept, bad = split_skewed(t)
+    >>> kept.num_rows, bad.column("reason").to_pylist()
+    (1, ['clock skew 7205 s (received_at - ts) beyond the maximum of 3600 s'])
+    """
+    policy = policy or ClockPolicy()
+    skew = _epoch_seconds(table, "received_at") - _epoch_seconds(table, "ts")
+    beyond = np.abs(skew) > policy.max_skew_seconds
+    bad = table.filter(pa.array(beyond))
+    reason = pc.binary_join_element_wise(
+        "clock skew ", pc.cast(pa.array(skew[beyond]), pa.string()),
+        f" s (received_at - ts) beyond the maximum of {policy.max_skew_seconds:g} s", "")
+    return table.filter(pa.array(~beyond)), bad.append_column(REASON, reason)
