@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from .errors import InputError
 from .insights.config import InsightsSettings
+from .telemetry.config import TelemetrySettings
 from .yamlio import LineDict, load_all, locate
 
 __all__ = ["SETTINGS_FILE", "CommitmentSettings", "CostSettings", "DeliverySettings", "DurationEvents",
@@ -250,6 +251,7 @@ class Settings(BaseSettings):
     notify: NotifySettings = Field(default_factory=NotifySettings)
     governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
     insights: InsightsSettings = Field(default_factory=InsightsSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],

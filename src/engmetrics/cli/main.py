@@ -69,8 +69,10 @@ from . import (  # noqa: E402
     metrics,
     postmortem,
     report,
+    retention,
     serve,
     slo,
+    telemetry,
     token,
     watch,
     workspace,
@@ -95,6 +97,8 @@ app.add_typer(export.app, name="export")
 app.add_typer(governance.app, name="governance")
 app.add_typer(audit.app, name="audit")
 app.add_typer(insights.app, name="insights")
+app.add_typer(telemetry.app, name="telemetry")
+app.add_typer(retention.app, name="retention")
 app.add_typer(decisions.app, name="decisions")
 app.command("watch")(watch.watch)
 app.command("report")(report.report)

@@ -66,6 +66,7 @@ _telemetry = Dataset(
         C("series", required=True, description="series identity: metric name and sorted labels"),
         C("ts", ts, required=True), C("metric", required=True), C("labels", "json"),
         C("value", "float", required=True), C("source", description="scrape target or receiver"),
+        C("received_at", ts, since=11, description="when engmetrics received the sample (clock checks)"),
     ), time_column="ts", restricted=True)
 
 _deployments = Dataset(

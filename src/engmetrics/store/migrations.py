@@ -125,6 +125,19 @@ def _insights(con) -> None:
             metric VARCHAR NOT NULL, channel VARCHAR NOT NULL, actor VARCHAR, viewed_at TIMESTAMPTZ NOT NULL)""")
 
 
+def _telemetry(con) -> None:
+    con.execute("""
+        CREATE TABLE _telemetry_rollups (
+            series VARCHAR NOT NULL, resolution VARCHAR NOT NULL, ts TIMESTAMPTZ NOT NULL, metric VARCHAR,
+            labels VARCHAR, sum DOUBLE NOT NULL, count BIGINT NOT NULL, min DOUBLE, max DOUBLE,
+            PRIMARY KEY (series, resolution, ts))""")
+    con.execute("""
+        CREATE TABLE _telemetry_overlaps (
+            series VARCHAR NOT NULL, kept_source VARCHAR NOT NULL, dropped_source VARCHAR NOT NULL,
+            first_ts TIMESTAMPTZ NOT NULL, last_ts TIMESTAMPTZ NOT NULL, samples BIGINT NOT NULL,
+            PRIMARY KEY (series, kept_source, dropped_source))""")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "schema version, ingest log, quarantine and metric results", _create_meta),
     Migration(2, "the canonical datasets of DESIGN.md", registry_changes(2)),
@@ -137,6 +150,8 @@ MIGRATIONS: list[Migration] = [
     Migration(9, "governance: audit chain, definition archive, board decisions, legal holds, discrepancy "
                  "reviews, the user behind an API token", _governance),
     Migration(10, "insights: anomaly findings and their marks, indicator views", _insights),
+    Migration(11, "telemetry samples: receive time", registry_changes(11)),
+    Migration(12, "telemetry: rollups, overlaps between pipelines", _telemetry),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

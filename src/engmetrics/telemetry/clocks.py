@@ -33,9 +33,10 @@ import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict, Field
 
 from engmetrics.errors import InputError
+
+from .config import ClockPolicy
 
 __all__ = ["REASON", "VERDICTS", "ClockPolicy", "SourceClock", "clock_aggregate", "clock_report", "skew_seconds",
            "split_skewed", "timezone_offset_hours", "verdict"]
@@ -43,19 +44,6 @@ __all__ = ["REASON", "VERDICTS", "ClockPolicy", "SourceClock", "clock_aggregate"
 REASON = "reason"
 # In order of precedence: the first that applies is the source's verdict.
 VERDICTS = ("insufficient_data", "timezone_offset", "skewed", "future", "out_of_order", "ok")
-
-
-class ClockPolicy(BaseModel):
-    """Thresholds of the clock checks (YAML-loadable; seconds)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    max_skew_seconds: float = Field(3600.0, gt=0, description="beyond this |skew| a sample is quarantined")
-    future_tolerance_seconds: float = Field(60.0, ge=0, description="ts may be this far after received_at")
-    timezone_tolerance_seconds: float = Field(300.0, ge=0, lt=1800,
-                                              description="how close to whole hours a timezone offset lies")
-    skewed_share: float = Field(0.01, ge=0, lt=1, description="'skewed' when more samples than this share "
-                                                              "are beyond max_skew_seconds")
-    min_samples: int = Field(10, ge=1, description="fewer samples give the verdict 'insufficient_data'")
 
 
 @dataclass(frozen=True)

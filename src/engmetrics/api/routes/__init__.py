@@ -15,6 +15,7 @@ from . import (
     me,
     metrics,
     prometheus,
+    receivers,
     session,
     slos,
     tokens,
@@ -25,6 +26,6 @@ __all__ = ["API_ROUTERS", "ROOT_ROUTERS"]
 # Mounted under /api/v1.
 API_ROUTERS: list[APIRouter] = [catalog.router, metrics.router, slos.router, incidents.router, delivery.router,
                                 cost.router, datasets.router, ingest.router, tokens.router, governance.router,
-                                insights.router, me.router]
-# Mounted at the root: health, Prometheus exposition and web login.
-ROOT_ROUTERS: list[APIRouter] = [health.router, prometheus.router, session.router]
+                                insights.router, me.router, receivers.router]
+# Mounted at the root: health, Prometheus exposition, web login and the OTLP receiver (/v1/metrics).
+ROOT_ROUTERS: list[APIRouter] = [health.router, prometheus.router, session.router, receivers.otlp_router]
