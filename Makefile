@@ -66,6 +66,8 @@ bench: install
 	-$(BIN)/python benchmarks/cost.py --rows 1000000 --repeat 1
 	$(BIN)/python benchmarks/delivery.py --repeat 1
 	$(BIN)/python benchmarks/nab.py
+	$(BIN)/python benchmarks/telemetry.py
+	$(BIN)/python benchmarks/sampling.py --draws 30
 
 docs: install
 	$(BIN)/python -m engmetrics.store.docs docs/datasets.md

@@ -36,6 +36,8 @@ EXPECTED: dict[str, object] = {
     "csat_analysis": READ, "list_experiments": READ, "get_experiment": READ, "list_reviews": READ,
     "list_decision_log": READ, "get_decision_report": READ, "log_decision": MANAGE,
     "list_anomalies": READ, "mark_anomaly": MANAGE,
+    # telemetry receivers
+    "remote_write": ADMIN, "otlp_metrics": ADMIN, "receiver_status": ADMIN,
     # web pages (engmetrics.web): same roles as the API behind them
     "dashboard_css": PUBLIC, "login_page": PUBLIC, "overview_page": READ, "indicator_page": READ,
     "catalog_page": READ, "datasets_page": READ, "quarantine_page": AUDIT, "slos_page": READ, "slo_page": READ,

@@ -130,7 +130,8 @@ def store() -> Store:
         labels = json.dumps({"code": code})
         rows += [(f"http_requests_total{{code={code}}}", EPOCH + m * STEP, "http_requests_total", labels,
                   float(v), "test") for m, v in enumerate(values)]
-    store.sql.executemany("INSERT INTO telemetry_samples VALUES (?, ?, ?, ?, ?, ?)", rows)
+    store.sql.executemany("INSERT INTO telemetry_samples (series, ts, metric, labels, value, source) "
+                          "VALUES (?, ?, ?, ?, ?, ?)", rows)
     return store
 
 

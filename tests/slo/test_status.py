@@ -373,7 +373,8 @@ def test_status_series_equals_status_at_each_instant(tmp_path, store):
 def _counter(store: Store, series: str, metric: str, labels: dict, start: datetime, values: list[float]) -> None:
     rows = [(series, start + timedelta(minutes=i), metric, json.dumps(labels), float(v), None)
             for i, v in enumerate(values)]
-    store.sql.executemany("INSERT INTO telemetry_samples VALUES (?, ?, ?, ?, ?, ?)", rows)
+    store.sql.executemany("INSERT INTO telemetry_samples (series, ts, metric, labels, value, source) "
+                          "VALUES (?, ?, ?, ?, ?, ?)", rows)
 
 
 def _telemetry(part: str, metric: str, selector: str, le: str = "") -> str:

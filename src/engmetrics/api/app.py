@@ -21,6 +21,7 @@ from ..auth.tokens import TokenCache
 from ..governance.archive import record_definitions
 from ..settings import Settings
 from ..store import Store
+from ..telemetry.receiver import TelemetryReceiver
 from ..workspace import ensure_secret
 from .problems import install_problem_handlers
 from .routes import API_ROUTERS, ROOT_ROUTERS
@@ -37,6 +38,13 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
+def _receiver(stores: StoreProvider, settings: Settings) -> TelemetryReceiver:
+    """The push receivers' queue and writer thread (`/api/v1/write`, `/v1/metrics`), started."""
+    receiver = TelemetryReceiver(stores, settings.telemetry.receivers, settings.telemetry.clocks)
+    receiver.start()
+    return receiver
+
+
 def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     """The app for `settings`' workspace.
 
@@ -48,16 +56,23 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if store is not None:
-            yield
+            try:
+                yield
+            finally:
+                app.state.receiver.close()  # every accepted pushed sample is stored before the app stops
             return
         opened = Store.open(settings.store_url or "", lock_timeout=settings.store_lock_timeout)
         record_definitions(opened, settings.workspace, actor="engmetrics-serve")  # archive what is served
         app.state.stores = StoreProvider(opened, on_write=after_write, exclusive=True)
         app.state.catalogs.recheck_seconds = 1.0  # a served workspace: look at metrics/ once a second
+        app.state.receiver = _receiver(app.state.stores, settings)
         try:
             yield
         finally:
-            opened.close()
+            try:
+                app.state.receiver.close()
+            finally:
+                opened.close()
 
     app = FastAPI(
         title=f"engmetrics: {settings.name}", version=__version__, lifespan=lifespan,
@@ -80,6 +95,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     app.state.signer = SessionSigner(ensure_secret(settings.state_dir / "session.key", "session key"))
     if store is not None:
         app.state.stores = StoreProvider(store, on_write=after_write)
+        app.state.receiver = _receiver(app.state.stores, settings)
     install_problem_handlers(app)
     for router in ROOT_ROUTERS:
         app.include_router(router)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,7 +21,7 @@ from ..jsonio import encode
 from ..settings import Settings, load_settings
 from ..store import Store
 
-__all__ = ["JsonOption", "State", "console", "emit_json", "fail", "open_store", "state", "stderr"]
+__all__ = ["JsonOption", "State", "console", "emit_json", "fail", "open_store", "state", "stderr", "stop_on_signals"]
 
 console = Console()
 stderr = Console(stderr=True)
@@ -65,3 +67,18 @@ def fail(error: EngmetricsError | str, code: int = 1) -> typer.Exit:
     """Print an error on stderr and return the Exit to raise."""
     stderr.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, markup=True, soft_wrap=True)
     return typer.Exit(getattr(error, "exit_code", code))
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by SIGINT (Ctrl-C) or SIGTERM, so the loop ends between cycles; handlers restored after."""
+    stop = threading.Event()
+    previous: dict[int, Any] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with suppress(ValueError):  # not the main thread: no handlers, the caller stops the loop another way
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -18,6 +18,7 @@ from ..incidents.connectors import CONNECTORS, Options, connector_for, ingest_ve
 from ..ingest import FORMATS, IngestResult, ingest_files
 from ..ingest.keys import ingest_key
 from ..store import REGISTRY, Store
+from ..telemetry.clocks import ingest_rules
 from .common import JsonOption, console, emit_json, open_store, state, stderr
 
 AWS_CUR = "aws-cur"
@@ -116,7 +117,8 @@ def ingest(
             result = _from_vendor(store, key, dataset, vendor, files, strict, assume_tz, token, url, options)
         elif json_out or not console.is_terminal:
             result = ingest_files(store, dataset, files, fmt=fmt, assume_tz=assume_tz, strict=strict,
-                                  pseudonym_key=key, bots=state.settings.delivery.bots)
+                                  pseudonym_key=key, bots=state.settings.delivery.bots,
+                                  rules=ingest_rules(dataset, state.settings.telemetry.clocks))
         else:
             with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                           console=stderr, transient=True) as bar:
@@ -126,7 +128,8 @@ def ingest(
                     bar.update(task, description=what, completed=step, total=steps)
 
                 result = ingest_files(store, dataset, files, fmt=fmt, assume_tz=assume_tz, strict=strict,
-                                      pseudonym_key=key, progress=report, bots=state.settings.delivery.bots)
+                                      pseudonym_key=key, progress=report, bots=state.settings.delivery.bots,
+                                      rules=ingest_rules(dataset, state.settings.telemetry.clocks))
     _report(result, dataset, json_out)
 
 

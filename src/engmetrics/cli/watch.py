@@ -4,12 +4,8 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -17,24 +13,9 @@ from rich.markup import escape
 from ..insights.config import interval_seconds
 from ..insights.watch import CycleSummary, watch_loop
 from ..jsonio import encode
-from .common import console, fail, state, stderr
+from .common import console, fail, state, stderr, stop_on_signals
 
 __all__ = ["watch"]
-
-
-@contextmanager
-def _stop_on_signals() -> Iterator[threading.Event]:
-    """An event set by SIGINT (Ctrl-C) or SIGTERM, so the loop ends between cycles; handlers restored after."""
-    stop = threading.Event()
-    previous: dict[int, Any] = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with suppress(ValueError):  # not the main thread: no handlers, the caller stops the loop another way
-            previous[sig] = signal.signal(sig, lambda *_: stop.set())
-    try:
-        yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _print(summary: CycleSummary) -> None:
@@ -70,7 +51,7 @@ def watch(
         raise fail(f"--interval: {exc}", code=2) from None
     runs = 1 if once else max_runs
     failed = False
-    with _stop_on_signals() as stop:
+    with stop_on_signals() as stop:
         for summary in watch_loop(settings, interval=seconds, max_runs=runs, stop=stop):
             failed = failed or bool(summary.errors)
             if as_json:

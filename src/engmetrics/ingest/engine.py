@@ -17,6 +17,7 @@ was.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -26,6 +27,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..globs import glob_regex
 from ..store import REGISTRY, Column, Dataset, Store
+from ..store.registry import Rule
 from .coerce import FORM, TYPED, ColumnSql, TimeRules, column_sql, quote_ident, quote_literal
 from .progress import Progress, watching
 from .pseudonym import hmac_sql
@@ -333,7 +335,7 @@ def _write(con, spec: Dataset, names: list[str], batch: str, strict: bool, resul
 def ingest_files(store: Store, dataset: str, files: Sequence[Path], *, fmt: str | None = None,
                  assume_tz: str | None = None, strict: bool = False, pseudonym_key: bytes | None = None,
                  progress: Progress | None = None, names: Sequence[str] | None = None,
-                 reasons: bool = False, bots: Sequence[str] = ()) -> IngestResult:
+                 reasons: bool = False, bots: Sequence[str] = (), rules: Sequence[Rule] = ()) -> IngestResult:
     """Validate and upsert `files` into `dataset` in one transaction; return the accounting.
 
     Invalid rows go to the quarantine with file, line, column and reason; with `strict` any invalid
@@ -344,9 +346,12 @@ def ingest_files(store: Store, dataset: str, files: Sequence[Path], *, fmt: str 
     JSON Lines written by a connector), a record whose `_reason` key holds a non-empty text is quarantined
     with that reason; in user files the key is ordinary data and ignored. `bots` (globs,
     `settings.delivery.bots`) set a dataset's bot flag (`changes.is_bot`, `reviews.is_bot`,
-    `commit_files.is_bot`) where its person matches one, before names are pseudonymised.
+    `commit_files.is_bot`) where its person matches one, before names are pseudonymised. `rules` are checked
+    after the dataset's own (setting-driven ones, e.g. `telemetry.clocks.ingest_rules`).
     """
     spec = REGISTRY.get_dataset(dataset)
+    if rules:
+        spec = dataclasses.replace(spec, rules=spec.rules + tuple(rules))
     paths = [Path(f) for f in files]
     if names is not None and len(names) != len(paths):
         raise ValueError("names must give one name per file")

@@ -130,7 +130,7 @@ def counter_increase(
 
     >>> from engmetrics.store import Store
     >>> store = Store.open("duckdb://")
-    >>> _ = store.sql.execute("INSERT INTO telemetry_samples VALUES "
+    >>> _ = store.sql.execute("INSERT INTO telemetry_samples (series, ts, metric, labels, value, source) VALUES "
     ...     "('a', '2026-01-01 10:00', 'req_total', '{\\"code\\": \\"200\\"}', 0, NULL), "
     ...     "('a', '2026-01-01 10:01', 'req_total', '{\\"code\\": \\"200\\"}', 10, NULL), "
     ...     "('a', '2026-01-01 10:02', 'req_total', '{\\"code\\": \\"200\\"}', 4, NULL)")

@@ -1,2 +1,2 @@
-"""Telemetry collection (issue 10): sampling with weighted estimates, clock checks, and (later) scraping,
-receivers and retention."""
+"""Telemetry collection (issue 10): pull (scrape, Prometheus HTTP API import), push (remote-write and OTLP
+receivers), sampling with weighted estimates, clock checks, retention and rollups."""

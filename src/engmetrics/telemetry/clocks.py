@@ -10,7 +10,8 @@ when a sample arrives after it was taken, as it should. Per source the engine co
 - `future`: samples with `ts > received_at + future_tolerance_seconds`;
 - `out_of_order`: samples of a series received after a sample of the same series with a later `ts` (in
   receive order, ties ordered by `ts`, so equal receive times never count);
-- samples whose |skew| exceeds `max_skew_seconds`: these are quarantined (`split_skewed`).
+- samples whose |skew| exceeds `max_skew_seconds`: these are quarantined (`split_skewed` for pushed batches,
+  `skew_rule` for files through `engmetrics ingest`).
 
 and Python turns the row into a verdict. A median skew within `timezone_tolerance_seconds` of a whole,
 non-zero number of hours means the source writes timestamps in another zone: a source writing local time
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import ibis
@@ -35,11 +37,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engmetrics.errors import InputError
+from engmetrics.store.registry import Rule
 
 from .config import ClockPolicy
 
-__all__ = ["REASON", "VERDICTS", "ClockPolicy", "SourceClock", "clock_aggregate", "clock_report", "skew_seconds",
-           "split_skewed", "timezone_offset_hours", "verdict"]
+__all__ = ["REASON", "VERDICTS", "ClockPolicy", "SourceClock", "StoredClock", "clock_aggregate", "clock_report",
+           "ingest_rules", "skew_rule", "skew_seconds", "split_skewed", "stored_clocks", "timezone_offset_hours",
+           "verdict"]
 
 REASON = "reason"
 # In order of precedence: the first that applies is the source's verdict.
@@ -137,6 +141,65 @@ def clock_report(table: ir.Table, policy: ClockPolicy | None = None, series: str
             verdict=verdict(row["samples"], offset, int(row["beyond_max"] or 0), int(row["future"] or 0),
                             int(row["out_of_order"] or 0), policy)))
     return report
+
+
+@dataclass(frozen=True)
+class StoredClock:
+    """A source's clock check over the store (`stored_clocks`): `clock`, and `without_received_at`, its stored
+    samples that have no receive time (loaded from files), which no clock check can judge."""
+
+    clock: SourceClock
+    without_received_at: int
+
+    def to_json(self) -> dict[str, Any]:
+        """`SourceClock.to_json()` plus `without_received_at`."""
+        return {**self.clock.to_json(), "without_received_at": self.without_received_at}
+
+
+def stored_clocks(table: ir.Table, policy: ClockPolicy | None = None, *, since: datetime | None = None,
+                  source: str | None = None) -> list[StoredClock]:
+    """Every source's clock check over `table` (the store's `telemetry_samples`), by source name (no source
+    last); a source whose samples all lack `received_at` is listed with 0 samples (`insufficient_data`).
+
+    `since` keeps samples received at or after it (samples without a receive time: taken at or after it);
+    `source` keeps one source (exact name).
+    """
+    policy = policy or ClockPolicy()
+    if source is not None:
+        table = table.filter(table.source == source)
+    if since is not None:
+        table = table.filter(ibis.coalesce(table.received_at, table.ts) >= since)
+    checked = {c.source: c for c in clock_report(table, policy)}
+    unstamped = table.filter(table.received_at.isnull())
+    unstamped = unstamped.group_by("source").aggregate(n=unstamped.count())
+    skipped = {row["source"]: int(row["n"]) for row in unstamped.to_pyarrow().to_pylist()}
+    empty = verdict(0, None, 0, 0, 0, policy)
+    return [StoredClock(checked.get(name) or SourceClock(name, 0, None, None, 0, 0, None, empty),
+                        skipped.get(name, 0))
+            for name in sorted(checked.keys() | skipped.keys(), key=lambda s: (s is None, s or ""))]
+
+
+def skew_rule(policy: ClockPolicy) -> Rule:
+    """The ingest rule (`store.registry.Rule`, DuckDB SQL) that quarantines a sample whose |received_at - ts|,
+    both floored to the second as in `split_skewed`, exceeds `max_skew_seconds`. A sample without
+    `received_at` passes: it has no receive time to judge.
+
+    >>> skew_rule(ClockPolicy(max_skew_seconds=600)).message
+    'clock skew (received_at - ts) beyond the maximum of 600 s'
+    """
+    limit = float(policy.max_skew_seconds)
+    return Rule(f"abs(floor(epoch(received_at)) - floor(epoch(ts))) <= {limit!r}",
+                f"clock skew (received_at - ts) beyond the maximum of {limit:g} s", "received_at")
+
+
+def ingest_rules(dataset: str, policy: ClockPolicy) -> tuple[Rule, ...]:
+    """The setting-driven rules a file ingest of `dataset` adds to the dataset's own: the skew rule for
+    `telemetry_samples`, none for the others.
+
+    >>> [r.column for r in ingest_rules("telemetry_samples", ClockPolicy())], ingest_rules("deployments", ClockPolicy())
+    (['received_at'], ())
+    """
+    return (skew_rule(policy),) if dataset == "telemetry_samples" else ()
 
 
 def _epoch_seconds(table: pa.Table, column: str) -> np.ndarray:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import re
 
-__all__ = ["ClockPolicy", "ReceiverSettings", "ScrapeSettings", "TelemetrySettings"]
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = ["ClockPolicy", "ReceiverSettings", "ScrapeSettings", "ScrapeTarget", "TelemetrySettings"]
 
 
 class ClockPolicy(BaseModel):
@@ -20,16 +22,103 @@ class ClockPolicy(BaseModel):
     min_samples: int = Field(10, ge=1, description="fewer samples give the verdict 'insufficient_data'")
 
 
+def _duration(text: str) -> str:
+    from ..slo.durations import duration_seconds  # here: the slo package imports the settings
+
+    duration_seconds(text)  # its ValueError names the value and the expected form
+    return text
+
+
+_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_NAME = re.compile(r"^[A-Za-z0-9_.:-]+$")
+_URL = re.compile(r"^https?://[^/\s]+")
+
+
+class ScrapeTarget(BaseModel):
+    """One endpoint serving Prometheus text or OpenMetrics (docs/telemetry-pull.md).
+
+    Its samples get the target's labels: `job` (default: the name), `instance` (default: the URL's host:port)
+    and `labels`, as Prometheus gives the samples it scrapes.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(description="the target's name; its samples' source is scrape:<name>")
+    url: str = Field(description="the metrics endpoint, e.g. http://host:9100/metrics")
+    labels: dict[str, str] = Field(default_factory=dict, description="labels added to every sample")
+    interval: str | None = Field(None, description="time between scrapes (default: scrape.interval)")
+    timeout: str | None = Field(None, description="give up a scrape after this long (default: scrape.timeout)")
+
+    @field_validator("name")
+    @classmethod
+    def _a_name(cls, name: str) -> str:
+        if not _NAME.match(name):
+            raise ValueError(f"invalid target name {name!r}: expected letters, digits, _ . : or -")
+        return name
+
+    @field_validator("url")
+    @classmethod
+    def _a_url(cls, url: str) -> str:
+        if not _URL.match(url):
+            raise ValueError(f"invalid url {url!r}: expected http:// or https:// and a host, "
+                             "e.g. http://127.0.0.1:9100/metrics")
+        return url
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, labels: dict[str, str]) -> dict[str, str]:
+        bad = [n for n in labels if not _LABEL.match(n) or n.startswith("__")]
+        if bad:
+            raise ValueError(f"invalid label name(s) {bad}: expected [a-zA-Z_][a-zA-Z0-9_]*, not starting with __")
+        return labels
+
+    @field_validator("interval", "timeout")
+    @classmethod
+    def _a_duration(cls, text: str | None) -> str | None:
+        return None if text is None else _duration(text)
+
+
 class ScrapeSettings(BaseModel):
-    """`engmetrics telemetry scrape`: targets and interval."""
+    """`engmetrics telemetry scrape`: targets, and the interval and timeout of targets that set none."""
 
     model_config = ConfigDict(extra="forbid")
+    interval: str = Field("1m", description="time from one scrape of a target to the next, e.g. 15s, 1m")
+    timeout: str = Field("10s", description="give up a scrape after this long; at most the interval")
+    targets: list[ScrapeTarget] = Field(default_factory=list)
+
+    @field_validator("interval", "timeout")
+    @classmethod
+    def _a_duration(cls, text: str) -> str:
+        return _duration(text)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ScrapeSettings:
+        from ..slo.durations import duration_seconds
+
+        names = [t.name for t in self.targets]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"target name(s) {twice} appear more than once; each target needs its own name")
+        for t in self.targets:
+            interval, timeout = t.interval or self.interval, t.timeout or self.timeout
+            if duration_seconds(timeout) > duration_seconds(interval):
+                raise ValueError(f"target {t.name}: timeout {timeout} is longer than its interval {interval}")
+        return self
 
 
 class ReceiverSettings(BaseModel):
     """Push receivers in `engmetrics serve` (remote-write, OTLP): queue, batching and source priority."""
 
     model_config = ConfigDict(extra="forbid")
+    max_queued_samples: int = Field(1_000_000, ge=1, description="accepted but not yet stored samples; beyond "
+                                    "this a push gets 429 with Retry-After (one request of any size fits an "
+                                    "empty queue)")
+    max_batch_samples: int = Field(250_000, ge=1, description="the writer stores at most this many samples "
+                                   "per transaction (whole requests; one larger request is one batch)")
+    retry_after_seconds: int = Field(1, ge=1, description="the Retry-After of a 429")
+    source_priority: list[str] = Field(default_factory=list, description="source prefixes, earlier wins a "
+                                       "(series, ts) both send; unlisted sources rank last")
+    resource_labels: list[str] = Field(default_factory=list, description="OTLP resource attributes kept as "
+                                       "labels besides service.name (job) and service.instance.id (instance)")
 
 
 class TelemetrySettings(BaseModel):

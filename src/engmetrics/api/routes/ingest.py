@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from ...ingest import FORMATS, ingest_files
 from ...ingest.keys import ingest_key
 from ...store import REGISTRY
+from ...telemetry.clocks import ingest_rules
 from ..auth import WRITERS, requires
 from ..deps import SettingsDep, WriteStoreDep
 from ..problems import Problem, bad_parameter
@@ -67,5 +68,6 @@ def ingest_dataset(
                 shutil.copyfileobj(upload.file, out)
             paths.append(path)
         result = ingest_files(store, dataset, paths, fmt=fmt, assume_tz=assume_tz, strict=strict,
-                              pseudonym_key=key, names=names, bots=settings.delivery.bots)
+                              pseudonym_key=key, names=names, bots=settings.delivery.bots,
+                              rules=ingest_rules(dataset, settings.telemetry.clocks))
     return IngestAccounting.model_validate(result.as_dict())
