@@ -14,7 +14,8 @@ Into `sli_events` (a service's indicator): buckets of one `step` holding good an
 The range starts at `from` rounded down to a multiple of `step` (so buckets sit on one grid whatever the
 `from` of an import, and importing again updates rather than double counts, as long as retention has not
 rolled the range up: a re-import into rolled-up `sli_events` hours is added to them (known gap, issue 10)).
-The increase between the points at `t` and `t + step` is counted in the bucket starting at `t`, so the buckets cover `[from, to)`; the point at
+The increase between the points at `t` and `t + step` is counted in the bucket starting at `t`, so the
+buckets cover `[from, to)`; the point at
 `from` is the base of the first bucket. Where Prometheus has no point for a step (a series gap) the increase
 across the gap is counted in the bucket before the next point.
 
