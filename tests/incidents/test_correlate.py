@@ -139,7 +139,8 @@ def test_telemetry_gauge_and_counter_shifts(store):
         counter.append(("req", T0 + (i - 60) * MIN, "requests_total", labels, count, None))
     other = [("x", T0 + i * MIN, "latency_ms", json.dumps({"service": "search"}), float(i % 2 * 500), None)
              for i in range(20)]
-    store.sql.executemany("INSERT INTO telemetry_samples VALUES (?, ?, ?, ?, ?, ?)", gauge + counter + other)
+    store.sql.executemany("INSERT INTO telemetry_samples (series, ts, metric, labels, value, source) "
+                          "VALUES (?, ?, ?, ?, ?, ?)", gauge + counter + other)
     found = {e.detail["series"]: e for e in correlate_incident(store, "inc-1", window_hours=2.0)
              if e.kind == "change_point"}
     assert set(found) == {"lat", "req"}
