@@ -93,7 +93,7 @@ def test_sdk_export_decodes_to_the_recorded_values(capture):
 SPEC_STYLE_JSON = """{"resourceMetrics": [{
   "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "api"}}]},
   "scopeMetrics": [{"scope": {"name": "s"}, "metrics": [
-    {"name": "my.counter", "unit": "1", "sum": {"aggregationTemporality": 1, "isMonotonic": true, "dataPoints": [
+    {"name": "my.counter", "unit": "1", "sum": {"aggregationTemporality": 2, "isMonotonic": true, "dataPoints": [
       {"asInt": "5", "startTimeUnixNano": "1544712600000000000", "timeUnixNano": "1544712660300000000",
        "attributes": [{"key": "my.label", "value": {"stringValue": "x"}},
                       {"key": "ok", "value": {"boolValue": true}},
@@ -118,7 +118,16 @@ def test_hand_written_otlp_json():
     }]
     assert decoded.stale == 1  # the point flagged "no recorded value"
     assert decoded.rejected == 1 and "exponential_histogram is not supported" in decoded.reasons[0]
-    assert decoded.metrics.to_pylist()[0]["temporality"] == "delta"
+    assert decoded.metrics.to_pylist()[0]["temporality"] == "cumulative"
+
+
+def test_delta_temporality_is_refused_with_a_reason():
+    # the same counter sent as delta (aggregationTemporality 1): both points refused, nothing stored
+    decoded = decode_otlp_json(SPEC_STYLE_JSON.replace('"aggregationTemporality": 2, "isMonotonic"',
+                                                       '"aggregationTemporality": 1, "isMonotonic"'))
+    assert decoded.samples.num_rows == 0
+    assert decoded.rejected == 3  # 2 delta points + the exponential histogram
+    assert any("my.counter: delta temporality is not supported" in reason for reason in decoded.reasons)
 
 
 def test_an_empty_request_gives_an_empty_batch():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import time
 from datetime import UTC, datetime
 
@@ -140,6 +141,19 @@ def test_skewed_samples_are_quarantined_with_the_reason(make_app, store, auth):
     skew = float(reason.split()[2])  # 7200 s plus however long ago this module was imported (NOW_MS)
     assert 7200 <= skew < 7200 + time.time() - NOW_MS / 1000 + 5, reason
     assert reason.startswith("clock skew ") and reason.endswith("beyond the maximum of 3600 s")
+
+
+def test_nan_and_infinite_values_are_quarantined_not_stored(make_app, store, auth):
+    # a NaN that is not Prometheus' stale marker (math.nan has another bit pattern) and +Inf, beside a 2.0
+    body = _body([({"__name__": "q"}, [(math.nan, NOW_MS), (math.inf, NOW_MS + 1000), (2.0, NOW_MS + 2000)])])
+    with TestClient(make_app()) as client:
+        assert client.post("/api/v1/write", content=body, headers={**RW_HEADERS, **auth()}).status_code == 204
+        assert client.get("/api/v1/receivers/status", headers=auth()).json()["quarantined"] == 2
+    assert _rows(store) == [("q", NOW_MS + 2000, 2.0, "remote_write:prom-a")]
+    refused = store.sql.execute("SELECT source_file, \"column\", reason FROM _quarantine "
+                                "WHERE dataset = 'telemetry_samples'").fetchall()
+    assert [(source, column) for source, column, _ in refused] == [("remote_write:prom-a", "value")] * 2
+    assert all(reason.startswith("value is not a finite number") for _, _, reason in refused)
 
 
 def test_a_full_queue_answers_429_and_keeps_what_it_accepted(make_app, store, auth):

@@ -20,8 +20,9 @@ explicit buckets gives `<name>_bucket{le="..."}` with cumulative counts (`le` as
 `_count` and `_sum`. Timestamps are `timeUnixNano` to the microsecond (floored). A point flagged "no
 recorded value" is dropped and counted in `stale`; exponential histograms, points without a value or time,
 and histograms whose bucket counts do not match their bounds are counted in `rejected` with a reason.
-Delta temporality is kept as sent (values are the increase over the point's own interval) and recorded in
-the `metrics` side table (`metric`, `otlp_name`, `kind`, `temporality`, `monotonic`, `unit`).
+Sums and histograms with delta temporality are refused (counted in `rejected` with a reason, so the receiver
+answers them in `partial_success`): everything downstream treats counters as cumulative. The `metrics` side
+table records each metric's `metric`, `otlp_name`, `kind`, `temporality`, `monotonic`, `unit`.
 
 >>> from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 >>> request = ExportMetricsServiceRequest()
@@ -54,7 +55,8 @@ __all__ = ["decode_otlp", "decode_otlp_json", "decode_otlp_protobuf", "decode_re
 _NOT_METRIC = re.compile(r"[^a-zA-Z0-9_:]")
 _NOT_LABEL = re.compile(r"[^a-zA-Z0-9_]")
 _RUNS = re.compile(r"__+")
-_TEMPORALITY = {1: "delta", 2: "cumulative"}
+_DELTA = 1
+_TEMPORALITY = {_DELTA: "delta", 2: "cumulative"}
 _NO_RECORDED_VALUE = 1
 
 
@@ -233,9 +235,15 @@ def _summary(rows: _Rows, metric, name: str, base: dict[str, str]) -> None:
         rows.add(f"{name}_sum", labels, at, point.sum)
 
 
+_DELTA_REFUSED = ("points of {name}: delta temporality is not supported (the store keeps cumulative counters; "
+                  "configure the exporter for cumulative temporality)")
+
+
 def _metric(rows: _Rows, metric, base: dict[str, str]) -> None:
     kind = metric.WhichOneof("data")
-    if kind == "gauge":
+    if kind in ("sum", "histogram") and getattr(metric, kind).aggregation_temporality == _DELTA:
+        rows.reject(_DELTA_REFUSED.format(name=metric.name), max(len(getattr(metric, kind).data_points), 1))
+    elif kind == "gauge":
         name = metric_name(metric.name)
         _numbers(rows, metric, name, base, metric.gauge.data_points)
         rows.kinds[name] = (name, metric.name, "gauge", None, None, metric.unit)
