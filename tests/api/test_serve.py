@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -13,20 +12,17 @@ import pytest
 
 from engmetrics.auth.tokens import create_token
 from engmetrics.store import Store
+from ports import free_port
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_serve_answers_healthz_and_holds_the_store(workspace):
     with Store.open(f"duckdb://{workspace / '.engmetrics' / 'store.duckdb'}") as store:
         token = create_token(store, "viewer").token
-    port = _free_port()
+    port = free_port()
     command = [str(Path(sys.executable).with_name("engmetrics")), "-w", str(workspace), "serve",
                "--host", "127.0.0.1", "--port", str(port)]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

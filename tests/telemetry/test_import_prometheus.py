@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -18,15 +17,12 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 
 from engmetrics.settings import load_settings
 from engmetrics.store import Store
+from ports import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("prometheus") is None,
                                                    reason="Prometheus is not installed (the Makefile installs it)")]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _exporter(port: int, ok: float, failed: float, observations: tuple[float, ...]):
@@ -69,7 +65,7 @@ def prometheus(tmp_path_factory):
     observation of 0.2 (every series resets). Yields (Prometheus URL, start, end) in Unix seconds."""
     folder = tmp_path_factory.mktemp("prometheus")
     started = time.time()
-    port = _free_port()
+    port = free_port()
     server, jobs, latency = _exporter(port, 0, 0, ())
     (folder / "prometheus.yml").write_text(f"""
 global: {{scrape_interval: 1s, evaluation_interval: 1s}}
@@ -77,7 +73,7 @@ scrape_configs:
   - job_name: app
     static_configs: [{{targets: ["127.0.0.1:{port}"]}}]
 """)
-    listen = f"127.0.0.1:{_free_port()}"
+    listen = f"127.0.0.1:{free_port()}"
     url = f"http://{listen}"
     log = folder / "prometheus.log"
     process = subprocess.Popen(
@@ -184,7 +180,7 @@ def test_errors_from_prometheus_are_clear(cli, prometheus):
     out = cli("telemetry", "import-prometheus", "--url", url, "--query", "sum(", *window)
     assert out.exit_code == 1
     assert f"Prometheus at {url}/api/v1/query_range refused the query 'sum(': (bad_data)" in out.output
-    out = cli("telemetry", "import-prometheus", "--url", f"http://127.0.0.1:{_free_port()}", "--query", "up", *window)
+    out = cli("telemetry", "import-prometheus", "--url", f"http://127.0.0.1:{free_port()}", "--query", "up", *window)
     assert out.exit_code == 1 and "cannot reach Prometheus" in out.output
     out = cli("telemetry", "import-prometheus", "--url", url + "/nothing", "--query", "up", *window)
     assert out.exit_code == 1 and "HTTP 404" in out.output

@@ -5,7 +5,6 @@ SDK's OTLP/HTTP exporter, and a burst that fills a small queue (429 + Retry-Afte
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -27,16 +26,13 @@ from engmetrics.settings import load_settings
 from engmetrics.store import Store
 from engmetrics.telemetry.dedup import overlaps
 from engmetrics.telemetry.remote_write import encode_write_request
+from ports import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("prometheus") is None,
                                                    reason="Prometheus is not installed (the Makefile installs it)")]
 STEP = 5  # the fixed gauge's timestamps: whole multiples of 5 s, so both Prometheus servers see the same ones
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class FixedClock:
@@ -60,7 +56,7 @@ def served(workspace, tmp_path):
     store_url = load_settings(workspace).store_url
     with Store.open(store_url) as store:
         tokens = {user: create_token(store, "metrics-admin", user=user).token for user in ("prom-a", "prom-b", "otel")}
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "serve.log").open("w")
     server = subprocess.Popen([str(Path(sys.executable).with_name("engmetrics")), "-w", str(workspace), "serve",
                                "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
@@ -103,7 +99,7 @@ remote_write:
 """)
     return subprocess.Popen(
         ["prometheus", f"--config.file={folder / 'prometheus.yml'}", f"--storage.tsdb.path={folder / 'data'}",
-         f"--web.listen-address=127.0.0.1:{_free_port()}", "--log.level=warn"],
+         f"--web.listen-address=127.0.0.1:{free_port()}", "--log.level=warn"],
         stdout=subprocess.DEVNULL, stderr=(folder / "log").open("w"))
 
 

@@ -5,7 +5,6 @@ Prometheus writes once the exporter is gone are dropped and counted."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 
@@ -15,15 +14,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 
 from engmetrics.telemetry.counters import counter_increases
 from engmetrics.telemetry.remote_write import decode_write_request
+from ports import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("prometheus") is None,
                                                    reason="Prometheus is not installed (the Makefile installs it)")]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _decoded(requests) -> tuple[pa.Table, int]:
@@ -56,7 +52,7 @@ remote_write:
     began = time.time()
     prometheus = subprocess.Popen(
         ["prometheus", f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
-         f"--web.listen-address=127.0.0.1:{_free_port()}", "--log.level=warn"],
+         f"--web.listen-address=127.0.0.1:{free_port()}", "--log.level=warn"],
         stdout=subprocess.DEVNULL, stderr=(tmp_path / "prometheus.log").open("w"))
     counter = f'jobs_processed_total{{instance="{target}",job="app"}}'
     try:

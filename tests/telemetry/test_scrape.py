@@ -5,7 +5,6 @@ with the reason."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from contextlib import contextmanager
@@ -19,12 +18,7 @@ from engmetrics.settings import load_settings
 from engmetrics.store import Store
 from engmetrics.telemetry.config import ScrapeSettings
 from engmetrics.telemetry.scrape import scrape_loop
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from ports import free_port
 
 
 @contextmanager
@@ -88,7 +82,7 @@ def _stored(workspace, source: str) -> dict[str, tuple[float, str]]:
 
 def test_scrape_once_stores_the_exporter_values_and_health(cli, workspace, exporter):
     url, instance = exporter
-    down = f"127.0.0.1:{_free_port()}"
+    down = f"127.0.0.1:{free_port()}"
     _targets(workspace, f"""      - name: app
         url: {url}
         labels: {{env: prod}}

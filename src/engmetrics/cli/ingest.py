@@ -110,6 +110,7 @@ def ingest(
         raise InputError("give at least one FILE (or --from VENDOR --token TOKEN for a live pull)")
     if vendor is not None and fmt:
         raise InputError("--format does not apply to --from (vendor files are the vendor's JSON)")
+    rules = ingest_rules(dataset, state.settings.telemetry.clocks)  # skew quarantine for telemetry_samples
     with open_store() as store:
         key = ingest_key(store, state.settings.pseudonym_key_file)  # type: ignore[arg-type]
         if vendor is not None:
@@ -117,8 +118,7 @@ def ingest(
             result = _from_vendor(store, key, dataset, vendor, files, strict, assume_tz, token, url, options)
         elif json_out or not console.is_terminal:
             result = ingest_files(store, dataset, files, fmt=fmt, assume_tz=assume_tz, strict=strict,
-                                  pseudonym_key=key, bots=state.settings.delivery.bots,
-                                  rules=ingest_rules(dataset, state.settings.telemetry.clocks))
+                                  pseudonym_key=key, bots=state.settings.delivery.bots, rules=rules)
         else:
             with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                           console=stderr, transient=True) as bar:
@@ -129,7 +129,7 @@ def ingest(
 
                 result = ingest_files(store, dataset, files, fmt=fmt, assume_tz=assume_tz, strict=strict,
                                       pseudonym_key=key, progress=report, bots=state.settings.delivery.bots,
-                                      rules=ingest_rules(dataset, state.settings.telemetry.clocks))
+                                      rules=rules)
     _report(result, dataset, json_out)
 
 
