@@ -28,6 +28,7 @@ from ..errors import InputError
 from ..globs import glob_regex
 from ..store import REGISTRY, Column, Dataset, Store
 from ..store.registry import Rule
+from ..telemetry.horizon import horizon_rules
 from .coerce import FORM, TYPED, ColumnSql, TimeRules, column_sql, quote_ident, quote_literal
 from .progress import Progress, watching
 from .pseudonym import hmac_sql
@@ -347,11 +348,13 @@ def ingest_files(store: Store, dataset: str, files: Sequence[Path], *, fmt: str 
     with that reason; in user files the key is ordinary data and ignored. `bots` (globs,
     `settings.delivery.bots`) set a dataset's bot flag (`changes.is_bot`, `reviews.is_bot`,
     `commit_files.is_bot`) where its person matches one, before names are pseudonymised. `rules` are checked
-    after the dataset's own (setting-driven ones, e.g. `telemetry.clocks.ingest_rules`).
+    after the dataset's own (setting-driven ones, e.g. `telemetry.clocks.ingest_rules`), and so is the dataset's
+    retention horizon (`telemetry.horizon`: rows dated before a period already rolled up are refused).
     """
     spec = REGISTRY.get_dataset(dataset)
+    rules = (*rules, *horizon_rules(store, dataset))
     if rules:
-        spec = dataclasses.replace(spec, rules=spec.rules + tuple(rules))
+        spec = dataclasses.replace(spec, rules=spec.rules + rules)
     paths = [Path(f) for f in files]
     if names is not None and len(names) != len(paths):
         raise ValueError("names must give one name per file")

@@ -69,6 +69,17 @@ _telemetry = Dataset(
         C("received_at", ts, since=11, description="when engmetrics received the sample (clock checks)"),
     ), time_column="ts", restricted=True)
 
+_request_events = Dataset(
+    "request_events", "High-volume request or span events, sampled (policies/sampling.yaml): each kept row "
+    "carries its weight = 1 / inclusion probability.", ("event_id",), (
+        C("event_id", required=True), C("ts", ts, required=True), C("service", required=True),
+        C("operation", description="endpoint, RPC method or span name"),
+        C("outcome", required=True, enum=("ok", "error")),
+        C("duration_ms", "float", min=0), C("attributes", "json"),
+        C("weight", "float", min=1, description="1 / inclusion probability; 1 when kept with certainty "
+          "(null reads as 1: not sampled)"),
+    ), time_column="ts", restricted=True, since=13)
+
 _deployments = Dataset(
     "deployments", "Deployments of a service to an environment.", ("deployment_id",), (
         C("deployment_id", required=True), C("service", required=True),
@@ -301,7 +312,7 @@ _postmortems = Dataset(
     ), time_column="imported_at", since=6)
 
 REGISTRY = Registry([
-    _teams, _people, _services, _holidays, _sli_events, _telemetry, _deployments, _changes, _reviews,
+    _teams, _people, _services, _holidays, _sli_events, _telemetry, _request_events, _deployments, _changes, _reviews,
     _commit_files, _incidents, _action_items, _alerts, _oncall, _maintenance, _cost, _utilization,
     _business_volume, _csat, _support, _doc_updates, _decisions, _perception, _feedback,
     _release_gate_overrides, _postmortems,

@@ -138,6 +138,14 @@ def _telemetry(con) -> None:
             PRIMARY KEY (series, kept_source, dropped_source))""")
 
 
+def _telemetry_history(con) -> None:
+    con.execute("ALTER TABLE _telemetry_rollups ADD COLUMN increase DOUBLE")
+    con.execute("ALTER TABLE _telemetry_rollups ADD COLUMN last DOUBLE")
+    con.execute("""
+        CREATE TABLE _retention_horizons (
+            dataset VARCHAR PRIMARY KEY, before TIMESTAMPTZ NOT NULL, set_at TIMESTAMPTZ NOT NULL)""")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "schema version, ingest log, quarantine and metric results", _create_meta),
     Migration(2, "the canonical datasets of DESIGN.md", registry_changes(2)),
@@ -152,6 +160,8 @@ MIGRATIONS: list[Migration] = [
     Migration(10, "insights: anomaly findings and their marks, indicator views", _insights),
     Migration(11, "telemetry samples: receive time", registry_changes(11)),
     Migration(12, "telemetry: rollups, overlaps between pipelines", _telemetry),
+    Migration(13, "sampled request events", registry_changes(13)),
+    Migration(14, "telemetry: counter increases in rollups, retention horizons", _telemetry_history),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -5,10 +5,9 @@ them in batches through the server's single write connection.
   queue takes one request of any size) and returns False otherwise: the route answers 429 with Retry-After.
   Samples count as queued until they are stored, so the bound covers the batch being written too.
 - The writer takes whole requests, up to `max_batch_samples` a batch, and in one transaction quarantines
-  samples whose value is NaN or infinite (`split_non_finite`, column `value`) and samples whose clock skew is
-  beyond the clock policy (`telemetry.clocks.split_skewed`, column `ts`) — in `_quarantine` with
-  `source_file` = the source and the reason — and upserts the rest by (series, ts)
-  under the source priority (`telemetry.dedup.store_samples`).
+  what `telemetry.admit.admit` refuses (NaN or infinite values, clock skew beyond the policy, dates before
+  the retention horizon) — in `_quarantine` with `source_file` = the source and the reason — and upserts
+  the rest by (series, ts) under the source priority (`telemetry.dedup.store_samples`).
 - `close` stops taking requests and returns once every accepted sample is stored or its tries are spent.
   A failed write is retried (the batch stays queued), every `_RETRY_SECONDS`; on close, `_CLOSE_TRIES` times.
   A 2xx means queued, not yet stored: a crash of the process loses what is still queued (known gap, issue 10:
@@ -33,18 +32,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from .admit import admit, quarantine_samples
 from .batch import SCHEMA
-from .clocks import split_skewed
 from .config import ClockPolicy, ReceiverSettings
 from .dedup import COLUMNS, store_samples
 
@@ -75,33 +72,6 @@ def _pushed(requests: list[_Request]) -> pa.Table:
     return samples.append_column("source", pa.array([r.source for r in requests], pa.string()).take(which)) \
         .append_column("received_at", received.take(which)) \
         .append_column("_req", pa.array([r.number for r in requests], pa.int64()).take(which))
-
-
-_NOT_FINITE = "value is not a finite number (NaN or infinite); the store keeps finite values only"
-
-
-def split_non_finite(table: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """(finite rows, NaN/±Inf rows with a `reason`), as file ingestion refuses them too.
-
-    >>> kept, bad = split_non_finite(pa.table({"value": [1.0, float("nan"), float("inf")]}))
-    >>> kept.column("value").to_pylist(), bad.num_rows
-    ([1.0], 2)
-    """
-    finite = pc.is_finite(table.column("value"))
-    bad = table.filter(pc.invert(finite))
-    return table.filter(finite), bad.append_column("reason", pa.array([_NOT_FINITE] * bad.num_rows, pa.string()))
-
-
-def _quarantine(con: Any, bad: pa.Table, column: str) -> None:
-    """Refused samples into the ingest quarantine, one entry each, with the sample as JSON."""
-    con.register("_em_refused", bad)
-    try:
-        con.execute("""
-            INSERT INTO _quarantine SELECT ?, 'telemetry_samples', source, NULL, ?, reason,
-                   to_json(struct_pack(series, ts, value, received_at))::VARCHAR, now() FROM _em_refused""",
-                    [uuid.uuid4().hex, column])
-    finally:
-        con.unregister("_em_refused")
 
 
 class TelemetryReceiver:
@@ -189,15 +159,12 @@ class TelemetryReceiver:
                 self._cond.notify_all()
 
     def _write(self, taken: list[_Request]) -> None:
-        finite, not_finite = split_non_finite(_pushed(taken))
-        kept, skewed = split_skewed(finite, self._clocks)
         with self._stores.writer() as store:
             con = store.sql
             con.execute("BEGIN TRANSACTION")
             try:
-                for bad, column in ((skewed, "ts"), (not_finite, "value")):
-                    if bad.num_rows:
-                        _quarantine(con, bad, column)
+                kept, refused = admit(store, _pushed(taken), self._clocks)
+                quarantined = quarantine_samples(con, refused)
                 stored = store_samples(store, kept.select([*COLUMNS, "_req"]), self._settings.source_priority)
                 con.execute("COMMIT")
             except BaseException:
@@ -205,6 +172,6 @@ class TelemetryReceiver:
                 raise
         with self._cond:
             for name, value in (("inserted", stored.inserted), ("replaced", stored.replaced),
-                                ("dropped", stored.dropped), ("quarantined", skewed.num_rows + not_finite.num_rows),
+                                ("dropped", stored.dropped), ("quarantined", quarantined),
                                 ("batches", 1)):
                 self._totals[name] += value
