@@ -56,7 +56,7 @@ def refused(policy, principal, dataset, reason=None) -> tuple[int, str]:
 
 def test_the_default_restricts_the_registry_restricted_datasets():
     assert {d for d, roles in DEFAULT_POLICY.readers.items() if roles != frozenset(Role)} == {
-        "cost", "feedback", "telemetry_samples"}
+        "cost", "feedback", "request_events", "telemetry_samples"}
     assert DEFAULT_POLICY.roles_for("cost") == PRIVILEGED == {Role.manager, Role.auditor, Role.metrics_admin}
     assert DEFAULT_POLICY.may_read(VIEWER, "deployments") and not DEFAULT_POLICY.may_read(VIEWER, "feedback")
     assert DEFAULT_POLICY.reason_required == frozenset() and DEFAULT_POLICY.source == "built-in"

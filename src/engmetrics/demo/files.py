@@ -56,6 +56,7 @@ FILES = {f.dataset: f for f in (
     DataFile("holidays", "holidays.csv"),
     DataFile("sli_events", "sli_events.parquet"),
     DataFile("telemetry_samples", "telemetry_samples.parquet"),
+    DataFile("request_events", "request_events.parquet"),
     DataFile("deployments", "deployments.jsonl.gz"),
     DataFile("changes", "pull_requests.jsonl"),
     DataFile("reviews", "reviews.csv.gz"),

@@ -20,6 +20,7 @@ from .bad_rows import bad_rows
 from .common import Period
 from .cost import build_cost
 from .delivery import build_delivery
+from .events import build_events
 from .experience import build_experience
 from .incidents import build_incidents
 from .org import Org, build_org, org_tables
@@ -60,6 +61,7 @@ def generate(*, days: int, seed: int, end: date) -> DemoData:
     tables = {
         **org_tables(org),
         "sli_events": sli.sli_events, "telemetry_samples": sli.telemetry_samples,
+        "request_events": build_events(seed, org, traffic, sli.sli_events, sli.latency_ms),
         "deployments": incidents.deploys.table([s.id for s in org.services]),
         "changes": delivery.changes, "reviews": delivery.reviews, "commit_files": delivery.commit_files,
         "incidents": incidents.table, "action_items": incidents.action_items,

@@ -9,8 +9,8 @@ reason_required: [people, feedback]   # reads must say why
 
 - **Readers.** A dataset the file names is readable by exactly the roles listed (an empty list: nobody
   through the API). A dataset it does not name, and every dataset when the file is absent, gets the default:
-  datasets marked restricted in the registry (`cost`, `feedback`, `telemetry_samples`) are readable by
-  manager, auditor and metrics-admin; every other dataset by every role. Unknown datasets or roles are
+  datasets marked restricted in the registry (`cost`, `feedback`, `request_events`, `telemetry_samples`) are
+  readable by manager, auditor and metrics-admin; every other dataset by every role. Unknown datasets or roles are
   errors naming file and line.
 - **Reasons.** Reading a dataset of `reason_required` needs a reason: the API's `X-Engmetrics-Reason` header
   or `reason` query parameter (a missing or blank one is answered 428). A reason longer than 500 characters
