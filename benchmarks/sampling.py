@@ -11,7 +11,11 @@ count, the error ratio and the latency sum beside the truth (relative error, 95 
 share of the estimate, and the `reliable` flag), and the storage kept (rows, Arrow bytes and Snappy Parquet
 bytes, as a share of the whole stream). Then, over `--draws` draws with different hash keys, the share of
 95 % intervals that hold the truth (nominal 0.95) and the share of draws flagged reliable. It also prints
-the keyed hash's throughput on integer and string keys. Prints, asserts nothing.
+the keyed hash's throughput on integer and string keys. Last, the path an indicator takes: the whole stream
+and each rate's stratified sample stored as `request_events` in an in-memory DuckDB store and the event count
+and error ratio computed by the catalog (`engmetrics.catalog.compute`: HT terms in the engine), with the
+seconds per calculation. The engine's estimates must equal the Arrow estimator's (else it prints the
+mismatch and exits 1); otherwise it only prints.
 
     python benchmarks/sampling.py [--events 1000000] [--error-rate 0.01] [--draws 100] [--rates 0.5 0.1 ...]
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from datetime import date
 
 import numpy as np
 import pyarrow as pa
@@ -27,17 +32,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from common import best_of
 
-from engmetrics.telemetry.sampling import (
-    Estimate,
-    HeadSampling,
-    StratifiedSampling,
-    Stratum,
-    estimate_count,
-    estimate_ratio,
-    estimate_sum,
-    key_uniforms,
-    sample,
-)
+from engmetrics.catalog.compute import compute
+from engmetrics.catalog.model import Calculation
+from engmetrics.catalog.periods import Period
+from engmetrics.store import Store
+from engmetrics.telemetry.sampling import HeadSampling, StratifiedSampling, Stratum, key_uniforms, sample
+from engmetrics.telemetry.sampling_estimate import Estimate, estimate_count, estimate_ratio, estimate_sum
 
 RATES = (0.5, 0.1, 0.05, 0.01, 0.005, 0.001)
 
@@ -78,6 +78,58 @@ def _cell(est: Estimate, truth: float) -> str:
     rel = (est.value - truth) / truth
     half = (est.upper - est.value) / abs(est.value) if est.value else float("inf")
     return f"{rel:>+8.2%} ±{half:>7.2%}{'' if est.reliable else '*'}"
+
+
+WEEK = Period(date(2026, 3, 2), date(2026, 3, 8))
+ENGINE_MEASURES = {
+    "count": {"type": "count"},
+    "error ratio": {"type": "ratio", "denominator": {"type": "count"},
+                    "numerator": {"type": "count", "filters": [{"column": "outcome", "value": "error"}]}},
+}
+
+
+def _store_events(table: pa.Table) -> Store:
+    """An in-memory store whose request_events hold `table` (the stream's columns; weight null when absent)."""
+    n = table.num_rows
+    weight = table["weight"] if "weight" in table.column_names else pa.nulls(n, pa.float64())
+    noon = np.full(n, np.datetime64("2026-03-04T12:00:00", "us"))
+    events = pa.table({"event_id": pc.cast(table["event_id"], pa.string()),
+                       "ts": pa.array(noon, pa.timestamp("us", "UTC")),
+                       "service": table["service"], "outcome": pc.if_else(table["error"], "error", "ok"),
+                       "duration_ms": table["latency_ms"], "weight": weight})
+    store = Store.open("duckdb://")
+    store.sql.register("_events", events)
+    store.sql.execute("INSERT INTO request_events (event_id, ts, service, outcome, duration_ms, weight) "
+                      "SELECT event_id, ts, service, outcome, duration_ms, weight FROM _events")
+    store.sql.unregister("_events")
+    return store
+
+
+def engine(data: pa.Table, rates: list[float], truth: list[float]) -> int:
+    """Print the catalog's estimates and timings over the stored stream and samples; 1 if they disagree with
+    the Arrow estimator."""
+    print("\nthrough the engine: catalog calculations over request_events in DuckDB (stratified samples)")
+    print(f"{'stored':<16} {'rows':>10} {'count [95 % interval]':>29} {'error ratio [95 % interval]':>29} "
+          f"{'s/calc':>8}")
+    status = 0
+    for rate in [1.0, *rates]:
+        kept = data if rate == 1.0 else sample(data, policies(rate)[1][1], b"bench")
+        expected = [truth[0], truth[2]] if rate == 1.0 else [estimate_count(kept).value,
+                                                             estimate_ratio(kept, "error").value]
+        with _store_events(kept) as store:
+            cells, seconds = [], []
+            for (name, measure), want in zip(ENGINE_MEASURES.items(), expected, strict=True):
+                calc = Calculation.model_validate({"dataset": "request_events", "measure": measure})
+                best, _, got = best_of(3, lambda c=calc, s=store: compute(s, c, WEEK)[None])
+                seconds.append(best)
+                if abs(got.value - want) > 1e-9 * max(1.0, abs(want)):
+                    print(f"MISMATCH {name} at rate {rate}: engine {got.value} != arrow {want}")
+                    status = 1
+                spec = ",.0f" if name == "count" else ".5f"
+                cells.append(f"{got.value:{spec}} [{got.low:{spec}}, {got.high:{spec}}]")
+        label = "whole stream" if rate == 1.0 else f"stratified {rate:g}"
+        print(f"{label:<16} {kept.num_rows:>10,} {cells[0]:>29} {cells[1]:>29} {np.mean(seconds):>8.4f}")
+    return status
 
 
 def main() -> int:
@@ -125,7 +177,7 @@ def main() -> int:
             cells = " ".join(f"{h / args.draws:>6.2f} ({r / args.draws:>4.2f})" for h, r in zip(hits, reliable,
                                                                                                strict=True))
             print(f"{name:<11} {rate:>6g} {cells} {per_draw:>7.3f}")
-    return 0
+    return engine(data, args.rates, truth)
 
 
 if __name__ == "__main__":

@@ -16,13 +16,15 @@ from engmetrics.telemetry.sampling import (
     SamplingPolicies,
     StratifiedSampling,
     Stratum,
+    key_uniforms,
+    sample,
+)
+from engmetrics.telemetry.sampling_estimate import (
     estimate_count,
     estimate_ratio,
     estimate_sum,
     ht_terms,
     ht_terms_expr,
-    key_uniforms,
-    sample,
     terms_from_row,
 )
 
@@ -219,8 +221,8 @@ def test_bad_input_is_named():
         sample(pa.table({"id": [1, None]}), policy, b"k")
     with pytest.raises(InputError, match="'id' has type double; expected integers"):
         sample(pa.table({"id": [1.5]}), policy, b"k")
-    with pytest.raises(InputError, match="already has a 'weight' column"):
-        sample(TINY.append_column("id", pa.array([1, 2, 3, 4])), policy, b"k")
+    with pytest.raises(InputError, match=r"'weight' column has 0\.5 < 1"):
+        sample(pa.table({"id": [1, 2, 3, 4, 5, 6], "weight": [0.5] * 6}), policy, b"k")
     mismatch = StratifiedSampling(key="id", column="code", strata=[Stratum(value="error", probability=1)],
                                   default=0.5)
     with pytest.raises(InputError, match="'error' does not fit column 'code' of type int64"):
@@ -237,3 +239,17 @@ def test_bad_input_is_named():
         estimate_ratio(TINY.append_column("zero", pa.array([0, 0, 0, 0])), "y", "zero")
     with pytest.raises(InputError, match="confidence"):
         estimate_count(TINY, confidence=1.0)
+
+
+def test_rows_sampled_upstream_keep_their_weight_times_ours():
+    # Upstream weights 4, null (= 1), 2; our head policy keeps with p = 1/2 (w = 2): the new weight of a kept row
+    # is 4 * 2 = 8, 1 * 2 = 2, 2 * 2 = 4. Which rows are kept is the keyed hash's choice, the same with or
+    # without the upstream column.
+    policy = HeadSampling(key="id", probability=0.5)
+    ids = pa.array(list(range(200)))
+    upstream = pa.array([4.0, None, 2.0] * 66 + [4.0, None], pa.float64())
+    plain = sample(pa.table({"id": ids}), policy, b"k")
+    prior = sample(pa.table({"id": ids, "weight": upstream}), policy, b"k")
+    assert prior.column("id").to_pylist() == plain.column("id").to_pylist()
+    expected = [{0: 8.0, 1: 2.0, 2: 4.0}[i % 3] for i in plain.column("id").to_pylist()]
+    assert prior.column("weight").to_pylist() == expected

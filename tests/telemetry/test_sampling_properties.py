@@ -8,15 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engmetrics.telemetry.sampling import (
-    HeadSampling,
-    StratifiedSampling,
-    Stratum,
-    estimate_count,
-    estimate_ratio,
-    estimate_sum,
-    sample,
-)
+from engmetrics.telemetry.sampling import HeadSampling, StratifiedSampling, Stratum, sample
+from engmetrics.telemetry.sampling_estimate import estimate_count, estimate_ratio, estimate_sum
 
 DRAWS = 300
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engmetrics.telemetry.sampling import ht_terms_expr, ratio_estimate, terms_from_row, total_estimate
+from engmetrics.telemetry.sampling_estimate import ht_terms_expr, ratio_estimate, terms_from_row, total_estimate
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

@@ -10,7 +10,12 @@ Semantics (also in docs/catalog.md):
 - except that an empty `count` or `sum` (with the default `min_sample`) over a *covered* period is a real
   0: covered means the dataset holds rows both before the period's end and at or after its start, so the
   feed was alive (a week without incidents is 0 incidents, a dataset never ingested is no data); the
-  same holds for a group seen in one period and absent from the other.
+  same holds for a group seen in one period and absent from the other;
+- over a *sampled* dataset (one with a `weight` column: `request_events`; null weight = 1) `count`, `sum`
+  and `ratio` are Horvitz-Thompson estimates of the values before sampling (sum of weights, sum of
+  weight * value, ratio of the two totals; `engmetrics.telemetry.sampling_estimate`) with a 95 % interval
+  (`low`, `high`, `reliable`, `estimated` = True); sample sizes stay stored rows. (`percentile` is refused
+  there by the loader: docs/sampling.md.)
 
 >>> from engmetrics.store import Store
 >>> from engmetrics.catalog.model import Calculation
@@ -23,26 +28,37 @@ Semantics (also in docs/catalog.md):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
+from ..telemetry.sampling_estimate import WEIGHT, ht_aggregates, ratio_estimate, terms_from_row, total_estimate
+from ..telemetry.sampling_policy import sampled_dataset
 from .model import Calculation, CountMeasure, Filter, PercentileMeasure, RatioMeasure, SumMeasure
 from .periods import Period
 from .rules import resolved_time_column
 
-__all__ = ["NULL_GROUP", "GroupValue", "aggregate", "compute", "empty_value", "finish", "population"]
+__all__ = ["CONFIDENCE", "NULL_GROUP", "GroupValue", "aggregate", "compute", "empty_value", "finish", "population"]
 
 NULL_GROUP = "(null)"
+CONFIDENCE = 0.95  # of the interval of an estimate from sampled data
+_HT = "ht_"  # prefix of the Horvitz-Thompson terms in an aggregated row
 _UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 
 
 @dataclass(frozen=True)
 class GroupValue:
+    """A value (None = no data) and its sample size; for an estimate from sampled data (`estimated`), its
+    interval `low`..`high` at `CONFIDENCE` and whether that interval can be trusted (`reliable`)."""
+
     value: float | None
     sample_size: int
+    low: float | None = field(default=None, repr=False)
+    high: float | None = field(default=None, repr=False)
+    reliable: bool | None = field(default=None, repr=False)
+    estimated: bool = field(default=False, repr=False)
 
 
 def _condition(t: ir.Table, f: Filter) -> ir.BooleanValue:
@@ -83,6 +99,25 @@ def _simple(t: ir.Table, m: CountMeasure | SumMeasure, prefix: str) -> dict[str,
     return {f"{prefix}value": t[m.column].sum(where=cond), f"{prefix}rows": t.count(where=cond)}
 
 
+def _term(t: ir.Table, m: CountMeasure | SumMeasure) -> ir.FloatingValue:
+    """A row's share of a count or sum measure: 1 or the column's value (null: 0) where the measure's filters
+    hold, else 0 (the y of the HT terms)."""
+    value = ibis.literal(1.0) if isinstance(m, CountMeasure) else t[m.column].cast("float64").fill_null(0.0)
+    cond = _all(t, m.filters)
+    return value if cond is None else cond.fill_null(False).ifelse(value, 0.0)
+
+
+def _weighted(t: ir.Table, calc: Calculation) -> dict[str, ir.Scalar]:
+    """The HT terms of a count, sum or ratio measure over a sampled dataset (none otherwise)."""
+    m = calc.measure
+    if not sampled_dataset(calc.dataset) or isinstance(m, PercentileMeasure):
+        return {}
+    w = t[WEIGHT].cast("float64").fill_null(1.0)
+    if isinstance(m, RatioMeasure):
+        return ht_aggregates(t, w, _term(t, m.numerator), _term(t, m.denominator), prefix=_HT)
+    return ht_aggregates(t, w, _term(t, m), ibis.literal(1.0), prefix=_HT)
+
+
 def _metrics(t: ir.Table, calc: Calculation, person: str | None = None) -> tuple[ir.Table, dict[str, ir.Scalar]]:
     """The aggregations of `calc`'s measure; with `person`, also `people`: the distinct values of that
     column over the rows feeding the value (count, sum: after the measure's filters; ratio: the
@@ -107,7 +142,7 @@ def _metrics(t: ir.Table, calc: Calculation, person: str | None = None) -> tuple
         aggs = {"value": t._duration.quantile(m.percentile, where=cond), "n": t.count(where=cond)}
     if person is not None:
         aggs["people"] = t[person].nunique(where=feeding)
-    return t, aggs
+    return t, {**aggs, **_weighted(t, calc)}
 
 
 def finish(row: dict[str, Any], calc: Calculation) -> GroupValue:
@@ -121,7 +156,13 @@ def finish(row: dict[str, Any], calc: Calculation) -> GroupValue:
         value = None if row["value"] is None else float(row["value"])
     if n < calc.min_sample or value is None or value != value:  # NaN from an empty engine reduction
         return GroupValue(None, n)
-    return GroupValue(value, n)
+    if _HT + "n_sampled" not in row:
+        return GroupValue(value, n)
+    terms = terms_from_row(row, _HT)
+    if isinstance(calc.measure, RatioMeasure) and terms.total_x == 0:
+        return GroupValue(None, n)
+    est = (ratio_estimate if isinstance(calc.measure, RatioMeasure) else total_estimate)(terms, CONFIDENCE)
+    return GroupValue(est.value, n, est.lower, est.upper, est.reliable, estimated=True)
 
 
 def empty_value(store: Any, calc: Calculation, period: Period) -> GroupValue:
@@ -132,7 +173,11 @@ def empty_value(store: Any, calc: Calculation, period: Period) -> GroupValue:
     t = store.table(calc.dataset)
     after, before = _limits(t[resolved_time_column(calc)], period)
     row = t.aggregate(before=t.count(where=before), after=t.count(where=after)).execute().iloc[0]
-    return GroupValue(0.0, 0) if row["before"] and row["after"] else GroupValue(None, 0)
+    if not (row["before"] and row["after"]):
+        return GroupValue(None, 0)
+    if sampled_dataset(calc.dataset):  # no sampled row: 0 is the estimate, but no interval can be trusted
+        return GroupValue(0.0, 0, 0.0, 0.0, reliable=False, estimated=True)
+    return GroupValue(0.0, 0)
 
 
 def population(store: Any, calc: Calculation, period: Period) -> ir.Table:

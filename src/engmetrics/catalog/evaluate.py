@@ -47,10 +47,11 @@ from .periods import Period, current_and_previous
 from .rag import rag_status
 from .version import definition_version
 
-__all__ = ["NO_THRESHOLDS", "MetricResult", "evaluate", "evaluate_and_store", "evaluate_definition", "evaluate_own",
-           "period_values", "save_results"]
+__all__ = ["ESTIMATE_NOTE", "NO_THRESHOLDS", "MetricResult", "evaluate", "evaluate_and_store", "evaluate_definition",
+           "evaluate_own", "period_values", "save_results"]
 
 NO_THRESHOLDS = "no_thresholds"
+ESTIMATE_NOTE = "estimate from sampled data"
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,16 @@ class MetricResult:
     as_of: date | None = None
     git_commit: str | None = None
     people: int | None = None  # distinct people behind a published individual-level value (else None)
+    # An estimate from sampled data (a count, sum or ratio over a dataset with a `weight` column): the value is a
+    # Horvitz-Thompson estimate, low..high its 95 % interval (previous_low..previous_high the previous period's),
+    # interval_reliable False when too few sampled rows carry the randomness to trust it; note says so in words.
+    estimated: bool = False
+    low: float | None = None
+    high: float | None = None
+    interval_reliable: bool | None = None
+    previous_low: float | None = None
+    previous_high: float | None = None
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (dates as ISO strings)."""
@@ -142,8 +153,16 @@ def _plain(store: Any, ind: Indicator, day: date, as_of: date, git_commit: str |
             metric=ind.id, period_start=current.start, period_end=current.end, value=cur.value,
             previous=prev.value, status=_status(cur.value, ind), definition_version=version,
             group=group, sample_size=cur.sample_size, previous_sample_size=prev.sample_size,
-            previous_status=_status(prev.value, ind), as_of=as_of, git_commit=git_commit))
+            previous_status=_status(prev.value, ind), as_of=as_of, git_commit=git_commit, **_interval(cur, prev)))
     return results
+
+
+def _interval(cur: GroupValue, prev: GroupValue) -> dict[str, Any]:
+    """The estimate fields of a result from sampled data (none for exact values)."""
+    if not (cur.estimated or prev.estimated):
+        return {}
+    return {"estimated": True, "low": cur.low, "high": cur.high, "interval_reliable": cur.reliable,
+            "previous_low": prev.low, "previous_high": prev.high, "note": ESTIMATE_NOTE}
 
 
 def _status(value: float | None, ind: Indicator) -> str:

@@ -3,7 +3,7 @@
 Checks: ids unique across indicators and outcomes; the dataset exists; every column named by the
 calculation exists with a fitting type (sums over numbers, durations between timestamps, the time
 column a timestamp or date); filter values fit their column's type; a named calculator is registered
-and accepts the given params.
+and accepts the given params; no percentile over a sampled dataset (one whose rows carry weights).
 
 Indicators about individuals (audience `individual`, or grouped by a person column) load like any other:
 they compute only with a review-board approval in force, which evaluation enforces
@@ -20,6 +20,7 @@ from typing import Any
 from ..errors import Issue
 from ..store.datasets import REGISTRY
 from ..store.registry import Dataset
+from ..telemetry.sampling_policy import sampled_dataset
 from .calculators import CALCULATORS
 from .loader import Catalog, Definition
 from .model import Calculation, CalculatorCall, PercentileMeasure, RatioMeasure, SumMeasure
@@ -89,6 +90,10 @@ def _calculation_issues(d: Definition) -> Iterator[Issue]:
     for loc, column, types in _columns(calc):
         yield from _check_column(issue, dataset, loc, column, types)
     yield from _filter_value_issues(calc, dataset, issue)
+    if isinstance(calc.measure, PercentileMeasure) and sampled_dataset(dataset.name):
+        yield issue(f"dataset {dataset.name} holds sampled rows (with weights): a percentile over them is not "
+                    "supported; use a count, sum or ratio (estimated with an interval), e.g. the share of slow "
+                    "requests (docs/sampling.md)", "calculation", "measure")
 
 
 def _fits(value: Any, kind: str) -> bool:

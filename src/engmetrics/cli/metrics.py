@@ -29,6 +29,18 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
 
 
+def _estimate(r: MetricResult) -> str:
+    """The value, with its 95 % interval when it is estimated from sampled data (`?`: too few sampled rows).
+
+    >>> _estimate(MetricResult("m", date(2026, 1, 1), date(2026, 1, 1), 0.5, None, "green", "v", estimated=True,
+    ...                        low=0.4, high=0.6, interval_reliable=False))
+    '0.5 [0.4..0.6]?'
+    """
+    if not r.estimated:
+        return _fmt(r.value)
+    return f"{_fmt(r.value)} [{_fmt(r.low)}..{_fmt(r.high)}]" + ("" if r.interval_reliable else "?")
+
+
 def _status(status: str) -> str:
     return f"[{COLOURS.get(status, 'white')}]{status}[/]"
 
@@ -82,9 +94,12 @@ def evaluate_command(as_of: AsOfOption = None, as_json: JsonOption = False,
         return
     table = Table("metric", "group", "period", "value", "previous", "status", "n")
     for r in results:
-        table.add_row(r.metric, escape(r.group or ""), f"{r.period_start}..{r.period_end}", _fmt(r.value),
+        table.add_row(r.metric, escape(r.group or ""), f"{r.period_start}..{r.period_end}", _estimate(r),
                       _fmt(r.previous), _status(r.status), str(r.sample_size))
     console.print(table)
+    if any(r.estimated for r in results):
+        console.print("values with \\[low..high] are estimates from sampled data (95 % interval; ? = too few "
+                      "sampled rows to trust it)")
 
 
 def _arrow(row: ScorecardRow) -> str:

@@ -7,6 +7,6 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, help="Scrape, import, clock checks and overlaps of telemetry.")
+app = typer.Typer(no_args_is_help=True, help="Scrape, import, sample, clock checks and overlaps of telemetry.")
 
-from . import telemetry_clocks, telemetry_pull  # noqa: E402,F401
+from . import telemetry_clocks, telemetry_pull, telemetry_sample  # noqa: E402,F401

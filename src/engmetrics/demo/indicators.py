@@ -163,6 +163,30 @@ indicators:
     review_by: REVIEW_BY
     tags: [slo]
 
+  - id: request_error_ratio
+    name: Failed requests (share, sampled events)
+    description: Share of requests that failed, estimated from the sampled request events (every error kept,
+      1 % of successes; a Horvitz-Thompson estimate with its 95 % interval).
+    owner: {team: platform, role: SRE lead}
+    kind: lagging
+    unit: ratio
+    direction: lower_is_better
+    cadence: daily
+    calculation:
+      dataset: request_events
+      measure:
+        type: ratio
+        numerator: {type: count, filters: [{column: outcome, op: eq, value: error}]}
+        denominator: {type: count}
+    thresholds:
+      green: {max: 0.002}
+      amber: {min: 0.002, max: 0.005}
+      red: {min: 0.005}
+    outcome: customer-trust
+    audience: org
+    review_by: REVIEW_BY
+    tags: [slo, sampled]
+
   - id: time_to_restore_p50
     name: Time to restore service (p50)
     description: Median hours from the start of customer impact to mitigation, per declared incident.
