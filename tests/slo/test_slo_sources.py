@@ -1,4 +1,5 @@
-"""Indicator sources: hand-computed good/total per bucket on small data in an in-memory store."""
+"""Indicator sources: hand-computed good/total per bucket on small data in an in-memory store, read from raw
+samples and from retention's rollups."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from engmetrics.slo.sources import (
     sli_events_source,
 )
 from engmetrics.store import Store
+from engmetrics.telemetry.retention import run_retention
+from engmetrics.telemetry.retention_policy import DatasetRetention, RetentionPolicy, Rollup
 
 T0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
 DAY = {"start": datetime(2026, 1, 1, tzinfo=UTC), "end": datetime(2026, 1, 2, tzinfo=UTC)}
@@ -203,9 +206,51 @@ def test_histogram_without_the_threshold_bucket_is_an_error(store):
         histogram_good_total(store, "lat_seconds_bucket", {}, 0.25, **DAY, unit="minute")
 
 
-def test_histogram_without_inf_bucket_or_with_le_selector_is_an_error(store):
+def test_histogram_total_is_the_inf_bucket_else_count(store):
+    # le="1" rises 7 then 5; _count rises 11 then 9 (not what +Inf says, to see which one counts)
+    _histogram(store, ["1"], [[0, 7, 12]])
+    _samples(store, "count", "lat_seconds_count", {}, [0, 11, 20])
+    t = histogram_good_total(store, "lat_seconds_bucket", {}, 1, **DAY, unit="minute")
+    assert _rows(t, "good", "total") == [(_at(1), 7.0, 11.0), (_at(2), 5.0, 9.0)]
+    _histogram(store, ["+Inf"], [[0, 10, 20]])  # now a +Inf bucket exists: it wins
+    t = histogram_good_total(store, "lat_seconds_bucket", {}, 1, **DAY, unit="minute")
+    assert _rows(t, "good", "total") == [(_at(1), 7.0, 10.0), (_at(2), 5.0, 10.0)]
+
+
+ROLL = RetentionPolicy({"telemetry_samples": DatasetRetention(raw="1h", rollups=[Rollup(resolution="5m", keep="1d")])})
+
+
+def test_counters_read_rollups_where_raw_samples_are_gone(store):
+    _samples(store, "a", "req_total", {"code": "200"}, [0, 10, 25, 3, 8, 12, 20])  # minutes 0..6
+    before = _rows(counter_increase(store, "req_total", {}, **DAY, unit="hour"), "increase")
+    run_retention(store, ROLL, _at(hours=1, minutes=5), apply=True)  # raw cutoff 10:05
+    assert store.count("telemetry_samples") == 2
+    # minutes 0..4 are one 5m bucket at 10:00: 10 + 15 + 3 (reset) + 5 = 33; then 12 - 8 = 4 and 20 - 12 = 8
+    per_minute = counter_increase(store, "req_total", {"code": "2.."}, **DAY, unit="minute")
+    assert _rows(per_minute, "increase") == [(_at(), 33.0), (_at(5), 4.0), (_at(6), 8.0)]
+    assert _rows(counter_increase(store, "req_total", {}, **DAY, unit="hour"), "increase") == before == [
+        (_at(), 45.0)]
+
+
+def test_histograms_read_rollups_where_raw_samples_are_gone(store):
+    _histogram(store, ["0.5", "1.0", "+Inf"], [[0, 4, 8, 9, 9, 9, 12], [0, 7, 12, 14, 15, 15, 19],
+                                               [0, 10, 20, 22, 24, 25, 30]])
+    before = _rows(histogram_good_total(store, "lat_seconds_bucket", {}, 1, **DAY, unit="hour"), "good", "total")
+    run_retention(store, ROLL, _at(hours=1, minutes=5), apply=True)
+    assert store.sql.execute("SELECT count(*) FROM telemetry_samples").fetchone() == (6,)  # minutes 5, 6
+    # 10:00 bucket: le=1 rises 7 + 5 + 2 + 1 = 15, +Inf 24; then 15 -> 15 (0) and 15 -> 19 (4); 25 - 24, 30 - 25
+    t = histogram_good_total(store, "lat_seconds_bucket", {}, 1, **DAY, unit="minute")
+    assert _rows(t, "good", "total") == [(_at(), 15.0, 24.0), (_at(5), 0.0, 1.0), (_at(6), 4.0, 5.0)]
+    assert _rows(histogram_good_total(store, "lat_seconds_bucket", {}, 1, **DAY, unit="hour"),
+                 "good", "total") == before == [(_at(), 19.0, 30.0)]
+    store.sql.execute("DELETE FROM telemetry_samples")  # only rollups left: the bounds are still found there
+    assert _rows(histogram_good_total(store, "lat_seconds_bucket", {}, 0.5, **DAY, unit="hour"),
+                 "good", "total") == [(_at(), 9.0, 24.0)]
+
+
+def test_histogram_without_inf_bucket_or_count_or_with_le_selector_is_an_error(store):
     _histogram(store, ["1"], [[0, 2]])
-    with pytest.raises(ValueError, match=r"\+Inf"):
+    with pytest.raises(ValueError, match=r'no le="\+Inf" bucket and no lat_seconds_count series'):
         histogram_good_total(store, "lat_seconds_bucket", {}, 1, **DAY, unit="minute")
     with pytest.raises(ValueError, match="must not name `le`"):
         histogram_good_total(store, "lat_seconds_bucket", {"le": "1"}, 1, **DAY, unit="minute")
@@ -225,6 +270,8 @@ def test_sources_give_the_same_results_on_pyspark(store, spark_session):
         table = store.table(name).drop("received_at") if name == "telemetry_samples" else store.table(name)
         spark_session.createDataFrame(table.to_pyarrow().to_pandas()).createOrReplaceTempView(name)  # (all-null
         # received_at: Spark cannot infer a type for it, and the sources do not read it)
+    spark_session.createDataFrame(store.table("_telemetry_rollups").to_pyarrow()).createOrReplaceTempView(
+        "_telemetry_rollups")  # empty: Arrow keeps the column types (rollups on Spark: test_retention_spark)
     on_spark = Store(spark, url="pyspark://")
 
     def results(s):

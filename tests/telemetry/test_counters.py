@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engmetrics.errors import InputError
-from engmetrics.telemetry.counters import counter_increases, histogram_good_total
+from engmetrics.telemetry.counters import counter_increases, histogram_good_total, histogram_total, le_bound
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -100,9 +100,45 @@ def test_histogram_good_total_at_a_bound():
 def test_histogram_threshold_not_a_bound_names_the_bounds():
     with pytest.raises(InputError, match=r"no bucket with le=0.75; the bucket bounds are: 0.5, 1, inf"):
         histogram_good_total(_histogram(), "lat", 0.75, timedelta(minutes=1))
-    only_buckets = _histogram().filter(pa.compute.equal(pa.compute.field("metric"), "lat_bucket"))
-    with pytest.raises(InputError, match="no lat_count series"):
-        histogram_good_total(only_buckets, "lat", 1.0, timedelta(minutes=1))
+    finite = _histogram().filter(pa.compute.invert(pa.compute.match_substring(pa.compute.field("labels"), "Inf")))
+    no_count = finite.filter(pa.compute.equal(pa.compute.field("metric"), "lat_bucket"))
+    with pytest.raises(InputError, match='no le="\\+Inf" bucket and no lat_count series for the total'):
+        histogram_good_total(no_count, "lat", 1.0, timedelta(minutes=1))
+
+
+def _total_rule_histogram(infinite: str | None, with_count: bool) -> pa.Table:
+    """le="1.0" rises 5, 3; the +Inf bucket (spelled `infinite`) 10, 2; `_count` 11, 3 (deliberately not equal
+    to +Inf, to see which one counts)."""
+    parts = [_batch([("b1", 60 * i, v) for i, v in enumerate((0, 5, 8))], "lat_bucket", '{"le": "1.0"}')]
+    if infinite:
+        parts.append(_batch([("bi", 60 * i, v) for i, v in enumerate((0, 10, 12))], "lat_bucket",
+                            f'{{"le": "{infinite}"}}'))
+    if with_count:
+        parts.append(_batch([("c", 60 * i, v) for i, v in enumerate((0, 11, 14))], "lat_count"))
+    return pa.concat_tables(parts)
+
+
+@pytest.mark.parametrize(("infinite", "with_count", "totals"), [
+    ("+Inf", True, [10.0, 2.0]),   # the +Inf bucket wins over _count
+    ("Inf", True, [10.0, 2.0]),    # another spelling of the same bound
+    ("+Inf", False, [10.0, 2.0]),
+    (None, True, [11.0, 3.0]),     # no +Inf bucket: _count
+])
+def test_histogram_total_is_the_inf_bucket_else_count(infinite, with_count, totals):
+    t = histogram_good_total(_total_rule_histogram(infinite, with_count), "lat", 1, timedelta(minutes=1))
+    assert t.column("good").to_pylist() == [5.0, 3.0] and t.column("total").to_pylist() == totals
+
+
+@pytest.mark.parametrize(("text", "bound"), [("1", 1.0), ("1.0", 1.0), ("1e0", 1.0), (" 0.25 ", 0.25),
+                                             ("+Inf", float("inf")), ("Inf", float("inf")), ("inf", float("inf")),
+                                             ("NaN", None), ("slow", None), ("", None), (None, None)])
+def test_le_bound(text, bound):
+    assert le_bound(text) == bound
+
+
+def test_histogram_total_rule():
+    assert [histogram_total(i, c) for i, c in ((True, True), (True, False), (False, True), (False, False))] == [
+        "+Inf", "+Inf", "_count", None]
 
 
 _steps = st.lists(st.floats(min_value=0, max_value=1e6, allow_nan=False), min_size=1, max_size=40)

@@ -46,6 +46,9 @@ def _show(report: RetentionReport) -> None:
         storage.add_row(run.dataset, str(b.rows), str(a.rows), str(b.bytes), str(a.bytes),
                         f"{b.cost_per_month:.6g}", f"{a.cost_per_month:.6g}")
     console.print(storage)
+    for run in report.datasets:
+        if run.horizon is not None:
+            console.print(f"{run.dataset}: retention horizon {run.horizon.isoformat()} (ingest refuses older rows)")
 
 
 def _run(as_of: datetime | None, apply: bool, as_json: bool) -> None:
@@ -67,7 +70,8 @@ def plan_command(as_of: AsOfOption = None, as_json: JsonOption = False) -> None:
 
     Per dataset of policies/retention.yaml and tier: the rows that would be rolled up or deleted (and their
     time range), the legal holds that keep rows, and storage (rows, estimated bytes, cost per month) before
-    and after. Changes nothing (the work is done in a transaction that is rolled back).
+    and after, and the retention horizon the dataset would have (ingest refuses rows dated before it).
+    Changes nothing (the work is done in a transaction that is rolled back).
 
     Example: engmetrics retention plan --as-of 2026-06-01 --json
     """
@@ -78,8 +82,10 @@ def plan_command(as_of: AsOfOption = None, as_json: JsonOption = False) -> None:
 def apply_command(as_of: AsOfOption = None, as_json: JsonOption = False) -> None:
     """Roll up and delete as policies/retention.yaml says (see `retention plan`).
 
-    One transaction per dataset, with a `retention.apply` audit entry; legal holds keep what they cover.
-    Running it again at the same --as-of changes nothing.
+    One transaction per dataset, with a `retention.apply` audit entry; legal holds keep what they cover. A
+    dataset that changed gets its retention horizon raised to the raw cutoff: from then on every ingest path
+    quarantines rows dated before it (a resend would otherwise be counted twice). Running it again at the
+    same --as-of changes nothing.
 
     Example: engmetrics retention apply --as-of 2026-06-01
     """

@@ -5,15 +5,22 @@ bucket's start (`ts.truncate(unit)`, UTC) and rows belong to [start, end) by the
 `counter_increase` returns `(ts, increase)`; the others return `(ts, good, total)`. `ts` is a UTC timestamp.
 
 - `sli_events_source`: sums of `good` and `total` of the `sli_events` dataset.
-- `counter_increase`: raw cumulative counter samples of `telemetry_samples` turned into increases per
+- `counter_increase`: cumulative counter samples of `telemetry_samples` turned into increases per
   series (previous sample by `lag` over the series ordered by time; a drop is a counter reset, so the
   increase is the new value, as Prometheus `increase` does, without extrapolation), summed per bucket.
   The increase between two samples is attributed to the bucket of the later sample; the earlier sample
   may lie before `start` (within `lookback`), so the buckets of adjacent ranges add up exactly.
+  Where retention rolled samples up, the rollup buckets of `_telemetry_rollups` are read in their place
+  (`telemetry.retention_points.points`: each bucket holds the increases of its samples, the first sample
+  after it counts from its `last` value), so every part of a window is read at the finest resolution
+  kept and the increase over a window whose edges are whole buckets is the same before and after
+  `retention apply`. A bucket's increase lands in the bucket of `unit` holding the rollup bucket's start.
 - `ratio_source` / `bad_total`: combine two increase tables into `(ts, good, total)`.
 - `histogram_good_total`: a latency indicator from the cumulative `_bucket` counters of a Prometheus
   histogram: good is the increase of the bucket whose `le` equals the threshold numerically (`le="1"`
-  and `le="1.0"` alike), total the increase of `le="+Inf"`.
+  and `le="1.0"` alike), total the increase of the `le="+Inf"` bucket, or of `<name>_count` when the
+  histogram has no `+Inf` bucket: the rule and the `le` parser are `telemetry.counters.histogram_total`
+  and `telemetry.counters.le_bound`, shared with `telemetry import-prometheus`.
 
 Label selectors map a label name to a regex that must match the whole value (Prometheus `=~`); a label a
 series lacks has the empty value, so `{"code": ".*"}` matches series without `code`. The `labels` column
@@ -23,7 +30,8 @@ support differs between DuckDB and PySpark; values are matched in their JSON-esc
 a quote or a backslash must be written escaped in the regex).
 
 Everything is Ibis (`truncate` + `group_by`, `lag` windows, `re_extract`/`re_search`): no raw SQL, no
-UDFs. `histogram_good_total` runs one small query (the distinct `le` values) to resolve the threshold.
+UDFs. `histogram_good_total` runs small queries (the distinct `le` values, whether a `_count` series
+exists) to resolve the threshold and the total.
 
 >>> from datetime import datetime
 >>> from engmetrics.store import Store
@@ -47,6 +55,8 @@ from typing import TYPE_CHECKING, Literal
 import ibis
 import ibis.expr.types as ir
 
+from ..telemetry.counters import histogram_total, le_bound
+from ..telemetry.retention_points import ROLLUPS, points
 from ..timeutil import UTC_TIMESTAMP, as_utc
 
 if TYPE_CHECKING:
@@ -106,16 +116,17 @@ def _increases(
     store: Store, metric: str, selector: Mapping[str, str], start: datetime, end: datetime,
     lookback: timedelta | None,
 ) -> ir.Table:
-    """Per-sample increases `(series, labels, ts, increase)` of the matching series within [start, end)."""
-    t = select_series(store.table("telemetry_samples"), metric, selector)
-    t = t.filter(t.ts < _ts(end))
-    if lookback is not None:
-        t = t.filter(t.ts >= _ts(start - lookback))
-    w = ibis.window(group_by=t.series, order_by=t.ts)
-    t = t.mutate(_prev=t.value.lag().over(w))
-    increase = ibis.cases((t.value < t._prev, t.value), else_=t.value - t._prev)
-    t = t.filter(t._prev.notnull() & (t.ts >= _ts(start)))
-    return t.select("series", "labels", "ts", increase=increase)
+    """Per-point increases `(series, labels, ts, increase)` of the matching series within [start, end): raw
+    samples and rollup buckets (module docstring)."""
+
+    def matching(name: str) -> ir.Table:
+        t = select_series(store.table(name), metric, selector)
+        t = t.filter(t.ts < _ts(end))
+        return t.filter(t.ts >= _ts(start - lookback)) if lookback is not None else t
+
+    t = points(matching("telemetry_samples"), matching(ROLLUPS))
+    t = t.filter(t.increase.notnull() & (t.ts >= _ts(start)))
+    return t.select("series", "labels", "ts", "increase")
 
 
 def counter_increase(
@@ -191,11 +202,13 @@ def sli_events_source(
     return t.group_by("ts").aggregate(good=t.good.sum(), total=t.total.sum()).order_by("ts")
 
 
-def _le_number(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
+def _bounds(store: Store, metric_bucket: str, selector: Mapping[str, str]) -> dict[str, float | None]:
+    """The `le` label texts of `metric_bucket`'s matching series (raw and rolled up), each with its bound."""
+    if "le" in selector:
+        raise ValueError("the selector must not name `le`; the threshold chooses the bucket")
+    parts = [select_series(store.table(name), metric_bucket, selector) for name in ("telemetry_samples", ROLLUPS)]
+    found = ibis.union(*[p.select(le=label_value(p.labels, "le")) for p in parts], distinct=True)
+    return {le: le_bound(le) for le in found.execute()["le"].tolist()}
 
 
 def bucket_labels(store: Store, metric_bucket: str, selector: Mapping[str, str], bound: float) -> list[str]:
@@ -203,11 +216,10 @@ def bucket_labels(store: Store, metric_bucket: str, selector: Mapping[str, str],
 
     Raises ValueError listing the bounds that exist when none matches. The selector must not name `le`.
     """
-    if "le" in selector:
-        raise ValueError("the selector must not name `le`; the threshold chooses the bucket")
-    series = select_series(store.table("telemetry_samples"), metric_bucket, selector)
-    found = series.select(le=label_value(series.labels, "le")).distinct().execute()["le"].tolist()
-    numbers = {le: _le_number(le) for le in found}
+    return _at_bound(_bounds(store, metric_bucket, selector), metric_bucket, bound)
+
+
+def _at_bound(numbers: dict[str, float | None], metric_bucket: str, bound: float) -> list[str]:
     matching = [le for le, n in numbers.items() if n is not None and n == float(bound)]
     if not matching and bound == float("inf"):
         raise ValueError(f'{metric_bucket}: no le="+Inf" bucket for the total')
@@ -217,10 +229,18 @@ def bucket_labels(store: Store, metric_bucket: str, selector: Mapping[str, str],
     return matching
 
 
+def _le_regex(labels: list[str]) -> str:
+    return "|".join(re.escape(le) for le in labels)
+
+
 def bucket_selector(store: Store, metric_bucket: str, selector: Mapping[str, str], bound: float) -> dict[str, str]:
     """`selector` plus an `le` regex choosing the bucket at `bound` (for `counter_increase`)."""
-    labels = bucket_labels(store, metric_bucket, selector, bound)
-    return {**selector, "le": "|".join(re.escape(le) for le in labels)}
+    return {**selector, "le": _le_regex(bucket_labels(store, metric_bucket, selector, bound))}
+
+
+def _has_series(store: Store, metric: str, selector: Mapping[str, str]) -> bool:
+    return any(int(select_series(store.table(name), metric, selector).count().execute())
+               for name in ("telemetry_samples", ROLLUPS))
 
 
 def histogram_good_total(
@@ -228,19 +248,25 @@ def histogram_good_total(
     start: datetime, end: datetime, unit: Unit, lookback: timedelta | None = None,
 ) -> ir.Table:
     """`(ts, good, total)` per bucket from histogram `_bucket` counters: good = increase of the bucket with
-    `le` equal to `threshold` (compared as numbers), total = increase of the `le="+Inf"` bucket.
+    `le` equal to `threshold` (compared as numbers), total = increase of the `le="+Inf"` bucket, or of the
+    histogram's `_count` series (`metric_bucket` with `_bucket` replaced) when it has no `+Inf` bucket.
 
-    Raises ValueError when the matching series have no bucket at the threshold or no `+Inf` bucket.
-    The selector must not name `le`.
+    Raises ValueError when the matching series have no bucket at the threshold, or neither a `+Inf` bucket
+    nor a `_count` series. The selector must not name `le`.
     """
     selector = dict(selector or {})
-    at_threshold = bucket_labels(store, metric_bucket, selector, threshold)
-    infinite = bucket_labels(store, metric_bucket, selector, float("inf"))
-    t = _increases(store, metric_bucket, selector, start, end, lookback)
-    le = label_value(t.labels, "le")
-    t = t.mutate(ts=_bucket(t.ts, unit), _good=le.isin(at_threshold), _total=le.isin(infinite))
-    t = t.filter(t._good | t._total)
-    agg = t.group_by("ts").aggregate(
-        good=t.increase.sum(where=t._good).fill_null(0.0), total=t.increase.sum(where=t._total).fill_null(0.0),
-    )
-    return agg.order_by("ts")
+    numbers = _bounds(store, metric_bucket, selector)
+    good_le = _at_bound(numbers, metric_bucket, threshold)
+    infinite = [le for le, n in numbers.items() if n == float("inf")]
+    count = metric_bucket.removesuffix("_bucket") + "_count" if metric_bucket.endswith("_bucket") else None
+    rule = histogram_total(bool(infinite), count is not None and _has_series(store, count, selector))
+    if rule is None:
+        raise ValueError(f'{metric_bucket}: no le="+Inf" bucket and no {count or "_count"} series for the total')
+    def increase(metric: str, chosen: Mapping[str, str]) -> ir.Table:
+        return counter_increase(store, metric, chosen, start=start, end=end, unit=unit, lookback=lookback)
+
+    good = increase(metric_bucket, {**selector, "le": _le_regex(good_le)})
+    total = (increase(metric_bucket, {**selector, "le": _le_regex(infinite)}) if rule == "+Inf"
+             else increase(count or "", selector))
+    j = _combine(good, total)
+    return j.select("ts", good=j["first"], total=j["second"]).order_by("ts")

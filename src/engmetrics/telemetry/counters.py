@@ -7,8 +7,16 @@ increase. With `every`, the increases are summed per series in buckets of that w
 (an increase belongs to the bucket of its later sample; `ts` is the bucket start).
 
 `histogram_good_total` makes a latency SLI from a Prometheus histogram: good is the increase of the
-`<name>_bucket` series whose `le` equals the threshold as a number (`le="1"` and `le="1.0"` alike), total the
-increase of `<name>_count`, both summed over the histogram's series per bucket of `every`.
+`<name>_bucket` series whose `le` equals the threshold as a number, total the increase chosen by
+`histogram_total`, both summed over the histogram's series per bucket of `every`.
+
+One histogram rule, shared with `engmetrics.slo.sources` (SLOs read from the store):
+
+- `le_bound` parses a bucket's `le` label: a number, compared as a number (`le="1"`, `le="1.0"` and
+  `le="1e0"` are one bound), `+Inf` (also `Inf`, `inf`) is infinity; anything else is no bound.
+- `histogram_total`: the total events are the increase of the `le="+Inf"` bucket when the histogram has one
+  (it counts every observation, exactly as the buckets that give good do, so good <= total holds at every
+  scrape), else of `<name>_count` (which Prometheus keeps equal to the `+Inf` bucket).
 
 >>> import pyarrow as pa
 >>> batch = pa.table({"series": ["a"] * 4, "ts": pa.array([0, 60, 120, 180], pa.timestamp("s", tz="UTC")),
@@ -20,7 +28,9 @@ increase of `<name>_count`, both summed over the histogram's series per bucket o
 from __future__ import annotations
 
 import json
+import math
 from datetime import timedelta
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -28,7 +38,7 @@ import pyarrow.compute as pc
 
 from ..errors import InputError
 
-__all__ = ["counter_increases", "histogram_good_total"]
+__all__ = ["counter_increases", "histogram_good_total", "histogram_total", "le_bound"]
 
 _TS = pa.timestamp("us", tz="UTC")
 
@@ -83,10 +93,35 @@ def counter_increases(batch: pa.Table, every: timedelta | None = None) -> pa.Tab
                      "increase": pa.array(increase, pa.float64())})
 
 
+def le_bound(text: object) -> float | None:
+    """The bound of a histogram bucket's `le` label text as a number, or None when it is not one.
+
+    >>> [le_bound(t) for t in ("1", "1.0", "1e0", "+Inf", "Inf", "0.25", "fast", None, "NaN")]
+    [1.0, 1.0, 1.0, inf, inf, 0.25, None, None, None]
+    """
+    try:
+        bound = float(str(text).strip()) if text is not None else math.nan
+    except ValueError:
+        return None
+    return None if math.isnan(bound) else bound
+
+
+def histogram_total(has_infinite_bucket: bool, has_count: bool) -> Literal["+Inf", "_count"] | None:
+    """Which series count a histogram's total events: its `le="+Inf"` bucket when there is one, else its
+    `_count` series; None when it has neither (the caller says so, naming the histogram).
+
+    >>> histogram_total(True, True), histogram_total(False, True), histogram_total(False, False)
+    ('+Inf', '_count', None)
+    """
+    if has_infinite_bucket:
+        return "+Inf"
+    return "_count" if has_count else None
+
+
 def _le_of(labels: str) -> float | None:
     try:
-        return float(json.loads(labels).get("le"))
-    except (TypeError, ValueError):
+        return le_bound(json.loads(labels).get("le"))
+    except (TypeError, ValueError, AttributeError):
         return None
 
 
@@ -96,10 +131,11 @@ def _summed(increases: pa.Table, name: str) -> pa.Table:
 
 def histogram_good_total(batch: pa.Table, metric: str, le: float, every: timedelta) -> pa.Table:
     """`(ts, good, total)` per bucket of `every` for histogram `metric` (the name without `_bucket`): good is
-    the increase of the bucket at `le`, total the increase of `<metric>_count`, summed over its series.
+    the increase of the bucket at `le`, total that of the `le="+Inf"` bucket, or of `<metric>_count` when the
+    histogram has no `+Inf` bucket (`histogram_total`), summed over its series.
 
-    Raises InputError when no bucket has `le` as its bound (naming the bounds there are) or there is no
-    `_count` series.
+    Raises InputError when no bucket has `le` as its bound (naming the bounds there are) or there is neither
+    a `+Inf` bucket nor a `_count` series.
     """
     _require(batch, ("series", "ts", "metric", "labels", "value"), f"histogram {metric}")
     _width_us(every)
@@ -111,11 +147,14 @@ def histogram_good_total(batch: pa.Table, metric: str, le: float, every: timedel
     if not matches.any():
         known = ", ".join(f"{b:g}" for b in sorted(set(bounds[~np.isnan(bounds)].tolist()))) or "none"
         raise InputError(f"histogram {metric}: no bucket with le={le:g}; the bucket bounds are: {known}")
-    if counts.num_rows == 0:
-        raise InputError(f"histogram {metric}: no {metric}_count series for the total")
-    at_threshold = buckets.filter(pa.array(matches[encoded.indices.to_numpy()]))
-    good = _summed(counter_increases(at_threshold, every), "good")
-    total = _summed(counter_increases(counts, every), "total")
+    infinite = np.isinf(bounds) & (bounds > 0)
+    rule = histogram_total(bool(infinite.any()), counts.num_rows > 0)
+    if rule is None:
+        raise InputError(f'histogram {metric}: no le="+Inf" bucket and no {metric}_count series for the total')
+    rows = encoded.indices.to_numpy()
+    good = _summed(counter_increases(buckets.filter(pa.array(matches[rows])), every), "good")
+    totals = buckets.filter(pa.array(infinite[rows])) if rule == "+Inf" else counts
+    total = _summed(counter_increases(totals, every), "total")
     joined = good.join(total, "ts", join_type="full outer")
     return pa.table({
         "ts": joined.column("ts"), "good": pc.fill_null(joined.column("good"), 0.0),
