@@ -24,7 +24,7 @@ from catalog_helpers import BASE, GUARD, OUTCOMES, indicator
 
 KEY = bytes(range(32))
 AS_OF = date(2026, 3, 31)
-ROLES = ("viewer", "team-member", "manager", "metrics-admin", "auditor")
+ROLES = ("viewer", "team-member", "manager", "metrics-admin", "auditor", "telemetry-pusher")
 INCIDENTS = indicator(BASE, id="incidents", name="Incidents per team", kind="lagging", unit="incidents",
                       direction="lower_is_better", outcome="failures", guardrail=None,
                       calculation={"dataset": "incidents", "group_by": "team", "measure": {"type": "count"}},

@@ -13,6 +13,7 @@ PUBLIC = "public"
 READ = {"viewer", "team-member", "manager", "metrics-admin", "auditor"}
 AUDIT = {"metrics-admin", "auditor"}
 ADMIN = {"metrics-admin"}
+PUSH = {"telemetry-pusher", "metrics-admin"}
 MANAGE = {"manager", "metrics-admin"}
 # operation id -> who may call it. A new route must be added here (and declare its permission).
 EXPECTED: dict[str, object] = {
@@ -37,7 +38,7 @@ EXPECTED: dict[str, object] = {
     "list_decision_log": READ, "get_decision_report": READ, "log_decision": MANAGE,
     "list_anomalies": READ, "mark_anomaly": MANAGE,
     # telemetry receivers
-    "remote_write": ADMIN, "otlp_metrics": ADMIN, "receiver_status": ADMIN,
+    "remote_write": PUSH, "otlp_metrics": PUSH, "receiver_status": PUSH,
     # web pages (engmetrics.web): same roles as the API behind them
     "dashboard_css": PUBLIC, "login_page": PUBLIC, "overview_page": READ, "indicator_page": READ,
     "catalog_page": READ, "datasets_page": READ, "quarantine_page": AUDIT, "slos_page": READ, "slo_page": READ,
@@ -79,7 +80,8 @@ def test_every_route_declares_exactly_the_expected_roles(app):
         assert (PUBLIC if declared is None else {r.value for r in declared}) == expected, route.path
 
 
-@pytest.mark.parametrize("role", [None, "viewer", "team-member", "manager", "metrics-admin", "auditor"])
+@pytest.mark.parametrize("role", [None, "viewer", "team-member", "manager", "metrics-admin", "auditor",
+                                  "telemetry-pusher"])
 def test_walk_every_route_with_every_role(app, client, auth, role):
     for route in _api_routes(app):
         for method in sorted(route.methods):

@@ -135,5 +135,15 @@ def test_split_skewed_refuses_bad_input():
         split_skewed(pa.table({"ts": good}))
     with pytest.raises(InputError, match="'ts' has type string; expected a timestamp"):
         split_skewed(pa.table({"ts": ["2026-01-01"], "received_at": good}))
-    with pytest.raises(InputError, match="'received_at' has 1 null"):
-        split_skewed(pa.table({"ts": good, "received_at": pa.array([None], good.type)}))
+    with pytest.raises(InputError, match="'ts' has 1 null"):
+        split_skewed(pa.table({"ts": pa.array([None], good.type), "received_at": good}))
+
+
+def test_split_skewed_keeps_samples_without_a_receive_time():
+    """Imported history has no received_at: nothing to judge, kept (as the file ingestion's skew rule does);
+    the sample taken 2 h before its receive time is still refused."""
+    stamp = pa.timestamp("us", tz="UTC")
+    ts = pa.array([dt.datetime(2026, 1, 1, 10), dt.datetime(2026, 1, 1, 10)], stamp)
+    received = pa.array([None, dt.datetime(2026, 1, 1, 12)], stamp)
+    kept, bad = split_skewed(pa.table({"n": [1, 2], "ts": ts, "received_at": received}))
+    assert kept.column("n").to_pylist() == [1] and bad.column("n").to_pylist() == [2]

@@ -14,7 +14,7 @@ from engmetrics.cli.common import console
 B = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
 S = dt.timedelta(seconds=1)
 FIELDS = ["source", "samples", "skew_median_seconds", "skew_p99_seconds", "future", "out_of_order",
-          "timezone_offset_hours", "verdict", "without_received_at"]
+          "timezone_offset_hours", "verdict", "without_received_at", "quarantined_skew"]
 
 
 def _iso(t: dt.datetime | None) -> str:
@@ -57,11 +57,11 @@ def loaded(workspace, write, cli):
 
 
 EXPECTED = [
-    ["behind", 12, 7205.5, 7210.89, 0, 0, 2, "timezone_offset", 1],
-    ["files", 0, None, None, 0, 0, None, "insufficient_data", 4],
-    ["future", 12, 5.0, 5.0, 3, 0, None, "future", 0],
-    ["late", 10, 5.0, 27.75, 0, 1, None, "out_of_order", 0],
-    ["steady", 10, 2.0, 2.0, 0, 0, None, "ok", 0],
+    ["behind", 12, 7205.5, 7210.89, 0, 0, 2, "timezone_offset", 1, 0],
+    ["files", 0, None, None, 0, 0, None, "insufficient_data", 4, 0],
+    ["future", 12, 5.0, 5.0, 3, 0, None, "future", 0, 0],
+    ["late", 10, 5.0, 27.75, 0, 1, None, "out_of_order", 0, 0],
+    ["steady", 10, 2.0, 2.0, 0, 0, None, "ok", 0, 0],
 ]
 
 

@@ -1,5 +1,6 @@
-"""Dedup across pipelines: one (series, ts) kept once by source priority, overlaps counted (hand-checked),
-and a property test against a dictionary model of the rules."""
+"""Dedup across pipelines at the same ts (window 0): one (series, ts) kept once by source priority, overlaps
+counted (hand-checked), the time window (HA pairs) and a property test against a model of the rules are in
+test_dedup_window.py."""
 
 from __future__ import annotations
 
@@ -7,8 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from engmetrics.store import Store
 from engmetrics.telemetry.dedup import overlaps, rank_sql, store_samples
@@ -43,11 +42,11 @@ PRIORITY = ["scrape:", "remote_write:"]
 
 
 def test_lower_priority_is_dropped_and_counted(store):
-    first = store_samples(store, _batch([("up", 0, 1.0, "scrape:a", 1), ("up", 15, 1.0, "scrape:a", 1)]), PRIORITY)
+    first = store_samples(store, _batch([("up", 0, 1.0, "scrape:a", 1), ("up", 15, 1.0, "scrape:a", 1)]), PRIORITY, 0)
     assert (first.inserted, first.replaced, first.dropped) == (2, 0, 0)
     # the remote-write copy of both samples, plus one sample only it has
     second = store_samples(store, _batch([("up", 0, 9.0, "remote_write:p", 2), ("up", 15, 9.0, "remote_write:p", 2),
-                                          ("up", 30, 9.0, "remote_write:p", 2)]), PRIORITY)
+                                          ("up", 30, 9.0, "remote_write:p", 2)]), PRIORITY, 0)
     assert (second.inserted, second.replaced, second.dropped) == (1, 0, 2)
     assert _stored(store) == {("up", 0): (1.0, "scrape:a"), ("up", 15): (1.0, "scrape:a"),
                               ("up", 30): (9.0, "remote_write:p")}
@@ -57,10 +56,10 @@ def test_lower_priority_is_dropped_and_counted(store):
 
 def test_higher_priority_replaces_and_same_source_updates(store):
     store_samples(store, _batch([("up", 0, 9.0, "remote_write:p", 1), ("up", 15, 9.0, "remote_write:p", 1)]),
-                  PRIORITY)
-    result = store_samples(store, _batch([("up", 0, 1.0, "scrape:a", 2)]), PRIORITY)
+                  PRIORITY, 0)
+    result = store_samples(store, _batch([("up", 0, 1.0, "scrape:a", 2)]), PRIORITY, 0)
     assert (result.inserted, result.replaced, result.dropped) == (0, 1, 0)
-    resend = store_samples(store, _batch([("up", 15, 7.0, "remote_write:p", 3)]), PRIORITY)
+    resend = store_samples(store, _batch([("up", 15, 7.0, "remote_write:p", 3)]), PRIORITY, 0)
     assert (resend.inserted, resend.replaced, resend.dropped) == (0, 1, 0)
     assert _stored(store) == {("up", 0): (1.0, "scrape:a"), ("up", 15): (7.0, "remote_write:p")}
     assert [(o["kept_source"], o["dropped_source"], o["samples"]) for o in overlaps(store)] == [
@@ -70,10 +69,10 @@ def test_higher_priority_replaces_and_same_source_updates(store):
 def test_ties_keep_the_first_source_within_and_across_batches(store):
     # otlp:x and otlp:y both rank last (unlisted); x delivered first in the batch, so x is kept
     result = store_samples(store, _batch([("m", 0, 1.0, "otlp:x", 1), ("m", 0, 2.0, "otlp:y", 2),
-                                          ("m", 0, 3.0, "otlp:x", 3)]), PRIORITY)
+                                          ("m", 0, 3.0, "otlp:x", 3)]), PRIORITY, 0)
     assert (result.inserted, result.replaced, result.dropped) == (1, 0, 1)
     assert _stored(store) == {("m", 0): (3.0, "otlp:x")}  # x's newest value
-    later = store_samples(store, _batch([("m", 0, 5.0, "otlp:y", 4)]), PRIORITY)
+    later = store_samples(store, _batch([("m", 0, 5.0, "otlp:y", 4)]), PRIORITY, 0)
     assert (later.inserted, later.replaced, later.dropped) == (0, 0, 1)
     assert [(o["kept_source"], o["dropped_source"], o["samples"]) for o in overlaps(store)] == [
         ("otlp:x", "otlp:y", 2)]
@@ -81,36 +80,3 @@ def test_ties_keep_the_first_source_within_and_across_batches(store):
 
 def test_rank_sql_without_priority_ranks_everything_equal():
     assert rank_sql("source", []) == "0"
-
-
-_rows = st.lists(st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 2), st.integers(0, 9),
-                           st.sampled_from(["scrape:1", "remote_write:1", "remote_write:2", "otlp:1"])),
-                 max_size=12)
-
-
-def _rank(source: str) -> int:
-    return next((i for i, p in enumerate(PRIORITY) if source.startswith(p)), len(PRIORITY))
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(_rows, min_size=1, max_size=4))
-def test_every_row_is_accounted_and_the_best_first_source_is_kept(batches):
-    """Model: requests arrive one by one (one per row); per key, the kept source is the best rank, ties going
-    to the source that delivered first; that source's latest value is stored."""
-    with Store.open("duckdb://") as store:
-        model: dict[tuple[str, int], tuple[float, str]] = {}
-        number = inserted = 0
-        for rows in batches:
-            numbered = []
-            for series, second, value, source in rows:
-                number += 1
-                numbered.append((series, second, float(value), source, number))
-                key, held = (series, second), model.get((series, second))
-                if held is None or held[1] == source or _rank(source) < _rank(held[1]):
-                    model[key] = (float(value), source)
-            result = store_samples(store, _batch(numbered), PRIORITY) if numbered else None
-            if result is not None:
-                assert result.inserted + result.replaced + result.dropped <= len(numbered)
-                inserted += result.inserted
-        assert _stored(store) == model
-        assert store.count("telemetry_samples") == inserted  # one row per (series, ts), ever inserted once

@@ -1,5 +1,7 @@
 """The push receivers in the app (in process, in-memory store): status codes of both protocols, auth, what is
-stored and under which source, partial success, clock quarantine, 429 when the queue is full, drain on stop."""
+stored and under which source, partial success, clock quarantine, 429 when the queue is full, drain on stop.
+Durable answers, failures, the body limit and the push-only role: test_receiver_durable.py,
+test_receiver_limits.py."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import gzip
 import json
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -164,35 +167,45 @@ def test_a_full_queue_answers_429_and_keeps_what_it_accepted(make_app, store, au
     paused = TelemetryReceiver(app.state.stores, ReceiverSettings(max_queued_samples=3, retry_after_seconds=7),
                                ClockPolicy())
     app.state.receiver = paused  # its writer is not started yet: nothing leaves the queue
+    headers = {**RW_HEADERS, **auth()}
     two = _body([({"__name__": "a"}, [(1.0, NOW_MS), (2.0, NOW_MS + 1000)])])
-    assert client.post("/api/v1/write", content=two, headers={**RW_HEADERS, **auth()}).status_code == 204
-    full = client.post("/api/v1/write", content=two, headers={**RW_HEADERS, **auth()})
-    assert (full.status_code, full.headers["retry-after"]) == (429, "7")
     one = _body([({"__name__": "b"}, [(5.0, NOW_MS)])])
-    assert client.post("/api/v1/write", content=one, headers={**RW_HEADERS, **auth()}).status_code == 204
-    assert paused.stats()["queued"] == 3 and store.count("telemetry_samples") == 0
-    paused.start()
+    with ThreadPoolExecutor(2) as pool:  # an accepted push is answered once stored: these two wait
+        first = pool.submit(client.post, "/api/v1/write", content=two, headers=headers)
+        _until(lambda: paused.stats()["queued"] == 2)
+        full = client.post("/api/v1/write", content=two, headers=headers)
+        assert (full.status_code, full.headers["retry-after"]) == (429, "7")
+        third = pool.submit(client.post, "/api/v1/write", content=one, headers=headers)
+        _until(lambda: paused.stats()["queued"] == 3)
+        assert not first.done() and not third.done() and store.count("telemetry_samples") == 0
+        paused.start()
+        assert (first.result(timeout=30).status_code, third.result(timeout=30).status_code) == (204, 204)
     paused.close()
     assert [r[:3] for r in _rows(store)] == [("a", NOW_MS, 1.0), ("a", NOW_MS + 1000, 2.0), ("b", NOW_MS, 5.0)]
     stats = paused.stats()
     assert (stats["accepted"], stats["rejected_full"], stats["stored"], stats["queued"]) == (3, 2, 3, 0)
 
 
+def _until(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)
+
+
 def test_an_empty_queue_takes_one_request_larger_than_the_bound(store):
     receiver = TelemetryReceiver(None, ReceiverSettings(max_queued_samples=1), ClockPolicy())  # type: ignore[arg-type]
     big = decode_write_request(_body([({"__name__": "a"}, [(1.0, NOW_MS), (2.0, NOW_MS + 1)])])).samples
     now = datetime.now(UTC)
-    assert receiver.offer(big, "s", now) is True
-    assert receiver.offer(big, "s", now) is False
+    assert receiver.offer(big, "s", now) is not None
+    assert receiver.offer(big, "s", now) is None
 
 
 def test_status_counts(make_app, auth):
     with TestClient(make_app()) as client:
         body = _body([({"__name__": "up"}, [(1.0, NOW_MS)])])
-        client.post("/api/v1/write", content=body, headers={**RW_HEADERS, **auth()})
-        deadline = time.monotonic() + 10
-        while (status := client.get("/api/v1/receivers/status", headers=auth()).json())["queued"] and \
-                time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert {k: status[k] for k in ("queued", "accepted", "stored", "inserted", "batches")} == {
-            "queued": 0, "accepted": 1, "stored": 1, "inserted": 1, "batches": 1}
+        assert client.post("/api/v1/write", content=body, headers={**RW_HEADERS, **auth()}).status_code == 204
+        status = client.get("/api/v1/receivers/status", headers=auth()).json()  # answered after the commit
+        assert {k: status[k] for k in ("queued", "accepted", "stored", "inserted", "batches", "lost",
+                                       "failures")} == {
+            "queued": 0, "accepted": 1, "stored": 1, "inserted": 1, "batches": 1, "lost": 0, "failures": 0}

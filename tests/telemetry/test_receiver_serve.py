@@ -1,6 +1,8 @@
 """Real clients pushing to a real `engmetrics serve`: two Debian Prometheus servers scraping one exporter and
 remote-writing with their own tokens (a duplicated pipeline: kept once, the overlap listed), the OpenTelemetry
-SDK's OTLP/HTTP exporter, and a burst that fills a small queue (429 + Retry-After, retried, nothing lost)."""
+SDK's OTLP/HTTP exporter, a burst that fills a small queue (429 + Retry-After, retried, nothing lost), and a
+server killed right after its 2xx answers (what was answered is in the store). Every token has the push-only
+role `telemetry-pusher`."""
 
 from __future__ import annotations
 
@@ -55,7 +57,8 @@ def served(workspace, tmp_path):
     config.write_text(yaml.safe_dump(data))
     store_url = load_settings(workspace).store_url
     with Store.open(store_url) as store:
-        tokens = {user: create_token(store, "metrics-admin", user=user).token for user in ("prom-a", "prom-b", "otel")}
+        tokens = {user: create_token(store, "telemetry-pusher", user=user).token  # the push-only role
+                  for user in ("prom-a", "prom-b", "otel")}
     port = free_port()
     log = (tmp_path / "serve.log").open("w")
     server = subprocess.Popen([str(Path(sys.executable).with_name("engmetrics")), "-w", str(workspace), "serve",
@@ -196,3 +199,23 @@ def test_a_burst_gets_429_and_the_retries_arrive(served, workspace, tmp_path):
                                             "WHERE metric = 'burst'").fetchall()
     # values i * 1000 + j: sum over i < 24, j < 2000 = 2000 * 1000 * (0 + ... + 23) + 24 * (0 + ... + 1999)
     assert (count, total) == (48_000, 2000 * 1000 * 276 + 24 * 1_999_000)
+
+
+def test_what_was_answered_survives_a_kill(served, workspace):
+    url, tokens, server = served
+    now_ms = int(time.time()) * 1000
+    headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy",
+               "Authorization": f"Bearer {tokens['prom-a']}"}
+    bodies = [encode_write_request([({"__name__": "kept", "request": str(i), "n": str(j)}, [(float(j), now_ms)])
+                                    for j in range(500)]) for i in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda body: httpx.post(f"{url}/api/v1/write", content=body, headers=headers,
+                                                        timeout=30).status_code, bodies))
+    assert answers == [204] * 4
+    server.kill()  # SIGKILL right after the answers: no drain, no shutdown
+    server.wait(timeout=30)
+    with Store.open(load_settings(workspace).store_url) as store:
+        (count, total), = store.sql.execute("SELECT count(*), sum(value) FROM telemetry_samples "
+                                            "WHERE metric = 'kept'").fetchall()
+    # 4 requests x 500 samples, values 0..499 each: 2000 samples summing to 4 * 124_750
+    assert (count, total) == (2000, 4 * 124_750)

@@ -101,7 +101,8 @@ def test_scrape_once_stores_the_exporter_values_and_health(cli, workspace, expor
     assert 0 <= targets["gone"]["duration_seconds"] < 5
     # 10 samples + 3 health samples of app, 3 health samples of gone
     assert run["ingest"] == {"dataset": "telemetry_samples", "files": ["scrape:app", "scrape:gone"], "read": 16,
-                             "inserted": 16, "updated": 0, "unchanged": 0, "quarantined": 0}
+                             "inserted": 16, "updated": 0, "unchanged": 0, "quarantined": 0, "dropped": 0,
+                             "evicted": 0}
     assert (run["run"], run["error"], run["pending_rows"]) == (1, None, 0)
     app, gone = _stored(workspace, "scrape:app"), _stored(workspace, "scrape:gone")
     times = _query(workspace, "SELECT DISTINCT epoch(ts), epoch(received_at) FROM telemetry_samples "

@@ -22,14 +22,15 @@ from ..auth.roles import Principal, Role
 from .deps import CurrentUser
 from .problems import Problem
 
-__all__ = ["AUDITORS", "EVERYONE", "READERS", "WRITERS", "MountedRoute", "mounted_routes", "public", "requires",
-           "route_roles"]
+__all__ = ["AUDITORS", "EVERYONE", "PUSHERS", "READERS", "WRITERS", "MountedRoute", "mounted_routes", "public",
+           "requires", "route_roles"]
 
 # The role groups routes use (see engmetrics.auth.roles for what each role is for).
 READERS = (Role.viewer, Role.team_member, Role.manager, Role.auditor, Role.metrics_admin)
 EVERYONE = READERS
 AUDITORS = (Role.auditor, Role.metrics_admin)  # raw (quarantined) rows, the token list
 WRITERS = (Role.metrics_admin,)  # ingest, token management
+PUSHERS = (Role.telemetry_pusher, Role.metrics_admin)  # the telemetry push receivers and their status
 
 
 class RoleCheck:

@@ -5,6 +5,7 @@
 - `manager`: reads everything a viewer does, for every team.
 - `auditor`: reads everything, including quarantined raw rows and the token list; writes nothing.
 - `metrics-admin`: everything, including ingest and token management.
+- `telemetry-pusher`: only pushes telemetry (remote-write, OTLP) and reads the receivers' status (for agents).
 
 Which routes a role may call is declared on each route (see `engmetrics.api.auth`).
 
@@ -26,6 +27,7 @@ class Role(StrEnum):
     manager = "manager"
     metrics_admin = "metrics-admin"
     auditor = "auditor"
+    telemetry_pusher = "telemetry-pusher"
 
 
 ROLES: tuple[str, ...] = tuple(r.value for r in Role)

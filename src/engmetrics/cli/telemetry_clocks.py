@@ -50,14 +50,16 @@ def _seconds(value: float | None) -> str:
 
 
 def _clock_table(checks: list[StoredClock]) -> Table:
-    table = Table("source", "samples", "no received_at", "skew median s", "skew p99 s", "future", "out of order",
-                  "tz offset h", "verdict", title="Clock checks per source (skew = received_at - ts)")
+    table = Table("source", "samples", "no received_at", "quarantined skew", "skew median s", "skew p99 s",
+                  "future", "out of order", "tz offset h", "verdict",
+                  title="Clock checks per source (skew = received_at - ts)")
     for check in checks:
         c = check.clock
         colour = _COLOURS.get(c.verdict, "red")
         offset = "-" if c.timezone_offset_hours is None else f"{c.timezone_offset_hours:+d}"
         table.add_row(escape(c.source or "(none)"), f"{c.samples:,}", f"{check.without_received_at:,}",
-                      _seconds(c.skew_median_seconds), _seconds(c.skew_p99_seconds), f"{c.future:,}",
+                      f"{check.quarantined_skew:,}", _seconds(c.skew_median_seconds), _seconds(c.skew_p99_seconds),
+                      f"{c.future:,}",
                       f"{c.out_of_order:,}", offset, f"[{colour}]{c.verdict}[/]")
     return table
 
@@ -77,17 +79,18 @@ def clocks_command(
 
     Skew is received_at - ts (median, p99); a median near whole hours is a timezone offset. Thresholds:
     telemetry.clocks in engmetrics.yaml. Samples without received_at (loaded from files without it) are counted,
-    not judged. See docs/telemetry-clocks.md.
+    not judged. Samples the receivers, scrape or import quarantined for skew count towards 'skewed'
+    (quarantined_skew). See docs/telemetry-clocks.md.
 
     JSON: a list, one entry per source, with source, samples, skew_median_seconds, skew_p99_seconds, future,
-    out_of_order, timezone_offset_hours, verdict and without_received_at.
+    out_of_order, timezone_offset_hours, verdict, without_received_at and quarantined_skew.
 
     Example: engmetrics telemetry clocks --since 2026-03-01 --fail-on timezone_offset,skewed --json
     """
     failing, start = _verdicts(fail_on), _since(since)
     with open_store(read_only=True) as store:
         checks = stored_clocks(store.table("telemetry_samples"), state.settings.telemetry.clocks, since=start,
-                               source=source)
+                               source=source, quarantine=store.table("_quarantine"))
     if as_json:
         emit_json([c.to_json() for c in checks])
     elif checks:
@@ -113,8 +116,9 @@ def _overlap_table(rows: list[dict[str, Any]]) -> Table:
 def overlaps_command(as_json: JsonOption = False) -> None:
     """Series that arrived from two pipelines and were kept once, by source priority.
 
-    Per series: the source kept, the source dropped (e.g. scrape and remote-write), the span of the dropped
-    samples and how many were dropped.
+    Two sources overlap where their samples of a series lie within telemetry.receivers.overlap_window_seconds
+    (an HA pair of Prometheus replicas, a scrape and a remote-write). Per series: the source kept, the source
+    dropped, the span of the dropped (or evicted) samples and how many.
 
     JSON: a list of series, kept_source, dropped_source, first_ts, last_ts (ISO, UTC) and samples.
 

@@ -18,9 +18,9 @@ from rich.table import Table
 from ..errors import InputError
 from ..jsonio import encode
 from ..slo.durations import duration_seconds
-from ..telemetry.clocks import ingest_rules
 from ..telemetry.prom_api import parse_instant
 from ..telemetry.prom_import import ImportResult, SliQuery, import_samples, import_sli
+from ..telemetry.pull_write import SampleWrite
 from ..telemetry.scrape import ScrapeRun, scrape_loop
 from .common import JsonOption, console, emit_json, fail, open_store, state, stderr, stop_on_signals
 from .telemetry import app
@@ -40,10 +40,14 @@ def _print_run(run: ScrapeRun) -> None:
     if run.ingest is not None:
         i = run.ingest
         console.print(f"stored: read {i.read:,} = inserted {i.inserted:,} + updated {i.updated:,} + unchanged "
-                      f"{i.unchanged:,} + quarantined {i.quarantined:,}", highlight=False)
+                      f"{i.unchanged:,} + quarantined {i.quarantined:,} + dropped {i.dropped:,} (overlaps)",
+                      highlight=False)
     if run.error:
         stderr.print(f"[yellow]write failed, {run.pending_rows:,} rows kept for the next run: {escape(run.error)}[/]",
                      highlight=False)
+    if run.pending_dropped:
+        stderr.print(f"[yellow]{run.pending_dropped:,} oldest waiting rows dropped (telemetry.scrape."
+                     "max_pending_samples)[/]", highlight=False)
 
 
 @app.command("scrape")
@@ -57,7 +61,10 @@ def scrape(
 ) -> None:
     """Scrape the Prometheus text / OpenMetrics targets of engmetrics.yaml (telemetry.scrape.targets) into
     telemetry_samples, with health samples up, scrape_duration_seconds and scrape_samples_scraped per target.
-    A run scrapes the targets that are due; Ctrl-C or SIGTERM stops between runs.
+    A run scrapes the targets that are due; Ctrl-C or SIGTERM stops between runs. Samples are written like pushed
+    ones: quarantined when refused, kept once by telemetry.receivers.source_priority when another source sends the
+    same series. While the store is locked (engmetrics serve) at most telemetry.scrape.max_pending_samples rows
+    wait for the next run.
 
     Example: engmetrics telemetry scrape --once --json
     """
@@ -69,7 +76,8 @@ def scrape(
     with stop_on_signals() as stop:
         telemetry = state.settings.telemetry
         for last in scrape_loop(telemetry.scrape, open_store, interval=seconds, max_runs=1 if once else max_runs,
-                                stop=stop, rules=ingest_rules("telemetry_samples", telemetry.clocks)):
+                                stop=stop, clocks=telemetry.clocks, priority=telemetry.receivers.source_priority,
+                                window=telemetry.receivers.overlap_window_seconds):
             if json_out:
                 sys.stdout.write(json.dumps(last.to_dict(), default=encode, allow_nan=False) + "\n")
                 sys.stdout.flush()
@@ -88,8 +96,9 @@ def _print_import(result: ImportResult) -> None:
         console.print(f"{d['service']}/{d['indicator']}: {d['buckets']:,} buckets, good {d['good']:,.0f} of "
                       f"total {d['total']:,.0f}", highlight=False)
     i = result.ingest
+    dropped = f" + dropped {i.dropped:,} (overlaps)" if isinstance(i, SampleWrite) else ""
     console.print(f"{result.into}: read {i.read:,} = inserted {i.inserted:,} + updated {i.updated:,} + unchanged "
-                  f"{i.unchanged:,} + quarantined {i.quarantined:,}", highlight=False)
+                  f"{i.unchanged:,} + quarantined {i.quarantined:,}{dropped}", highlight=False)
     for warning in result.warnings:
         stderr.print(f"[yellow]Prometheus warning: {escape(warning)}[/]", highlight=False)
 
@@ -138,7 +147,9 @@ def import_prometheus(
         if service or indicator or good_query or bad_query or le is not None:
             raise InputError("--service, --indicator, --good-query, --bad-query and --le apply to --into sli_events")
         with open_store() as store:
-            result = import_samples(store, url, query, begin, finish, seconds, metric=metric)
+            receivers = state.settings.telemetry.receivers
+            result = import_samples(store, url, query, begin, finish, seconds, metric=metric,
+                                    priority=receivers.source_priority, window=receivers.overlap_window_seconds)
     else:
         if not service or not indicator:
             raise InputError("--into sli_events needs --service and --indicator")

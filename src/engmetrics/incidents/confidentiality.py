@@ -58,6 +58,7 @@ READABLE: dict[Role, frozenset[Level]] = {
     Role.manager: frozenset({Level.public, Level.internal, Level.confidential}),
     Role.auditor: frozenset(Level),
     Role.metrics_admin: frozenset(Level),
+    Role.telemetry_pusher: frozenset(),  # pushes samples, reads nothing
 }
 #: Incident columns hidden from a reader who may not read the incident: text -> REDACTED, the rest -> null.
 REDACTED_FIELDS: dict[str, Any] = {"title": REDACTED, "summary": REDACTED, "root_cause_category": REDACTED,

@@ -10,8 +10,10 @@ when a sample arrives after it was taken, as it should. Per source the engine co
 - `future`: samples with `ts > received_at + future_tolerance_seconds`;
 - `out_of_order`: samples of a series received after a sample of the same series with a later `ts` (in
   receive order, ties ordered by `ts`, so equal receive times never count);
-- samples whose |skew| exceeds `max_skew_seconds`: these are quarantined (`split_skewed` for pushed batches,
-  `skew_rule` for files through `engmetrics ingest`).
+- samples whose |skew| exceeds `max_skew_seconds`: these are quarantined (`split_skewed` for pushed, scraped
+  and imported batches, `skew_rule` for files through `engmetrics ingest`). `stored_clocks` counts a source's
+  skew-quarantined samples from `_quarantine` (`quarantined_skew`), so a source whose samples are all refused
+  is still judged `skewed` instead of looking clean.
 
 and Python turns the row into a verdict. A median skew within `timezone_tolerance_seconds` of a whole,
 non-zero number of hours means the source writes timestamps in another zone: a source writing local time
@@ -41,11 +43,12 @@ from engmetrics.store.registry import Rule
 
 from .config import ClockPolicy
 
-__all__ = ["REASON", "VERDICTS", "ClockPolicy", "SourceClock", "StoredClock", "clock_aggregate", "clock_report",
-           "ingest_rules", "skew_rule", "skew_seconds", "split_skewed", "stored_clocks", "timezone_offset_hours",
-           "verdict"]
+__all__ = ["REASON", "SKEW_REASON", "VERDICTS", "ClockPolicy", "SourceClock", "StoredClock", "clock_aggregate",
+           "clock_report", "ingest_rules", "quarantined_skew", "skew_rule", "skew_seconds", "split_skewed",
+           "stored_clocks", "timezone_offset_hours", "verdict"]
 
 REASON = "reason"
+SKEW_REASON = "clock skew "  # how the reasons of `split_skewed` start
 # In order of precedence: the first that applies is the source's verdict.
 VERDICTS = ("insufficient_data", "timezone_offset", "skewed", "future", "out_of_order", "ok")
 
@@ -124,59 +127,86 @@ def verdict(samples: int, offset: int | None, beyond_max: int, future: int, out_
     return "out_of_order" if out_of_order else "ok"
 
 
+def _source_clock(row: dict[str, Any], policy: ClockPolicy, quarantined: int = 0) -> SourceClock:
+    """A `clock_aggregate` row as a SourceClock; `quarantined` skew-quarantined samples count as samples beyond
+    `max_skew_seconds` (for `insufficient_data` and `skewed`; the skew figures are the stored samples')."""
+    enough = row["samples"] >= policy.min_samples
+    offset = timezone_offset_hours(row["skew_median"], policy) if enough else None
+    future, late = int(row["future"] or 0), int(row["out_of_order"] or 0)
+    return SourceClock(
+        source=row["source"], samples=row["samples"],
+        skew_median_seconds=None if row["skew_median"] is None else float(row["skew_median"]),
+        skew_p99_seconds=None if row["skew_p99"] is None else float(row["skew_p99"]),
+        future=future, out_of_order=late, timezone_offset_hours=offset,
+        verdict=verdict(row["samples"] + quarantined, offset, int(row["beyond_max"] or 0) + quarantined, future,
+                        late, policy))
+
+
 def clock_report(table: ir.Table, policy: ClockPolicy | None = None, series: str | None = "series"
                  ) -> list[SourceClock]:
     """Every source's clock check, by source name; the engine aggregates, Python decides the verdicts."""
     policy = policy or ClockPolicy()
-    report = []
-    for row in clock_aggregate(table, policy, series).to_pyarrow().to_pylist():
-        enough = row["samples"] >= policy.min_samples
-        offset = timezone_offset_hours(row["skew_median"], policy) if enough else None
-        report.append(SourceClock(
-            source=row["source"], samples=row["samples"],
-            skew_median_seconds=None if row["skew_median"] is None else float(row["skew_median"]),
-            skew_p99_seconds=None if row["skew_p99"] is None else float(row["skew_p99"]),
-            future=int(row["future"] or 0), out_of_order=int(row["out_of_order"] or 0),
-            timezone_offset_hours=offset,
-            verdict=verdict(row["samples"], offset, int(row["beyond_max"] or 0), int(row["future"] or 0),
-                            int(row["out_of_order"] or 0), policy)))
-    return report
+    return [_source_clock(row, policy) for row in clock_aggregate(table, policy, series).to_pyarrow().to_pylist()]
+
+
+def quarantined_skew(quarantine: ir.Table, *, since: datetime | None = None, source: str | None = None
+                     ) -> ir.Table:
+    """Per source, `n` samples of `telemetry_samples` quarantined for clock skew (an Ibis expression over the
+    store's `_quarantine`): the entries of `split_skewed` (column `ts`, reason `clock skew ...`), which the push
+    receivers and the pull commands write with the source as `source_file`. `since` keeps entries quarantined
+    (that is, received) at or after it; `source` one source."""
+    q = quarantine.filter(quarantine.dataset == "telemetry_samples", quarantine["column"] == "ts",
+                          quarantine.reason.startswith(SKEW_REASON))
+    if since is not None:
+        q = q.filter(q.quarantined_at >= since)
+    if source is not None:
+        q = q.filter(q.source_file == source)
+    return q.group_by(source=q.source_file).aggregate(n=q.count())
 
 
 @dataclass(frozen=True)
 class StoredClock:
-    """A source's clock check over the store (`stored_clocks`): `clock`, and `without_received_at`, its stored
-    samples that have no receive time (loaded from files), which no clock check can judge."""
+    """A source's clock check over the store (`stored_clocks`): `clock`, `without_received_at`, its stored
+    samples that have no receive time (loaded from files), which no clock check can judge, and
+    `quarantined_skew`, its samples refused for clock skew (in the verdict, not in the skew figures)."""
 
     clock: SourceClock
     without_received_at: int
+    quarantined_skew: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        """`SourceClock.to_json()` plus `without_received_at`."""
-        return {**self.clock.to_json(), "without_received_at": self.without_received_at}
+        """`SourceClock.to_json()` plus `without_received_at` and `quarantined_skew`."""
+        return {**self.clock.to_json(), "without_received_at": self.without_received_at,
+                "quarantined_skew": self.quarantined_skew}
+
+
+def _counts(table: ir.Table) -> dict[str | None, int]:
+    return {row["source"]: int(row["n"]) for row in table.to_pyarrow().to_pylist()}
 
 
 def stored_clocks(table: ir.Table, policy: ClockPolicy | None = None, *, since: datetime | None = None,
-                  source: str | None = None) -> list[StoredClock]:
+                  source: str | None = None, quarantine: ir.Table | None = None) -> list[StoredClock]:
     """Every source's clock check over `table` (the store's `telemetry_samples`), by source name (no source
     last); a source whose samples all lack `received_at` is listed with 0 samples (`insufficient_data`).
+    With `quarantine` (the store's `_quarantine`), each source's skew-quarantined samples (`quarantined_skew`)
+    count as samples beyond `max_skew_seconds`, and a source with only such samples is listed too.
 
-    `since` keeps samples received at or after it (samples without a receive time: taken at or after it);
-    `source` keeps one source (exact name).
+    `since` keeps samples received at or after it (samples without a receive time: taken at or after it;
+    quarantined ones: quarantined at or after it); `source` keeps one source (exact name).
     """
     policy = policy or ClockPolicy()
     if source is not None:
         table = table.filter(table.source == source)
     if since is not None:
         table = table.filter(ibis.coalesce(table.received_at, table.ts) >= since)
-    checked = {c.source: c for c in clock_report(table, policy)}
+    rows = {row["source"]: row for row in clock_aggregate(table, policy).to_pyarrow().to_pylist()}
     unstamped = table.filter(table.received_at.isnull())
-    unstamped = unstamped.group_by("source").aggregate(n=unstamped.count())
-    skipped = {row["source"]: int(row["n"]) for row in unstamped.to_pyarrow().to_pylist()}
-    empty = verdict(0, None, 0, 0, 0, policy)
-    return [StoredClock(checked.get(name) or SourceClock(name, 0, None, None, 0, 0, None, empty),
-                        skipped.get(name, 0))
-            for name in sorted(checked.keys() | skipped.keys(), key=lambda s: (s is None, s or ""))]
+    skipped = _counts(unstamped.group_by("source").aggregate(n=unstamped.count()))
+    refused = {} if quarantine is None else _counts(quarantined_skew(quarantine, since=since, source=source))
+    none = {"samples": 0, "skew_median": None, "skew_p99": None, "future": 0, "out_of_order": 0, "beyond_max": 0}
+    return [StoredClock(_source_clock(rows.get(name) or {**none, "source": name}, policy, refused.get(name, 0)),
+                        skipped.get(name, 0), refused.get(name, 0))
+            for name in sorted(rows.keys() | skipped.keys() | refused.keys(), key=lambda s: (s is None, s or ""))]
 
 
 def skew_rule(policy: ClockPolicy) -> Rule:
@@ -202,21 +232,23 @@ def ingest_rules(dataset: str, policy: ClockPolicy) -> tuple[Rule, ...]:
     return (skew_rule(policy),) if dataset == "telemetry_samples" else ()
 
 
-def _epoch_seconds(table: pa.Table, column: str) -> np.ndarray:
+def _epoch_seconds(table: pa.Table, column: str, nullable: bool = False) -> np.ndarray:
+    """Whole seconds since the epoch, floored; with `nullable`, a null is 0 (the caller masks it)."""
     if column not in table.column_names:
         raise InputError(f"clock quarantine needs column {column!r}; the table has {table.column_names}")
     values = table.column(column)
     if not pa.types.is_timestamp(values.type):
         raise InputError(f"column {column!r} has type {values.type}; expected a timestamp")
-    if values.null_count:
+    if values.null_count and not nullable:
         raise InputError(f"column {column!r} has {values.null_count} null value(s); every sample needs it")
-    micros = pc.cast(pc.cast(values, pa.timestamp("us", values.type.tz)), pa.int64())
+    micros = pc.fill_null(pc.cast(pc.cast(values, pa.timestamp("us", values.type.tz)), pa.int64()), 0)
     return micros.to_numpy(zero_copy_only=False) // 1_000_000  # floored to the second
 
 
 def split_skewed(table: pa.Table, policy: ClockPolicy | None = None) -> tuple[pa.Table, pa.Table]:
     """(kept, quarantined): samples whose |received_at - ts| exceeds `max_skew_seconds` are quarantined with
-    a `reason` naming their skew (naive timestamps are taken as UTC, like every stored instant).
+    a `reason` naming their skew (naive timestamps are taken as UTC, like every stored instant). A sample without
+    `received_at` (imported history) is kept: it has no receive time to judge, as in `skew_rule`.
 
     >>> from datetime import datetime
     >>> t = pa.table({"ts": [datetime(2026, 1, 1, 10), datetime(2026, 1, 1, 12)],
@@ -226,8 +258,9 @@ def split_skewed(table: pa.Table, policy: ClockPolicy | None = None) -> tuple[pa
     (1, ['clock skew 7205 s (received_at - ts) beyond the maximum of 3600 s'])
     """
     policy = policy or ClockPolicy()
-    skew = _epoch_seconds(table, "received_at") - _epoch_seconds(table, "ts")
-    beyond = np.abs(skew) > policy.max_skew_seconds
+    skew = _epoch_seconds(table, "received_at", nullable=True) - _epoch_seconds(table, "ts")
+    beyond = (np.abs(skew) > policy.max_skew_seconds) & table.column("received_at").is_valid().to_numpy(
+        zero_copy_only=False)
     bad = table.filter(pa.array(beyond))
     reason = pc.binary_join_element_wise(
         "clock skew ", pc.cast(pa.array(skew[beyond]), pa.string()),

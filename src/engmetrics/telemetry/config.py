@@ -6,7 +6,10 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["ClockPolicy", "ReceiverSettings", "ScrapeSettings", "ScrapeTarget", "TelemetrySettings"]
+__all__ = ["OVERLAP_WINDOW_SECONDS", "ClockPolicy", "ReceiverSettings", "ScrapeSettings", "ScrapeTarget",
+           "TelemetrySettings"]
+
+OVERLAP_WINDOW_SECONDS = 60.0  # default of ReceiverSettings.overlap_window_seconds (telemetry.dedup)
 
 
 class ClockPolicy(BaseModel):
@@ -84,6 +87,9 @@ class ScrapeSettings(BaseModel):
     interval: str = Field("1m", description="time from one scrape of a target to the next, e.g. 15s, 1m")
     timeout: str = Field("10s", description="give up a scrape after this long; at most the interval")
     targets: list[ScrapeTarget] = Field(default_factory=list)
+    max_pending_samples: int = Field(1_000_000, ge=1, description="scraped samples kept for the next run while "
+                                     "the store cannot be written (e.g. `engmetrics serve` holds it); beyond "
+                                     "this the oldest runs' samples are dropped and counted")
 
     @field_validator("interval", "timeout")
     @classmethod
@@ -114,9 +120,17 @@ class ReceiverSettings(BaseModel):
                                     "empty queue)")
     max_batch_samples: int = Field(250_000, ge=1, description="the writer stores at most this many samples "
                                    "per transaction (whole requests; one larger request is one batch)")
-    retry_after_seconds: int = Field(1, ge=1, description="the Retry-After of a 429")
+    retry_after_seconds: int = Field(1, ge=1, description="the Retry-After of a 429 or 503")
+    write_tries: int = Field(3, ge=1, description="tries of a batch's transaction (one second apart) before "
+                             "its requests are answered 503 and its samples counted as lost")
+    max_request_bytes: int = Field(16 * 1024 * 1024, ge=1, description="largest push body as sent (compressed); "
+                                   "a longer one is answered 413 before (Content-Length) or while it is read")
     source_priority: list[str] = Field(default_factory=list, description="source prefixes, earlier wins a "
-                                       "(series, ts) both send; unlisted sources rank last")
+                                       "series both send; unlisted sources rank last")
+    overlap_window_seconds: float = Field(OVERLAP_WINDOW_SECONDS, ge=0, description="samples of one series "
+                                          "from two sources at most this far apart overlap: only the better "
+                                          "source's are kept (0: the same ts only); used by the receivers, "
+                                          "scrape and import-prometheus")
     resource_labels: list[str] = Field(default_factory=list, description="OTLP resource attributes kept as "
                                        "labels besides service.name (job) and service.instance.id (instance)")
 

@@ -1,18 +1,31 @@
-"""One series from two pipelines is kept once: the same (series, ts) sent by two sources is stored from the
-one with the higher priority, and the overlap is counted in `_telemetry_overlaps`.
+"""One series from two pipelines is kept once: where two sources deliver samples of the same series within a
+time window of each other, only the better source's samples are stored, and the overlap is counted in
+`_telemetry_overlaps`.
 
 A source's priority is the position of the first prefix of `ReceiverSettings.source_priority` it starts
-with (earlier wins); a source matching no prefix ranks after all listed ones. For each (series, ts):
+with (earlier wins); a source matching no prefix ranks after all listed ones. Two sources are *near* for a
+series when they have samples of it at most `window` seconds apart (`ReceiverSettings.overlap_window_seconds`;
+0 means the same `ts` only). Two Prometheus replicas scraping one target 5 s apart are near with any window
+of 5 s or more; so are a scrape and a remote-write of the same exporter. For each incoming sample:
 
-- the same source again (a resend, a corrected value): the newest value replaces the stored one, no overlap;
-- a higher-priority source replaces the stored sample; (series, new source, old source) is an overlap;
-- a lower-priority source's sample is dropped; (series, stored source, new source) is an overlap;
-- a different source of the *same* priority (a tie) is dropped: the first source to deliver keeps the
-  sample, so two equal pipelines never flip the stored value back and forth.
+- a sample of the same source and the same (series, ts) (a resend, a corrected value): the newest value
+  replaces the stored one (`replaced`; `unchanged` when the value is the same), no overlap;
+- a sample near a sample of a *better* source (stored or in the same batch) is dropped: (series, better
+  source, its source) is an overlap. Better means a higher priority; at equal priority (a tie), the source
+  that delivered first keeps the series: a stored sample beats an incoming one, and within a batch the source
+  whose first request for the series arrived first wins. So two equal pipelines never interleave;
+- a sample kept where stored samples of a source of *lower priority* are near deletes them (`evicted` at
+  other timestamps, `replaced` at its own): the overlap is counted as (series, its source, the evicted source).
 
-Within one batch the same rules hold in arrival order (a batch row of the stored sample's own source goes
-before another of the same priority). All of it is one join, one window query and one upsert per batch
-in DuckDB (`store_samples`); the report reads the table back through Ibis (`overlaps`).
+A source that stops (a replica going down) leaves no sample near the other's, which then fills the gap. A
+sample is judged against every near sample of a better source, also one that is itself dropped in the same
+batch (three pipelines chained within a window lose a little more than the strict rule would).
+
+The common case (every series of the batch from one source, no other source near, no repeated (series, ts))
+is one check and one plain insert. The rest is a few joins and one upsert per batch in DuckDB
+(`store_samples`), inside the caller's transaction: each row is compared with the first and last sample of each
+other source in its window-wide time bucket and the two beside it, not with every near sample. The report reads
+the table back through Ibis (`overlaps`).
 
 >>> from engmetrics.store import Store
 >>> store = Store.open("duckdb://")
@@ -24,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -31,22 +45,30 @@ import pyarrow.compute as pc
 
 from ..ingest.coerce import quote_literal
 from ..store import Store
+from .config import OVERLAP_WINDOW_SECONDS
 
 __all__ = ["COLUMNS", "Stored", "overlaps", "rank_sql", "store_samples"]
 
 # The pushed batch: the samples batch (`telemetry.batch.SCHEMA`) plus these, and `_req` (arrival order).
 COLUMNS = ("series", "ts", "metric", "labels", "value", "source", "received_at")
-_IN, _WIN = "_em_push", "_em_push_winners"
+_IN = "_em_push"
+_TEMP = ("_em_in", "_em_src", "_em_near", "_em_beaten", "_em_win", "_em_evict")
 
 
 @dataclass(frozen=True)
 class Stored:
-    """What one batch did: `inserted` new (series, ts), `replaced` stored samples (same source or a higher
-    one), `dropped` samples lost to a higher-priority or earlier equal source (counted as overlaps)."""
+    """What one batch did. Per incoming sample: `inserted` (a new (series, ts)), `replaced` (a stored sample
+    of the same (series, ts) is now this one; `unchanged`, a part of `replaced`: same source and value),
+    `dropped` (lost to a better source near it), or superseded by a newer sample of its source and
+    (series, ts) in the same batch (`superseded`). Besides: `evicted` stored samples of a lower-priority
+    source at other timestamps near a kept sample, deleted."""
 
     inserted: int
     replaced: int
     dropped: int
+    unchanged: int = 0
+    superseded: int = 0
+    evicted: int = 0
 
 
 def rank_sql(column: str, priority: Sequence[str]) -> str:
@@ -59,104 +81,171 @@ def rank_sql(column: str, priority: Sequence[str]) -> str:
     return f"CASE {whens} ELSE {len(priority)} END" if priority else "0"
 
 
-def _rank_rows(con: Any, priority: Sequence[str], bounds: dict[str, Any]) -> None:
-    """Each pushed row with the stored sample's source (`_stored`, `_held`) and its place (`_pos`) among the
-    rows of its (series, ts): best rank, then the stored sample's own source, then the source that delivered
-    first, then that source's newest row."""
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _em_push_ranked AS
-        SELECT *, row_number() OVER (PARTITION BY series, ts
-                                     ORDER BY _rank, source IS NOT DISTINCT FROM _stored DESC, _first, _req DESC)
-                  AS _pos
-        FROM (SELECT i.*, {rank_sql('i.source', priority)} AS _rank, t.source AS _stored,
-                     t.series IS NOT NULL AS _held, {rank_sql('t.source', priority)} AS _stored_rank,
-                     min(i._req) OVER (PARTITION BY i.series, i.ts, i.source) AS _first
-              FROM {_IN} i LEFT JOIN telemetry_samples t
-                   ON t.series = i.series AND t.ts = i.ts AND t.ts BETWEEN $lo AND $hi)""", bounds)
+def _params(batch: pa.Table, window: float) -> dict[str, Any]:
+    """The batch's time range widened by the window (joins read the stored side only within it: DuckDB skips
+    the rest) and the window in microseconds."""
+    bounds = pc.min_max(batch.column("ts"))
+    pad = timedelta(seconds=window)
+    return {"lo": bounds["min"].as_py() - pad, "hi": bounds["max"].as_py() + pad, "w": round(window * 1e6)}
 
 
-def _decide(con: Any) -> None:
-    """The winner of each (series, ts) against the stored sample: `_act` is insert, replace or drop; `_kept`
-    is the source the store holds afterwards. Every other pushed row of another source is an overlap."""
+def _run(con: Any, sql: str, params: dict[str, Any]) -> Any:
+    """Execute `sql` with the parameters of `params` it uses (DuckDB refuses unused ones)."""
+    return con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
+
+
+def _all_new(con: Any, params: dict[str, Any]) -> bool:
+    """True when no (series, ts) of the batch repeats or is stored, every series of the batch comes from one
+    source, and no stored sample of another source lies within the window of the batch's samples of the series.
+    A batch of one source with no other source stored in its range is decided without looking at series."""
+    held, repeated, one_source, others = _run(con, f"""
+        WITH one AS (SELECT min(source) AS source, count(DISTINCT source) = 1 AND count(source) = count(*) AS alone
+                     FROM {_IN})
+        SELECT (SELECT count(*) FROM {_IN} i SEMI JOIN telemetry_samples t
+                ON t.series = i.series AND t.ts = i.ts AND t.ts BETWEEN $lo AND $hi),
+               (SELECT count(*) FROM (SELECT 1 FROM {_IN} GROUP BY series, ts HAVING count(*) > 1)),
+               (SELECT alone FROM one),
+               EXISTS (SELECT 1 FROM telemetry_samples WHERE ts BETWEEN $lo AND $hi
+                       AND source IS DISTINCT FROM (SELECT source FROM one))""", params).fetchone()
+    if held or repeated:
+        return False
+    if one_source and not others:
+        return True
+    (conflicts,) = _run(con, f"""
+        WITH per AS (SELECT series, min(source) AS source, count(DISTINCT coalesce(source, '')) AS sources,
+                            count(source) < count(*) AS some_null, min(ts) AS t0, max(ts) AS t1
+                     FROM {_IN} GROUP BY series)
+        SELECT (SELECT count(*) FROM per WHERE sources > 1 OR (some_null AND source IS NOT NULL))
+             + (SELECT count(*) FROM per p SEMI JOIN telemetry_samples t
+                ON t.series = p.series AND t.source IS DISTINCT FROM p.source AND t.ts BETWEEN $lo AND $hi
+                   AND t.ts BETWEEN p.t0 - to_microseconds($w) AND p.t1 + to_microseconds($w))""",
+                        params).fetchone()
+    return conflicts == 0
+
+
+def _bucket(column: str, params: dict[str, Any]) -> str:
+    """SQL of the window-wide time bucket of `column` (its microsecond itself with a window of 0)."""
+    us = f"epoch_us({column})"
+    return us if params["w"] == 0 else f"floor({us} / {params['w']})::BIGINT"
+
+
+def _candidates(con: Any, priority: Sequence[str], params: dict[str, Any]) -> None:
+    """`_em_in`: the batch numbered (`_row`) with each row's `_rank`, time bucket `_b` and `_order` (its
+    source's place among the batch's sources of the series: rank, then first request); `_em_near`: per series,
+    source and bucket, the first and last `ts` of the batch's rows and (`_stored`) of the stored samples of the
+    batch's series in the widened range. A sample within the window of a row lies in the row's bucket or one of
+    the two beside it, so the rows are compared with a few buckets instead of every near sample."""
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE {_WIN} AS
-        SELECT * EXCLUDE (_pos, _first),
-               CASE WHEN NOT _held THEN 'insert'
-                    WHEN source IS NOT DISTINCT FROM _stored OR _rank < _stored_rank THEN 'replace'
-                    ELSE 'drop' END AS _act
-        FROM _em_push_ranked WHERE _pos = 1""")
+        CREATE OR REPLACE TEMP TABLE _em_src AS
+        SELECT series, source, dense_rank() OVER (PARTITION BY series ORDER BY _rank, _first, source) AS _order
+        FROM (SELECT series, source, {rank_sql('source', priority)} AS _rank, min(_req) AS _first
+              FROM {_IN} GROUP BY series, source)""")
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _em_push_lost AS
-        SELECT r.series, CASE WHEN w._act = 'drop' THEN w._stored ELSE w.source END AS kept_source,
-               r.source AS dropped_source, r.ts, true AS pushed
-        FROM _em_push_ranked r JOIN {_WIN} w USING (series, ts)
-        WHERE r.source IS DISTINCT FROM CASE WHEN w._act = 'drop' THEN w._stored ELSE w.source END
+        CREATE OR REPLACE TEMP TABLE _em_in AS
+        SELECT i.*, {rank_sql('i.source', priority)} AS _rank, s._order, {_bucket('i.ts', params)} AS _b
+        FROM (SELECT *, row_number() OVER () AS _row FROM {_IN}) i
+             JOIN _em_src s ON s.series = i.series AND s.source IS NOT DISTINCT FROM i.source""")
+    _run(con, f"""
+        CREATE OR REPLACE TEMP TABLE _em_near AS
+        SELECT series, source, _b, any_value(_rank) AS _rank, any_value(_order) AS _order, false AS _stored,
+               min(ts) AS t0, max(ts) AS t1
+        FROM _em_in GROUP BY series, source, _b
         UNION ALL
-        SELECT series, source, _stored, ts, false FROM {_WIN}
-        WHERE _act = 'replace' AND source IS DISTINCT FROM _stored""")
+        SELECT series, source, _b, {rank_sql('source', priority)}, NULL, true, t0, t1
+        FROM (SELECT series, source, {_bucket('ts', params)} AS _b, min(ts) AS t0, max(ts) AS t1
+              FROM telemetry_samples WHERE ts BETWEEN $lo AND $hi AND series IN (SELECT series FROM _em_src)
+              GROUP BY ALL)""", params)
+
+
+# x (a bucket of another source's samples of the series) beats r: a better rank, or at the same rank x is stored
+# or x's source delivered first in the batch; and a sample of x lies within the window of r (any sample of the
+# same bucket; the last of the bucket before, the first of the bucket after).
+_BEATS = """x.series = r.series AND x._b BETWEEN r._b - 1 AND r._b + 1 AND x.source IS DISTINCT FROM r.source
+            AND (x._rank < r._rank OR (x._rank = r._rank AND (x._stored OR x._order < r._order)))
+            AND CASE WHEN x._b = r._b THEN true WHEN x._b < r._b THEN x.t1 >= r.ts - to_microseconds($w)
+                     ELSE x.t0 <= r.ts + to_microseconds($w) END"""
+# the best of several beating sources: lowest rank, then stored, then first delivered
+_BEST = "arg_min(x.source, x._rank * 1000000 + coalesce(x._order, 0))"
+
+
+def _decide(con: Any, priority: Sequence[str], params: dict[str, Any]) -> None:
+    """`_em_beaten`: dropped rows and the source that beat them; `_em_win`: per (series, ts) the newest
+    surviving row (`_held`: the stored sample there is of the same source; `_same`: and has its value);
+    `_em_evict`: stored samples of a lower-priority source near a winner."""
+    _run(con, f"""
+        CREATE OR REPLACE TEMP TABLE _em_beaten AS
+        SELECT r._row, any_value(r.series) AS series, any_value(r.ts) AS ts, any_value(r.source) AS source,
+               {_BEST} AS kept_source
+        FROM _em_in r JOIN _em_near x ON {_BEATS} GROUP BY r._row""", params)
+    _run(con, """
+        CREATE OR REPLACE TEMP TABLE _em_win AS
+        SELECT w.*, s.series IS NOT NULL AS _held, coalesce(s.value = w.value, false) AS _same
+        FROM (SELECT * FROM _em_in ANTI JOIN _em_beaten USING (_row)
+              QUALIFY row_number() OVER (PARTITION BY series, ts ORDER BY _req DESC, _row DESC) = 1) w
+        LEFT JOIN telemetry_samples s ON s.series = w.series AND s.ts = w.ts AND s.ts BETWEEN $lo AND $hi
+                                         AND s.source IS NOT DISTINCT FROM w.source""", params)
+    _run(con, f"""
+        CREATE OR REPLACE TEMP TABLE _em_evict AS
+        SELECT y.series, y.ts, y.source, arg_min(x.source, x._order) AS kept_source
+        FROM (SELECT series, ts, source, {rank_sql('source', priority)} AS _rank FROM telemetry_samples
+              WHERE ts BETWEEN $lo AND $hi AND series IN (SELECT series FROM _em_win)) y
+             JOIN _em_win x ON x.series = y.series AND x._rank < y._rank
+                               AND x.ts BETWEEN y.ts - to_microseconds($w) AND y.ts + to_microseconds($w)
+        GROUP BY y.series, y.ts, y.source""", params)
 
 
 def _count_overlaps(con: Any) -> None:
     con.execute("""
         INSERT INTO _telemetry_overlaps
-        SELECT series, coalesce(kept_source, ''), coalesce(dropped_source, ''), min(ts), max(ts), count(*)
-        FROM _em_push_lost GROUP BY series, kept_source, dropped_source
+        SELECT series, coalesce(kept_source, ''), coalesce(source, ''), min(ts), max(ts), count(*)
+        FROM (SELECT series, ts, source, kept_source FROM _em_beaten
+              UNION ALL SELECT series, ts, source, kept_source FROM _em_evict)
+        GROUP BY series, kept_source, source
         ON CONFLICT (series, kept_source, dropped_source) DO UPDATE SET
             first_ts = least(first_ts, excluded.first_ts), last_ts = greatest(last_ts, excluded.last_ts),
             samples = samples + excluded.samples""")
 
 
-def _bounds(batch: pa.Table) -> dict[str, Any]:
-    """The batch's time range: joins read the stored side only within it (DuckDB skips the rest)."""
-    bounds = pc.min_max(batch.column("ts"))
-    return {"lo": bounds["min"].as_py(), "hi": bounds["max"].as_py()}
-
-
-def _all_new(con: Any, bounds: dict[str, Any]) -> bool:
-    """True when no (series, ts) of the batch is stored or repeated within it: the common case, written by
-    one plain insert."""
-    held, repeated = con.execute(f"""
-        SELECT (SELECT count(*) FROM {_IN} i SEMI JOIN telemetry_samples t
-                ON t.series = i.series AND t.ts = i.ts AND t.ts BETWEEN $lo AND $hi),
-               (SELECT count(*) FROM (SELECT 1 FROM {_IN} GROUP BY series, ts HAVING count(*) > 1))""",
-                                 bounds).fetchone()
-    return held == 0 and repeated == 0
-
-
-def store_samples(store: Store, batch: pa.Table, priority: Sequence[str] = ()) -> Stored:
+def store_samples(store: Store, batch: pa.Table, priority: Sequence[str] = (),
+                  window: float = OVERLAP_WINDOW_SECONDS) -> Stored:
     """Upsert `batch` (columns `COLUMNS` plus `_req`, the arrival number of each row's request) into
-    `telemetry_samples` by (series, ts) under the source priority, counting overlaps; inside the caller's
-    transaction. Every row is inserted, replaces a stored sample, or is dropped as an overlap (or is a
-    same-source resend superseded within the batch: `batch.num_rows` minus the three counts)."""
+    `telemetry_samples` under the source priority and the overlap `window` (seconds), counting overlaps;
+    inside the caller's transaction. Every row is inserted, replaces a stored sample, is dropped as an overlap,
+    or is superseded within the batch: `inserted + replaced + dropped + superseded == batch.num_rows`."""
     con = store.sql
     if not batch.num_rows:
         return Stored(0, 0, 0)
     columns = ", ".join(COLUMNS)
     con.register(_IN, batch)
     try:
-        bounds = _bounds(batch)
-        if _all_new(con, bounds):
+        params = _params(batch, window)
+        if _all_new(con, params):
             con.execute(f"INSERT INTO telemetry_samples ({columns}) SELECT {columns} FROM {_IN}")
             return Stored(batch.num_rows, 0, 0)
-        _rank_rows(con, priority, bounds)
-        _decide(con)
+        _candidates(con, priority, params)
+        _decide(con, priority, params)
         _count_overlaps(con)
-        counts = dict(con.execute(f"SELECT _act, count(*) FROM {_WIN} GROUP BY _act").fetchall())
-        dropped = con.execute("SELECT count(*) FROM _em_push_lost WHERE pushed").fetchone()[0]
-        if counts.get("replace"):
-            con.execute("DELETE FROM telemetry_samples t USING _em_push_winners d WHERE d._act = 'replace' "
-                        "AND t.series = d.series AND t.ts = d.ts AND t.ts BETWEEN $lo AND $hi", bounds)
-        con.execute(f"INSERT INTO telemetry_samples ({columns}) SELECT {columns} FROM _em_push_winners "
-                    "WHERE _act <> 'drop'")
+        won, held, same, dropped, evicted, at_winner = con.execute("""
+            SELECT (SELECT count(*) FROM _em_win), (SELECT count(*) FROM _em_win WHERE _held),
+                   (SELECT count(*) FROM _em_win WHERE _same), (SELECT count(*) FROM _em_beaten),
+                   (SELECT count(*) FROM _em_evict),
+                   (SELECT count(*) FROM _em_evict e SEMI JOIN _em_win w USING (series, ts))""").fetchone()
+        _run(con, """
+            DELETE FROM telemetry_samples t USING (
+                SELECT series, ts FROM _em_evict UNION ALL SELECT series, ts FROM _em_win WHERE _held AND NOT _same
+            ) d WHERE t.series = d.series AND t.ts = d.ts AND t.ts BETWEEN $lo AND $hi""", params)
+        con.execute(f"INSERT INTO telemetry_samples ({columns}) SELECT {columns} FROM _em_win WHERE NOT _same")
     finally:
         con.unregister(_IN)
-        for table in ("_em_push_ranked", _WIN, "_em_push_lost"):
+        for table in _TEMP:
             con.execute(f"DROP TABLE IF EXISTS {table}")
-    return Stored(int(counts.get("insert", 0)), int(counts.get("replace", 0)), int(dropped))
+    replaced = held + at_winner
+    return Stored(inserted=won - replaced, replaced=replaced, dropped=dropped, unchanged=same,
+                  superseded=batch.num_rows - won - dropped, evicted=evicted - at_winner)
 
 
 def overlaps(store: Store) -> list[dict[str, Any]]:
     """The overlaps counted so far, one row per (series, kept_source, dropped_source): `first_ts`,
-    `last_ts` (UTC datetimes) and `samples` dropped, ordered by series and sources."""
+    `last_ts` (UTC datetimes) and `samples` dropped or evicted, ordered by series and sources."""
     table = store.table("_telemetry_overlaps")
     return table.order_by(["series", "kept_source", "dropped_source"]).to_pyarrow().to_pylist()

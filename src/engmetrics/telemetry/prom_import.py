@@ -1,7 +1,9 @@
 """Import range queries from a Prometheus HTTP API (`engmetrics telemetry import-prometheus`).
 
 Into `telemetry_samples`: the samples as Prometheus evaluates them, source `prometheus:<host:port>`, and no
-`received_at` (they were not received live, so the clock checks leave them out).
+`received_at` (they were not received live, so the clock checks leave them out), written as the push receivers
+write theirs (`pull_write.write_samples`): a series also scraped or pushed is kept once, by source priority and
+overlap window.
 
 Into `sli_events` (a service's indicator): buckets of one `step` holding good and total event counts.
 
@@ -9,11 +11,12 @@ Into `sli_events` (a service's indicator): buckets of one `step` holding good an
   total - bad). Each series becomes per-step increases with reset handling (`counters.counter_increases`: a
   value that drops means the counter restarted from zero), summed over the query's series per bucket.
 - A histogram, for a latency SLI: `--query NAME{matchers}` names it and `--le` the threshold in seconds; good
-  is the increase of `NAME_bucket{le=...}`, total that of `NAME_count` (`counters.histogram_good_total`).
+  is the increase of `NAME_bucket{le=...}`, total that of the `le="+Inf"` bucket, or `NAME_count` without one
+  (`counters.histogram_good_total`, `counters.histogram_total`).
 
 The range starts at `from` rounded down to a multiple of `step` (so buckets sit on one grid whatever the
-`from` of an import, and importing again updates rather than double counts, as long as retention has not
-rolled the range up: a re-import into rolled-up `sli_events` hours is added to them (known gap, issue 10)).
+`from` of an import, and importing again updates rather than double counts; rows dated before a range that
+retention already rolled up are refused with the horizon's reason, `telemetry.horizon`).
 The increase between the points at `t` and `t + step` is counted in the bucket starting at `t`, so the
 buckets cover `[from, to)`; the point at
 `from` is the base of the first bucket. Where Prometheus has no point for a step (a series gap) the increase
@@ -30,6 +33,7 @@ across the gap is counted in the bucket before the next point.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,9 +45,10 @@ import pyarrow.compute as pc
 from ..errors import InputError
 from ..ingest import IngestResult
 from ..store import Store
+from .config import OVERLAP_WINDOW_SECONDS
 from .counters import counter_increases, histogram_good_total
 from .prom_api import RangeResult, query_range
-from .pull_write import write_parts
+from .pull_write import SampleWrite, write_parts, write_samples
 
 __all__ = ["ImportResult", "SliQuery", "counter_buckets", "histogram_selector", "import_samples", "import_sli"]
 
@@ -83,7 +88,7 @@ class ImportResult:
     requests: int
     series: int
     samples: int
-    ingest: IngestResult
+    ingest: IngestResult | SampleWrite
     warnings: tuple[str, ...] = ()
     sli: dict[str, Any] = field(default_factory=dict)
 
@@ -101,16 +106,17 @@ def _aligned(start: datetime, end: datetime, step: int) -> tuple[datetime, datet
 
 
 def import_samples(store: Store, url: str, query: str, start: datetime, end: datetime, step: int, *,
-                   metric: str | None = None) -> ImportResult:
+                   metric: str | None = None, priority: Sequence[str] = (),
+                   window: float = OVERLAP_WINDOW_SECONDS) -> ImportResult:
     """Import `query` evaluated every `step` seconds from `start` (aligned to `step`) to `end` into
-    `telemetry_samples`."""
+    `telemetry_samples`, under the source `priority` and overlap `window` (`telemetry.dedup`)."""
     start, end = _aligned(start, end, step)
     got = query_range(url, query, start, end, step, metric=metric)
     source = f"prometheus:{urlsplit(url).netloc.rpartition('@')[2]}"
     rows = got.samples
     rows = rows.append_column("source", pa.array([source] * rows.num_rows, pa.string())).append_column(
         "received_at", pa.nulls(rows.num_rows, _TS))
-    ingest = write_parts(store, "telemetry_samples", [(f"{url} {query}", rows)])
+    ingest = write_samples(store, [(f"{url} {query}", rows)], priority=priority, window=window)
     return ImportResult("telemetry_samples", url, start, end, step, got.requests, got.series, rows.num_rows,
                         ingest, got.warnings)
 

@@ -1,31 +1,91 @@
-"""Store what the pull commands (`telemetry scrape`, `telemetry import-prometheus`) collected, through the normal
-ingestion (`engmetrics.ingest.ingest_files`): each part is written as a Parquet file and the parts are ingested
-as one batch, so every row ends up inserted, updated, unchanged or quarantined with a reason (a NaN value, a
-bucket with more good than total events, a scraped sample whose timestamp is beyond the clock policy's skew),
-in one transaction.
+"""Store what the pull commands (`telemetry scrape`, `telemetry import-prometheus`) collected.
+
+Into `telemetry_samples` (`write_samples`) the samples take the push receivers' path, in one transaction: what
+`telemetry.admit.admit` refuses (a NaN value, a clock skew beyond the policy, a date before the retention horizon)
+is quarantined with the reason, and the rest is upserted by (series, ts) under the source priority and overlap
+window (`telemetry.dedup.store_samples`), so a series both scraped and pushed is kept once. Every row ends up
+inserted, updated, unchanged, quarantined or dropped as an overlap.
+
+Into other datasets (`sli_events`; `write_parts`) the rows go through the normal file ingestion.
 """
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..ingest import IngestResult, ingest_files
 from ..store import Rule, Store
+from .admit import admit, quarantine_samples
+from .config import OVERLAP_WINDOW_SECONDS, ClockPolicy
+from .dedup import COLUMNS, store_samples
 
-__all__ = ["write_parts"]
+__all__ = ["SampleWrite", "write_parts", "write_samples"]
+
+
+@dataclass
+class SampleWrite:
+    """The accounting of pulled samples written to `telemetry_samples`, as `--json` prints it (`as_dict`):
+    `read = inserted + updated + unchanged + quarantined + dropped`. `updated` counts samples that replaced a
+    stored sample of their source and (series, ts) with another value, or that a newer sample of the same
+    batch replaced; `dropped` samples lost to a better source within the overlap window; `evicted` stored
+    samples of a lower-priority source deleted for them (rows of the store, not rows read)."""
+
+    dataset: str
+    files: list[str]
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    dropped: int = 0
+    evicted: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def write_samples(store: Store, parts: Sequence[tuple[str, pa.Table]], *, priority: Sequence[str] = (),
+                  window: float = OVERLAP_WINDOW_SECONDS, clocks: ClockPolicy | None = None) -> SampleWrite:
+    """Write `parts` ((name, rows with the `telemetry.dedup.COLUMNS`)) to `telemetry_samples` in one transaction;
+    a part's rows count as one request, in the order given (earlier parts delivered first). Parts without rows
+    are left out of `files`."""
+    kept = [(name, table.select(list(COLUMNS))) for name, table in parts if table.num_rows]
+    result = SampleWrite("telemetry_samples", [name for name, _ in kept])
+    if not kept:
+        return result
+    sizes = np.array([table.num_rows for _, table in kept], dtype=np.int64)
+    batch = pa.concat_tables([table for _, table in kept])
+    batch = batch.append_column("_req", pa.array(np.repeat(np.arange(1, len(kept) + 1), sizes), pa.int64()))
+    con = store.sql
+    con.execute("BEGIN TRANSACTION")
+    try:
+        admitted, refused = admit(store, batch, clocks or ClockPolicy())
+        quarantined = quarantine_samples(con, refused)
+        stored = store_samples(store, admitted.select([*COLUMNS, "_req"]), priority, window)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    result.read, result.quarantined = batch.num_rows, quarantined
+    result.inserted, result.unchanged, result.dropped = stored.inserted, stored.unchanged, stored.dropped
+    result.updated = stored.replaced - stored.unchanged + stored.superseded
+    result.evicted = stored.evicted
+    return result
 
 
 def write_parts(store: Store, dataset: str, parts: Sequence[tuple[str, pa.Table]], *,
                 rules: Sequence[Rule] = ()) -> IngestResult:
-    """Ingest `parts` ((name, rows shaped like `dataset`)) into `dataset` as one batch; `name` is what the
-    accounting and the quarantine call the part (e.g. `scrape:api`). `rules` are checked after the dataset's own
-    (e.g. `telemetry.clocks.ingest_rules`). Parts without rows are left out; with no rows at all nothing is
-    written and every count is 0."""
+    """Ingest `parts` ((name, rows shaped like `dataset`)) into `dataset` as one batch through the file
+    ingestion; `name` is what the accounting and the quarantine call the part. `rules` are checked after the
+    dataset's own. Parts without rows are left out; with no rows at all nothing is written and every count is 0."""
     kept = [(name, table) for name, table in parts if table.num_rows]
     if not kept:
         return IngestResult(dataset, [])

@@ -1,17 +1,24 @@
 """The push receivers' queue and writer: decoded requests wait in a bounded queue, one writer thread stores
-them in batches through the server's single write connection.
+them in batches through the server's single write connection, and each request learns when its samples are
+committed.
 
 - `offer` accepts a request's samples while the queue holds fewer than `max_queued_samples` (an empty
-  queue takes one request of any size) and returns False otherwise: the route answers 429 with Retry-After.
-  Samples count as queued until they are stored, so the bound covers the batch being written too.
+  queue takes one request of any size) and returns a `concurrent.futures.Future` of its `Receipt`; None when
+  the queue is full (the route answers 429 with Retry-After). Samples count as queued until their
+  transaction ends, so the bound covers the batch being written too.
 - The writer takes whole requests, up to `max_batch_samples` a batch, and in one transaction quarantines
   what `telemetry.admit.admit` refuses (NaN or infinite values, clock skew beyond the policy, dates before
   the retention horizon) — in `_quarantine` with `source_file` = the source and the reason — and upserts
-  the rest by (series, ts) under the source priority (`telemetry.dedup.store_samples`).
-- `close` stops taking requests and returns once every accepted sample is stored or its tries are spent.
-  A failed write is retried (the batch stays queued), every `_RETRY_SECONDS`; on close, `_CLOSE_TRIES` times.
-  A 2xx means queued, not yet stored: a crash of the process loses what is still queued (known gap, issue 10:
-  answer after the commit or spool to disk).
+  the rest by (series, ts) under the source priority (`telemetry.dedup.store_samples`). Only after COMMIT
+  are the batch's futures resolved: a 2xx answer means stored (or quarantined), never merely queued. Many
+  requests share one commit.
+- A failed transaction is tried again after `_RETRY_SECONDS`, `write_tries` times in all; then its
+  requests' futures fail with `Unstored` (the route answers 503 with Retry-After: the sender retries) and
+  its samples count as `lost` (not stored here). `failures` counts consecutive failed transactions and
+  returns to 0 after a success.
+- `close` refuses new requests (their futures fail with `Unstored`) and returns once every accepted
+  request is stored or given up; once a batch has failed all its tries while closing, the rest of the queue
+  is given up at once (counted in `lost`, answered 503).
 
 >>> from engmetrics.api.state import StoreProvider
 >>> from engmetrics.store import Store
@@ -20,8 +27,8 @@ them in batches through the server's single write connection.
 >>> receiver.start()
 >>> now = datetime.now(UTC)
 >>> body = encode_write_request([({"__name__": "up", "job": "a"}, [(1.0, int(now.timestamp() * 1000))])])
->>> receiver.offer(decode_write_request(body).samples, "remote_write:test", now)
-True
+>>> receiver.offer(decode_write_request(body).samples, "remote_write:test", now).result(timeout=30)
+Receipt(quarantined=0, reasons=())
 >>> receiver.close()
 >>> receiver.stats()["stored"]
 1
@@ -33,6 +40,7 @@ import logging
 import threading
 import time
 from collections import deque
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -48,11 +56,24 @@ from .dedup import COLUMNS, store_samples
 if TYPE_CHECKING:
     from ..api.state import StoreProvider
 
-__all__ = ["TelemetryReceiver"]
+__all__ = ["Receipt", "TelemetryReceiver", "Unstored"]
 
 log = logging.getLogger(__name__)
-_RETRY_SECONDS, _CLOSE_TRIES = 1.0, 3
+_RETRY_SECONDS = 1.0
 _TS = SCHEMA.field("ts").type
+
+
+class Unstored(Exception):
+    """A request's samples were not stored: their write failed after every try, or the receiver is closing."""
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A request's samples are committed: all stored except `quarantined` of them (refused by
+    `telemetry.admit`, kept in the quarantine), with the first `reasons` of each kind of refusal."""
+
+    quarantined: int = 0
+    reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,6 +82,15 @@ class _Request:
     source: str
     received_at: datetime
     number: int
+    done: Future[Receipt]
+
+
+@dataclass(frozen=True)
+class _Written:
+    inserted: int
+    replaced: int
+    dropped: int
+    receipts: list[Receipt]
 
 
 def _pushed(requests: list[_Request]) -> pa.Table:
@@ -74,6 +104,34 @@ def _pushed(requests: list[_Request]) -> pa.Table:
         .append_column("_req", pa.array([r.number for r in requests], pa.int64()).take(which))
 
 
+def _receipts(requests: list[_Request], refused: list[tuple[pa.Table, str]]) -> list[Receipt]:
+    """Each request's quarantined count and first reason per kind of refusal (`refused` as `admit` gives it,
+    its rows carrying `_req`); the requests are in arrival order."""
+    numbers = np.array([r.number for r in requests], dtype=np.int64)
+    counts = np.zeros(len(requests), dtype=np.int64)
+    reasons: list[list[str]] = [[] for _ in requests]
+    for bad, _column in refused:
+        if not bad.num_rows:
+            continue
+        at = np.searchsorted(numbers, bad.column("_req").to_numpy())
+        counts += np.bincount(at, minlength=len(requests))
+        first, rows = np.unique(at, return_index=True)
+        for i, text in zip(first.tolist(), bad.column("reason").take(pa.array(rows)).to_pylist(), strict=True):
+            reasons[i].append(text)
+    return [Receipt(int(n), tuple(texts)) for n, texts in zip(counts, reasons, strict=True)]
+
+
+def _settled(outcome: Receipt | Unstored) -> Future[Receipt]:
+    """A future already holding `outcome` (a receipt, or the exception it raises)."""
+    done: Future[Receipt] = Future()
+    done.set_running_or_notify_cancel()
+    if isinstance(outcome, Unstored):
+        done.set_exception(outcome)
+    else:
+        done.set_result(outcome)
+    return done
+
+
 class TelemetryReceiver:
     """A bounded queue of pushed samples and the thread that stores them (see the module docstring)."""
 
@@ -83,7 +141,7 @@ class TelemetryReceiver:
         self._requests: deque[_Request] = deque()
         self._queued = self._numbered = 0
         self._totals = dict(accepted=0, rejected_full=0, inserted=0, replaced=0, dropped=0, quarantined=0,
-                            batches=0)
+                            batches=0, lost=0, failures=0)
         self._closing = False
         self._thread: threading.Thread | None = None
 
@@ -92,32 +150,40 @@ class TelemetryReceiver:
         self._thread = threading.Thread(target=self._run, name="engmetrics-telemetry-writer", daemon=True)
         self._thread.start()
 
-    def offer(self, samples: pa.Table, source: str, received_at: datetime) -> bool:
-        """Queue a request's samples (a `telemetry.batch.SCHEMA` table) from `source`; False when full
-        (or closing). An empty request is accepted without queueing."""
+    def offer(self, samples: pa.Table, source: str, received_at: datetime) -> Future[Receipt] | None:
+        """Queue a request's samples (a `telemetry.batch.SCHEMA` table) from `source`: the future of its
+        `Receipt`, resolved once they are committed (or failing with `Unstored`); None when the queue is
+        full. An empty request is settled at once; a closing receiver fails the future at once."""
         n = samples.num_rows
         with self._cond:
-            if self._closing or (self._queued and self._queued + n > self._settings.max_queued_samples):
+            if self._closing:
+                return _settled(Unstored("the server is stopping; send the samples again"))
+            if self._queued and self._queued + n > self._settings.max_queued_samples:
                 self._totals["rejected_full"] += n
-                return False
+                return None
             self._totals["accepted"] += n
-            if n:
-                self._numbered += 1
-                self._requests.append(_Request(samples, source, received_at.astimezone(UTC), self._numbered))
-                self._queued += n
-                self._cond.notify_all()
-        return True
+            if not n:
+                return _settled(Receipt())
+            done: Future[Receipt] = Future()
+            done.set_running_or_notify_cancel()  # running: an awaiting route that goes away cannot cancel it
+            self._numbered += 1
+            self._requests.append(_Request(samples, source, received_at.astimezone(UTC), self._numbered, done))
+            self._queued += n
+            self._cond.notify_all()
+        return done
 
     def stats(self) -> dict[str, int]:
-        """`queued` (accepted, not yet stored), `accepted`, `rejected_full` (answered 429), `stored`
-        (inserted + replaced), `inserted`, `replaced`, `dropped` (overlaps), `quarantined`, `batches`."""
+        """`queued` (accepted, not yet committed), `accepted`, `rejected_full` (answered 429), `stored`
+        (inserted + replaced), `inserted`, `replaced`, `dropped` (overlaps), `quarantined`, `batches`
+        (committed transactions), `lost` (accepted, then given up after failed writes: answered 503) and
+        `failures` (consecutive failed transactions; 0 after a success)."""
         with self._cond:
             totals = dict(self._totals)
             queued = self._queued
         return dict(queued=queued, **totals, stored=totals["inserted"] + totals["replaced"])
 
     def close(self) -> None:
-        """Refuse new requests and wait until every accepted sample is stored (or given up on)."""
+        """Refuse new requests and wait until every accepted request is stored or given up."""
         with self._cond:
             self._closing = True
             self._cond.notify_all()
@@ -138,40 +204,65 @@ class TelemetryReceiver:
             return taken
 
     def _run(self) -> None:
-        failures = 0
         while (taken := self._take()) is not None:
-            try:
-                self._write(taken)
-                failures = 0
-            except Exception:
-                failures += 1
-                log.exception("storing %d pushed request(s) failed (attempt %d)", len(taken), failures)
-                if self._closing and failures >= _CLOSE_TRIES:
-                    log.error("gave up storing %d pushed samples at shutdown",
-                              sum(r.samples.num_rows for r in taken))
-                else:
-                    with self._cond:
-                        self._requests.extendleft(reversed(taken))
-                    time.sleep(_RETRY_SECONDS)
-                    continue
-            with self._cond:
-                self._queued -= sum(r.samples.num_rows for r in taken)
-                self._cond.notify_all()
+            written = self._try(taken)
+            self._settle(taken, written)
+            if written is None and self._closing:
+                with self._cond:
+                    rest = list(self._requests)
+                    self._requests.clear()
+                if rest:
+                    log.error("gave up %d queued pushed request(s) at shutdown after a failed write", len(rest))
+                    self._settle(rest, None)
 
-    def _write(self, taken: list[_Request]) -> None:
+    def _try(self, taken: list[_Request]) -> _Written | None:
+        """The batch written, trying `write_tries` times; None when every try failed."""
+        for attempt in range(1, self._settings.write_tries + 1):
+            try:
+                return self._write(taken)
+            except Exception:
+                log.exception("storing %d pushed request(s) failed (try %d of %d)", len(taken), attempt,
+                              self._settings.write_tries)
+                with self._cond:
+                    self._totals["failures"] += 1
+                if attempt < self._settings.write_tries:
+                    time.sleep(_RETRY_SECONDS)
+        return None
+
+    def _settle(self, taken: list[_Request], written: _Written | None) -> None:
+        """Count the batch's outcome, then answer its requests (resolve or fail their futures)."""
+        n = sum(r.samples.num_rows for r in taken)
+        with self._cond:
+            self._queued -= n
+            if written is None:
+                self._totals["lost"] += n
+            else:
+                quarantined = sum(r.quarantined for r in written.receipts)
+                for name, value in (("inserted", written.inserted), ("replaced", written.replaced),
+                                    ("dropped", written.dropped), ("quarantined", quarantined), ("batches", 1),
+                                    ("failures", -self._totals["failures"])):
+                    self._totals[name] += value
+            self._cond.notify_all()
+        if written is None:
+            for request in taken:
+                request.done.set_exception(Unstored(f"storing the samples failed {self._settings.write_tries} "
+                                                    "times; send them again"))
+        else:
+            for request, receipt in zip(taken, written.receipts, strict=True):
+                request.done.set_result(receipt)
+
+    def _write(self, taken: list[_Request]) -> _Written:
         with self._stores.writer() as store:
             con = store.sql
             con.execute("BEGIN TRANSACTION")
             try:
                 kept, refused = admit(store, _pushed(taken), self._clocks)
-                quarantined = quarantine_samples(con, refused)
-                stored = store_samples(store, kept.select([*COLUMNS, "_req"]), self._settings.source_priority)
+                quarantine_samples(con, refused)
+                stored = store_samples(store, kept.select([*COLUMNS, "_req"]), self._settings.source_priority,
+                                       self._settings.overlap_window_seconds)
+                receipts = _receipts(taken, refused)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-        with self._cond:
-            for name, value in (("inserted", stored.inserted), ("replaced", stored.replaced),
-                                ("dropped", stored.dropped), ("quarantined", quarantined),
-                                ("batches", 1)):
-                self._totals[name] += value
+        return _Written(stored.inserted, stored.replaced, stored.dropped, receipts)

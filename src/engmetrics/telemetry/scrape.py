@@ -6,7 +6,8 @@ the target's labels (`job`: its name, `instance`: the URL's host:port, then its 
 the name of a target label is kept as `exported_<name>`, and a label with an empty value is no label, as in
 Prometheus. A sample's `ts` is its own timestamp when the exposition gives one, else the scrape's start; its
 `received_at` is the scrape's start (so a sample whose own timestamp lies beyond the clock policy's skew is
-quarantined, with `telemetry.clocks.ingest_rules`); its `source` is `scrape:<name>`.
+quarantined); its `source` is `scrape:<name>`. A run's rows are written as the push receivers write theirs
+(`pull_write.write_samples`): a series also pushed is kept once, by source priority and overlap window.
 
 Each scrape also yields three health samples labelled with the target's labels plus `target="<name>"` (so they
 never collide with the `up` a Prometheus scraping the same endpoint reports): `up` (1, or 0 when the scrape
@@ -42,12 +43,11 @@ from prometheus_client.parser import text_string_to_metric_families as text_fami
 from prometheus_client.samples import Sample, Timestamp
 
 from ..errors import EngmetricsError
-from ..ingest import IngestResult
 from ..slo.durations import duration_seconds
-from ..store import Rule, Store
+from ..store import Store
 from .batch import SCHEMA, build_batch
-from .config import ScrapeSettings, ScrapeTarget
-from .pull_write import write_parts
+from .config import OVERLAP_WINDOW_SECONDS, ClockPolicy, ScrapeSettings, ScrapeTarget
+from .pull_write import SampleWrite, write_samples
 
 __all__ = ["ACCEPT", "HEALTH_METRICS", "ScrapeError", "ScrapeRun", "Scraped", "TargetHealth", "fetch",
            "parse_exposition", "samples_batch", "scrape_loop", "scrape_target", "target_labels"]
@@ -198,19 +198,21 @@ def scrape_target(target: ScrapeTarget, timeout: float) -> Scraped:
 @dataclass
 class ScrapeRun:
     """One pass over the targets that were due, as `telemetry scrape --json` prints it (`to_dict`): `ingest` is
-    the accounting of the write (None when it failed: `error` says why, and the rows wait for the next run)."""
+    the accounting of the write (None when it failed: `error` says why, and the rows wait for the next run, at
+    most `ScrapeSettings.max_pending_samples` of them: `pending_dropped` counts the oldest rows given up)."""
 
     run: int
     started_at: datetime
     targets: list[TargetHealth]
-    ingest: IngestResult | None = None
+    ingest: SampleWrite | None = None
     error: str | None = None
     pending_rows: int = 0
+    pending_dropped: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {"run": self.run, "started_at": self.started_at, "targets": [asdict(t) for t in self.targets],
                 "ingest": None if self.ingest is None else self.ingest.as_dict(), "error": self.error,
-                "pending_rows": self.pending_rows}
+                "pending_rows": self.pending_rows, "pending_dropped": self.pending_dropped}
 
 
 @dataclass
@@ -241,15 +243,32 @@ def _timings(settings: ScrapeSettings, interval: float | None) -> dict[str, tupl
     return out
 
 
+def _bounded(pending: list[tuple[str, pa.Table]], limit: int) -> tuple[list[tuple[str, pa.Table]], int]:
+    """(the newest parts holding at most `limit` rows, rows dropped): the oldest parts go first, whole; of the
+    part crossing the limit, its newest rows stay."""
+    kept: list[tuple[str, pa.Table]] = []
+    room = limit
+    for name, table in reversed(pending):
+        if room <= 0:
+            break
+        kept.append((name, table.slice(max(0, table.num_rows - room))))
+        room -= kept[-1][1].num_rows
+    kept.reverse()
+    return kept, sum(t.num_rows for _, t in pending) - sum(t.num_rows for _, t in kept)
+
+
 def scrape_loop(settings: ScrapeSettings, open_store: Callable[[], AbstractContextManager[Store]], *,
                 interval: float | None = None, max_runs: int | None = None, stop: threading.Event | None = None,
-                rules: Sequence[Rule] = ()) -> Iterator[ScrapeRun]:
-    """Scrape every target when due (all in the first run), write each run's rows in one batch, yield the run.
-    `rules` are the ingest rules beyond the dataset's (the clock policy's `telemetry.clocks.ingest_rules`).
+                clocks: ClockPolicy | None = None, priority: Sequence[str] = (),
+                window: float = OVERLAP_WINDOW_SECONDS) -> Iterator[ScrapeRun]:
+    """Scrape every target when due (all in the first run), write each run's rows in one transaction
+    (`pull_write.write_samples` under the clock policy `clocks`, the source `priority` and the overlap
+    `window`), yield the run.
 
     Targets due together are scraped concurrently. A write that fails (a store error, e.g. its lock held too
-    long) is reported in the run and its rows are written with the next run. Ends after `max_runs` runs or when
-    `stop` is set (checked between runs).
+    long, as while `engmetrics serve` holds the store) is reported in the run and its rows are written with the
+    next run; at most `settings.max_pending_samples` rows wait, the oldest beyond are dropped and counted. Ends
+    after `max_runs` runs or when `stop` is set (checked between runs).
     """
     if not settings.targets:
         raise EngmetricsError("no scrape targets: add them under telemetry.scrape.targets in engmetrics.yaml "
@@ -275,9 +294,10 @@ def scrape_loop(settings: ScrapeSettings, open_store: Callable[[], AbstractConte
             result = ScrapeRun(run, started, [s.health for s in scraped])
             try:
                 with open_store() as store:
-                    result.ingest = write_parts(store, "telemetry_samples", pending, rules=rules)
+                    result.ingest = write_samples(store, pending, priority=priority, window=window, clocks=clocks)
                 pending = []
             except EngmetricsError as exc:
                 result.error = str(exc)
+                pending, result.pending_dropped = _bounded(pending, settings.max_pending_samples)
             result.pending_rows = sum(table.num_rows for _, table in pending)
             yield result

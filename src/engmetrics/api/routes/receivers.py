@@ -1,14 +1,19 @@
 """Push receivers: Prometheus remote-write 1.0 at `POST /api/v1/write`, OTLP/HTTP metrics at `POST /v1/metrics`,
 and the queue's counters at `GET /api/v1/receivers/status`.
 
-Both pushes decode the body in the thread pool and hand the samples to the app's `TelemetryReceiver`
-(`app.state.receiver`); a 2xx means the samples will be stored. A full queue answers 429 with Retry-After.
+Both pushes read the body (at most `max_request_bytes` as sent: 413 beyond, before reading it when
+Content-Length says so), decode it in the thread pool and hand the samples to the app's `TelemetryReceiver`
+(`app.state.receiver`), then await the future of their commit without holding a thread: a 2xx means the
+samples are stored (or quarantined). A full queue answers 429, a write that failed all its tries (or a
+stopping server) 503, both with Retry-After, which Prometheus and the OTel exporters retry.
+Tokens with the role `telemetry-pusher` (push and status only) or `metrics-admin` may call these routes.
 The source of the samples is `remote_write:<actor>` or `otlp:<actor>`, the actor being the token's user
 (else `token:<id>`), so two pipelines with two tokens are two sources (`telemetry.dedup`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from datetime import UTC, datetime
 
@@ -18,10 +23,11 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from starlette.concurrency import run_in_threadpool
 
 from ...errors import InputError
+from ...telemetry.batch import Decoded
 from ...telemetry.otlp import decode_otlp
-from ...telemetry.receiver import TelemetryReceiver
+from ...telemetry.receiver import Receipt, TelemetryReceiver, Unstored
 from ...telemetry.remote_write import MAX_BODY_BYTES, decode_write_request
-from ..auth import WRITERS, requires
+from ..auth import PUSHERS, requires
 from ..deps import CurrentUser, SettingsDep
 from ..problems import Problem
 
@@ -39,10 +45,39 @@ def _receiver(request: Request) -> TelemetryReceiver:
     return request.app.state.receiver
 
 
-def _full(receiver: TelemetryReceiver, settings: SettingsDep) -> Problem:
+async def _body(request: Request, settings: SettingsDep) -> bytes:
+    """The body as sent, refusing (413) more than `max_request_bytes`: at once when Content-Length says so,
+    else (chunked) as soon as the bytes read pass the limit."""
+    limit = settings.telemetry.receivers.max_request_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise Problem(413, f"the body is {int(declared):,} bytes; the receivers take at most {limit:,} "
+                           "(telemetry.receivers.max_request_bytes): send smaller batches")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Problem(413, f"the body is more than {limit:,} bytes, the most the receivers take "
+                               "(telemetry.receivers.max_request_bytes): send smaller batches")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _stored(request: Request, settings: SettingsDep, decoded: Decoded, source: str,
+                  received: datetime) -> Receipt:
+    """Queue the samples and wait, without a thread, until they are committed: 429 when the queue is full,
+    503 when they could not be stored."""
+    receiver = _receiver(request)
     seconds = settings.telemetry.receivers.retry_after_seconds
-    return Problem(429, f"the telemetry queue is full ({receiver.stats()['queued']:,} samples waiting to be "
-                        f"stored); retry after {seconds} s", headers={"Retry-After": str(seconds)})
+    done = receiver.offer(decoded.samples, source, received)
+    if done is None:
+        raise Problem(429, f"the telemetry queue is full ({receiver.stats()['queued']:,} samples waiting to be "
+                           f"stored); retry after {seconds} s", headers={"Retry-After": str(seconds)})
+    try:
+        return await asyncio.wrap_future(done)
+    except Unstored as e:
+        raise Problem(503, f"the samples were not stored: {e}; retry after {seconds} s",
+                      headers={"Retry-After": str(seconds)}) from None
 
 
 def _gunzip(body: bytes) -> bytes:
@@ -57,11 +92,17 @@ def _gunzip(body: bytes) -> bytes:
     return out
 
 
-@router.post("/write", dependencies=[requires(*WRITERS)], status_code=204, response_class=Response,
-             responses={204: {"description": "Stored (or queued to be stored)."},
+_LIMITS = {413: {"description": "The body is longer than `telemetry.receivers.max_request_bytes`."},
+           429: {"description": "The queue is full: retry after `Retry-After` seconds."},
+           503: {"description": "Not stored (the write failed, or the server is stopping): retry after "
+                                "`Retry-After` seconds."}}
+
+
+@router.post("/write", dependencies=[requires(*PUSHERS)], status_code=204, response_class=Response,
+             responses={204: {"description": "Stored (refused samples are in the quarantine)."},
                         400: {"description": "Not a snappy WriteRequest; Prometheus drops such a batch."},
                         415: {"description": "Not `application/x-protobuf` with `Content-Encoding: snappy`."},
-                        429: {"description": "The queue is full: retry after `Retry-After` seconds."}})
+                        **_LIMITS})
 async def remote_write(request: Request, user: CurrentUser, settings: SettingsDep) -> Response:
     """Prometheus remote-write 1.0: a snappy-compressed `prometheus.WriteRequest` (protobuf).
 
@@ -73,19 +114,18 @@ async def remote_write(request: Request, user: CurrentUser, settings: SettingsDe
         raise Problem(415, f"remote-write needs Content-Type {_PROTOBUF} and Content-Encoding snappy; got "
                            f"{request.headers.get('content-type')!r} and {encoding or None!r}")
     received = datetime.now(UTC)
-    decoded = await run_in_threadpool(decode_write_request, await request.body())
-    receiver = _receiver(request)
-    if not receiver.offer(decoded.samples, f"remote_write:{user.actor}", received):
-        raise _full(receiver, settings)
+    decoded = await run_in_threadpool(decode_write_request, await _body(request, settings))
+    await _stored(request, settings, decoded, f"remote_write:{user.actor}", received)
     return Response(status_code=204)
 
 
-@otlp_router.post("/v1/metrics", dependencies=[requires(*WRITERS)], response_class=Response,
-                  responses={200: {"description": "Accepted; `partial_success` counts rejected points.",
+@otlp_router.post("/v1/metrics", dependencies=[requires(*PUSHERS)], response_class=Response,
+                  responses={200: {"description": "Stored; `partial_success` counts rejected points (not "
+                                                   "representable, or quarantined) with the reasons.",
                                    "content": {_PROTOBUF: {}, _JSON: {}}},
                              400: {"description": "Not an ExportMetricsServiceRequest."},
                              415: {"description": "Neither application/x-protobuf nor application/json."},
-                             429: {"description": "The queue is full: retry after `Retry-After` seconds."}})
+                             **_LIMITS})
 async def otlp_metrics(request: Request, user: CurrentUser, settings: SettingsDep) -> Response:
     """OTLP/HTTP metrics export: protobuf or JSON, optionally `Content-Encoding: gzip`; the answer is an
     `ExportMetricsServiceResponse` in the request's encoding.
@@ -100,30 +140,33 @@ async def otlp_metrics(request: Request, user: CurrentUser, settings: SettingsDe
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("gzip", "identity"):
         raise Problem(415, f"OTLP Content-Encoding {encoding!r}: expected gzip or none")
-    received, body = datetime.now(UTC), await request.body()
+    received, body = datetime.now(UTC), await _body(request, settings)
     resource_labels = settings.telemetry.receivers.resource_labels
 
     def decode():
         return decode_otlp(_gunzip(body) if encoding == "gzip" else body, media, resource_labels)
 
     decoded = await run_in_threadpool(decode)
-    receiver = _receiver(request)
-    if not receiver.offer(decoded.samples, f"otlp:{user.actor}", received):
-        raise _full(receiver, settings)
+    receipt = await _stored(request, settings, decoded, f"otlp:{user.actor}", received)
     answer = ExportMetricsServiceResponse()
-    if decoded.rejected:
-        answer.partial_success.rejected_data_points = decoded.rejected
-        answer.partial_success.error_message = "; ".join(decoded.reasons)
+    reasons = list(decoded.reasons)
+    if receipt.quarantined:
+        reasons.append(f"{receipt.quarantined} point(s) quarantined: {'; '.join(receipt.reasons)}")
+    if decoded.rejected or receipt.quarantined:
+        answer.partial_success.rejected_data_points = decoded.rejected + receipt.quarantined
+        answer.partial_success.error_message = "; ".join(reasons)
     if media == _JSON:
         return Response(json_format.MessageToJson(answer, indent=None), media_type=_JSON)
     return Response(answer.SerializeToString(), media_type=_PROTOBUF)
 
 
-@router.get("/receivers/status", dependencies=[requires(*WRITERS)])
+@router.get("/receivers/status", dependencies=[requires(*PUSHERS)])
 def receiver_status(request: Request) -> dict[str, int]:
-    """The push queue's counters since the server started: `queued` (accepted, not yet stored), `accepted`,
-    `rejected_full` (answered 429), `stored` (= `inserted` + `replaced`), `dropped` (lost to a
-    higher-priority source: overlaps), `quarantined` (clock skew), `batches` (writer transactions).
+    """The push queue's counters since the server started: `queued` (accepted, not yet committed),
+    `accepted`, `rejected_full` (answered 429), `stored` (= `inserted` + `replaced`), `dropped` (lost to a
+    higher-priority source: overlaps), `quarantined` (NaN/infinite values, clock skew, behind the retention
+    horizon), `batches` (committed writer transactions), `lost` (accepted, then given up after failed writes:
+    answered 503) and `failures` (consecutive failed writer transactions; 0 after a success).
 
     Example: `curl -H "Authorization: Bearer TOKEN" http://127.0.0.1:8000/api/v1/receivers/status`
     """
