@@ -93,12 +93,13 @@ def _codes(strings: pa.Array) -> tuple[pa.Array, np.ndarray]:
 
 
 def series_texts(metrics: Sequence[str] | pa.Array, label_series: np.ndarray, names: Sequence[str] | pa.Array,
-                 values: Sequence[str] | pa.Array) -> tuple[pa.Array, pa.Array]:
+                 values: Sequence[str] | pa.Array, numbers: np.ndarray | None = None) -> tuple[pa.Array, pa.Array]:
     """(series keys, labels JSON) of many series at once, equal to `series_key` and `labels_json` of each.
 
     Label i belongs to series `label_series[i]` (no `__name__` among them; each name once per series);
     labels may come in any order. The texts of each distinct (name, value) pair are made once, then joined
-    per series by array operations, whatever the number of series.
+    per series by array operations, whatever the number of series. An error names series i as `numbers[i]`
+    (its number in the request) when given.
     """
     n = len(metrics)
     name_dict, name_code = _codes(pa.array(names, pa.string()))
@@ -115,7 +116,8 @@ def series_texts(metrics: Sequence[str] | pa.Array, label_series: np.ndarray, na
     twice = (label_series[1:] == label_series[:-1]) & (name_rank[1:] == name_rank[:-1])
     if twice.any():
         i = int(np.flatnonzero(twice)[0])
-        raise InputError(f"series {int(label_series[i])} of metric {metrics[int(label_series[i])]}: label "
+        number = int(label_series[i] if numbers is None else numbers[label_series[i]])
+        raise InputError(f"series {number} of metric {metrics[int(label_series[i])]}: label "
                          f"{name_dict[int(name_code[i])]} appears twice; a label name may appear once per series")
     width = max(len(value_dict), 1)
     pair_dict, pair_code = _codes(pa.array(name_code * width + value_code))

@@ -24,6 +24,10 @@ Sums and histograms with delta temporality are refused (counted in `rejected` wi
 answers them in `partial_success`): everything downstream treats counters as cumulative. The `metrics` side
 table records each metric's `metric`, `otlp_name`, `kind`, `temporality`, `monotonic`, `unit`.
 
+Decoding. A protobuf body's gauge and sum points are read as arrays (`otlp_points`), their series texts
+made once per distinct attribute set and kept in `otlp_points.OTLP_SERIES_CACHE`; the other kinds, JSON
+bodies and points in unusual shapes go message by message (`decode_request`), with the same result.
+
 >>> from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 >>> request = ExportMetricsServiceRequest()
 >>> metric = request.resource_metrics.add().scope_metrics.add().metrics.add(name="http.server.requests")
@@ -36,9 +40,7 @@ table records each metric's `metric`, `otlp_name`, `kind`, `temporality`, `monot
 
 from __future__ import annotations
 
-import base64
 import json
-import re
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -49,102 +51,14 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 
 from ..errors import InputError
 from .batch import Decoded, build_batch
+from .otlp_labels import label_name, labels_of, labels_of_resource, le_text, metric_name
+from .otlp_points import MIRROR, NumberPoints
 
 __all__ = ["decode_otlp", "decode_otlp_json", "decode_otlp_protobuf", "decode_request", "label_name", "metric_name"]
 
-_NOT_METRIC = re.compile(r"[^a-zA-Z0-9_:]")
-_NOT_LABEL = re.compile(r"[^a-zA-Z0-9_]")
-_RUNS = re.compile(r"__+")
 _DELTA = 1
 _TEMPORALITY = {_DELTA: "delta", 2: "cumulative"}
 _NO_RECORDED_VALUE = 1
-
-
-def metric_name(name: str, *, counter: bool = False) -> str:
-    """The Prometheus name of an OTLP metric name; `counter` adds `_total`.
-
-    >>> metric_name("http.server.duration"), metric_name("2xx..rate"), metric_name("jobs", counter=True)
-    ('http_server_duration', '_2xx_rate', 'jobs_total')
-    """
-    out = _RUNS.sub("_", _NOT_METRIC.sub("_", name))
-    if out[:1].isdigit():
-        out = "_" + out
-    if counter and not out.endswith("_total"):
-        out += "_total"
-    return out
-
-
-def label_name(key: str) -> str:
-    """The Prometheus label name of an attribute key.
-
-    >>> label_name("http.route"), label_name("9lives"), label_name("k8s.pod--name")
-    ('http_route', 'key_9lives', 'k8s_pod_name')
-    """
-    out = _RUNS.sub("_", _NOT_LABEL.sub("_", key))
-    return "key_" + out if out[:1].isdigit() else out
-
-
-def _plain(value) -> object:
-    """An AnyValue as a plain Python value (for JSON)."""
-    kind = value.WhichOneof("value")
-    if kind == "array_value":
-        return [_plain(v) for v in value.array_value.values]
-    if kind == "kvlist_value":
-        return {kv.key: _plain(kv.value) for kv in value.kvlist_value.values}
-    if kind == "bytes_value":
-        return base64.b64encode(value.bytes_value).decode()
-    return getattr(value, kind) if kind else None
-
-
-def _text(value) -> str:
-    """An AnyValue as a label value."""
-    kind = value.WhichOneof("value")
-    if kind == "string_value":
-        return value.string_value
-    if kind == "bool_value":
-        return "true" if value.bool_value else "false"
-    if kind in ("int_value", "double_value"):
-        return str(getattr(value, kind))
-    plain = _plain(value)
-    return plain if isinstance(plain, str) else json.dumps(plain, ensure_ascii=False, sort_keys=True)
-
-
-def _labels(attributes: Iterable, names: dict[str, str]) -> dict[str, str]:
-    """Attributes as labels; keys that sanitise alike join their values with `;` by original key order.
-    `names` caches the label name of each key seen in this request."""
-    pairs = [(kv.key, _text(kv.value)) for kv in attributes]
-    out: dict[str, str] = {}
-    for key, text in pairs:
-        name = names.get(key)
-        if name is None:
-            name = names[key] = label_name(key)
-        if name in out:
-            return _colliding(pairs)
-        out[name] = text
-    return out
-
-
-def _colliding(pairs: list[tuple[str, str]]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for key, text in sorted(pairs):
-        name = label_name(key)
-        out[name] = f"{out[name]};{text}" if name in out else text
-    return out
-
-
-def _resource_labels(attributes: Iterable, promoted: frozenset[str]) -> dict[str, str]:
-    values = {kv.key: _text(kv.value) for kv in attributes}
-    out = {label_name(k): v for k, v in sorted(values.items()) if k in promoted}
-    if "service.name" in values:
-        namespace = values.get("service.namespace")
-        out["job"] = f"{namespace}/{values['service.name']}" if namespace else values["service.name"]
-    if "service.instance.id" in values:
-        out["instance"] = values["service.instance.id"]
-    return out
-
-
-def _le(bound: float) -> str:
-    return "+Inf" if bound == np.inf else np.format_float_positional(bound, trim="-")
 
 
 class _Rows:
@@ -161,6 +75,8 @@ class _Rows:
         self.reasons: dict[str, int] = {}
         self.kinds: dict[str, tuple[str, str, str | None, bool | None, str]] = {}
         self.label_names: dict[str, str] = {}
+        self.fast: NumberPoints | None = None  # gauge and sum points read as arrays (protobuf bodies)
+        self.marks: list[int] = []  # for each metric in `fast`: the number of rows added before it
 
     def add(self, metric: str, labels: Mapping[str, str], ts_nano: int, value: float) -> None:
         self.metrics.append(metric)
@@ -173,10 +89,42 @@ class _Rows:
     def reject(self, reason: str, count: int = 1) -> None:
         self.reasons[reason] = self.reasons.get(reason, 0) + count
 
-    def decoded(self) -> Decoded:
+    def numbers(self, name: str, metric, base: dict[str, str], points, raw) -> None:
+        """A gauge's or sum's points: into `fast` when there are raw points (`raw`), else one by one."""
+        if self.fast is None or raw is None:
+            _numbers(self, metric, name, base, points)
+        else:
+            self.marks.append(len(self.metrics))
+            self.fast.add(name, metric.name, base, raw, points)
+
+    def _batch(self) -> pa.Table | None:
+        """The rows in request order (None when a point of `fast` needs the object path)."""
         n = len(self.metrics)
-        batch = build_batch(self.metrics, np.repeat(np.arange(n), self.label_counts), self.names, self.texts,
-                            np.arange(n), np.array(self.times, dtype=np.int64), np.array(self.values))
+        batch = None if self.marks and not n else build_batch(
+            self.metrics, np.repeat(np.arange(n), self.label_counts), self.names, self.texts, np.arange(n),
+            np.array(self.times, dtype=np.int64), np.array(self.values))
+        if not self.marks:
+            return batch
+        fast, counts, stale, reasons = self.fast.rows()
+        if not self.fast.regular:
+            return None
+        self.stale += stale
+        for reason, count in reasons:
+            self.reject(reason, count)
+        if batch is None:
+            return fast
+        starts, order, done = np.cumsum(counts) - counts + n, [], 0
+        for mark, start, count in zip(self.marks, starts.tolist(), counts.tolist(), strict=True):
+            order += [np.arange(done, mark), np.arange(start, start + count)]
+            done = mark
+        order.append(np.arange(done, n))
+        return pa.concat_tables([batch, fast]).take(pa.array(np.concatenate(order)))
+
+    def decoded(self) -> Decoded | None:
+        """The request's samples and counts; None when the object path must decode it instead."""
+        batch = self._batch()
+        if batch is None:
+            return None
         kinds = list(self.kinds.values())
         side = pa.table({name: pa.array([k[i] for k in kinds], kind) for i, (name, kind) in enumerate(
             (("metric", pa.string()), ("otlp_name", pa.string()), ("kind", pa.string()),
@@ -204,7 +152,7 @@ def _numbers(rows: _Rows, metric, name: str, base: dict[str, str], points) -> No
         if kind is None:
             rows.reject(f"points of {metric.name} without a value")
             continue
-        labels = {**base, **_labels(point.attributes, rows.label_names)}
+        labels = {**base, **labels_of(point.attributes, rows.label_names)}
         rows.add(name, labels, point.time_unix_nano, float(getattr(point, kind)))
 
 
@@ -216,9 +164,9 @@ def _histogram(rows: _Rows, metric, name: str, base: dict[str, str]) -> None:
         if counts and (len(counts) != len(bounds) + 1 or bool(np.any(np.diff(bounds) <= 0))):
             rows.reject(f"points of {metric.name} whose bucket counts do not match increasing bounds")
             continue
-        labels, at = {**base, **_labels(point.attributes, rows.label_names)}, point.time_unix_nano
+        labels, at = {**base, **labels_of(point.attributes, rows.label_names)}, point.time_unix_nano
         for bound, total in zip([*bounds, np.inf], np.cumsum(counts, dtype=np.float64), strict=False):
-            rows.add(f"{name}_bucket", {**labels, "le": _le(bound)}, at, float(total))
+            rows.add(f"{name}_bucket", {**labels, "le": le_text(bound)}, at, float(total))
         rows.add(f"{name}_count", labels, at, float(point.count))
         if point.HasField("sum"):
             rows.add(f"{name}_sum", labels, at, point.sum)
@@ -228,9 +176,9 @@ def _summary(rows: _Rows, metric, name: str, base: dict[str, str]) -> None:
     for point in metric.summary.data_points:
         if not _usable(rows, point, metric.name):
             continue
-        labels, at = {**base, **_labels(point.attributes, rows.label_names)}, point.time_unix_nano
+        labels, at = {**base, **labels_of(point.attributes, rows.label_names)}, point.time_unix_nano
         for q in point.quantile_values:
-            rows.add(name, {**labels, "quantile": _le(q.quantile)}, at, q.value)
+            rows.add(name, {**labels, "quantile": le_text(q.quantile)}, at, q.value)
         rows.add(f"{name}_count", labels, at, float(point.count))
         rows.add(f"{name}_sum", labels, at, point.sum)
 
@@ -239,18 +187,19 @@ _DELTA_REFUSED = ("points of {name}: delta temporality is not supported (the sto
                   "configure the exporter for cumulative temporality)")
 
 
-def _metric(rows: _Rows, metric, base: dict[str, str]) -> None:
+def _metric(rows: _Rows, metric, base: dict[str, str], raw) -> None:
+    """One metric's rows; `raw` is the same metric in the `MIRROR` parse (or None)."""
     kind = metric.WhichOneof("data")
     if kind in ("sum", "histogram") and getattr(metric, kind).aggregation_temporality == _DELTA:
         rows.reject(_DELTA_REFUSED.format(name=metric.name), max(len(getattr(metric, kind).data_points), 1))
     elif kind == "gauge":
         name = metric_name(metric.name)
-        _numbers(rows, metric, name, base, metric.gauge.data_points)
+        rows.numbers(name, metric, base, metric.gauge.data_points, raw and raw.gauge.data_points)
         rows.kinds[name] = (name, metric.name, "gauge", None, None, metric.unit)
     elif kind == "sum":
         monotonic = metric.sum.is_monotonic
         name = metric_name(metric.name, counter=monotonic)
-        _numbers(rows, metric, name, base, metric.sum.data_points)
+        rows.numbers(name, metric, base, metric.sum.data_points, raw and raw.sum.data_points)
         rows.kinds[name] = (name, metric.name, "sum", _TEMPORALITY.get(metric.sum.aggregation_temporality),
                             monotonic, metric.unit)
     elif kind == "histogram":
@@ -267,27 +216,34 @@ def _metric(rows: _Rows, metric, base: dict[str, str]) -> None:
         rows.reject(f"points of {metric.name}: {kind or 'no data'} is not supported", max(points, 1))
 
 
-def decode_request(request: ExportMetricsServiceRequest, resource_labels: Iterable[str] = ()) -> Decoded:
-    """The samples of a parsed request (see the module docstring for names, labels and points)."""
+def decode_request(request: ExportMetricsServiceRequest, resource_labels: Iterable[str] = (),
+                   mirror=None) -> Decoded:
+    """The samples of a parsed request (see the module docstring for names, labels and points). `mirror` is
+    the same body parsed as `otlp_points.MIRROR`: the number points are then read as arrays."""
     rows, promoted = _Rows(), frozenset(resource_labels)
-    for resource_metrics in request.resource_metrics:
-        resource = _resource_labels(resource_metrics.resource.attributes, promoted)
-        for scope_metrics in resource_metrics.scope_metrics:
+    rows.fast = None if mirror is None else NumberPoints()
+    for r, resource_metrics in enumerate(request.resource_metrics):
+        resource = labels_of_resource(resource_metrics.resource.attributes, promoted)
+        for s, scope_metrics in enumerate(resource_metrics.scope_metrics):
             scope = {k: v for k, v in (("otel_scope_name", scope_metrics.scope.name),
                                        ("otel_scope_version", scope_metrics.scope.version)) if v}
             base = {**resource, **scope}
-            for metric in scope_metrics.metrics:
-                _metric(rows, metric, base)
-    return rows.decoded()
+            raws = None if mirror is None else mirror.resource_metrics[r].scope_metrics[s].metrics
+            for m, metric in enumerate(scope_metrics.metrics):
+                _metric(rows, metric, base, None if raws is None else raws[m])
+    decoded = rows.decoded()
+    return decode_request(request, resource_labels) if decoded is None else decoded
 
 
 def decode_otlp_protobuf(body: bytes, resource_labels: Iterable[str] = ()) -> Decoded:
-    """Decode an OTLP/HTTP protobuf body (`application/x-protobuf`)."""
+    """Decode an OTLP/HTTP protobuf body (`application/x-protobuf`); gauge and sum points are read as
+    arrays (`otlp_points`), with the texts of series seen before taken from `OTLP_SERIES_CACHE`."""
     try:
         request = ExportMetricsServiceRequest.FromString(body)
+        mirror = MIRROR.FromString(body)
     except DecodeError as e:
         raise InputError(f"OTLP body: not a valid ExportMetricsServiceRequest protobuf ({e})") from None
-    return decode_request(request, resource_labels)
+    return decode_request(request, resource_labels, mirror)
 
 
 def _drop_exemplars(data: object) -> None:
