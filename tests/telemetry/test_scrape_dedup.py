@@ -51,8 +51,8 @@ def test_scrape_and_push_of_one_series_are_kept_once(cli, workspace, priority, k
     # 1 exposed sample + 3 health samples read; the health samples are the scrape's alone
     assert (ingest["read"], ingest["inserted"], ingest["dropped"], ingest["evicted"]) == (
         4, 4 - dropped, dropped, evicted)
-    assert ingest["read"] == ingest["inserted"] + ingest["updated"] + ingest["unchanged"] + ingest["quarantined"] \
-        + ingest["dropped"]
+    assert ingest["read"] == ingest["inserted"] + ingest["updated"] + ingest["unchanged"] + ingest["quarantined"]
+    assert ingest["unchanged"] == dropped  # a sample dropped for the better source leaves the store unchanged
     with Store.open(load_settings(workspace).store_url) as store:
         stored = store.sql.execute("SELECT source, value FROM telemetry_samples WHERE series = ?", [series]).fetchall()
     assert stored == [(kept, 3.5 if kept == "scrape:app" else 99.0)]

@@ -52,13 +52,12 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from ..errors import InputError
 from .batch import Decoded, build_batch
 from .otlp_labels import label_name, labels_of, labels_of_resource, le_text, metric_name
-from .otlp_points import MIRROR, NumberPoints
+from .otlp_points import MIRROR, NO_RECORDED_VALUE, NumberPoints
 
 __all__ = ["decode_otlp", "decode_otlp_json", "decode_otlp_protobuf", "decode_request", "label_name", "metric_name"]
 
 _DELTA = 1
 _TEMPORALITY = {_DELTA: "delta", 2: "cumulative"}
-_NO_RECORDED_VALUE = 1
 
 
 class _Rows:
@@ -135,7 +134,7 @@ class _Rows:
 
 def _usable(rows: _Rows, point, name: str) -> bool:
     """False (and counted) for a point flagged "no recorded value" or without a time."""
-    if point.flags & _NO_RECORDED_VALUE:
+    if point.flags & NO_RECORDED_VALUE:
         rows.stale += 1
         return False
     if not point.time_unix_nano:

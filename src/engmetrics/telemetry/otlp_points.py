@@ -43,7 +43,7 @@ from .series_cache import SeriesCache
 __all__ = ["MIRROR", "OTLP_SERIES_CACHE", "NumberPoints"]
 
 OTLP_SERIES_CACHE = SeriesCache()
-_NO_RECORDED_VALUE = 1
+NO_RECORDED_VALUE = 1  # DataPointFlags.FLAG_NO_RECORDED_VALUE: a staleness marker, no value
 # NumberDataPoint: field number -> wire type (2 start time, 3 time, 4 asDouble, 6 asInt: fixed 64-bit;
 # 5 exemplars, 7 attributes: length-delimited; 8 flags: varint)
 _WIRE = np.array([-1, -1, 1, 1, 1, 2, 1, 2, 0], dtype=np.int64)
@@ -130,7 +130,7 @@ class NumberPoints:
         values = np.where(seen[:, _DOUBLE] > 0, _fixed64(buf, at[_DOUBLE]).view(np.float64),
                           _fixed64(buf, at[_INT]).view(np.int64).astype(np.float64))
         job = np.repeat(np.arange(len(self.jobs)), self.counts)
-        stale = (flags & _NO_RECORDED_VALUE) > 0
+        stale = (flags & NO_RECORDED_VALUE) > 0
         untimed = ~stale & (times == 0)
         valueless = ~stale & ~untimed & (seen[:, _DOUBLE] + seen[:, _INT] == 0)
         usable = np.flatnonzero(~(stale | untimed | valueless))

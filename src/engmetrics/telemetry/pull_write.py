@@ -4,7 +4,8 @@ Into `telemetry_samples` (`write_samples`) the samples take the push receivers' 
 `telemetry.admit.admit` refuses (a NaN value, a clock skew beyond the policy, a date before the retention horizon)
 is quarantined with the reason, and the rest is upserted by (series, ts) under the source priority and overlap
 window (`telemetry.dedup.store_samples`), so a series both scraped and pushed is kept once. Every row ends up
-inserted, updated, unchanged, quarantined or dropped as an overlap.
+inserted, updated, unchanged or quarantined (a sample dropped as an overlap leaves the store unchanged: it counts
+as unchanged, and `dropped` says how many of those it was).
 
 Into other datasets (`sli_events`; `write_parts`) the rows go through the normal file ingestion.
 """
@@ -33,10 +34,11 @@ __all__ = ["SampleWrite", "write_parts", "write_samples"]
 @dataclass
 class SampleWrite:
     """The accounting of pulled samples written to `telemetry_samples`, as `--json` prints it (`as_dict`):
-    `read = inserted + updated + unchanged + quarantined + dropped`. `updated` counts samples that replaced a
-    stored sample of their source and (series, ts) with another value, or that a newer sample of the same
-    batch replaced; `dropped` samples lost to a better source within the overlap window; `evicted` stored
-    samples of a lower-priority source deleted for them (rows of the store, not rows read)."""
+    `read = inserted + updated + unchanged + quarantined`, as every ingest reports. `updated` counts samples that
+    replaced a stored sample of their source and (series, ts) with another value, or that a newer sample of the
+    same batch replaced; `unchanged` the same value again and the samples dropped for a better source within the
+    overlap window (the store already holds that series from it), of which `dropped` gives the number; `evicted`
+    stored samples of a lower-priority source deleted for them (rows of the store, not rows read)."""
 
     dataset: str
     files: list[str]
@@ -75,7 +77,8 @@ def write_samples(store: Store, parts: Sequence[tuple[str, pa.Table]], *, priori
         con.execute("ROLLBACK")
         raise
     result.read, result.quarantined = batch.num_rows, quarantined
-    result.inserted, result.unchanged, result.dropped = stored.inserted, stored.unchanged, stored.dropped
+    result.inserted, result.dropped = stored.inserted, stored.dropped
+    result.unchanged = stored.unchanged + stored.dropped
     result.updated = stored.replaced - stored.unchanged + stored.superseded
     result.evicted = stored.evicted
     return result

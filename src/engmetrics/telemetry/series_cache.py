@@ -5,7 +5,8 @@ series every scrape interval, an OTLP exporter every point of the same attribute
 and the labels JSON is the per-series part of decoding; done once per distinct series instead of once per
 request, a request of known series costs its wire parse and a few array takes. The key must determine the
 texts completely (remote-write: the series' label fields, byte for byte, which include `__name__`), and a
-row is remembered only after its request decoded without error, so a hit is a series already validated.
+row is remembered only once its series' labels were validated, so a hit is a series already validated (a
+request refused later, e.g. for a timestamp out of range, may still have added its series).
 
 The cache is bounded: when `capacity` series are held it starts afresh (the texts of a live series are made
 again on its next request). Lookups are lock-free against a generation snapshot; additions take a lock.
