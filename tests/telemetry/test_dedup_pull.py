@@ -1,6 +1,6 @@
 """`pull_write.write_samples`, the telemetry_samples write of `scrape` and `import-prometheus`: admit + quarantine +
-dedup in one transaction, and its accounting `read = inserted + updated + unchanged + quarantined` (`dropped` within `unchanged`)
-(hand-checked)."""
+dedup in one transaction, and its accounting `read = inserted + updated + unchanged + quarantined` (`dropped`
+within `unchanged`) (hand-checked)."""
 
 from __future__ import annotations
 

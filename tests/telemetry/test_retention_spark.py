@@ -1,11 +1,12 @@
 """The reads across retention's tiers (Ibis calculations: `read_series`, and the SLO sources' counter and
 histogram increases over raw samples plus `_telemetry_rollups`) give the same rows on PySpark as on DuckDB, over
-a store after retention left raw samples, 5m and 1h rollups, and a late raw sample inside a rolled-up bucket."""
+a store after retention left raw samples, 5m and 1h rollups, and a late raw sample inside a rolled-up bucket;
+windows whose edges cut buckets (only whole buckets read) and a lookback reaching the bucket before a sample."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from test_retention import AS_OF, POLICY, ten_minutes
@@ -16,6 +17,7 @@ from engmetrics.telemetry.retention import read_series, run_retention
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 START = datetime(2026, 1, 1, tzinfo=UTC)
+CUT = datetime(2026, 1, 18, 10, 2, tzinfo=UTC)  # inside the 5m bucket 10:00, before the late sample 10:02:30
 SCHEMAS = {"telemetry_samples": "series string, ts timestamp, metric string, labels string, value double, "
                                 "source string, received_at timestamp",
            "_telemetry_rollups": "series string, resolution string, ts timestamp, metric string, labels string, "
@@ -39,7 +41,10 @@ def _reads(store: Store) -> list:
     return [frame(read_series(store, "a", START, AS_OF), "resolution", "sum", "count", "min", "max", "increase",
                   "last"),
             frame(counter_increase(store, "m", {}, **window, unit="minute"), "increase"),
-            frame(histogram_good_total(store, "lat_bucket", {}, 1, **window, unit="hour"), "good", "total")]
+            frame(histogram_good_total(store, "lat_bucket", {}, 1, **window, unit="hour"), "good", "total"),
+            frame(read_series(store, "a", CUT, CUT + timedelta(minutes=7)), "resolution", "increase"),
+            frame(counter_increase(store, "m", {}, start=CUT, end=CUT + timedelta(minutes=3), unit="minute",
+                                   lookback=timedelta(minutes=1)), "increase")]
 
 
 def test_reads_across_tiers_on_pyspark(spark_session):
@@ -67,3 +72,10 @@ def test_reads_across_tiers_on_pyspark(spark_session):
     assert sum(i for _, i in expected[1]) == 0 + 4 + 96 + 5 + 0 + 9
     # le=1.0 rises 2 a minute, +Inf 3, over nine minutes, in two 5m buckets
     assert expected[2] == [(datetime(2026, 1, 18, 10, tzinfo=UTC), 18.0, 27.0)]
+    # [10:02, 10:09) cuts the 10:00 bucket (starts before) and the 10:05 one (ends 10:10, after): the late
+    # sample only, +96 over the 10:00 bucket's last 4
+    late = datetime(2026, 1, 18, 10, 2, 30, tzinfo=UTC)
+    assert expected[3] == [(late, "raw", 96.0)]
+    # [10:02, 10:05) with a one-minute lookback: the 10:00 bucket ends at 10:05, after 10:01, so it is the late
+    # sample's previous point (not counted itself): 96 in the 10:02 minute
+    assert expected[4] == [(CUT, 96.0)]

@@ -152,8 +152,8 @@ def check_access(root: Path) -> AccessReport:
     >>> _ = (root / ACCESS_FILE).write_text("datasets:\\n  cost: [manager]\\n  bills: [boss]\\n")
     >>> [str(i) for i in check_access(root).issues]
     ["policies/access.yaml:3: ERROR [model] datasets.bills.0: Input should be 'viewer', 'team-member', \
-'manager', 'metrics-admin', 'auditor' or 'telemetry-pusher'", "policies/access.yaml:3: ERROR [access] unknown dataset 'bills'; \
-known: ...]
+'manager', 'metrics-admin', 'auditor' or 'telemetry-pusher'", "policies/access.yaml:3: ERROR [access] unknown \
+dataset 'bills'; known: ...]
     """
     path = root / ACCESS_FILE
     if not path.is_file():

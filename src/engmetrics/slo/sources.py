@@ -14,7 +14,10 @@ bucket's start (`ts.truncate(unit)`, UTC) and rows belong to [start, end) by the
   (`telemetry.retention_points.points`: each bucket holds the increases of its samples, the first sample
   after it counts from its `last` value), so every part of a window is read at the finest resolution
   kept and the increase over a window whose edges are whole buckets is the same before and after
-  `retention apply`. A bucket's increase lands in the bucket of `unit` holding the rollup bucket's start.
+  `retention apply`. A rollup bucket counts only when its whole span `[ts, ts + width)` lies inside
+  [start, end) (`retention_points.within`): a window whose edge cuts a bucket reads less (what it covers
+  whole), never data from outside it. A bucket's increase lands in the bucket of `unit` holding the rollup
+  bucket's start; `lookback` reaches every rollup bucket ending after `start - lookback`.
 - `ratio_source` / `bad_total`: combine two increase tables into `(ts, good, total)`.
 - `histogram_good_total`: a latency indicator from the cumulative `_bucket` counters of a Prometheus
   histogram: good is the increase of the bucket whose `le` equals the threshold numerically (`le="1"`
@@ -47,6 +50,7 @@ exists) to resolve the threshold and the total.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -56,7 +60,7 @@ import ibis
 import ibis.expr.types as ir
 
 from ..telemetry.counters import histogram_total, le_bound
-from ..telemetry.retention_points import ROLLUPS, points
+from ..telemetry.retention_points import ROLLUPS, bucket_end, points, resolution_widths, within
 from ..timeutil import UTC_TIMESTAMP, as_utc
 
 if TYPE_CHECKING:
@@ -117,15 +121,20 @@ def _increases(
     lookback: timedelta | None,
 ) -> ir.Table:
     """Per-point increases `(series, labels, ts, increase)` of the matching series within [start, end): raw
-    samples and rollup buckets (module docstring)."""
+    samples and rollup buckets lying wholly inside it (module docstring)."""
+    widths = resolution_widths(store)
 
     def matching(name: str) -> ir.Table:
         t = select_series(store.table(name), metric, selector)
         t = t.filter(t.ts < _ts(end))
-        return t.filter(t.ts >= _ts(start - lookback)) if lookback is not None else t
+        if lookback is None:
+            return t
+        if name == ROLLUPS:  # a bucket ending after the lookback's start may hold the previous sample
+            return t.filter(bucket_end(t.ts, t.resolution, widths) > math.floor(as_utc(start - lookback).timestamp()))
+        return t.filter(t.ts >= _ts(start - lookback))
 
     t = points(matching("telemetry_samples"), matching(ROLLUPS))
-    t = t.filter(t.increase.notnull() & (t.ts >= _ts(start)))
+    t = t.filter(t.increase.notnull() & within(t, start, end, widths))
     return t.select("series", "labels", "ts", "increase")
 
 

@@ -40,7 +40,7 @@ from ..store.datasets import REGISTRY
 from ..timeutil import as_utc
 from .horizon import horizon, raise_horizon
 from .retention_points import ROLLUPS, bucket_start, floor_to, read_series
-from .retention_policy import DatasetRetention, RetentionPolicy
+from .retention_policy import DatasetRetention, RetentionPolicy, tier_problems
 from .retention_tiers import BlockedRows, Step, Tier, regroup_sli_events, roll_up_telemetry, select_step
 
 __all__ = ["BlockedRows", "DatasetRun", "RetentionReport", "Step", "Storage", "bucket_start", "floor_to",
@@ -138,8 +138,14 @@ def run_retention(store: Store, policy: RetentionPolicy, as_of: datetime | date 
 
     Each dataset is one transaction; a dataset that changed gets its retention horizon raised to the raw
     cutoff and, when applied, a `retention.apply` audit entry (target: the dataset), in the same transaction.
-    Applying again at the same `as_of` changes nothing.
+    Applying again at the same `as_of` changes nothing. Raises ValueError, before any work, for a policy built
+    in code that breaks a tier rule (`retention_policy.tier_problems`; the policy file's loader reports those
+    with file and line).
     """
+    problems = [f"{name}: {message}" for name, spec in policy.datasets.items()
+                for _, message in tier_problems(name, spec)]
+    if problems:
+        raise ValueError("invalid retention policy: " + "; ".join(problems))
     if as_of is None:
         as_of = datetime.now(UTC)
     elif not isinstance(as_of, datetime):

@@ -15,11 +15,17 @@ sample or a bucket), or its value when it dropped (a counter reset), as Promethe
 extrapolation; null for the first point of a series. It is computed for every series: readers use it only for
 counters. Buckets written before schema 14 have neither `increase` nor `last` (null).
 
-Everything here is portable Ibis (`union`, a `lag` window, `cases`).
+A read over a window [start, end) takes a row only when its whole span lies inside the window (`within`): a
+raw sample by its instant, a bucket `[ts, ts + width)` with the width of its `resolution`. A window whose edge
+cuts a bucket reads less (the buckets it covers whole), never data from outside it.
+
+Everything here is portable Ibis (`union`, a `lag` window, `cases`, epoch seconds).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -31,7 +37,8 @@ from ..timeutil import UTC_TIMESTAMP, as_utc
 if TYPE_CHECKING:  # the store package imports the SLO sources, which read through this module
     from ..store import Store
 
-__all__ = ["COLUMNS", "ROLLUPS", "bucket_start", "floor_to", "points", "read_series"]
+__all__ = ["COLUMNS", "ROLLUPS", "bucket_end", "bucket_start", "floor_to", "points", "read_series",
+           "resolution_widths", "within"]
 
 ROLLUPS = "_telemetry_rollups"
 COLUMNS = ("series", "ts", "resolution", "metric", "labels", "sum", "count", "min", "max", "increase", "last")
@@ -54,6 +61,37 @@ def floor_to(at: datetime, width: int) -> datetime:
 def bucket_start(ts: ir.TimestampValue, width: int) -> ir.TimestampValue:
     """The start of the epoch-aligned bucket of `width` seconds holding `ts` (portable Ibis)."""
     return ((ts.epoch_seconds() // width) * width).as_timestamp("s").cast(UTC_TIMESTAMP)
+
+
+def resolution_widths(store: Store) -> dict[str, int]:
+    """The width in seconds of each resolution present in `_telemetry_rollups` (one small distinct query).
+
+    >>> from engmetrics.store import Store
+    >>> store = Store.open("duckdb://")
+    >>> _ = store.sql.execute("INSERT INTO _telemetry_rollups (series, resolution, ts, metric, sum, count, min, "
+    ...     "max) VALUES ('up', '5m', '2026-01-01 00:00:00+00', 'up', 1, 1, 1, 1)")
+    >>> resolution_widths(store)
+    {'5m': 300}
+    """
+    from ..slo.durations import duration_seconds  # here: the slo package imports this module
+
+    found = store.table(ROLLUPS).select("resolution").distinct().execute()["resolution"].tolist()
+    return {r: duration_seconds(r) for r in found}
+
+
+def bucket_end(ts: ir.TimestampValue, resolution: ir.StringValue, widths: Mapping[str, int]) -> ir.IntegerValue:
+    """Epoch seconds at which a row of `points` (or of `_telemetry_rollups`) ends: `ts` plus the width of its
+    `resolution` from `widths` (`resolution_widths`); a raw sample (or an unknown resolution) spans no time."""
+    width = ibis.cases(*((resolution == r, w) for r, w in widths.items()), else_=0) if widths else ibis.literal(0)
+    return ts.epoch_seconds() + width
+
+
+def within(p: ir.Table, start: datetime, end: datetime, widths: Mapping[str, int]) -> ir.BooleanValue:
+    """Whether a row of `points` lies wholly inside [start, end): a raw sample by its instant, a bucket by its
+    span `[ts, ts + width)`; a bucket an edge cuts is outside."""
+    last = math.floor(as_utc(end).timestamp())  # bucket ends are whole seconds
+    return ((p.ts >= ibis.timestamp(as_utc(start))) & (p.ts < ibis.timestamp(as_utc(end)))
+            & (bucket_end(p.ts, p.resolution, widths) <= last))
 
 
 def points(raw: ir.Table, rolled: ir.Table) -> ir.Table:
@@ -81,8 +119,9 @@ def read_series(store: Store, series: str, start: datetime, end: datetime) -> ir
     """One `telemetry_samples` series over [start, end), every tier: raw samples where kept, rollup buckets
     where retention rolled them up. Columns `ts`, `resolution` (`raw` or the rollup's), `sum`, `count`,
     `min`, `max` (a raw sample: its value, count 1), `increase` (the counter increase the row holds; null for
-    the series' first sample) and `last`, ordered by `ts`. A bucket counts where it starts: align the window
-    to the coarsest resolution in it for exact sums.
+    the series' first sample) and `last`, ordered by `ts`. Only rows wholly inside the window (`within`): a
+    window whose edge cuts a bucket leaves that bucket out, so align it to the coarsest resolution in it for
+    exact sums.
 
     >>> from engmetrics.store import Store
     >>> store = Store.open("duckdb://")
@@ -95,5 +134,5 @@ def read_series(store: Store, series: str, start: datetime, end: datetime) -> ir
     hi = ibis.timestamp(as_utc(end))
     raw, rolled = store.table("telemetry_samples"), store.table(ROLLUPS)
     p = points(raw.filter(raw.series == series, raw.ts < hi), rolled.filter(rolled.series == series, rolled.ts < hi))
-    p = p.filter(p.ts >= ibis.timestamp(as_utc(start)))
+    p = p.filter(within(p, start, end, resolution_widths(store)))
     return p.select("ts", "resolution", "sum", "count", "min", "max", "increase", "last").order_by(["ts", "resolution"])

@@ -14,8 +14,10 @@ datasets:
 
 Rules (each broken one is an error naming file and line): the dataset is registered and has a time column;
 rollups only for `telemetry_samples` and `sli_events`; resolutions grow, each a whole multiple of the one
-before and either dividing a day or a whole number of days (so a bucket never straddles a day, the unit of
-legal holds); `keep` grows and exceeds `raw`. Durations use `s m h d w y` (`y` = 365 days).
+before and dividing a day (`1d` at most): legal holds keep whole days, so every epoch-aligned bucket must lie
+within one day, or a held day inside a bucket would be counted beside the bucket holding its neighbours;
+`keep` grows and exceeds `raw`. Durations use `s m h d w y` (`y` = 365 days). `tier_problems` checks the
+tier rules of a policy built in code too (`run_retention` refuses a policy that breaks them).
 
 >>> import tempfile
 >>> root = Path(tempfile.mkdtemp()); (root / "policies").mkdir()
@@ -41,7 +43,7 @@ from ..validation import display_path, model_issues
 from ..yamlio import load_all, locate
 
 __all__ = ["RETENTION_FILE", "ROLLUP_DATASETS", "DatasetRetention", "RetentionPolicy", "Rollup",
-           "load_retention_policy"]
+           "load_retention_policy", "tier_problems"]
 
 RETENTION_FILE = "policies/retention.yaml"
 ROLLUP_DATASETS = ("telemetry_samples", "sli_events")
@@ -100,7 +102,7 @@ class RetentionPolicy:
     source: str = "built-in"
 
 
-def _tier_problems(name: str, spec: DatasetRetention) -> list[tuple[tuple, str]]:
+def tier_problems(name: str, spec: DatasetRetention) -> list[tuple[tuple, str]]:
     """(location in the document, message) for each broken tier rule of one dataset."""
     out: list[tuple[tuple, str]] = []
     if spec.rollups and name not in ROLLUP_DATASETS:
@@ -110,8 +112,9 @@ def _tier_problems(name: str, spec: DatasetRetention) -> list[tuple[tuple, str]]
     for i, tier in enumerate(spec.rollups):
         where = ("datasets", name, "rollups", i)
         w = tier.width
-        if not (_DAY % w == 0 or w % _DAY == 0):
-            out.append((where, f"resolution {tier.resolution} must divide a day or be whole days"))
+        if _DAY % w:
+            out.append((where, f"resolution {tier.resolution} must divide a day (1d at most): legal holds keep "
+                               "whole days, so a bucket must lie within one day"))
         if previous_width is not None and (w <= previous_width or w % previous_width):
             out.append((where, f"resolution {tier.resolution} must be a larger whole multiple of the previous "
                                f"tier's {spec.rollups[i - 1].resolution}"))
@@ -152,7 +155,7 @@ def load_retention_policy(root: Path) -> RetentionPolicy:
                                 "date its rows", file=file, line=locate(doc, at)))
         else:
             issues += [Issue("ERROR", "retention", msg, file=file, line=locate(doc, loc))
-                       for loc, msg in _tier_problems(name, spec)]
+                       for loc, msg in tier_problems(name, spec)]
     if issues:
         raise ValidationFailed(issues)
     return RetentionPolicy(dict(model.datasets), model.storage_cost_per_gb_month, file)

@@ -5,10 +5,13 @@ A telemetry rollup bucket keeps `sum`, `count`, `min`, `max` of the values it to
 `increase` (the sum of the increases of its samples, each sample's increase from the previous point of the
 series in any tier, resets counted as in `retention_points.points`) and `last` (the value of its latest
 sample). Rolling buckets into a coarser tier sums sums, counts and increases, takes the min of mins and max
-of maxes, and keeps the latest bucket's `last`; a bucket merged with an existing one (late samples) adds its
-figures and its `last` replaces the older one (merged samples are later than the bucket's: the retention
-horizon refuses anything older). The aggregation is Ibis (`group_by`, `argmax`); the insert with
-`ON CONFLICT` and the deletes are DuckDB SQL (writes may be engine-specific).
+of maxes, and keeps the latest bucket's `last`; a bucket merged with an existing one adds its figures and its
+`last` (when it has one) replaces the existing one. That keeps the latest: a bucket lies within one day (the
+policy refuses longer resolutions), so a legal hold never keeps rows inside a bucket that is rolled up without
+them, and the only rows merged into an existing bucket are late arrivals written behind the retention
+horizon's back, which every read orders after the bucket's own samples (`retention_points.points`); taking
+their `last` keeps every read the same before and after the merge. The aggregation is Ibis (`group_by`,
+`argmax`); the insert with `ON CONFLICT` and the deletes are DuckDB SQL (writes may be engine-specific).
 """
 
 from __future__ import annotations
