@@ -7,6 +7,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 from scipy.stats import kstest
 
@@ -20,6 +22,7 @@ from engmetrics.telemetry.sampling import (
     sample,
 )
 from engmetrics.telemetry.sampling_estimate import (
+    WeightError,
     estimate_count,
     estimate_ratio,
     estimate_sum,
@@ -98,10 +101,10 @@ def test_ibis_terms_match_by_hand_on_duckdb():
 
 def test_ibis_terms_refuse_nulls_and_small_weights():
     with_null = pa.table({"weight": [1.0, 2.0], "y": [1.0, None]})
-    with pytest.raises(InputError, match="1 null"):
+    with pytest.raises(InputError, match=r"1 sampled row\(s\) have a null weight, numerator or denominator"):
         terms_from_row(ht_terms_expr(ibis.memtable(with_null), "y").to_pyarrow().to_pylist()[0])
     light = pa.table({"weight": [0.5, 2.0], "y": [1.0, 1.0]})
-    with pytest.raises(InputError, match=r"0\.5 < 1"):
+    with pytest.raises(InputError, match=r"weight 0\.5 is below 1"):
         terms_from_row(ht_terms_expr(ibis.memtable(light), "y").to_pyarrow().to_pylist()[0])
 
 
@@ -221,8 +224,14 @@ def test_bad_input_is_named():
         sample(pa.table({"id": [1, None]}), policy, b"k")
     with pytest.raises(InputError, match="'id' has type double; expected integers"):
         sample(pa.table({"id": [1.5]}), policy, b"k")
-    with pytest.raises(InputError, match=r"'weight' column has 0\.5 < 1"):
-        sample(pa.table({"id": [1, 2, 3, 4, 5, 6], "weight": [0.5] * 6}), policy, b"k")
+    with pytest.raises(WeightError, match=r"weight 0\.5 is below 1") as below:
+        sample(pa.table({"id": [1, 2, 3, 4, 5, 6], "weight": [1.0, None, 0.5, 0.5, 1.0, 2.0]}), policy, b"k")
+    assert below.value.row == 2  # the first bad row, 0-based
+    with pytest.raises(WeightError, match="weight 'x' is not a number") as text:
+        sample(pa.table({"id": [1, 2], "weight": ["2", "x"]}), policy, b"k")
+    assert text.value.row == 1
+    with pytest.raises(WeightError, match="weight nan is not a number"):
+        sample(pa.table({"id": [1], "weight": [float("nan")]}), policy, b"k")
     mismatch = StratifiedSampling(key="id", column="code", strata=[Stratum(value="error", probability=1)],
                                   default=0.5)
     with pytest.raises(InputError, match="'error' does not fit column 'code' of type int64"):
@@ -233,8 +242,10 @@ def test_bad_input_is_named():
         estimate_sum(TINY, "nope")
     with pytest.raises(InputError, match="'y' has 1 null"):
         estimate_sum(pa.table({"weight": [1.0, 2.0], "y": [1, None]}), "y")
-    with pytest.raises(InputError, match=r"0\.5 < 1"):
+    with pytest.raises(InputError, match=r"weight 0\.5 is below 1"):
         estimate_count(pa.table({"weight": [0.5]}))
+    with pytest.raises(InputError, match="'weight' column has 1 null"):
+        estimate_count(pa.table({"weight": [2.0, None]}))
     with pytest.raises(InputError, match="denominator totals 0"):
         estimate_ratio(TINY.append_column("zero", pa.array([0, 0, 0, 0])), "y", "zero")
     with pytest.raises(InputError, match="confidence"):
@@ -243,13 +254,61 @@ def test_bad_input_is_named():
 
 def test_rows_sampled_upstream_keep_their_weight_times_ours():
     # Upstream weights 4, null (= 1), 2; our head policy keeps with p = 1/2 (w = 2): the new weight of a kept row
-    # is 4 * 2 = 8, 1 * 2 = 2, 2 * 2 = 4. Which rows are kept is the keyed hash's choice, the same with or
-    # without the upstream column.
+    # is 4 * 2 = 8, 1 * 2 = 2, 2 * 2 = 4. A row at weight 1 is decided by the plain keyed hash, as without the
+    # upstream column; a row sampled before (w > 1) by a hash of its key and its weight.
     policy = HeadSampling(key="id", probability=0.5)
-    ids = pa.array(list(range(200)))
-    upstream = pa.array([4.0, None, 2.0] * 66 + [4.0, None], pa.float64())
+    ids = pa.array(list(range(600)))
+    upstream = pa.array([4.0, None, 2.0] * 200, pa.float64())
     plain = sample(pa.table({"id": ids}), policy, b"k")
     prior = sample(pa.table({"id": ids, "weight": upstream}), policy, b"k")
-    assert prior.column("id").to_pylist() == plain.column("id").to_pylist()
-    expected = [{0: 8.0, 1: 2.0, 2: 4.0}[i % 3] for i in plain.column("id").to_pylist()]
+    plain_ids, prior_ids = set(plain.column("id").to_pylist()), set(prior.column("id").to_pylist())
+    assert {i for i in prior_ids if i % 3 == 1} == {i for i in plain_ids if i % 3 == 1}
+    expected = [{0: 8.0, 1: 2.0, 2: 4.0}[i % 3] for i in prior.column("id").to_pylist()]
     assert prior.column("weight").to_pylist() == expected
+    # The weighted rows' decisions are not the plain hash's: each of the 400 agrees with it with probability
+    # 1/2 when independent (binomial mean 200, SD 10); a reused hash would agree on all 400.
+    agree = sum((i in plain_ids) == (i in prior_ids) for i in range(600) if i % 3 != 1)
+    assert 160 <= agree <= 240
+
+
+def test_sampling_a_sample_again_is_an_independent_stage():
+    """The reviewer's repro: 100,000 rows, head 0.1, then head 0.5 on the output with the same workspace key.
+    Each row is kept with probability 0.05 at weight 20: expected 5,000 kept, count estimate 100,000 with
+    SE sqrt(sum (w^2 - w)) = sqrt(5,000 * 380) = 1,378. Reusing the stage-1 hash kept all ~10,000 rows at
+    weight 20 (estimate ~202,820, interval [198,972, 206,668])."""
+    events = pa.table({"event_id": [f"e{i}" for i in range(100_000)]})
+    key = b"workspace-key"
+    one = sample(events, HeadSampling(key="event_id", probability=0.1), key)
+    two = sample(one, HeadSampling(key="event_id", probability=0.5), key)
+    assert set(two.column("weight").to_pylist()) == {20.0}
+    # 0.05 * 100,000 = 5,000 rows expected; binomial SD sqrt(100,000 * .05 * .95) = 69: within 4 SD
+    assert abs(two.num_rows - 5_000) <= 4 * 69
+    # of the stage-1 rows, half are kept (binomial SD sqrt(n/4) ~ 50 at n ~ 10,000)
+    assert abs(two.num_rows - one.num_rows / 2) <= 4 * 0.5 * one.num_rows**0.5
+    got = estimate_count(two)
+    assert got.lower <= 100_000 <= got.upper
+    assert got.std_error == pytest.approx((two.num_rows * 380) ** 0.5)
+    # and it is deterministic: the same two stages again give the same rows
+    assert sample(one, HeadSampling(key="event_id", probability=0.5), key).equals(two)
+
+
+@settings(max_examples=20, deadline=None, derandomize=True)
+@given(n=st.integers(20, 300), p1=st.floats(0.1, 1.0), p2=st.floats(0.1, 1.0), third=st.booleans())
+def test_multi_stage_samples_are_unbiased(n, p1, p2, third):
+    """Over 200 keys, the mean HT count of two (or three: p2 again) head stages with the same key lies within
+    4 standard errors of n, the SE from the design: each row kept with pi = p1 p2 (p2) at weight 1 / pi, so
+    Var(T) = n (1 - pi) / pi and the mean of 200 draws has SE sqrt(n (1 - pi) / pi / 200). With the old reused
+    hash, a second stage with p2 >= p1 kept every row again: the mean was n / p2."""
+    draws = 200
+    events = pa.table({"id": np.arange(n)})
+    pi = p1 * p2 * (p2 if third else 1.0)
+    estimates = []
+    for d in range(draws):
+        key = f"key-{d}".encode()
+        kept = sample(sample(events, HeadSampling(key="id", probability=p1), key),
+                      HeadSampling(key="id", probability=p2), key)
+        if third:
+            kept = sample(kept, HeadSampling(key="id", probability=p2), key)
+        estimates.append(kept.column("weight").to_numpy().sum())
+    se = np.sqrt(n * (1 - pi) / pi / draws)
+    assert abs(np.mean(estimates) - n) <= 4 * se + 1e-9

@@ -24,6 +24,13 @@ def _events_csv(path, n=N, weight=None):
     return path
 
 
+def _fixed_key(workspace):
+    """A fixed sampling key: the draw, and so whether its 95 % interval holds the truth, is the same every run
+    (with the fresh random key of each workspace, about 1 run in 20 would miss)."""
+    (workspace / ".engmetrics").mkdir(exist_ok=True)
+    (workspace / ".engmetrics" / "sampling.key").write_text("ab" * 32 + "\n")
+
+
 METRICS = """indicators:
   - id: requests
     name: Requests
@@ -46,6 +53,7 @@ METRICS = """indicators:
 
 def test_sample_ingest_evaluate(cli, workspace, tmp_path):
     """The template policy keeps every error (weight 1) and 10 % of the rest (weight 10)."""
+    _fixed_key(workspace)
     source = _events_csv(tmp_path / "events.csv")
     out = tmp_path / "kept.parquet"
     done = cli("telemetry", "sample", "request_events", source, "--out", out, "--json")
@@ -103,6 +111,31 @@ def test_upstream_weights_multiply(cli, tmp_path):
     for row in kept:
         i = int(row["event_id"].removeprefix("ev-"))
         assert row["weight"] == (2 if i % 2 == 0 else 1) * (1 if row["outcome"] == "error" else 10)
+
+
+def test_sampling_the_output_again_is_an_independent_stage(cli, workspace, tmp_path):
+    """The template policy twice, the second time on the first's CSV output, with one fixed workspace key: the
+    errors (weight 1) stay; each success kept at 10 % (weight 10) is kept again at 10 %, now weight 100. Had the
+    second stage reused the first one's hash, it would keep every success again (m = n_ok) and the estimate
+    would be 240 + 100 n_ok, about 10 times the truth."""
+    _fixed_key(workspace)
+    source = _events_csv(tmp_path / "events.csv")
+    once, twice = tmp_path / "once.csv", tmp_path / "twice.csv"
+    first = json.loads(cli("telemetry", "sample", "request_events", source, "--out", once, "--json").output)
+    done = cli("telemetry", "sample", "request_events", once, "--out", twice, "--json")
+    assert done.exit_code == 0, done.output
+    second = json.loads(done.output)
+    n_ok, m = first["kept"] - 240, second["kept"] - 240
+    assert second["upstream_weighted"] == first["kept"]
+    kept = pacsv.read_csv(twice)
+    weight = dict(zip(kept.column("outcome").to_pylist(), kept.column("weight").to_pylist(), strict=True))
+    assert weight == {"error": 1, "ok": 100}
+    # m ~ Binomial(n_ok ~ 576, 0.1): mean 57.6, SD 7.2; the reused hash gave m = n_ok
+    assert 20 <= m <= 100 < n_ok
+    assert second["weight_sum"] == 240 + 100 * m
+    # Var = sum (w^2 - w) = 9,900 per kept success; this key's interval holds the 6,000 events
+    assert second["estimated_rows_high"] - second["weight_sum"] == pytest.approx(1.959963984540054 * (9_900 * m) ** 0.5)
+    assert second["estimated_rows_low"] <= N <= second["estimated_rows_high"]
 
 
 def test_bad_input_is_named(cli, workspace, tmp_path):

@@ -9,7 +9,8 @@ import pytest
 from engmetrics.errors import ValidationFailed
 from engmetrics.store.datasets import REGISTRY
 from engmetrics.telemetry.sampling import HeadSampling, StratifiedSampling
-from engmetrics.telemetry.sampling_policy import SAMPLING_FILE, load_sampling_policies, sampled_dataset
+from engmetrics.telemetry.sampling_estimate import sampled_dataset
+from engmetrics.telemetry.sampling_policy import SAMPLING_FILE, load_sampling_policies
 
 
 def _issues(root: Path, text: str) -> list[tuple[int | None, str]]:
@@ -56,6 +57,22 @@ def test_rules_are_checked_against_the_registry(workspace):
         (9, "dataset 'deployments' has no 'weight' column: its rows cannot carry weights"),
         (10, "unknown dataset 'spans'; known: " + ", ".join(REGISTRY)),
     ]
+
+
+def test_stratum_values_follow_the_catalog_filter_rule(workspace):
+    # a timestamp column takes ISO text only (catalog.rules.value_fits), as a filter on it would
+    text = """datasets:
+  request_events:
+    type: stratified
+    key: event_id
+    column: ts
+    strata:
+      - {value: yesterday, probability: 1.0}
+      - {value: "2026-03-02T00:00:00+00:00", probability: 0.5}
+    default: 0.1
+"""
+    assert _issues(workspace, text) == [(7, "stratum value 'yesterday' does not fit column request_events.ts "
+                                            "(timestamp)")]
 
 
 def test_model_errors_name_the_line(workspace):

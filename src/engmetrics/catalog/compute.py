@@ -34,8 +34,14 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from ..telemetry.sampling_estimate import WEIGHT, ht_aggregates, ratio_estimate, terms_from_row, total_estimate
-from ..telemetry.sampling_policy import sampled_dataset
+from ..telemetry.sampling_estimate import (
+    WEIGHT,
+    ht_aggregates,
+    ratio_estimate,
+    sampled_dataset,
+    terms_from_row,
+    total_estimate,
+)
 from .model import Calculation, CountMeasure, Filter, PercentileMeasure, RatioMeasure, SumMeasure
 from .periods import Period
 from .rules import resolved_time_column

@@ -20,12 +20,12 @@ from typing import Any
 from ..errors import Issue
 from ..store.datasets import REGISTRY
 from ..store.registry import Dataset
-from ..telemetry.sampling_policy import sampled_dataset
+from ..telemetry.sampling_estimate import sampled_dataset
 from .calculators import CALCULATORS
 from .loader import Catalog, Definition
 from .model import Calculation, CalculatorCall, PercentileMeasure, RatioMeasure, SumMeasure
 
-__all__ = ["cross_definition_issues", "resolved_time_column"]
+__all__ = ["cross_definition_issues", "resolved_time_column", "value_fits"]
 
 NUMERIC = {"int", "float"}
 TEMPORAL = {"timestamp", "date"}
@@ -96,8 +96,9 @@ def _calculation_issues(d: Definition) -> Iterator[Issue]:
                     "requests (docs/sampling.md)", "calculation", "measure")
 
 
-def _fits(value: Any, kind: str) -> bool:
-    """Whether a filter value can be compared with a column of logical type `kind`."""
+def value_fits(value: Any, kind: str) -> bool:
+    """Whether a value from YAML (a filter's, a sampling stratum's) can be compared with a column of logical
+    type `kind`."""
     if kind in NUMERIC:
         return isinstance(value, int | float) and not isinstance(value, bool)
     if kind == "bool":
@@ -124,7 +125,7 @@ def _filter_value_issues(calc: Calculation, dataset: Dataset, issue: Any) -> Ite
                 continue
             kind = dataset.column(f.column).type
             values = f.value if isinstance(f.value, list) else [f.value]
-            bad = [v for v in values if not _fits(v, kind)]
+            bad = [v for v in values if not value_fits(v, kind)]
             if bad:
                 yield issue(f"filter on {dataset.name}.{f.column} ({kind}): value {bad[0]!r} does not fit",
                             *base, "filters", i, "value")

@@ -6,6 +6,9 @@ successes). Whether a row is kept is decided by a keyed 64-bit hash of its key c
 same rows with the same key keeps the same rows. Kept rows carry `weight` = 1 / pi; the estimates from them
 are in `engmetrics.telemetry.sampling_estimate`, the workspace's policy file in `sampling_policy`.
 
+A row sampled before (weight w > 1) is decided by a hash of its key columns *and* w, so sampling a sample
+again with the same key is a new, independent stage (see `sample`).
+
 >>> from engmetrics.telemetry.sampling_estimate import estimate_count, estimate_sum
 >>> events = pa.table({"id": list(range(10_000)), "error": [i % 100 == 0 for i in range(10_000)]})
 >>> policy = StratifiedSampling(key=["id"], column="error", strata=[Stratum(value=True, probability=1.0)],
@@ -30,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from engmetrics.errors import InputError
 
-from .sampling_estimate import WEIGHT
+from .sampling_estimate import WEIGHT, weights
 
 __all__ = [
     "HeadSampling",
@@ -141,18 +144,22 @@ def _column_hash(arr: pa.Array, seed: np.uint64, name: str) -> np.ndarray:
     return _mix(values ^ seed)
 
 
-def key_uniforms(table: pa.Table, columns: Sequence[str], key: bytes) -> np.ndarray:
+def key_uniforms(table: pa.Table, columns: Sequence[str], key: bytes, prior: np.ndarray | None = None) -> np.ndarray:
     """A number in [0, 1) per row from a keyed hash of `columns`: the same rows and key give the same numbers.
+    With `prior` (a weight per row), a row whose prior weight is above 1 also hashes that weight's bits, so
+    its number is unrelated to the one it had before that weight was given (rows at 1 keep theirs).
 
     >>> t = pa.table({"id": [1, 2, 3]})
     >>> bool((key_uniforms(t, ["id"], b"k") == key_uniforms(t.slice(0), ["id"], b"k")).all())
+    True
+    >>> key_uniforms(t, ["id"], b"k", np.array([1.0, 1.0, 1.0])).tolist() == key_uniforms(t, ["id"], b"k").tolist()
     True
     """
     missing = [c for c in columns if c not in table.column_names]
     if missing:
         raise InputError(f"sampling key column(s) {missing} not in the table (columns: {table.column_names})")
     base = np.frombuffer(hashlib.blake2b(key, digest_size=8, person=b"em-sample").digest(), np.uint64)
-    seeds = _mix(base + np.arange(len(columns), dtype=np.uint64) * _GOLDEN)
+    seeds = _mix(base + np.arange(len(columns) + 1, dtype=np.uint64) * _GOLDEN)  # the last one: the weight's
     parts = []
     for batch in table.select(list(columns)).to_batches(max_chunksize=_BATCH):
         h = np.zeros(batch.num_rows, np.uint64)
@@ -160,6 +167,9 @@ def key_uniforms(table: pa.Table, columns: Sequence[str], key: bytes) -> np.ndar
             h = _mix(h * _GOLDEN + _column_hash(batch.column(i), seeds[i], name))
         parts.append(h)
     h = np.concatenate(parts) if parts else np.zeros(0, np.uint64)
+    if prior is not None:
+        prior = np.ascontiguousarray(prior, np.float64)
+        h = np.where(prior > 1.0, _mix(h ^ _mix(prior.view(np.uint64) ^ seeds[-1])), h)
     return (h >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
@@ -185,22 +195,19 @@ def inclusion_probability(table: pa.Table, policy: HeadSampling | StratifiedSamp
 def sample(table: pa.Table, policy: HeadSampling | StratifiedSampling, key: bytes) -> pa.Table:
     """The rows `policy` keeps, with a `weight` column = 1 / inclusion probability.
 
-    Rows sampled before (upstream) carry their own `weight` (null = 1: kept with certainty); a kept row's new
-    weight is the product, 1 / (pi_upstream pi): two independent Poisson stages are one Poisson sample with
-    the product probability, so the estimates stay unbiased, provided the upstream decision did not use this
-    same keyed hash.
+    Rows sampled before (upstream, or by an earlier run of this function) carry their own `weight` (empty =
+    1: not sampled); a kept row's new weight is the product, 1 / (pi_upstream pi). Two independent Poisson
+    stages are one Poisson sample with the product probability, so the estimates stay unbiased. Independent:
+    a row with weight w > 1 is decided by the hash of its key *and* w (`key_uniforms`), never by the plain
+    key hash that may have chosen it before; along a row's history each choosing stage (pi < 1) raises w,
+    so no two stages see the same hash input. Rows at weight 1 keep the plain hash: a raw file sampled
+    again keeps the same rows.
     """
     p = inclusion_probability(table, policy)
-    keep = key_uniforms(table, policy.key, key) < p
+    prior = weights(table.column(WEIGHT), empty_is_one=True) if WEIGHT in table.column_names else None
+    keep = key_uniforms(table, policy.key, key, prior) < p
     weight = 1.0 / p
-    if WEIGHT in table.column_names:
-        try:
-            prior = pc.fill_null(pc.cast(table.column(WEIGHT), pa.float64()), 1.0).to_numpy(zero_copy_only=False)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise InputError(f"the {WEIGHT!r} column must hold numbers >= 1 (or be empty): {exc}") from exc
-        if prior.size and not prior.min() >= 1.0:
-            raise InputError(f"the {WEIGHT!r} column has {prior.min()} < 1; weights are 1 / inclusion probability "
-                             ">= 1")
+    if prior is not None:
         weight = prior * weight
         table = table.drop_columns([WEIGHT])
     return table.filter(pa.array(keep)).append_column(WEIGHT, pa.array(weight[keep], pa.float64()))

@@ -19,21 +19,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy.stats import norm
 
 from engmetrics.errors import InputError
+from engmetrics.store.datasets import REGISTRY
 
 __all__ = [
     "MIN_CONTRIBUTORS",
     "WEIGHT",
     "Estimate",
     "HTTerms",
+    "WeightError",
     "estimate_count",
     "estimate_ratio",
     "estimate_sum",
@@ -41,14 +43,17 @@ __all__ = [
     "ht_terms",
     "ht_terms_expr",
     "ratio_estimate",
+    "sampled_dataset",
     "terms_from_row",
     "total_estimate",
+    "weights",
 ]
 
 WEIGHT = "weight"
 # A normal interval needs enough randomness: at least this many sampled rows with weight > 1 that move the
 # estimate (y != 0; for a ratio, also its denominator), unless the estimate has no random part at all.
 MIN_CONTRIBUTORS = 30
+_NUMBER = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$"  # a weight written as text (CSV)
 
 
 @dataclass(frozen=True)
@@ -99,20 +104,66 @@ def _numeric(table: pa.Table, column: str | None, what: str) -> np.ndarray:
     return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
 
 
-def _check_weights(null: int, smallest: float | None) -> None:
-    if null:
-        raise InputError(f"the {WEIGHT!r} column has {null} null value(s)")
-    if smallest is not None and not smallest >= 1.0:
-        raise InputError(f"the {WEIGHT!r} column has {smallest} < 1; weights are 1 / inclusion probability >= 1")
+def sampled_dataset(name: str) -> bool:
+    """Whether the registered dataset `name` holds sampled rows (it has a `weight` column): its counts, sums
+    and ratios are Horvitz-Thompson estimates."""
+    dataset = REGISTRY.get(name)
+    return dataset is not None and WEIGHT in dataset.column_index
+
+
+class WeightError(InputError):
+    """A bad `weight`; `row` is the 0-based row of the first bad value (None when not known, e.g. from an
+    aggregate), so a caller reading a file can name its line."""
+
+    def __init__(self, message: str, row: int | None = None) -> None:
+        super().__init__(message)
+        self.row = row
+
+
+def _below_one(value: float, row: int | None = None) -> WeightError:
+    what = "is below 1" if value < 1.0 else "is not a number"  # NaN
+    return WeightError(f"{WEIGHT} {value} {what} (weights are 1 / inclusion probability >= 1)", row)
+
+
+def weights(column: pa.ChunkedArray | pa.Array, *, empty_is_one: bool) -> np.ndarray:
+    """The float64 weights of `column`: numbers, or numbers as text (a CSV file's), each >= 1; an empty
+    (null) weight reads as 1 when `empty_is_one` (rows not sampled upstream), else is refused. The one
+    check of weights: a `WeightError` names the first bad row.
+
+    >>> weights(pa.array(["2", None, "1.5"]), empty_is_one=True).tolist()
+    [2.0, 1.0, 1.5]
+    >>> try:
+    ...     weights(pa.array([1.0, 0.5]), empty_is_one=True)
+    ... except WeightError as exc:
+    ...     print(exc.row, exc)
+    1 weight 0.5 is below 1 (weights are 1 / inclusion probability >= 1)
+    """
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        bad = pc.invert(pc.fill_null(pc.match_substring_regex(column, _NUMBER), True))
+        if pc.any(bad).as_py():
+            row = pc.index(bad, True).as_py()
+            raise WeightError(f"{WEIGHT} {column[row].as_py()!r} is not a number (1 / inclusion probability, "
+                              ">= 1)", row)
+    try:
+        values = pc.cast(column, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise WeightError(f"the {WEIGHT!r} column has type {column.type}; expected numbers >= 1") from None
+    if values.null_count and not empty_is_one:
+        raise WeightError(f"the {WEIGHT!r} column has {values.null_count} null value(s)",
+                          pc.index(pc.is_null(values), True).as_py())
+    w = pc.fill_null(values, 1.0).to_numpy(zero_copy_only=False)
+    bad = ~(w >= 1.0)  # NaN too
+    if bad.any():
+        row = int(bad.argmax())
+        raise _below_one(float(w[row]), row)
+    return w
 
 
 def ht_terms(table: pa.Table, y: str | None = None, x: str | None = None) -> HTTerms:
     """The terms of a sampled pyarrow table (with `weight`); y / x None count rows."""
     if WEIGHT not in table.column_names:
         raise InputError(f"the sampled table has no {WEIGHT!r} column (columns: {table.column_names})")
-    weights = table.column(WEIGHT)
-    w = pc.cast(weights, pa.float64()).to_numpy(zero_copy_only=False)
-    _check_weights(weights.null_count, float(w.min()) if w.size else None)
+    w = weights(table.column(WEIGHT), empty_is_one=False)
     yv, xv = _numeric(table, y, "numerator"), _numeric(table, x, "denominator")
     v, rnd = w * w - w, w > 1.0
     return HTTerms(
@@ -164,8 +215,11 @@ def ht_terms_expr(table: ir.Table, y: str | None = None, x: str | None = None, b
 def terms_from_row(row: Mapping[str, object], prefix: str = "") -> HTTerms:
     """`HTTerms` from one row of `ht_terms_expr`'s result (a dict, e.g. from `to_pyarrow().to_pylist()`), or of
     an aggregate holding `ht_aggregates(..., prefix=prefix)`."""
-    min_weight = row[prefix + "min_weight"]
-    _check_weights(int(row.get(prefix + "nulls") or 0), None if min_weight is None else float(min_weight))
+    nulls, min_weight = int(row.get(prefix + "nulls") or 0), row[prefix + "min_weight"]
+    if nulls:
+        raise InputError(f"{nulls} sampled row(s) have a null {WEIGHT}, numerator or denominator")
+    if min_weight is not None and not float(min_weight) >= 1.0:
+        raise _below_one(float(min_weight))
     names = HTTerms.__dataclass_fields__
     return HTTerms(**{k: (int if names[k].type == "int" else float)(row[prefix + k] or 0) for k in names})
 
@@ -185,7 +239,7 @@ def _interval(value: float, variance: float, confidence: float, n: int, reliable
     if not 0.0 < confidence < 1.0:
         raise InputError(f"confidence must be between 0 and 1 (exclusive), got {confidence}")
     se = float(np.sqrt(max(variance, 0.0)))
-    half = float(norm.ppf(0.5 + confidence / 2.0)) * se
+    half = NormalDist().inv_cdf(0.5 + confidence / 2.0) * se
     return Estimate(value, se, value - half, value + half, confidence, n, reliable)
 
 

@@ -4,7 +4,8 @@ Input files are CSV (`.csv`, `.tsv`, gzip-compressed or not; every value kept as
 or Parquet; they are read whole (sampling is the step that makes a stream small, so one file at a time fits
 in memory), and the kept rows are written, each with its `weight`, as Parquet (`.parquet`) or CSV (`.csv`)
 by the output's extension, ready for `engmetrics ingest DATASET OUT`. Rows already sampled upstream carry
-their own `weight` (null = 1), multiplied by this stage's (`engmetrics.telemetry.sampling.sample`).
+their own `weight` (null = 1), multiplied by this stage's; sampling an output again is a new, independent
+stage (`engmetrics.telemetry.sampling.sample`).
 
 >>> import tempfile
 >>> d = Path(tempfile.mkdtemp())
@@ -31,13 +32,12 @@ import pyarrow.parquet as pq
 from ..errors import InputError
 from ..ingest.sources import csv_header, detect_format
 from .sampling import HeadSampling, StratifiedSampling, sample
-from .sampling_estimate import WEIGHT, estimate_count
+from .sampling_estimate import WEIGHT, WeightError, estimate_count, weights
 
 __all__ = ["OUTPUT_FORMATS", "SampleReport", "output_format", "read_events", "sample_files"]
 
 OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 _FIRST_LINE = {"csv": 2, "jsonl": 1}  # the line of a file's first row (CSV: after the header)
-_NUMBER = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$"
 
 
 @dataclass(frozen=True)
@@ -100,26 +100,6 @@ def _where(fmt: str, row: int) -> dict[str, Any]:
     return {"line": row + _FIRST_LINE[fmt]} if fmt in _FIRST_LINE else {"column": f"row {row + 1}"}
 
 
-def _check_weights(table: pa.Table, fmt: str, path: Path) -> None:
-    """Upstream weights are empty or numbers >= 1 (else InputError at the first bad row)."""
-    column = table.column(WEIGHT)
-    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        bad = pc.invert(pc.fill_null(pc.match_substring_regex(column, _NUMBER), True))
-        if pc.any(bad).as_py():
-            row = pc.index(bad, True).as_py()
-            raise InputError(f"{WEIGHT} {column[row].as_py()!r} is not a number (1 / inclusion probability, >= 1)",
-                             file=path, **_where(fmt, row))
-    try:
-        weights = pc.cast(column, pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise InputError(f"the {WEIGHT} column is not numbers: {exc}", file=path) from None
-    bad = pc.invert(pc.fill_null(pc.greater_equal(weights, 1.0), True))
-    if pc.any(bad).as_py():
-        row = pc.index(bad, True).as_py()
-        raise InputError(f"{WEIGHT} {weights[row].as_py()} is below 1 (weights are 1 / inclusion probability)",
-                         file=path, **_where(fmt, row))
-
-
 def _check(table: pa.Table, fmt: str, path: Path, policy: HeadSampling | StratifiedSampling) -> None:
     """The columns the policy needs are present, its keys never null and upstream weights valid (else
     InputError at the line)."""
@@ -134,7 +114,11 @@ def _check(table: pa.Table, fmt: str, path: Path, policy: HeadSampling | Stratif
             raise InputError(f"sampling key {column!r} is empty: every row needs its key", file=path,
                              **_where(fmt, pc.index(nulls, True).as_py()))
     if WEIGHT in table.column_names:
-        _check_weights(table, fmt, path)
+        try:
+            weights(table.column(WEIGHT), empty_is_one=True)
+        except WeightError as exc:
+            where = _where(fmt, exc.row) if exc.row is not None else {}
+            raise InputError(exc.message, file=path, **where) from None
 
 
 def _concat(tables: list[pa.Table], files: Sequence[Path]) -> pa.Table:

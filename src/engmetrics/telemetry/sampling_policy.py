@@ -13,7 +13,8 @@ datasets:
 
 Rules (each broken one is an error naming file and line): the dataset is registered and carries a `weight`
 column (where the kept rows' weights are stored: today `request_events`); the key and stratum columns are
-columns of the dataset; each stratum value fits its column's type. A dataset not listed is not sampled.
+columns of the dataset; each stratum value fits its column's type (the catalog's rule for filter
+values, `catalog.rules.value_fits`). A dataset not listed is not sampled.
 
 >>> import tempfile
 >>> root = Path(tempfile.mkdtemp()); (root / "policies").mkdir()
@@ -29,10 +30,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
+from ..catalog.rules import value_fits
 from ..errors import InputError, Issue, ValidationFailed
 from ..store.datasets import REGISTRY
 from ..store.registry import Dataset
@@ -41,24 +42,9 @@ from ..yamlio import load_all, locate
 from .sampling import HeadSampling, SamplingPolicies, StratifiedSampling
 from .sampling_estimate import WEIGHT
 
-__all__ = ["SAMPLING_FILE", "load_sampling_policies", "sampled_dataset"]
+__all__ = ["SAMPLING_FILE", "load_sampling_policies"]
 
 SAMPLING_FILE = "policies/sampling.yaml"
-
-
-def sampled_dataset(name: str) -> bool:
-    """Whether the registered dataset `name` holds sampled rows (it has a `weight` column): its counts, sums
-    and ratios are Horvitz-Thompson estimates."""
-    dataset = REGISTRY.get(name)
-    return dataset is not None and WEIGHT in dataset.column_index
-
-
-def _fits(value: Any, kind: str) -> bool:
-    if kind == "bool":
-        return isinstance(value, bool)
-    if kind in ("int", "float"):
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    return isinstance(value, str)
 
 
 def _problems(dataset: Dataset, policy: HeadSampling | StratifiedSampling) -> Iterator[tuple[tuple, str]]:
@@ -75,7 +61,7 @@ def _problems(dataset: Dataset, policy: HeadSampling | StratifiedSampling) -> It
             return
         kind = dataset.column(policy.column).type
         for i, stratum in enumerate(policy.strata):
-            if not _fits(stratum.value, kind):
+            if not value_fits(stratum.value, kind):
                 yield ("strata", i, "value"), (f"stratum value {stratum.value!r} does not fit column "
                                                f"{dataset.name}.{policy.column} ({kind})")
 
