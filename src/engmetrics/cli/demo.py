@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn
@@ -12,9 +12,11 @@ from rich.table import Table
 
 from ..catalog.loader import load_catalog
 from ..catalog.views import scorecard
-from ..demo import DemoResult, build_demo
 from .common import JsonOption, console, emit_json
 from .metrics import print_scorecard
+
+if TYPE_CHECKING:  # the demo builder imports the statistics stack: loaded only when `demo` runs
+    from ..demo import DemoResult
 
 
 def _print(result: DemoResult) -> None:
@@ -44,6 +46,8 @@ def demo(
 
     Example: engmetrics demo demo-org --days 90 --seed 7 --end 2026-01-04
     """
+    from ..demo import build_demo
+
     kwargs = {"days": days, "seed": seed, "end": end.date() if end else None, "force": force}
     if as_json or not console.is_terminal:
         result = build_demo(directory, **kwargs)
