@@ -9,7 +9,7 @@ from math import sqrt
 import pytest
 
 from engmetrics.catalog.compute import compute
-from engmetrics.catalog.evaluate import ESTIMATE_NOTE, evaluate_definition
+from engmetrics.catalog.evaluate import ESTIMATE_NOTE, evaluate_definition, save_results
 from engmetrics.catalog.loader import Definition, load_catalog
 from engmetrics.catalog.model import Calculation, Indicator
 from engmetrics.catalog.periods import Period
@@ -111,6 +111,14 @@ def test_the_evaluation_result_says_it_is_an_estimate(store, events):
     assert data["low"] == pytest.approx(12 - Z95 * sqrt(26))
     # previous week (2026-02-23..03-01) has no rows and the data does not start before it: no data, no interval
     assert (data["previous"], data["previous_low"], data["previous_high"]) == (None, None, None)
+
+
+def test_stored_results_keep_the_interval(store, events):
+    [result] = evaluate_definition(store, _indicator({"dataset": "request_events", "measure": {"type": "count"}}),
+                                   date(2026, 3, 8))
+    assert save_results(store, [result]) == 1
+    [(value, low, high)] = store.sql.execute("SELECT value, low, high FROM _metric_results").fetchall()
+    assert (value, low, high) == pytest.approx((12.0, 12 - Z95 * sqrt(26), 12 + Z95 * sqrt(26)))
 
 
 def test_unsampled_datasets_report_no_estimate(store, write, ingest):

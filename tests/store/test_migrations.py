@@ -12,11 +12,11 @@ from engmetrics.store.migrations import SCHEMA_VERSION, current_version, migrate
 
 
 def test_new_store_is_at_the_current_version_with_every_table(tmp_path):
-    assert SCHEMA_VERSION == 14
+    assert SCHEMA_VERSION == 15
     url = f"duckdb://{tmp_path / 'store.duckdb'}"
     with Store.open(url) as store:
         versions = store.sql.execute("SELECT version FROM _schema_version ORDER BY 1").fetchall()
-        assert versions == [(1,), (2,), (3,), (4,), (5,), (6,), (7,), (8,), (9,), (10,), (11,), (12,), (13,), (14,)]
+        assert versions == [(v,) for v in range(1, 16)]
         tables = {t for (t,) in store.sql.execute("SELECT table_name FROM information_schema.tables").fetchall()}
         meta = {"_ingests", "_quarantine", "_metric_results", "_schema_version", "_api_tokens", "_notifications",
                 "_audit", "_definitions", "_board_decisions", "_legal_holds", "_discrepancy_reviews",
@@ -51,7 +51,7 @@ def _undo_migrations_after_2(con) -> None:
         for column in dataset.columns:
             if column.since > 2:
                 con.execute(f'ALTER TABLE "{dataset.name}" DROP COLUMN "{column.name}"')
-    for column in ("group", "sample_size", "previous_sample_size"):
+    for column in ("group", "sample_size", "previous_sample_size", "low", "high"):
         con.execute(f'ALTER TABLE _metric_results DROP COLUMN "{column}"')
 
 
@@ -81,7 +81,7 @@ def test_store_from_version_1_gets_the_datasets_and_keeps_its_log(tmp_path):
         con.execute("DELETE FROM _schema_version WHERE version >= 2")
         for table in ("_api_tokens", "_notifications", *_GOVERNANCE, *_INSIGHTS, *_TELEMETRY):
             con.execute(f"DROP TABLE {table}")
-        for column in ("group", "sample_size", "previous_sample_size"):
+        for column in ("group", "sample_size", "previous_sample_size", "low", "high"):
             con.execute(f'ALTER TABLE _metric_results DROP COLUMN "{column}"')
         for name in REGISTRY:
             con.execute(f'DROP TABLE "{name}"')
@@ -99,7 +99,7 @@ def test_failed_migration_rolls_back(tmp_path, monkeypatch):
         con.execute("DROP TABLE _api_tokens")
         con.execute("DROP TABLE release_gate_overrides")
         con.execute("DROP TABLE postmortems")
-        for column in ("group", "sample_size", "previous_sample_size"):
+        for column in ("group", "sample_size", "previous_sample_size", "low", "high"):
             con.execute(f'ALTER TABLE _metric_results DROP COLUMN "{column}"')
 
     def broken(con):
@@ -123,13 +123,13 @@ def test_newer_store_is_refused_not_recreated(tmp_path, cli, workspace):
         con.execute("INSERT INTO _schema_version (version, description) VALUES (99, 'from the future')")
     with pytest.raises(EngmetricsError) as err:
         Store.open(f"duckdb://{path}")
-    assert "schema version 99, newer than this engmetrics (14)" in str(err.value)
+    assert "schema version 99, newer than this engmetrics (15)" in str(err.value)
     with pytest.raises(EngmetricsError, match="schema version 99"):
         Store.open(f"duckdb://{path}", read_only=True)
     for args in (["ingest", "holidays", tmp_path / "none.csv"], ["datasets", "list", "--json"]):
         result = cli(*args)  # the lock of the refused opens above was released, so no waiting here
         assert result.exit_code == 1
-        assert "schema version 99, newer than this engmetrics (14); upgrade engmetrics" in result.stderr
+        assert "schema version 99, newer than this engmetrics (15); upgrade engmetrics" in result.stderr
     with duckdb.connect(str(path), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM _ingests").fetchone() == (1,)
         assert current_version(con) == 99
@@ -143,7 +143,7 @@ def test_read_only_open_upgrades_an_older_store_first(tmp_path):
     with Store.open(url) as store:
         _undo_migrations_after_2(store.sql)
     with Store.open(url, read_only=True) as store:
-        assert current_version(store.sql) == SCHEMA_VERSION == 14
+        assert current_version(store.sql) == SCHEMA_VERSION == 15
         assert store.table("_metric_results").schema()["group"].is_string()
 
 

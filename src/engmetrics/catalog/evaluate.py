@@ -248,7 +248,7 @@ def evaluate_own(store: Any, catalog: Catalog, metric: str, pseudonym: str, as_o
 
 
 _COLUMNS = ("metric", "period_start", "period_end", "value", "previous", "status", "definition_version",
-            "git_commit", "as_of", "evaluated_at", "group", "sample_size", "previous_sample_size")
+            "git_commit", "as_of", "evaluated_at", "group", "sample_size", "previous_sample_size", "low", "high")
 
 
 def _held(holds: list[Hold], metric: str, start: date, end: date) -> bool:
@@ -264,7 +264,8 @@ def save_results(store: Any, results: list[MetricResult], *, evaluated_at: datet
     new row is stored beside them. Returns the number of rows written. (A write: DuckDB connection.)"""
     stamp = evaluated_at or datetime.now(UTC)
     rows = [(r.metric, r.period_start, r.period_end, r.value, r.previous, r.status, r.definition_version,
-             r.git_commit, r.as_of, stamp, r.group, r.sample_size, r.previous_sample_size) for r in results]
+             r.git_commit, r.as_of, stamp, r.group, r.sample_size, r.previous_sample_size, r.low, r.high)
+            for r in results]
     if not rows:
         return 0
     keys = {(r[0], r[8], r[6], r[10]) for r in rows}

@@ -146,6 +146,11 @@ def _telemetry_history(con) -> None:
             dataset VARCHAR PRIMARY KEY, before TIMESTAMPTZ NOT NULL, set_at TIMESTAMPTZ NOT NULL)""")
 
 
+def _metric_results_intervals(con) -> None:
+    con.execute("ALTER TABLE _metric_results ADD COLUMN low DOUBLE")
+    con.execute("ALTER TABLE _metric_results ADD COLUMN high DOUBLE")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "schema version, ingest log, quarantine and metric results", _create_meta),
     Migration(2, "the canonical datasets of DESIGN.md", registry_changes(2)),
@@ -162,6 +167,7 @@ MIGRATIONS: list[Migration] = [
     Migration(12, "telemetry: rollups, overlaps between pipelines", _telemetry),
     Migration(13, "sampled request events", registry_changes(13)),
     Migration(14, "telemetry: counter increases in rollups, retention horizons", _telemetry_history),
+    Migration(15, "metric results: the interval of a value estimated from sampled data", _metric_results_intervals),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1].version
 
