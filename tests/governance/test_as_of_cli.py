@@ -66,7 +66,9 @@ def stored_rows(ws: Path) -> int:
 
 def test_as_defined_then_reproduces_the_old_values_after_a_change(cli, ws):
     snap = cli("governance", "snapshot", "--at", "2026-03-01", "--as", "ci", "--json")
-    assert [(c["id"], c["change"]) for c in json.loads(snap.stdout)] == [("deploys", "new"), ("failures", "new")]
+    # the indicators, and the workspace's sampling policy (policies/sampling.yaml, from `engmetrics init`)
+    assert [(c["id"], c["change"]) for c in json.loads(snap.stdout)] == [("deploys", "new"), ("failures", "new"),
+                                                                         ("sampling", "new")]
     then = shown(cli("metrics", "evaluate", "--as-of", "2026-03-31", "--json"))
     assert then == {"deploys": ("deploys", 6.0, 2.0, "green", version(DEPLOYS_V1), 6, "2026-03-25"),
                     "failures": ("failures", 1.0, 1.0, "green", version(FAILURES), 1, "2026-03-25")}
