@@ -120,6 +120,9 @@ class ReceiverSettings(BaseModel):
                                     "empty queue)")
     max_batch_samples: int = Field(250_000, ge=1, description="the writer stores at most this many samples "
                                    "per transaction (whole requests; one larger request is one batch)")
+    batch_linger_ms: float = Field(20.0, ge=0, le=1000, description="once free and holding a request, the "
+                                   "writer waits up to this long for more while fewer than max_batch_samples "
+                                   "are queued, so concurrent pushes share one commit (0: write at once)")
     retry_after_seconds: int = Field(1, ge=1, description="the Retry-After of a 429 or 503")
     write_tries: int = Field(3, ge=1, description="tries of a batch's transaction (one second apart) before "
                              "its requests are answered 503 and its samples counted as lost")

@@ -22,7 +22,7 @@ sample is judged against every near sample of a better source, also one that is 
 batch (three pipelines chained within a window lose a little more than the strict rule would).
 
 The common case (every series of the batch from one source, no other source near, no repeated (series, ts))
-is one check and one plain insert. The rest is a few joins and one upsert per batch in DuckDB
+is two cheap checks (`_all_new`) and one plain insert. The rest is a few joins and one upsert per batch in DuckDB
 (`store_samples`), inside the caller's transaction: each row is compared with the first and last sample of each
 other source in its window-wide time bucket and the two beside it, not with every near sample. The report reads
 the table back through Ibis (`overlaps`).
@@ -82,11 +82,11 @@ def rank_sql(column: str, priority: Sequence[str]) -> str:
 
 
 def _params(batch: pa.Table, window: float) -> dict[str, Any]:
-    """The batch's time range widened by the window (joins read the stored side only within it: DuckDB skips
-    the rest) and the window in microseconds."""
+    """The batch's time range (`t0`, `t1`), that range widened by the window (`lo`, `hi`: joins read the
+    stored side only within it: DuckDB skips the rest) and the window in microseconds (`w`)."""
     bounds = pc.min_max(batch.column("ts"))
-    pad = timedelta(seconds=window)
-    return {"lo": bounds["min"].as_py() - pad, "hi": bounds["max"].as_py() + pad, "w": round(window * 1e6)}
+    t0, t1, pad = bounds["min"].as_py(), bounds["max"].as_py(), timedelta(seconds=window)
+    return {"t0": t0, "t1": t1, "lo": t0 - pad, "hi": t1 + pad, "w": round(window * 1e6)}
 
 
 def _run(con: Any, sql: str, params: dict[str, Any]) -> Any:
@@ -94,22 +94,28 @@ def _run(con: Any, sql: str, params: dict[str, Any]) -> Any:
     return con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
 
 
-def _all_new(con: Any, params: dict[str, Any]) -> bool:
+def _all_new(con: Any, batch: pa.Table, params: dict[str, Any]) -> bool:
     """True when no (series, ts) of the batch repeats or is stored, every series of the batch comes from one
     source, and no stored sample of another source lies within the window of the batch's samples of the series.
-    A batch of one source with no other source stored in its range is decided without looking at series."""
-    held, repeated, one_source, others = _run(con, f"""
-        WITH one AS (SELECT min(source) AS source, count(DISTINCT source) = 1 AND count(source) = count(*) AS alone
-                     FROM {_IN})
-        SELECT (SELECT count(*) FROM {_IN} i SEMI JOIN telemetry_samples t
-                ON t.series = i.series AND t.ts = i.ts AND t.ts BETWEEN $lo AND $hi),
-               (SELECT count(*) FROM (SELECT 1 FROM {_IN} GROUP BY series, ts HAVING count(*) > 1)),
-               (SELECT alone FROM one),
-               EXISTS (SELECT 1 FROM telemetry_samples WHERE ts BETWEEN $lo AND $hi
-                       AND source IS DISTINCT FROM (SELECT source FROM one))""", params).fetchone()
-    if held or repeated:
+
+    The common batch (one source, new timestamps, no other source stored in its range) is decided by two cheap
+    checks. A stored (series, ts) of the batch lies within the batch's own time range, so one aggregate over
+    the batch and the stored rows of that range finds a (series, ts) repeated or already stored (DuckDB skips
+    the other row groups by their ts bounds; the series keys of the window around it are never read; a stored
+    duplicate there only sends the batch the exact way). "Another source within the widened range" is a
+    filter on the `ts` and `source` columns with the batch's source as a constant. Only a batch of several
+    sources, or with another source stored near it, is checked series by series."""
+    sources = batch.column("source")
+    alone = sources.null_count == 0 and pc.count_distinct(sources).as_py() == 1
+    others = "EXISTS (SELECT 1 FROM telemetry_samples WHERE ts BETWEEN $lo AND $hi AND source IS DISTINCT FROM $src)"
+    twice, near = _run(con, f"""
+        SELECT EXISTS (SELECT 1 FROM (SELECT series, ts FROM {_IN} UNION ALL
+                                      SELECT series, ts FROM telemetry_samples WHERE ts BETWEEN $t0 AND $t1)
+                       GROUP BY series, ts HAVING count(*) > 1),
+               {others if alone else 'true'}""", {**params, "src": sources[0].as_py()}).fetchone()
+    if twice:
         return False
-    if one_source and not others:
+    if alone and not near:
         return True
     (conflicts,) = _run(con, f"""
         WITH per AS (SELECT series, min(source) AS source, count(DISTINCT coalesce(source, '')) AS sources,
@@ -219,7 +225,7 @@ def store_samples(store: Store, batch: pa.Table, priority: Sequence[str] = (),
     con.register(_IN, batch)
     try:
         params = _params(batch, window)
-        if _all_new(con, params):
+        if _all_new(con, batch, params):
             con.execute(f"INSERT INTO telemetry_samples ({columns}) SELECT {columns} FROM {_IN}")
             return Stored(batch.num_rows, 0, 0)
         _candidates(con, priority, params)

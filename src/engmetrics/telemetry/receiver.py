@@ -6,7 +6,9 @@ committed.
   queue takes one request of any size) and returns a `concurrent.futures.Future` of its `Receipt`; None when
   the queue is full (the route answers 429 with Retry-After). Samples count as queued until their
   transaction ends, so the bound covers the batch being written too.
-- The writer takes whole requests, up to `max_batch_samples` a batch, and in one transaction quarantines
+- The writer takes whole requests, up to `max_batch_samples` a batch. Once it is free and holds a request,
+  it lingers up to `batch_linger_ms` while fewer samples are queued, so concurrent senders share a commit:
+  a request waits at most that long more than it would without lingering. In one transaction it quarantines
   what `telemetry.admit.admit` refuses (NaN or infinite values, clock skew beyond the policy, dates before
   the retention horizon) — in `_quarantine` with `source_file` = the source and the reason — and upserts
   the rest by (series, ts) under the source priority (`telemetry.dedup.store_samples`). Only after COMMIT
@@ -196,12 +198,21 @@ class TelemetryReceiver:
                 self._cond.wait()
             if not self._requests:
                 return None
+            self._linger()
             taken, size = [], 0
             while self._requests and (not taken or size + self._requests[0].samples.num_rows
                                       <= self._settings.max_batch_samples):
                 taken.append(self._requests.popleft())
                 size += taken[-1].samples.num_rows
             return taken
+
+    def _linger(self) -> None:
+        """Wait (holding the condition, a request queued) until a full batch is queued, `batch_linger_ms` has
+        passed, or the receiver closes."""
+        until = time.monotonic() + self._settings.batch_linger_ms / 1000
+        while (not self._closing and self._queued < self._settings.max_batch_samples
+               and (left := until - time.monotonic()) > 0):
+            self._cond.wait(left)
 
     def _run(self) -> None:
         while (taken := self._take()) is not None:
