@@ -14,10 +14,11 @@ committed.
   the rest by (series, ts) under the source priority (`telemetry.dedup.store_samples`). Only after COMMIT
   are the batch's futures resolved: a 2xx answer means stored (or quarantined), never merely queued. Many
   requests share one commit.
-- A failed transaction is tried again after `_RETRY_SECONDS`, `write_tries` times in all; then its
-  requests' futures fail with `Unstored` (the route answers 503 with Retry-After: the sender retries) and
-  its samples count as `lost` (not stored here). `failures` counts consecutive failed transactions and
-  returns to 0 after a success.
+- A failed transaction is tried again after `_RETRY_SECONDS`, `write_tries` times in all; then each of its
+  requests is tried once alone (one bad request, e.g. a timestamp the engine cannot handle, must not fail the
+  others sharing its batch), and a request that fails alone too gets `Unstored` (the route answers 503 with
+  Retry-After: the sender retries) and its samples count as `lost` (not stored here). `failures` counts
+  consecutive failed transactions and returns to 0 after a success.
 - `close` refuses new requests (their futures fail with `Unstored`) and returns once every accepted
   request is stored or given up; once a batch has failed all its tries while closing, the rest of the queue
   is given up at once (counted in `lost`, answered 503).
@@ -92,6 +93,7 @@ class _Written:
     inserted: int
     replaced: int
     dropped: int
+    superseded: int
     receipts: list[Receipt]
 
 
@@ -143,7 +145,7 @@ class TelemetryReceiver:
         self._requests: deque[_Request] = deque()
         self._queued = self._numbered = 0
         self._totals = dict(accepted=0, rejected_full=0, inserted=0, replaced=0, dropped=0, quarantined=0,
-                            batches=0, lost=0, failures=0)
+                            superseded=0, batches=0, lost=0, failures=0)
         self._closing = False
         self._thread: threading.Thread | None = None
 
@@ -176,9 +178,10 @@ class TelemetryReceiver:
 
     def stats(self) -> dict[str, int]:
         """`queued` (accepted, not yet committed), `accepted`, `rejected_full` (answered 429), `stored`
-        (inserted + replaced), `inserted`, `replaced`, `dropped` (overlaps), `quarantined`, `batches`
-        (committed transactions), `lost` (accepted, then given up after failed writes: answered 503) and
-        `failures` (consecutive failed transactions; 0 after a success)."""
+        (inserted + replaced), `inserted`, `replaced`, `dropped` (overlaps), `quarantined`, `superseded` (a
+        resend of a (series, ts) of the same source within one batch: the newer value is stored, the older
+        is not), `batches` (committed transactions), `lost` (accepted, then given up after failed writes:
+        answered 503) and `failures` (consecutive failed transactions; 0 after a success)."""
         with self._cond:
             totals = dict(self._totals)
             queued = self._queued
@@ -216,9 +219,14 @@ class TelemetryReceiver:
 
     def _run(self) -> None:
         while (taken := self._take()) is not None:
-            written = self._try(taken)
-            self._settle(taken, written)
-            if written is None and self._closing:
+            written = self._try(taken, self._settings.write_tries)
+            if written is None and len(taken) > 1:  # one bad request must not fail the others: each alone, once
+                outcomes = [([request], self._try([request], 1)) for request in taken]
+            else:
+                outcomes = [(taken, written)]
+            for requests, outcome in outcomes:
+                self._settle(requests, outcome)
+            if self._closing and any(outcome is None for _, outcome in outcomes):
                 with self._cond:
                     rest = list(self._requests)
                     self._requests.clear()
@@ -226,17 +234,16 @@ class TelemetryReceiver:
                     log.error("gave up %d queued pushed request(s) at shutdown after a failed write", len(rest))
                     self._settle(rest, None)
 
-    def _try(self, taken: list[_Request]) -> _Written | None:
-        """The batch written, trying `write_tries` times; None when every try failed."""
-        for attempt in range(1, self._settings.write_tries + 1):
+    def _try(self, taken: list[_Request], tries: int) -> _Written | None:
+        """The batch written, trying `tries` times; None when every try failed."""
+        for attempt in range(1, tries + 1):
             try:
                 return self._write(taken)
             except Exception:
-                log.exception("storing %d pushed request(s) failed (try %d of %d)", len(taken), attempt,
-                              self._settings.write_tries)
+                log.exception("storing %d pushed request(s) failed (try %d of %d)", len(taken), attempt, tries)
                 with self._cond:
                     self._totals["failures"] += 1
-                if attempt < self._settings.write_tries:
+                if attempt < tries:
                     time.sleep(_RETRY_SECONDS)
         return None
 
@@ -250,7 +257,8 @@ class TelemetryReceiver:
             else:
                 quarantined = sum(r.quarantined for r in written.receipts)
                 for name, value in (("inserted", written.inserted), ("replaced", written.replaced),
-                                    ("dropped", written.dropped), ("quarantined", quarantined), ("batches", 1),
+                                    ("dropped", written.dropped), ("quarantined", quarantined),
+                                    ("superseded", written.superseded), ("batches", 1),
                                     ("failures", -self._totals["failures"])):
                     self._totals[name] += value
             self._cond.notify_all()
@@ -276,4 +284,4 @@ class TelemetryReceiver:
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-        return _Written(stored.inserted, stored.replaced, stored.dropped, receipts)
+        return _Written(stored.inserted, stored.replaced, stored.dropped, stored.superseded, receipts)

@@ -165,7 +165,8 @@ def receiver_status(request: Request) -> dict[str, int]:
     """The push queue's counters since the server started: `queued` (accepted, not yet committed),
     `accepted`, `rejected_full` (answered 429), `stored` (= `inserted` + `replaced`), `dropped` (lost to a
     higher-priority source: overlaps), `quarantined` (NaN/infinite values, clock skew, behind the retention
-    horizon), `batches` (committed writer transactions), `lost` (accepted, then given up after failed writes:
+    horizon), `superseded` (older copies of a same-source resend within one batch), `batches` (committed writer
+    transactions), `lost` (accepted, then given up after failed writes:
     answered 503) and `failures` (consecutive failed writer transactions; 0 after a success).
 
     Example: `curl -H "Authorization: Bearer TOKEN" http://127.0.0.1:8000/api/v1/receivers/status`
