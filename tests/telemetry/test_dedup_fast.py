@@ -95,7 +95,7 @@ def test_the_fast_path_is_taken_exactly_when_all_is_new_and_the_store_follows_th
         finally:
             _shared.sql.unregister(dedup._IN)
         assert decided == _all_new_by_definition(model, rows, window)
-        model, dropped = _model(model, rows, window)
+        model, dropped, _ = _model(model, rows, window)
         result = store_samples(_shared, batch, PRIORITY, window)
         assert _stored(_shared) == model
         assert result.dropped == dropped
