@@ -117,9 +117,10 @@ def _rank(source: str) -> int:
 def _model(stored: dict[tuple[str, int], tuple[float, str]], rows: list[Row], window: int
            ) -> tuple[dict[tuple[str, int], tuple[float, str]], int, int]:
     """The store after one batch, how many rows were dropped and how many (series, ts) were kept: a row is
-    dropped when another source has a sample of its series (stored, or in the batch) at most `window` s away that ranks better, or ranks the same
-    and is stored or delivered the series first in the batch; of the rest the newest per (series, ts) is kept;
-    stored samples of a worse-ranked source within the window of a kept row are deleted."""
+    dropped when another source has a sample of its series (stored, or in the batch) at most `window` s away
+    that ranks better, or ranks the same and is stored or delivered the series first in the batch; of the rest
+    the newest per (series, ts) is kept; stored samples of a worse-ranked source within the window of a kept row
+    are deleted."""
     first: dict[tuple[str, str], int] = {}
     for series, _, _, source, req in rows:
         first[(series, source)] = min(first.get((series, source), req), req)
