@@ -16,14 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from .errors import Issue
-from .yamlio import locate
+from .errors import InputError, Issue, ValidationFailed
+from .yamlio import load_all, locate
 
-__all__ = ["IssueReport", "display_path", "model_issues", "resolve_loc"]
+__all__ = ["IssueReport", "display_path", "model_issues", "read_policy", "resolve_loc"]
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class IssueReport:
@@ -75,3 +77,20 @@ def model_issues(exc: ValidationError, doc: Any, file: str, *,
         if issue not in issues:  # union members repeat the same complaint
             issues.append(issue)
     return issues
+
+
+def read_policy(path: Path, root: Path, model: type[M], topic: str) -> tuple[M, Any, str]:
+    """The one-document YAML file `path` validated as `model`: (the model, the document with line numbers, the
+    file as shown); raises `ValidationFailed` naming file and line (`topic` names the check that fails)."""
+    file = display_path(path, root)
+    try:
+        docs = load_all(path)
+    except InputError as exc:
+        raise ValidationFailed([Issue("ERROR", "yaml", exc.message, file=file, line=exc.line)]) from exc
+    if len(docs) > 1:
+        raise ValidationFailed([Issue("ERROR", topic, "expected one YAML document", file=file, line=1)])
+    doc = docs[0] if docs else {}
+    try:
+        return model.model_validate(doc or {}), doc, file
+    except ValidationError as exc:
+        raise ValidationFailed(model_issues(exc, doc, file)) from exc

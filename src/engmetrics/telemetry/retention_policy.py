@@ -34,13 +34,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..errors import InputError, Issue, ValidationFailed
+from ..errors import Issue, ValidationFailed
 from ..slo.durations import duration_seconds
 from ..store.datasets import REGISTRY
-from ..validation import display_path, model_issues
-from ..yamlio import load_all, locate
+from ..validation import read_policy
+from ..yamlio import locate
 
 __all__ = ["RETENTION_FILE", "ROLLUP_DATASETS", "DatasetRetention", "RetentionPolicy", "Rollup",
            "load_retention_policy", "tier_problems"]
@@ -131,18 +131,7 @@ def load_retention_policy(root: Path) -> RetentionPolicy:
     path = root / RETENTION_FILE
     if not path.is_file():
         return RetentionPolicy({})
-    file = display_path(path, root)
-    try:
-        docs = load_all(path)
-    except InputError as exc:
-        raise ValidationFailed([Issue("ERROR", "yaml", exc.message, file=file, line=exc.line)]) from exc
-    if len(docs) > 1:
-        raise ValidationFailed([Issue("ERROR", "retention", "expected one YAML document", file=file, line=1)])
-    doc = docs[0] if docs else {}
-    try:
-        model = _Document.model_validate(doc)
-    except ValidationError as exc:
-        raise ValidationFailed(model_issues(exc, doc, file)) from exc
+    model, doc, file = read_policy(path, root, _Document, "retention")
     issues: list[Issue] = []
     for name, spec in model.datasets.items():
         at = ("datasets", name)

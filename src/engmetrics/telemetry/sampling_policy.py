@@ -31,14 +31,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from ..catalog.rules import value_fits
-from ..errors import InputError, Issue, ValidationFailed
+from ..errors import Issue, ValidationFailed
 from ..store.datasets import REGISTRY
 from ..store.registry import Dataset
-from ..validation import display_path, model_issues
-from ..yamlio import load_all, locate
+from ..validation import read_policy
+from ..yamlio import locate
 from .sampling import HeadSampling, SamplingPolicies, StratifiedSampling
 from .sampling_estimate import WEIGHT
 
@@ -72,18 +70,7 @@ def load_sampling_policies(root: Path) -> SamplingPolicies:
     path = root / SAMPLING_FILE
     if not path.is_file():
         return SamplingPolicies()
-    file = display_path(path, root)
-    try:
-        docs = load_all(path)
-    except InputError as exc:
-        raise ValidationFailed([Issue("ERROR", "yaml", exc.message, file=file, line=exc.line)]) from exc
-    if len(docs) > 1:
-        raise ValidationFailed([Issue("ERROR", "sampling", "expected one YAML document", file=file, line=1)])
-    doc = docs[0] if docs else {}
-    try:
-        model = SamplingPolicies.model_validate(doc or {})
-    except ValidationError as exc:
-        raise ValidationFailed(model_issues(exc, doc, file)) from exc
+    model, doc, file = read_policy(path, root, SamplingPolicies, "sampling")
     issues: list[Issue] = []
     for name, policy in model.datasets.items():
         dataset = REGISTRY.get(name)
