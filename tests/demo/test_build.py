@@ -78,6 +78,12 @@ def test_demo_command_ingests_and_evaluates(tmp_path: Path) -> None:
     statuses = {r["metric"]: r["status"] for r in out["results"]}
     assert len(statuses) >= 10
     assert sum(s in ("green", "amber", "red") for s in statuses.values()) >= 8
+    # the failed-request share from the sampled events is an estimate with its interval, on the scorecard too
+    [sampled] = [r for r in out["results"] if r["metric"] == "request_error_ratio"]
+    assert sampled["estimated"] and sampled["low"] < sampled["value"] < sampled["high"]
+    board = CliRunner().invoke(app, ["-w", str(target), "scorecard", "--as-of", END.isoformat(), "--json"])
+    [row] = [r for g in json.loads(board.stdout) for r in g["rows"] if r["metric"] == "request_error_ratio"]
+    assert (row["low"], row["high"]) == (sampled["low"], sampled["high"])
 
     report = check_catalog(target)
     assert report.errors == []

@@ -131,6 +131,8 @@ class ScorecardRow:
     guardrail: str | None
     period_start: str
     period_end: str
+    low: float | None = None  # the 95 % interval of a value estimated from sampled data (else None)
+    high: float | None = None
 
 
 @dataclass
@@ -154,5 +156,6 @@ def scorecard(catalog: Catalog, results: list[MetricResult]) -> list[ScorecardGr
         arrow, good = trend(r.value, r.previous, ind.direction)
         group.rows.append(ScorecardRow(r.metric, ind.name, r.group, r.value, r.previous, r.status, ind.unit,
                                        ind.direction, arrow, good, ind.guardrail, r.period_start.isoformat(),
-                                       r.period_end.isoformat()))
+                                       r.period_end.isoformat(), r.low if r.estimated else None,
+                                       r.high if r.estimated else None))
     return [g for g in groups.values() if g.rows]

@@ -132,7 +132,8 @@ def print_scorecard(groups: list[ScorecardGroup], as_of: date | None = None) -> 
         table = Table("indicator", *(["group"] if grouped else []), "value", "", "previous", "status", "unit",
                       "guardrail", title=title, title_justify="left")
         for row in g.rows:
-            table.add_row(escape(row.name), *([escape(row.group or "")] if grouped else []), _fmt(row.value),
+            value = _fmt(row.value) + ("" if row.low is None else f" [{_fmt(row.low)}..{_fmt(row.high)}]")
+            table.add_row(escape(row.name), *([escape(row.group or "")] if grouped else []), value,
                           _arrow(row), _fmt(row.previous), _status(row.status), escape(row.unit),
                           escape(row.guardrail or ""))
         console.print(table)
