@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
-import pytest
 
 from engmetrics.store import Store
 from engmetrics.telemetry.dedup import overlaps, rank_sql, store_samples
@@ -30,12 +29,6 @@ def _batch(rows: list[tuple[str, int, float, str, int]]) -> pa.Table:
 def _stored(store: Store) -> dict[tuple[str, int], tuple[float, str]]:
     rows = store.sql.execute("SELECT series, epoch(ts)::BIGINT, value, source FROM telemetry_samples").fetchall()
     return {(s, int(t - T0.timestamp())): (v, src) for s, t, v, src in rows}
-
-
-@pytest.fixture
-def store():
-    with Store.open("duckdb://") as opened:
-        yield opened
 
 
 PRIORITY = ["scrape:", "remote_write:"]

@@ -23,12 +23,6 @@ pytestmark = pytest.mark.duckdb_only
 A, B = 'up{job="a"}', 'up{job="b"}'
 
 
-@pytest.fixture
-def store():
-    with Store.open("duckdb://") as opened:
-        yield opened
-
-
 def test_stored_samples_at_both_ends_of_the_batch_are_replaced_not_duplicated(store):
     store_samples(store, _batch([(A, 10, 1.0, "remote_write:1", 1), (A, 30, 3.0, "remote_write:1", 1)]), PRIORITY)
     again = store_samples(store, _batch([(A, 10, 2.0, "remote_write:1", 2), (A, 20, 2.0, "remote_write:1", 2),

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_dedup import PRIORITY, T0, _batch, _stored
@@ -16,12 +15,6 @@ from engmetrics.telemetry.counters import counter_increases
 from engmetrics.telemetry.dedup import overlaps, store_samples
 
 SERIES = 'jobs_total{job="app"}'
-
-
-@pytest.fixture
-def store():
-    with Store.open("duckdb://") as opened:
-        yield opened
 
 
 def _increases(store: Store) -> list[float]:

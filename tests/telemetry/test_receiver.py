@@ -32,12 +32,6 @@ RW_HEADERS = {"Content-Type": "application/x-protobuf", "Content-Encoding": "sna
 
 
 @pytest.fixture
-def store():
-    with Store.open("duckdb://") as opened:
-        yield opened
-
-
-@pytest.fixture
 def make_app(tmp_path, store):
     def make(**receivers):
         (tmp_path / "ws").mkdir(exist_ok=True)

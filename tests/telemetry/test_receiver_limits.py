@@ -28,12 +28,6 @@ NOW_MS = int(time.time() * 1000) // 1000 * 1000
 RW_HEADERS = {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"}
 
 
-@pytest.fixture
-def store():
-    with Store.open("duckdb://") as opened:
-        yield opened
-
-
 def _app(tmp_path, store: Store, **receivers):
     (tmp_path / "ws").mkdir(exist_ok=True)
     return create_app(Settings(workspace=tmp_path / "ws",

@@ -8,22 +8,14 @@ import time
 from concurrent.futures import Future
 from datetime import UTC, datetime
 
-import pytest
 from test_receiver_durable import GatedStores
 
 from engmetrics.api.state import StoreProvider
-from engmetrics.store import Store
 from engmetrics.telemetry.config import ClockPolicy, ReceiverSettings
 from engmetrics.telemetry.receiver import Receipt, TelemetryReceiver
 from engmetrics.telemetry.remote_write import decode_write_request, encode_write_request
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-@pytest.fixture
-def store():
-    with Store.open("duckdb://") as opened:
-        yield opened
 
 
 def _samples(name: str, n: int = 1):

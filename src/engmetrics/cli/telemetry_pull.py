@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..errors import InputError
+from ..ingest import IngestResult
 from ..jsonio import encode
 from ..slo.durations import duration_seconds
 from ..telemetry.prom_api import parse_instant
@@ -30,6 +31,13 @@ __all__ = ["import_prometheus", "scrape"]
 _INTO = ("telemetry_samples", "sli_events")
 
 
+def _print_accounting(label: str, i: IngestResult) -> None:
+    """The write's accounting: read = inserted + updated + unchanged + quarantined (overlaps within unchanged)."""
+    dropped = f" (unchanged includes {i.dropped:,} dropped as overlaps)" if isinstance(i, SampleWrite) else ""
+    console.print(f"{label}: read {i.read:,} = inserted {i.inserted:,} + updated {i.updated:,} + unchanged "
+                  f"{i.unchanged:,} + quarantined {i.quarantined:,}{dropped}", highlight=False)
+
+
 def _print_run(run: ScrapeRun) -> None:
     table = Table("target", "up", "samples", "seconds", "error", title=f"Scrape run {run.run} at "
                   f"{run.started_at:%Y-%m-%d %H:%M:%S} UTC")
@@ -38,10 +46,7 @@ def _print_run(run: ScrapeRun) -> None:
                       f"{t.duration_seconds:.3f}", escape(t.error or ""))
     console.print(table)
     if run.ingest is not None:
-        i = run.ingest
-        console.print(f"stored: read {i.read:,} = inserted {i.inserted:,} + updated {i.updated:,} + unchanged "
-                      f"{i.unchanged:,} + quarantined {i.quarantined:,} + dropped {i.dropped:,} (overlaps)",
-                      highlight=False)
+        _print_accounting("stored", run.ingest)
     if run.error:
         stderr.print(f"[yellow]write failed, {run.pending_rows:,} rows kept for the next run: {escape(run.error)}[/]",
                      highlight=False)
@@ -95,10 +100,7 @@ def _print_import(result: ImportResult) -> None:
     if result.into == "sli_events":
         console.print(f"{d['service']}/{d['indicator']}: {d['buckets']:,} buckets, good {d['good']:,.0f} of "
                       f"total {d['total']:,.0f}", highlight=False)
-    i = result.ingest
-    dropped = f" + dropped {i.dropped:,} (overlaps)" if isinstance(i, SampleWrite) else ""
-    console.print(f"{result.into}: read {i.read:,} = inserted {i.inserted:,} + updated {i.updated:,} + unchanged "
-                  f"{i.unchanged:,} + quarantined {i.quarantined:,}{dropped}", highlight=False)
+    _print_accounting(result.into, result.ingest)
     for warning in result.warnings:
         stderr.print(f"[yellow]Prometheus warning: {escape(warning)}[/]", highlight=False)
 

@@ -48,7 +48,7 @@ from ..store import Store
 from .config import OVERLAP_WINDOW_SECONDS
 from .counters import counter_increases, histogram_good_total
 from .prom_api import RangeResult, query_range
-from .pull_write import SampleWrite, write_parts, write_samples
+from .pull_write import write_parts, write_samples
 
 __all__ = ["ImportResult", "SliQuery", "counter_buckets", "histogram_selector", "import_samples", "import_sli"]
 
@@ -88,7 +88,7 @@ class ImportResult:
     requests: int
     series: int
     samples: int
-    ingest: IngestResult | SampleWrite
+    ingest: IngestResult
     warnings: tuple[str, ...] = ()
     sli: dict[str, Any] = field(default_factory=dict)
 

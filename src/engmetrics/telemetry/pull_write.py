@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -32,7 +31,7 @@ __all__ = ["SampleWrite", "write_parts", "write_samples"]
 
 
 @dataclass
-class SampleWrite:
+class SampleWrite(IngestResult):
     """The accounting of pulled samples written to `telemetry_samples`, as `--json` prints it (`as_dict`):
     `read = inserted + updated + unchanged + quarantined`, as every ingest reports. `updated` counts samples that
     replaced a stored sample of their source and (series, ts) with another value, or that a newer sample of the
@@ -40,18 +39,8 @@ class SampleWrite:
     overlap window (the store already holds that series from it), of which `dropped` gives the number; `evicted`
     stored samples of a lower-priority source deleted for them (rows of the store, not rows read)."""
 
-    dataset: str
-    files: list[str]
-    read: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    quarantined: int = 0
     dropped: int = 0
     evicted: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def write_samples(store: Store, parts: Sequence[tuple[str, pa.Table]], *, priority: Sequence[str] = (),
