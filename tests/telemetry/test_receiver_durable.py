@@ -204,7 +204,8 @@ def test_receipts_count_each_requests_own_quarantined_samples(store):
        failing=st.integers(0, 4), tries=st.integers(1, 3), batch=st.integers(1, 8))
 def test_every_accepted_sample_is_accounted_for(requests, failing, tries, batch):
     """Invariant: accepted = stored + dropped + quarantined + lost + queued (no resends here: superseded is 0),
-    and a request's future is resolved (a Receipt) exactly when its samples are in the store, else it fails with Unstored."""
+    and a request's future is resolved (a Receipt) exactly when its samples are in the store, else it fails
+    with Unstored."""
     with Store.open("duckdb://") as store:
         stores = GatedStores(store, failing=failing)
         receiver = TelemetryReceiver(stores, ReceiverSettings(write_tries=tries, max_batch_samples=batch),
