@@ -67,6 +67,8 @@ bench: install
 	$(BIN)/python benchmarks/delivery.py --repeat 1
 	$(BIN)/python benchmarks/nab.py
 	$(BIN)/python benchmarks/telemetry.py
+	$(BIN)/python benchmarks/sampling.py
+	$(BIN)/python benchmarks/telemetry.py
 	$(BIN)/python benchmarks/sampling.py --draws 30
 
 docs: install

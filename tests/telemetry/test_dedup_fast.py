@@ -1,6 +1,7 @@
 """The fast path of `telemetry.dedup.store_samples` (one source, new (series, ts), no other source near: one plain
 insert) is exact. Hand-checked cases at the edges of the ranges its checks read (a stored (series, ts) is looked
-for within the batch's own time range, another source within that range widened by the window), and a property
+for within the batch's own time range, another source within that range widened by the window and then on the
+batch's metrics), and a property
 test of its decision against a plain-Python definition and of the store against the model of
 test_dedup_window.py."""
 
@@ -20,7 +21,7 @@ from engmetrics.telemetry.dedup import overlaps, store_samples
 # engine-specific, DESIGN.md), not a store calculation: no PySpark run.
 pytestmark = pytest.mark.duckdb_only
 
-A, B = 'up{job="a"}', 'up{job="b"}'
+A, B, C = 'up{job="a"}', 'up{job="b"}', 'down{job="a"}'
 
 
 def test_stored_samples_at_both_ends_of_the_batch_are_replaced_not_duplicated(store):
@@ -54,6 +55,26 @@ def test_another_source_near_in_time_on_another_series_is_no_overlap(store):
     assert overlaps(store) == []
 
 
+def _decided(store: Store, batch, window: float) -> bool:
+    """The fast path's decision for `batch` (registered as `store_samples` does)."""
+    store.sql.register(dedup._IN, batch)
+    try:
+        return dedup._all_new(store.sql, batch, dedup._params(batch, window))
+    finally:
+        store.sql.unregister(dedup._IN)
+
+
+def test_another_source_near_on_another_metric_only_takes_the_fast_path(store):
+    store_samples(store, _batch([(C, 0, 1.0, "otlp:1", 1)]), PRIORITY)
+    # otlp:1 is near in time, but only on metric `down`: no series of the batch can be its
+    assert _decided(store, _batch([(A, 5, 2.0, "remote_write:1", 2)]), 60)
+    store_samples(store, _batch([(B, 0, 1.0, "otlp:1", 3)]), PRIORITY)
+    # now on metric `up` too, another series: checked series by series, still all new
+    assert _decided(store, _batch([(A, 5, 2.0, "remote_write:1", 4)]), 60)
+    store_samples(store, _batch([(A, 0, 1.0, "otlp:1", 5)]), PRIORITY)
+    assert not _decided(store, _batch([(A, 5, 2.0, "remote_write:1", 6)]), 60)
+
+
 Row = tuple[str, int, float, str, int]
 
 
@@ -69,7 +90,7 @@ def _all_new_by_definition(stored: dict[tuple[str, int], tuple[float, str]], row
 
 
 _shared = Store.open("duckdb://")
-_one_source = st.tuples(st.sampled_from(SOURCES), st.lists(st.tuples(st.sampled_from([A, B]), st.integers(0, 60),
+_one_source = st.tuples(st.sampled_from(SOURCES), st.lists(st.tuples(st.sampled_from([A, B, C]), st.integers(0, 60),
                                                                    st.integers(0, 9)), min_size=1, max_size=8))
 
 
@@ -83,12 +104,7 @@ def test_the_fast_path_is_taken_exactly_when_all_is_new_and_the_store_follows_th
     for request, (source, samples) in enumerate(batches, start=1):
         rows: list[Row] = [(series, second, float(value), source, request) for series, second, value in samples]
         batch = _batch(rows)
-        _shared.sql.register(dedup._IN, batch)
-        try:
-            decided = dedup._all_new(_shared.sql, batch, dedup._params(batch, window))
-        finally:
-            _shared.sql.unregister(dedup._IN)
-        assert decided == _all_new_by_definition(model, rows, window)
+        assert _decided(_shared, batch, window) == _all_new_by_definition(model, rows, window)
         model, dropped, _ = _model(model, rows, window)
         result = store_samples(_shared, batch, PRIORITY, window)
         assert _stored(_shared) == model

@@ -46,13 +46,13 @@ class GatedStores(StoreProvider):
         self.entered = threading.Event()
 
     @contextmanager
-    def writer(self) -> Iterator[Store]:
+    def writer(self, *, tokens: bool = True) -> Iterator[Store]:
         self.entered.set()
         self.gate.wait()
         if self.failing:
             self.failing -= 1
             raise OSError("disk full")
-        with super().writer() as store:
+        with super().writer(tokens=tokens) as store:
             yield store
 
 

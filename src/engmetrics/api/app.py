@@ -63,7 +63,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
             return
         opened = Store.open(settings.store_url or "", lock_timeout=settings.store_lock_timeout)
         record_definitions(opened, settings.workspace, actor="engmetrics-serve")  # archive what is served
-        app.state.stores = StoreProvider(opened, on_write=after_write, exclusive=True)
+        app.state.stores = StoreProvider(opened, **hooks, exclusive=True)
         app.state.catalogs.recheck_seconds = 1.0  # a served workspace: look at metrics/ once a second
         app.state.receiver = _receiver(app.state.stores, settings)
         try:
@@ -83,18 +83,14 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
                     "Authenticate with `Authorization: Bearer <token>` (`engmetrics token create`).",
     )
     evaluations, tokens = EvaluationCache(), TokenCache()
-
-    def after_write() -> None:
-        evaluations.invalidate()
-        tokens.invalidate()
-
+    hooks = dict(on_write=evaluations.invalidate, on_token_write=tokens.invalidate)
     app.state.settings = settings
     app.state.catalogs = CatalogCache(settings.workspace)
     app.state.evaluations = evaluations
     app.state.tokens = tokens
     app.state.signer = SessionSigner(ensure_secret(settings.state_dir / "session.key", "session key"))
     if store is not None:
-        app.state.stores = StoreProvider(store, on_write=after_write)
+        app.state.stores = StoreProvider(store, **hooks)
         app.state.receiver = _receiver(app.state.stores, settings)
     install_problem_handlers(app)
     for router in ROOT_ROUTERS:

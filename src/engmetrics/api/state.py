@@ -64,12 +64,14 @@ class _CursorStore(Store):
 
 class StoreProvider:
     """Hands out per-request stores over one open store. `on_write` is called after every write request
-    (the app passes its evaluation cache's `invalidate`)."""
+    (the app passes its evaluation cache's `invalidate`), `on_token_write` after every one that may touch
+    API tokens (the token cache's)."""
 
-    def __init__(self, store: Store, *, on_write: Callable[[], None] | None = None, exclusive: bool = False) -> None:
+    def __init__(self, store: Store, *, on_write: Callable[[], None] | None = None,
+                 on_token_write: Callable[[], None] | None = None, exclusive: bool = False) -> None:
         self.store = store
         self._write_lock = threading.RLock()
-        self._on_write = on_write
+        self._on_write, self._on_token_write = on_write, on_token_write
         # `exclusive`: this process opened the store and holds its lock, so every write goes through
         # `writer()`; request stores then carry the write count as their version (no probing).
         self._exclusive = exclusive
@@ -96,16 +98,18 @@ class StoreProvider:
             yield store
 
     @contextmanager
-    def writer(self) -> Iterator[Store]:
-        """Like `reader`, holding the process-wide write lock for the whole request; calls `on_write`
-        when the request is done, whether or not it wrote anything."""
+    def writer(self, *, tokens: bool = True) -> Iterator[Store]:
+        """Like `reader`, holding the process-wide write lock for the whole request; calls `on_write` (and
+        `on_token_write` unless `tokens` is False: the caller writes no API tokens) when the request is
+        done, whether or not it wrote anything."""
         try:
             with self._write_lock, self.reader() as store:
                 yield store
         finally:
             self._writes += 1
-            if self._on_write is not None:
-                self._on_write()
+            for hook in (self._on_write, self._on_token_write if tokens else None):
+                if hook is not None:
+                    hook()
 
 
 @dataclass(frozen=True)

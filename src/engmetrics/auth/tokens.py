@@ -152,7 +152,8 @@ class TokenCache:
     """Token rows by id for a long-running server, so authenticating a request is a dict look-up and a
     one-row version probe (count, newest creation, newest revocation) rather than an Ibis query; the
     probe notices tokens created or revoked behind the server's back. A store with a `known_version`
-    (the server's own) needs no probe. Expiry is judged at each check.
+    (the server's own: every write goes through it) needs no probe: the server calls `invalidate` after
+    each write that may touch tokens. Expiry is judged at each check.
     Only DuckDB stores are cached (the probe is DuckDB SQL); others are read every time.
 
     >>> from engmetrics.store import Store
@@ -171,7 +172,7 @@ class TokenCache:
         if not store.is_duckdb:
             rows = _rows(store, token_id, with_hash=True)
             return rows[0] if rows else None
-        version = store.known_version or store.sql.execute(
+        version = () if store.known_version is not None else store.sql.execute(
             f"SELECT count(*), max(created_at), max(revoked_at) FROM {TABLE}").fetchone()
         with self._lock:
             if version != self._version:

@@ -15,8 +15,6 @@ from ..catalog.loader import load_catalog
 from ..charts import format_value
 from ..errors import EngmetricsError
 from ..governance.identity import actor
-from ..insights.marks import mark
-from ..insights.scan import save_findings, scan
 from .common import JsonOption, console, emit_json, fail, open_store, state
 from .governance import AsOption
 from .insights import app
@@ -48,6 +46,8 @@ def anomalies_command(
 
     Example: engmetrics insights anomalies --metric dataset:deployments --since 2026-03-01 --json
     """
+    from ..insights.scan import save_findings, scan  # here: the methods load scipy, which other commands skip
+
     catalog = load_catalog(state.settings.workspace)
     try:
         with open_store() as store:
@@ -87,6 +87,8 @@ def ack_command(
 
     Example: engmetrics insights ack 4fe09404986d70a7 --false-positive --note "planned release train" --as ann
     """
+    from ..insights.marks import mark  # here: it loads the scan's methods (scipy)
+
     try:
         with open_store() as store:
             result = mark(store, finding_id, "false_positive" if false_positive else "acknowledged",

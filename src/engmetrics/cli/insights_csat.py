@@ -4,17 +4,19 @@ semantics and JSON fields in docs/csat.md)."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..insights.csat import CsatOptions, CsatReport, csat_report
 from ..insights.csat_data import last_response_day
 from .common import JsonOption, console, emit_json, fail, open_store, state
 from .insights import app
 from .slo import _specs
+
+if TYPE_CHECKING:
+    from ..insights.csat import CsatReport
 
 __all__ = ["csat_command"]
 
@@ -66,6 +68,8 @@ def csat_command(
 
     Example: engmetrics insights csat --from 2026-01-01 --to 2026-03-31 --max-lag 3 --json
     """
+    from ..insights.csat import CsatOptions, csat_report  # here: it loads scipy, which other commands skip
+
     specs = _specs()
     with open_store(read_only=True) as store:
         last = _day(end) or last_response_day(store)

@@ -16,7 +16,6 @@ from ..catalog.loader import load_catalog
 from ..catalog.periods import Period, default_as_of
 from ..charts import format_value
 from ..errors import InputError
-from ..insights.experiments import analyze, design, load_spec
 from .common import JsonOption, console, emit_json, open_store, state
 from .insights import app as insights_app
 
@@ -45,6 +44,8 @@ def analyze_command(
 
     Example: engmetrics insights experiment analyze experiments/review-checklist.yaml --json
     """
+    from ..insights.experiments import analyze, load_spec  # here: they load scipy, which other commands skip
+
     root = state.settings.workspace
     path = spec if spec.is_absolute() or spec.exists() else root / spec  # relative: to here, else the workspace
     source = load_spec(path.resolve(), root)
@@ -109,6 +110,8 @@ def design_command(
         raise InputError(f"--before-from ({start}) is after --before-to ({end})")
     if not 0 < alpha < 0.5 or not 0 < power < 1:
         raise InputError("--alpha must lie in (0, 0.5) and --power in (0, 1)")
+    from ..insights.experiments import design  # here: it loads scipy, which other commands skip
+
     catalog = load_catalog(state.settings.workspace)
     with open_store(read_only=True) as store:
         result = design(store, catalog, metric, unit, Period(start, end), grain=grain, strata=strata, ratio=ratio,

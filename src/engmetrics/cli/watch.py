@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
 from ..insights.config import interval_seconds
-from ..insights.watch import CycleSummary, watch_loop
 from ..jsonio import encode
 from .common import console, fail, state, stderr, stop_on_signals
+
+if TYPE_CHECKING:
+    from ..insights.watch import CycleSummary
 
 __all__ = ["watch"]
 
@@ -44,6 +46,8 @@ def watch(
 
     Example: engmetrics watch --interval 15m --json
     """
+    from ..insights.watch import watch_loop  # here: the anomaly scan loads scipy, which other commands skip
+
     settings = state.settings
     try:
         seconds = interval_seconds(interval or settings.insights.watch.interval)

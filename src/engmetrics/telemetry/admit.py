@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..store import Store
+from .batch import split_rows
 from .clocks import split_skewed
 from .config import ClockPolicy
 from .horizon import split_behind_horizon
@@ -39,9 +40,8 @@ def split_non_finite(table: pa.Table) -> tuple[pa.Table, pa.Table]:
     >>> kept.column("value").to_pylist(), bad.num_rows
     ([1.0], 2)
     """
-    finite = pc.is_finite(table.column("value"))
-    bad = table.filter(pc.invert(finite))
-    return table.filter(finite), bad.append_column("reason", pa.array([_NOT_FINITE] * bad.num_rows, pa.string()))
+    finite = pc.is_finite(table.column("value")).to_numpy(zero_copy_only=False)
+    return split_rows(table, ~finite, _NOT_FINITE)
 
 
 def admit(store: Store, table: pa.Table, clocks: ClockPolicy) -> tuple[pa.Table, list[tuple[pa.Table, str]]]:

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from ..errors import InputError
 
-__all__ = ["SCHEMA", "Decoded", "build_batch", "labels_json", "series_key", "series_texts"]
+__all__ = ["REASON", "SCHEMA", "Decoded", "build_batch", "labels_json", "series_key", "series_texts", "split_rows"]
 
 SCHEMA = pa.schema([
     pa.field("series", pa.string(), nullable=False),
@@ -34,6 +34,8 @@ SCHEMA = pa.schema([
     pa.field("value", pa.float64(), nullable=False),
 ])
 
+REASON = "reason"
+"""The column of a refused row saying why (`split_rows`)."""
 _ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n"})
 
 
@@ -156,3 +158,20 @@ def build_batch(metrics: Sequence[str], label_series: np.ndarray, names: Sequenc
         pa.array(metrics, pa.string()).take(index), texts.take(index),
         pa.array(np.asarray(samples, dtype=np.float64), pa.float64()),
     ], schema=SCHEMA)
+
+
+def split_rows(table: pa.Table, refused: np.ndarray, reason: str | pa.Array) -> tuple[pa.Table, pa.Table]:
+    """(kept rows, refused rows with a `REASON` column): a row is refused where `refused` (a bool per row) is
+    true, for `reason` (one text, or one per refused row). Nothing is copied when no row is refused.
+
+    >>> kept, bad = split_rows(pa.table({"v": [1, 2, 3]}), np.array([False, True, False]), "too big")
+    >>> kept.column("v").to_pylist(), bad.to_pylist()
+    ([1, 3], [{'v': 2, 'reason': 'too big'}])
+    """
+    count = int(np.count_nonzero(refused))
+    if isinstance(reason, str):
+        reason = pa.array([reason] * count, pa.string())
+    if not count:
+        return table, table.slice(0, 0).append_column(REASON, reason)
+    mask = pa.array(refused)
+    return table.filter(pc.invert(mask)), table.filter(mask).append_column(REASON, reason)

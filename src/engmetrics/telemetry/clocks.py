@@ -41,13 +41,13 @@ import pyarrow.compute as pc
 from engmetrics.errors import InputError
 from engmetrics.store.registry import Rule
 
+from .batch import REASON, split_rows
 from .config import ClockPolicy
 
 __all__ = ["REASON", "SKEW_REASON", "VERDICTS", "ClockPolicy", "SourceClock", "StoredClock", "clock_aggregate",
            "clock_report", "ingest_rules", "quarantined_skew", "skew_rule", "skew_seconds", "split_skewed",
            "stored_clocks", "timezone_offset_hours", "verdict"]
 
-REASON = "reason"
 SKEW_REASON = "clock skew "  # how the reasons of `split_skewed` start
 # In order of precedence: the first that applies is the source's verdict.
 VERDICTS = ("insufficient_data", "timezone_offset", "skewed", "future", "out_of_order", "ok")
@@ -261,8 +261,7 @@ def split_skewed(table: pa.Table, policy: ClockPolicy | None = None) -> tuple[pa
     skew = _epoch_seconds(table, "received_at", nullable=True) - _epoch_seconds(table, "ts")
     beyond = (np.abs(skew) > policy.max_skew_seconds) & table.column("received_at").is_valid().to_numpy(
         zero_copy_only=False)
-    bad = table.filter(pa.array(beyond))
     reason = pc.binary_join_element_wise(
         "clock skew ", pc.cast(pa.array(skew[beyond]), pa.string()),
         f" s (received_at - ts) beyond the maximum of {policy.max_skew_seconds:g} s", "")
-    return table.filter(pa.array(~beyond)), bad.append_column(REASON, reason)
+    return split_rows(table, beyond, reason)

@@ -136,6 +136,10 @@ class ReceiverSettings(BaseModel):
                                           "scrape and import-prometheus")
     resource_labels: list[str] = Field(default_factory=list, description="OTLP resource attributes kept as "
                                        "labels besides service.name (job) and service.instance.id (instance)")
+    checkpoint_mb: int = Field(256, ge=1, description="the served (DuckDB) store moves its write-ahead log into "
+                               "the database file once the log holds this many MiB (DuckDB's checkpoint_threshold, "
+                               "16 by default): under a push load fewer, larger checkpoints cost less; the log "
+                               "is held in memory and replayed after a crash")
 
 
 class TelemetrySettings(BaseModel):

@@ -21,11 +21,11 @@ A source that stops (a replica going down) leaves no sample near the other's, wh
 sample is judged against every near sample of a better source, also one that is itself dropped in the same
 batch (three pipelines chained within a window lose a little more than the strict rule would).
 
-The common case (every series of the batch from one source, no other source near, no repeated (series, ts))
-is two cheap checks (`_all_new`) and one plain insert. The rest is a few joins and one upsert per batch in DuckDB
-(`store_samples`), inside the caller's transaction: each row is compared with the first and last sample of each
-other source in its window-wide time bucket and the two beside it, not with every near sample. The report reads
-the table back through Ibis (`overlaps`).
+The common case (every series of the batch from one source, no other source near on its metrics, no repeated
+(series, ts)) is two or three cheap checks (`_all_new`) and one plain insert. The rest is a few joins and one
+upsert per batch in DuckDB (`store_samples`), inside the caller's transaction: each row is compared with the
+first and last sample of each other source in its window-wide time bucket and the two beside it, not with every
+near sample. The report reads the table back through Ibis (`overlaps`).
 
 >>> from engmetrics.store import Store
 >>> store = Store.open("duckdb://")
@@ -103,19 +103,26 @@ def _all_new(con: Any, batch: pa.Table, params: dict[str, Any]) -> bool:
     the batch and the stored rows of that range finds a (series, ts) repeated or already stored (DuckDB skips
     the other row groups by their ts bounds; the series keys of the window around it are never read; a stored
     duplicate there only sends the batch the exact way). "Another source within the widened range" is a
-    filter on the `ts` and `source` columns with the batch's source as a constant. Only a batch of several
-    sources, or with another source stored near it, is checked series by series."""
+    filter on the `ts` and `source` columns with the batch's source as a constant. When there is one (two
+    pipelines pushing at once), a third check reads the `metric` column of those rows: a series of the batch
+    has one of the batch's metric names, so another source near only on other metrics cannot hold one.
+    Only a batch of several sources, or with another source near on a metric of the batch, is checked
+    series by series."""
     sources = batch.column("source")
     alone = sources.null_count == 0 and pc.count_distinct(sources).as_py() == 1
-    others = "EXISTS (SELECT 1 FROM telemetry_samples WHERE ts BETWEEN $lo AND $hi AND source IS DISTINCT FROM $src)"
+    params = {**params, "src": sources[0].as_py()}
+    others = "SELECT 1 FROM telemetry_samples WHERE ts BETWEEN $lo AND $hi AND source IS DISTINCT FROM $src"
     twice, near = _run(con, f"""
         SELECT EXISTS (SELECT 1 FROM (SELECT series, ts FROM {_IN} UNION ALL
                                       SELECT series, ts FROM telemetry_samples WHERE ts BETWEEN $t0 AND $t1)
                        GROUP BY series, ts HAVING count(*) > 1),
-               {others if alone else 'true'}""", {**params, "src": sources[0].as_py()}).fetchone()
+               {f'EXISTS ({others})' if alone else 'true'}""", params).fetchone()
     if twice:
         return False
     if alone and not near:
+        return True
+    if alone and not _run(con, f"SELECT EXISTS ({others} AND metric IN (SELECT DISTINCT metric FROM {_IN}))",
+                          params).fetchone()[0]:
         return True
     (conflicts,) = _run(con, f"""
         WITH per AS (SELECT series, min(source) AS source, count(DISTINCT coalesce(source, '')) AS sources,

@@ -21,16 +21,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..store import Rule, Store
 from ..store.datasets import REGISTRY
 from ..timeutil import as_utc
+from .batch import split_rows
 
 __all__ = ["horizon", "horizon_rules", "raise_horizon", "split_behind_horizon"]
-
-REASON = "reason"
 
 
 def horizon(store: Store, dataset: str) -> datetime | None:
@@ -66,8 +66,6 @@ def split_behind_horizon(store: Store, table: pa.Table, dataset: str = "telemetr
     """(kept, refused): rows of `table` dated before `dataset`'s horizon are refused, with a `reason`."""
     before = horizon(store, dataset)
     if before is None or not table.num_rows:
-        return table, table.slice(0, 0).append_column(REASON, pa.array([], pa.string()))
+        return split_rows(table, np.zeros(table.num_rows, dtype=bool), "")
     behind = pc.less(table.column(column), pa.scalar(before, table.schema.field(column).type))
-    refused = table.filter(behind)
-    reasons = pa.array([_message(before)] * refused.num_rows, pa.string())
-    return table.filter(pc.invert(behind)), refused.append_column(REASON, reasons)
+    return split_rows(table, behind.to_numpy(zero_copy_only=False), _message(before))

@@ -150,7 +150,10 @@ class TelemetryReceiver:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Start the writer thread."""
+        """Start the writer thread, after setting the store's checkpoint threshold (`checkpoint_mb`)."""
+        with self._stores.reader() as store:
+            if store.is_duckdb:
+                store.sql.execute(f"SET checkpoint_threshold = '{self._settings.checkpoint_mb}MiB'")
         self._thread = threading.Thread(target=self._run, name="engmetrics-telemetry-writer", daemon=True)
         self._thread.start()
 
@@ -271,7 +274,7 @@ class TelemetryReceiver:
                 request.done.set_result(receipt)
 
     def _write(self, taken: list[_Request]) -> _Written:
-        with self._stores.writer() as store:
+        with self._stores.writer(tokens=False) as store:
             con = store.sql
             con.execute("BEGIN TRANSACTION")
             try:
