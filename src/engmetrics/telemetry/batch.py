@@ -167,6 +167,9 @@ def split_rows(table: pa.Table, refused: np.ndarray, reason: str | pa.Array) -> 
     >>> kept, bad = split_rows(pa.table({"v": [1, 2, 3]}), np.array([False, True, False]), "too big")
     >>> kept.column("v").to_pylist(), bad.to_pylist()
     ([1, 3], [{'v': 2, 'reason': 'too big'}])
+    >>> table = pa.table({"v": [1]})
+    >>> split_rows(table, np.array([False]), "too big")[0] is table
+    True
     """
     count = int(np.count_nonzero(refused))
     if isinstance(reason, str):
