@@ -49,7 +49,7 @@ def loaded(workspace, write, cli):
     config = workspace / "engmetrics.yaml"
     config.write_text(config.read_text().replace("max_skew_seconds: 3600", "max_skew_seconds: 10800"))
     lines = ["series,ts,metric,labels,value,source,received_at"]
-    lines += [f"{series},{_iso(ts)},up,,1,{source},{_iso(received)}" for source, series, ts, received in _rows()]
+    lines += [f"{series},{_iso(ts)},{series},,1,{source},{_iso(received)}" for source, series, ts, received in _rows()]
     result = cli("ingest", "telemetry_samples", write("samples.csv", "\n".join(lines) + "\n"), "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["inserted"] == 49

@@ -16,12 +16,12 @@ from engmetrics.telemetry.clocks import ClockPolicy, ingest_rules, skew_rule, sp
 
 # line: series, ts, received_at (line 1 is the header); skew = received_at - ts, each floored to the second
 CSV = """series,ts,metric,value,source,received_at
-a,2026-03-01T10:00:00Z,up,1,p,2026-03-01T10:00:05Z
-b,2026-03-01T10:00:00Z,up,1,p,2026-03-01T11:00:00Z
-c,2026-03-01T10:00:00.900Z,up,1,p,2026-03-01T11:00:01.100Z
-d,2026-03-01T12:00:00Z,up,1,p,2026-03-01T10:00:00Z
-e,2026-03-01T10:00:00Z,up,1,p,
-f,2026-03-01T10:00:00Z,up,1,p,2026-03-01T12:00:05Z
+a,2026-03-01T10:00:00Z,a,1,p,2026-03-01T10:00:05Z
+b,2026-03-01T10:00:00Z,b,1,p,2026-03-01T11:00:00Z
+c,2026-03-01T10:00:00.900Z,c,1,p,2026-03-01T11:00:01.100Z
+d,2026-03-01T12:00:00Z,d,1,p,2026-03-01T10:00:00Z
+e,2026-03-01T10:00:00Z,e,1,p,
+f,2026-03-01T10:00:00Z,f,1,p,2026-03-01T12:00:05Z
 """
 # skews: a 5, b 3600 (not beyond 3600), c 11:00:01 - 10:00:00 = 3601 (3600.2 exactly, floored as split_skewed
 # does), d -7200, e none (no receive time: passes), f 7205

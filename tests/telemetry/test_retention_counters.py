@@ -51,7 +51,7 @@ def test_counter_rollups_by_hand(store):
 
 
 def test_a_resent_file_is_quarantined_behind_the_horizon(store, ingest, write, quarantined):
-    lines = "\n".join(f"c,{(T0 + timedelta(minutes=i)).isoformat()},c_total,{v}" for i, v in enumerate(VALUES))
+    lines = "\n".join(f"c_total,{(T0 + timedelta(minutes=i)).isoformat()},c_total,{v}" for i, v in enumerate(VALUES))
     path = write("samples.csv", "series,ts,metric,value\n" + lines + "\n")
     assert ingest("telemetry_samples", path).inserted == 15
     plan = run_retention(store, POLICY, AS_OF)

@@ -67,7 +67,9 @@ _telemetry = Dataset(
         C("ts", ts, required=True), C("metric", required=True), C("labels", "json"),
         C("value", "float", required=True), C("source", description="scrape target or receiver"),
         C("received_at", ts, since=11, description="when engmetrics received the sample (clock checks)"),
-    ), time_column="ts", restricted=True)
+    ), rules=(Rule("metric = split_part(series, '{', 1)",
+                   "must be the metric name, alone or followed by its {labels}", "series"),),
+    time_column="ts", restricted=True)
 
 _request_events = Dataset(
     "request_events", "High-volume request or span events, sampled (policies/sampling.yaml): each kept row "

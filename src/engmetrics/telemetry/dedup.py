@@ -104,10 +104,10 @@ def _all_new(con: Any, batch: pa.Table, params: dict[str, Any]) -> bool:
     the other row groups by their ts bounds; the series keys of the window around it are never read; a stored
     duplicate there only sends the batch the exact way). "Another source within the widened range" is a
     filter on the `ts` and `source` columns with the batch's source as a constant. When there is one (two
-    pipelines pushing at once), a third check reads the `metric` column of those rows: a series of the batch
-    has one of the batch's metric names, so another source near only on other metrics cannot hold one.
-    Only a batch of several sources, or with another source near on a metric of the batch, is checked
-    series by series."""
+    pipelines pushing at once), a third check reads the `metric` column of those rows: a series is its
+    metric name followed by its labels (the dataset's rule; the decoders and scrapes build it so), so another
+    source near only on other metrics cannot hold a series of the batch. Only a batch of several sources, or
+    with another source near on a metric of the batch, is checked series by series."""
     sources = batch.column("source")
     alone = sources.null_count == 0 and pc.count_distinct(sources).as_py() == 1
     params = {**params, "src": sources[0].as_py()}
