@@ -37,7 +37,11 @@ def serving(body: bytes, *, content_type: str = "text/plain; version=0.0.4", sta
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        def handle_error(self, request, client_address):
+            pass  # a scraper hanging up mid-answer: its traceback would land in the CLI's captured stderr
+
+    server = Server(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_port}/metrics"

@@ -56,7 +56,7 @@ def test_scrape_and_push_of_one_series_are_kept_once(cli, workspace, priority, k
     with Store.open(load_settings(workspace).store_url) as store:
         stored = store.sql.execute("SELECT source, value FROM telemetry_samples WHERE series = ?", [series]).fetchall()
     assert stored == [(kept, 3.5 if kept == "scrape:app" else 99.0)]
-    listed = json.loads(cli("telemetry", "overlaps", "--json").output)
+    listed = json.loads(cli("telemetry", "overlaps", "--json").stdout)
     other = "remote_write:prom" if kept == "scrape:app" else "scrape:app"
     assert [(o["series"], o["kept_source"], o["dropped_source"], o["samples"]) for o in listed] == [
         (series, kept, other, 1)]
