@@ -30,17 +30,17 @@ from .horizon import split_behind_horizon
 
 __all__ = ["admit", "quarantine_samples", "split_non_finite"]
 
-_NOT_FINITE = "value is not a finite number (NaN or infinite); the store keeps finite values only"
+_NOT_FINITE = "value is not a finite number (NaN, infinite or missing); the store keeps finite values only"
 
 
 def split_non_finite(table: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """(finite rows, NaN/±Inf rows with a `reason`), as file ingestion refuses them too.
+    """(finite rows, NaN/±Inf/null rows with a `reason`), as file ingestion refuses them too.
 
-    >>> kept, bad = split_non_finite(pa.table({"value": [1.0, float("nan"), float("inf")]}))
+    >>> kept, bad = split_non_finite(pa.table({"value": [1.0, float("nan"), float("inf"), None]}))
     >>> kept.column("value").to_pylist(), bad.num_rows
-    ([1.0], 2)
+    ([1.0], 3)
     """
-    finite = pc.is_finite(table.column("value")).to_numpy(zero_copy_only=False)
+    finite = pc.is_finite(table.column("value")).fill_null(False).to_numpy(zero_copy_only=False)
     return split_rows(table, ~finite, _NOT_FINITE)
 
 
