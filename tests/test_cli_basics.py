@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -170,3 +172,11 @@ def test_quarantine_list(cli, write):
     assert f"{path}:3" in human.stdout.replace("\n", "") or "1 quarantined row(s)" in human.stdout
     assert "1 quarantined row(s)" in human.stdout
     assert len(json.loads(cli("quarantine", "list", "--limit", "1", "--json").stdout)) == 1
+
+
+def test_the_cli_starts_without_scipy():
+    """The insights commands import scipy (and ruptures) when they run, so every other command starts without
+    them: importing the CLI must not load either."""
+    code = "import sys, engmetrics.cli.main; print(sorted({'scipy', 'ruptures'} & set(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"

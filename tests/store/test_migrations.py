@@ -10,6 +10,9 @@ from engmetrics.store import REGISTRY, Store
 from engmetrics.store import migrations as mig
 from engmetrics.store.migrations import SCHEMA_VERSION, current_version, migrate
 
+# `_metric_results` columns added by later migrations (dropped to rebuild an older store)
+_RESULT_COLUMNS = ("group", "sample_size", "previous_sample_size", "low", "high")
+
 
 def test_new_store_is_at_the_current_version_with_every_table(tmp_path):
     assert SCHEMA_VERSION == 15
@@ -51,7 +54,7 @@ def _undo_migrations_after_2(con) -> None:
         for column in dataset.columns:
             if column.since > 2:
                 con.execute(f'ALTER TABLE "{dataset.name}" DROP COLUMN "{column.name}"')
-    for column in ("group", "sample_size", "previous_sample_size", "low", "high"):
+    for column in _RESULT_COLUMNS:
         con.execute(f'ALTER TABLE _metric_results DROP COLUMN "{column}"')
 
 
@@ -81,7 +84,7 @@ def test_store_from_version_1_gets_the_datasets_and_keeps_its_log(tmp_path):
         con.execute("DELETE FROM _schema_version WHERE version >= 2")
         for table in ("_api_tokens", "_notifications", *_GOVERNANCE, *_INSIGHTS, *_TELEMETRY):
             con.execute(f"DROP TABLE {table}")
-        for column in ("group", "sample_size", "previous_sample_size", "low", "high"):
+        for column in _RESULT_COLUMNS:
             con.execute(f'ALTER TABLE _metric_results DROP COLUMN "{column}"')
         for name in REGISTRY:
             con.execute(f'DROP TABLE "{name}"')
@@ -99,7 +102,7 @@ def test_failed_migration_rolls_back(tmp_path, monkeypatch):
         con.execute("DROP TABLE _api_tokens")
         con.execute("DROP TABLE release_gate_overrides")
         con.execute("DROP TABLE postmortems")
-        for column in ("group", "sample_size", "previous_sample_size", "low", "high"):
+        for column in _RESULT_COLUMNS:
             con.execute(f'ALTER TABLE _metric_results DROP COLUMN "{column}"')
 
     def broken(con):

@@ -9,7 +9,6 @@ import pytest
 
 import engmetrics.telemetry.receiver as receiver_module
 from engmetrics.api.state import StoreProvider
-from engmetrics.store import Store
 from engmetrics.telemetry.config import ClockPolicy, ReceiverSettings
 from engmetrics.telemetry.receiver import Receipt, TelemetryReceiver, Unstored
 from engmetrics.telemetry.remote_write import decode_write_request, encode_write_request
@@ -23,8 +22,8 @@ def _accounted(stats: dict[str, int]) -> int:
     return sum(stats[k] for k in ("stored", "dropped", "quarantined", "superseded", "lost", "queued"))
 
 
-def test_a_resend_within_one_batch_is_counted_as_superseded():
-    receiver = TelemetryReceiver(StoreProvider(Store.open("duckdb://")), ReceiverSettings(), ClockPolicy())
+def test_a_resend_within_one_batch_is_counted_as_superseded(store):
+    receiver = TelemetryReceiver(StoreProvider(store), ReceiverSettings(), ClockPolicy())
     now = datetime.now(UTC)
     ms = int(now.timestamp() * 1000)
     points = [(1.0, ms), (2.0, ms + 1000)]
@@ -40,9 +39,8 @@ def test_a_resend_within_one_batch_is_counted_as_superseded():
     assert _accounted(stats) == stats["accepted"]
 
 
-def test_one_request_the_store_cannot_take_fails_alone(monkeypatch):
+def test_one_request_the_store_cannot_take_fails_alone(store, monkeypatch):
     monkeypatch.setattr(receiver_module, "_RETRY_SECONDS", 0.01)
-    store = Store.open("duckdb://")
     # a skew limit so large that a sample dated in the year 10000 is admitted, and the store's write of it fails
     receiver = TelemetryReceiver(StoreProvider(store), ReceiverSettings(write_tries=2),
                                  ClockPolicy(max_skew_seconds=10**13))

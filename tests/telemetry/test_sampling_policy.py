@@ -60,7 +60,7 @@ def test_rules_are_checked_against_the_registry(workspace):
 
 
 def test_stratum_values_follow_the_catalog_filter_rule(workspace):
-    # a timestamp column takes ISO text only (catalog.rules.value_fits), as a filter on it would
+    # a timestamp column takes ISO text only (store.registry.value_fits), as a filter on it would
     text = """datasets:
   request_events:
     type: stratified

@@ -14,21 +14,17 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator
-from datetime import date, datetime
 from typing import Any
 
 from ..errors import Issue
 from ..store.datasets import REGISTRY
-from ..store.registry import Dataset
+from ..store.registry import NUMERIC, TEMPORAL, Dataset, value_fits
 from ..telemetry.sampling_estimate import sampled_dataset
 from .calculators import CALCULATORS
 from .loader import Catalog, Definition
 from .model import Calculation, CalculatorCall, PercentileMeasure, RatioMeasure, SumMeasure
 
-__all__ = ["cross_definition_issues", "resolved_time_column", "value_fits"]
-
-NUMERIC = {"int", "float"}
-TEMPORAL = {"timestamp", "date"}
+__all__ = ["cross_definition_issues", "resolved_time_column"]
 
 
 def resolved_time_column(calc: Calculation) -> str | None:
@@ -94,22 +90,6 @@ def _calculation_issues(d: Definition) -> Iterator[Issue]:
         yield issue(f"dataset {dataset.name} holds sampled rows (with weights): a percentile over them is not "
                     "supported; use a count, sum or ratio (estimated with an interval), e.g. the share of slow "
                     "requests (docs/sampling.md)", "calculation", "measure")
-
-
-def value_fits(value: Any, kind: str) -> bool:
-    """Whether a value from YAML (a filter's, a sampling stratum's) can be compared with a column of logical
-    type `kind`."""
-    if kind in NUMERIC:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if kind == "bool":
-        return isinstance(value, bool)
-    if kind in TEMPORAL:
-        try:
-            (date if kind == "date" else datetime).fromisoformat(str(value))
-        except ValueError:
-            return False
-        return isinstance(value, str)
-    return isinstance(value, str) and kind != "string[]"
 
 
 def _filter_value_issues(calc: Calculation, dataset: Dataset, issue: Any) -> Iterator[Issue]:

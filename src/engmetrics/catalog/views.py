@@ -156,6 +156,5 @@ def scorecard(catalog: Catalog, results: list[MetricResult]) -> list[ScorecardGr
         arrow, good = trend(r.value, r.previous, ind.direction)
         group.rows.append(ScorecardRow(r.metric, ind.name, r.group, r.value, r.previous, r.status, ind.unit,
                                        ind.direction, arrow, good, ind.guardrail, r.period_start.isoformat(),
-                                       r.period_end.isoformat(), r.low if r.estimated else None,
-                                       r.high if r.estimated else None))
+                                       r.period_end.isoformat(), r.low, r.high))
     return [g for g in groups.values() if g.rows]

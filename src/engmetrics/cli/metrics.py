@@ -38,7 +38,12 @@ def _estimate(r: MetricResult) -> str:
     """
     if not r.estimated:
         return _fmt(r.value)
-    return f"{_fmt(r.value)} [{_fmt(r.low)}..{_fmt(r.high)}]" + ("" if r.interval_reliable else "?")
+    return _with_interval(r.value, r.low, r.high) + ("" if r.interval_reliable else "?")
+
+
+def _with_interval(value: float | None, low: float | None, high: float | None) -> str:
+    """The value, and its interval when there is one: `0.5 [0.4..0.6]`."""
+    return _fmt(value) + ("" if low is None else f" [{_fmt(low)}..{_fmt(high)}]")
 
 
 def _status(status: str) -> str:
@@ -132,7 +137,7 @@ def print_scorecard(groups: list[ScorecardGroup], as_of: date | None = None) -> 
         table = Table("indicator", *(["group"] if grouped else []), "value", "", "previous", "status", "unit",
                       "guardrail", title=title, title_justify="left")
         for row in g.rows:
-            value = _fmt(row.value) + ("" if row.low is None else f" [{_fmt(row.low)}..{_fmt(row.high)}]")
+            value = _with_interval(row.value, row.low, row.high)
             table.add_row(escape(row.name), *([escape(row.group or "")] if grouped else []), value,
                           _arrow(row), _fmt(row.previous), _status(row.status), escape(row.unit),
                           escape(row.guardrail or ""))

@@ -50,7 +50,6 @@ exists) to resolve the threshold and the total.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -60,7 +59,7 @@ import ibis
 import ibis.expr.types as ir
 
 from ..telemetry.counters import histogram_total, le_bound
-from ..telemetry.retention_points import ROLLUPS, bucket_end, points, resolution_widths, within
+from ..telemetry.retention_points import ROLLUPS, ends_after, points, resolution_widths, within
 from ..timeutil import UTC_TIMESTAMP, as_utc
 
 if TYPE_CHECKING:
@@ -130,7 +129,7 @@ def _increases(
         if lookback is None:
             return t
         if name == ROLLUPS:  # a bucket ending after the lookback's start may hold the previous sample
-            return t.filter(bucket_end(t.ts, t.resolution, widths) > math.floor(as_utc(start - lookback).timestamp()))
+            return t.filter(ends_after(t.ts, t.resolution, start - lookback, widths))
         return t.filter(t.ts >= _ts(start - lookback))
 
     t = points(matching("telemetry_samples"), matching(ROLLUPS))

@@ -11,10 +11,13 @@ read the declaration.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
 
 from ..errors import InputError
 
-__all__ = ["SQL_TYPES", "Column", "Dataset", "Registry", "Rule", "UnknownDatasetError"]
+__all__ = ["NUMERIC", "SQL_TYPES", "TEMPORAL", "Column", "Dataset", "Registry", "Rule", "UnknownDatasetError",
+           "value_fits"]
 
 # Logical column types and their storage types (DuckDB spelling; Ibis maps them for other engines).
 SQL_TYPES = {
@@ -28,6 +31,24 @@ SQL_TYPES = {
     "json": "VARCHAR",
     "string[]": "VARCHAR[]",
 }
+NUMERIC = {"int", "float"}
+TEMPORAL = {"timestamp", "date"}
+
+
+def value_fits(value: Any, kind: str) -> bool:
+    """Whether a value from YAML (a filter's, a sampling stratum's) can be compared with a column of logical
+    type `kind`."""
+    if kind in NUMERIC:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind in TEMPORAL:
+        try:
+            (date if kind == "date" else datetime).fromisoformat(str(value))
+        except ValueError:
+            return False
+        return isinstance(value, str)
+    return isinstance(value, str) and kind != "string[]"
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,7 @@ def split_non_finite(table: pa.Table) -> tuple[pa.Table, pa.Table]:
     >>> kept.column("value").to_pylist(), bad.num_rows
     ([1.0], 3)
     """
-    finite = pc.is_finite(table.column("value")).fill_null(False).to_numpy(zero_copy_only=False)
-    return split_rows(table, ~finite, _NOT_FINITE)
+    return split_rows(table, pc.invert(pc.is_finite(table.column("value")).fill_null(False)), _NOT_FINITE)
 
 
 def admit(store: Store, table: pa.Table, clocks: ClockPolicy) -> tuple[pa.Table, list[tuple[pa.Table, str]]]:

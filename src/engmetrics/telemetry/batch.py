@@ -160,9 +160,10 @@ def build_batch(metrics: Sequence[str], label_series: np.ndarray, names: Sequenc
     ], schema=SCHEMA)
 
 
-def split_rows(table: pa.Table, refused: np.ndarray, reason: str | pa.Array) -> tuple[pa.Table, pa.Table]:
-    """(kept rows, refused rows with a `REASON` column): a row is refused where `refused` (a bool per row) is
-    true, for `reason` (one text, or one per refused row). Nothing is copied when no row is refused.
+def split_rows(table: pa.Table, refused: np.ndarray | pa.Array | pa.ChunkedArray,
+               reason: str | pa.Array) -> tuple[pa.Table, pa.Table]:
+    """(kept rows, refused rows with a `REASON` column): a row is refused where `refused` (a bool per row, no
+    nulls) is true, for `reason` (one text, or one per refused row). Nothing is copied when no row is refused.
 
     >>> kept, bad = split_rows(pa.table({"v": [1, 2, 3]}), np.array([False, True, False]), "too big")
     >>> kept.column("v").to_pylist(), bad.to_pylist()
@@ -171,10 +172,10 @@ def split_rows(table: pa.Table, refused: np.ndarray, reason: str | pa.Array) -> 
     >>> split_rows(table, np.array([False]), "too big")[0] is table
     True
     """
-    count = int(np.count_nonzero(refused))
+    mask = refused if isinstance(refused, pa.Array | pa.ChunkedArray) else pa.array(refused, pa.bool_())
+    count = pc.sum(mask).as_py() or 0
     if isinstance(reason, str):
         reason = pa.array([reason] * count, pa.string())
     if not count:
         return table, table.slice(0, 0).append_column(REASON, reason)
-    mask = pa.array(refused)
     return table.filter(pc.invert(mask)), table.filter(mask).append_column(REASON, reason)

@@ -41,10 +41,10 @@ import pyarrow.compute as pc
 from engmetrics.errors import InputError
 from engmetrics.store.registry import Rule
 
-from .batch import REASON, split_rows
+from .batch import split_rows
 from .config import ClockPolicy
 
-__all__ = ["REASON", "SKEW_REASON", "VERDICTS", "ClockPolicy", "SourceClock", "StoredClock", "clock_aggregate",
+__all__ = ["SKEW_REASON", "VERDICTS", "ClockPolicy", "SourceClock", "StoredClock", "clock_aggregate",
            "clock_report", "ingest_rules", "quarantined_skew", "skew_rule", "skew_seconds", "split_skewed",
            "stored_clocks", "timezone_offset_hours", "verdict"]
 

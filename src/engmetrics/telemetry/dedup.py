@@ -119,10 +119,8 @@ def _all_new(con: Any, batch: pa.Table, params: dict[str, Any]) -> bool:
                {f'EXISTS ({others})' if alone else 'true'}""", params).fetchone()
     if twice:
         return False
-    if alone and not near:
-        return True
-    if alone and not _run(con, f"SELECT EXISTS ({others} AND metric IN (SELECT DISTINCT metric FROM {_IN}))",
-                          params).fetchone()[0]:
+    if alone and (not near or not _run(con, f"""
+            SELECT EXISTS ({others} AND metric IN (SELECT DISTINCT metric FROM {_IN}))""", params).fetchone()[0]):
         return True
     (conflicts,) = _run(con, f"""
         WITH per AS (SELECT series, min(source) AS source, count(DISTINCT coalesce(source, '')) AS sources,

@@ -21,7 +21,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -65,7 +64,7 @@ def split_behind_horizon(store: Store, table: pa.Table, dataset: str = "telemetr
                          column: str = "ts") -> tuple[pa.Table, pa.Table]:
     """(kept, refused): rows of `table` dated before `dataset`'s horizon are refused, with a `reason`."""
     before = horizon(store, dataset)
-    if before is None or not table.num_rows:
-        return split_rows(table, np.zeros(table.num_rows, dtype=bool), "")
+    if before is None:
+        return split_rows(table, pa.repeat(False, table.num_rows), "")
     behind = pc.less(table.column(column), pa.scalar(before, table.schema.field(column).type))
-    return split_rows(table, behind.to_numpy(zero_copy_only=False), _message(before))
+    return split_rows(table, behind, _message(before))

@@ -52,9 +52,9 @@ import numpy as np
 import pyarrow as pa
 
 from .admit import admit, quarantine_samples
-from .batch import SCHEMA
+from .batch import REASON, SCHEMA
 from .config import ClockPolicy, ReceiverSettings
-from .dedup import COLUMNS, store_samples
+from .dedup import COLUMNS, Stored, store_samples
 
 if TYPE_CHECKING:
     from ..api.state import StoreProvider
@@ -90,10 +90,7 @@ class _Request:
 
 @dataclass(frozen=True)
 class _Written:
-    inserted: int
-    replaced: int
-    dropped: int
-    superseded: int
+    stored: Stored
     receipts: list[Receipt]
 
 
@@ -120,7 +117,7 @@ def _receipts(requests: list[_Request], refused: list[tuple[pa.Table, str]]) -> 
         at = np.searchsorted(numbers, bad.column("_req").to_numpy())
         counts += np.bincount(at, minlength=len(requests))
         first, rows = np.unique(at, return_index=True)
-        for i, text in zip(first.tolist(), bad.column("reason").take(pa.array(rows)).to_pylist(), strict=True):
+        for i, text in zip(first.tolist(), bad.column(REASON).take(pa.array(rows)).to_pylist(), strict=True):
             reasons[i].append(text)
     return [Receipt(int(n), tuple(texts)) for n, texts in zip(counts, reasons, strict=True)]
 
@@ -151,9 +148,8 @@ class TelemetryReceiver:
 
     def start(self) -> None:
         """Start the writer thread, after setting the store's checkpoint threshold (`checkpoint_mb`)."""
-        with self._stores.reader() as store:
-            if store.is_duckdb:
-                store.sql.execute(f"SET checkpoint_threshold = '{self._settings.checkpoint_mb}MiB'")
+        if self._stores.store.is_duckdb:  # a setting of the whole database: its own connection will do
+            self._stores.store.sql.execute(f"SET checkpoint_threshold = '{self._settings.checkpoint_mb}MiB'")
         self._thread = threading.Thread(target=self._run, name="engmetrics-telemetry-writer", daemon=True)
         self._thread.start()
 
@@ -258,12 +254,11 @@ class TelemetryReceiver:
             if written is None:
                 self._totals["lost"] += n
             else:
-                quarantined = sum(r.quarantined for r in written.receipts)
-                for name, value in (("inserted", written.inserted), ("replaced", written.replaced),
-                                    ("dropped", written.dropped), ("quarantined", quarantined),
-                                    ("superseded", written.superseded), ("batches", 1),
-                                    ("failures", -self._totals["failures"])):
-                    self._totals[name] += value
+                for name in ("inserted", "replaced", "dropped", "superseded"):
+                    self._totals[name] += getattr(written.stored, name)
+                self._totals["quarantined"] += sum(r.quarantined for r in written.receipts)
+                self._totals["batches"] += 1
+                self._totals["failures"] = 0
             self._cond.notify_all()
         if written is None:
             for request in taken:
@@ -287,4 +282,4 @@ class TelemetryReceiver:
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-        return _Written(stored.inserted, stored.replaced, stored.dropped, stored.superseded, receipts)
+        return _Written(stored, receipts)

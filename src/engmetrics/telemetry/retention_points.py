@@ -37,7 +37,7 @@ from ..timeutil import UTC_TIMESTAMP, as_utc
 if TYPE_CHECKING:  # the store package imports the SLO sources, which read through this module
     from ..store import Store
 
-__all__ = ["COLUMNS", "ROLLUPS", "bucket_end", "bucket_start", "floor_to", "points", "read_series",
+__all__ = ["COLUMNS", "ROLLUPS", "bucket_end", "bucket_start", "ends_after", "floor_to", "points", "read_series",
            "resolution_widths", "within"]
 
 ROLLUPS = "_telemetry_rollups"
@@ -86,12 +86,17 @@ def bucket_end(ts: ir.TimestampValue, resolution: ir.StringValue, widths: Mappin
     return ts.epoch_seconds() + width
 
 
+def ends_after(ts: ir.TimestampValue, resolution: ir.StringValue, at: datetime,
+               widths: Mapping[str, int]) -> ir.BooleanValue:
+    """Whether a row (of `points` or `_telemetry_rollups`) ends after the instant `at` (`bucket_end`)."""
+    return bucket_end(ts, resolution, widths) > math.floor(as_utc(at).timestamp())  # bucket ends are whole seconds
+
+
 def within(p: ir.Table, start: datetime, end: datetime, widths: Mapping[str, int]) -> ir.BooleanValue:
     """Whether a row of `points` lies wholly inside [start, end): a raw sample by its instant, a bucket by its
     span `[ts, ts + width)`; a bucket an edge cuts is outside."""
-    last = math.floor(as_utc(end).timestamp())  # bucket ends are whole seconds
     return ((p.ts >= ibis.timestamp(as_utc(start))) & (p.ts < ibis.timestamp(as_utc(end)))
-            & (bucket_end(p.ts, p.resolution, widths) <= last))
+            & ~ends_after(p.ts, p.resolution, end, widths))
 
 
 def points(raw: ir.Table, rolled: ir.Table) -> ir.Table:

@@ -14,7 +14,7 @@ datasets:
 Rules (each broken one is an error naming file and line): the dataset is registered and carries a `weight`
 column (where the kept rows' weights are stored: today `request_events`); the key and stratum columns are
 columns of the dataset; each stratum value fits its column's type (the catalog's rule for filter
-values, `catalog.rules.value_fits`). A dataset not listed is not sampled.
+values, `store.registry.value_fits`). A dataset not listed is not sampled.
 
 >>> import tempfile
 >>> root = Path(tempfile.mkdtemp()); (root / "policies").mkdir()
@@ -31,10 +31,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..catalog.rules import value_fits
 from ..errors import Issue, ValidationFailed
 from ..store.datasets import REGISTRY
-from ..store.registry import Dataset
+from ..store.registry import Dataset, value_fits
 from ..validation import read_policy
 from ..yamlio import locate
 from .sampling import HeadSampling, SamplingPolicies, StratifiedSampling

@@ -56,7 +56,7 @@ def level_shifts(x: np.ndarray, period: int | None, *, penalty: float = 3.0, thr
     sigma = _sigma(y) if n else 0.0
     if n < 2 * min_size or sigma == 0:
         return []
-    import ruptures  # here: it loads much of scipy, which no other command needs at start
+    import ruptures  # here: importing it takes about a second, which a CLI start should not pay
 
     jump = max(1, n // 500)  # PELT is quadratic in the worst case; long hourly series test every few points
     ends = ruptures.Pelt(model="l2", min_size=min_size, jump=jump).fit(y.reshape(-1, 1)).predict(
