@@ -180,3 +180,20 @@ def test_the_cli_starts_without_scipy():
     code = "import sys, engmetrics.cli.main; print(sorted({'scipy', 'ruptures'} & set(sys.modules)))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
+
+
+def test_the_console_script_imports_only_the_command_it_runs(tmp_path):
+    """`engmetrics -w DIR ingest ...` loads the ingest command, not the cost, incidents or SLO ones (nor pandas,
+    which only they need); `--help` lists every command."""
+    code = ("import sys; from engmetrics.cli.app import run\n"
+            "try:\n    run()\nexcept SystemExit as exc:\n    code = exc.code\n"
+            "print(code, sorted(m for m in ('engmetrics.cli.cost', 'engmetrics.cli.incidents', 'engmetrics.cli.slo',"
+            " 'engmetrics.cli.ingest', 'pandas') if m in sys.modules))")
+
+    def run(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
+        return done.stdout.strip().splitlines()[-1]
+
+    assert run("-w", str(tmp_path), "ingest", "--help") == "0 ['engmetrics.cli.ingest']"
+    assert run("--help") == ("0 ['engmetrics.cli.cost', 'engmetrics.cli.incidents', 'engmetrics.cli.ingest', "
+                             "'engmetrics.cli.slo', 'pandas']")

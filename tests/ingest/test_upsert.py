@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+
+from engmetrics.store import REGISTRY
+
 HEAD = "calendar,date,name\n"
+COST_HEAD = ("BillingPeriodStart,BillingPeriodEnd,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,"
+             "BilledCost,EffectiveCost")
+COST_LINE = "2026-01-01T00:00:00Z,2026-02-01T00:00:00Z,2026-01-01T00:00:00Z,2026-01-02T00:00:00Z,Usage,0.25,0.5"
 
 
 def counts(result) -> tuple[int, int, int, int, int]:
@@ -100,3 +107,34 @@ def test_reingest_keeps_one_quarantine_entry_per_bad_row(write, ingest, rows):
     other = write("other.csv", HEAD + "uk,2026-13-01,Bad\n")  # same row, another file: its own entry
     ingest("holidays", other)
     assert rows("SELECT count(*) FROM _quarantine") == [(3,)]
+
+
+def test_cost_key_is_the_md5_of_every_value_as_exact_text(write, ingest, rows):
+    # The documented key, built here by hand: each value column in registry order, its exact text (timestamps
+    # as epoch microseconds), NUL for NULL and for a column the file lacks, joined by chr(31). Runs of lacking
+    # columns are folded into one constant in the SQL: the text, and so every stored key, is the same.
+    ingest("cost", write("c.csv", f"{COST_HEAD},Tags\n{COST_LINE},\n"))
+    texts = {"BillingPeriodStart": "1767225600000000", "BillingPeriodEnd": "1769904000000000",
+             "ChargePeriodStart": "1767225600000000", "ChargePeriodEnd": "1767312000000000",
+             "ChargeCategory": "Usage", "BilledCost": "0.25", "EffectiveCost": "0.5"}
+    text = "\x1f".join(texts.get(c, "\x00") for c in REGISTRY.get_dataset("cost").value_columns)
+    assert rows("SELECT x_row_hash FROM cost") == [(hashlib.md5(text.encode()).hexdigest(),)]
+
+
+def test_a_column_the_file_lacks_is_stored_as_null_like_an_empty_one(write, ingest, rows):
+    # holidays: a file without the name column, then the same rows with the column empty (unchanged), then
+    # with names (updated). The staging and the insert leave such a column out; its hash still counts it.
+    assert counts(ingest("holidays", write("a.csv", "calendar,date\nuk,2026-12-25\nuk,2026-12-26\n"))) \
+        == (2, 2, 0, 0, 0)
+    assert rows("SELECT name FROM holidays") == [(None,), (None,)]
+    assert counts(ingest("holidays", write("b.csv", HEAD + "uk,2026-12-25,\nuk,2026-12-26,\n"))) == (2, 0, 0, 2, 0)
+    assert counts(ingest("holidays", write("c.csv", HEAD + "uk,2026-12-25,Christmas\n"))) == (1, 0, 1, 0, 0)
+    # one call with a file lacking the column and one having it: both files' rows land, NULL where lacking
+    result = ingest("holidays", write("d.csv", "calendar,date\nde,2026-10-03\n"),
+                    write("e.csv", HEAD + "fr,2026-07-14,Fete nationale\n"))
+    assert counts(result) == (2, 2, 0, 0, 0)
+    assert rows("SELECT calendar, name FROM holidays WHERE calendar <> 'uk' ORDER BY 1") == [
+        ("de", None), ("fr", "Fete nationale")]
+    # the same charge, once without the ListCost column, once with it empty, has one key: unchanged
+    assert counts(ingest("cost", write("f.csv", f"{COST_HEAD}\n{COST_LINE}\n"))) == (1, 1, 0, 0, 0)
+    assert counts(ingest("cost", write("g.csv", f"{COST_HEAD},ListCost\n{COST_LINE},\n"))) == (1, 0, 0, 1, 0)

@@ -13,9 +13,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from ..durations import duration_seconds
 from ..errors import EngmetricsError, Issue, ValidationFailed
 from ..slo import check_slos
-from ..slo.durations import duration_seconds
 from ..slo.gate import GateDecision, evaluate_gate, record_override
 from ..slo.policy import INSUFFICIENT_DATA, check_policies
 from .common import JsonOption, console, emit_json, fail, open_store, state, stderr

@@ -11,9 +11,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from ..durations import duration_seconds
 from ..slo import check_slos
 from ..slo.attribution import DEFAULT_DEPLOY_WINDOW
-from ..slo.durations import duration_seconds
 from ..slo.policy import check_policies
 from .common import open_store, state, stderr
 

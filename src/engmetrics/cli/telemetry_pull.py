@@ -15,10 +15,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from ..durations import duration_seconds
 from ..errors import InputError
 from ..ingest import IngestResult
 from ..jsonio import encode
-from ..slo.durations import duration_seconds
 from ..telemetry.prom_api import parse_instant
 from ..telemetry.prom_import import ImportResult, SliQuery, import_samples, import_sli
 from ..telemetry.pull_write import SampleWrite

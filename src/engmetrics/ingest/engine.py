@@ -78,9 +78,9 @@ def _bot_sql(dataset: Dataset, bots: Sequence[str]) -> str | None:
 
 
 def _typed_select(dataset: Dataset, source: Source, rules: TimeRules, key: bytes | None, file_index: int,
-                  bots: Sequence[str] = ()) -> str:
-    """SQL over the source yielding typed columns, the row's value hash `_h`, and for refused rows
-    `_reason`, `_column` and `_record` (NULL for valid rows).
+                  columns: Sequence[str], bots: Sequence[str] = ()) -> str:
+    """SQL over the source yielding the typed `columns` (`_written_columns`), the row's value hash `_h`, and
+    for refused rows `_reason`, `_column` and `_record` (NULL for valid rows).
 
     Layers: raw values (renamed `__r_<col>`) and helpers; typed values; the verdict `_ok`; output.
     """
@@ -114,9 +114,7 @@ def _typed_select(dataset: Dataset, source: Source, rules: TimeRules, key: bytes
         if bot is not None and c == dataset.bot_flag[0]:  # type: ignore[index]
             return bot
         if dataset.hash_key and c in dataset.key:
-            parts = ", ".join("chr(0)" if v in source.absent else f"coalesce({_text(dataset.column(v))}, chr(0))"
-                              for v in dataset.value_columns)
-            return f"md5(concat_ws(chr(31), {parts}))"
+            return _key_hash(dataset, source.absent)
         if col.person and col.type == "string[]":
             return f"list_transform({quote_ident(c)}, _v -> {hmac_sql('_v', _need_key(key, dataset))})"
         if col.person:
@@ -128,15 +126,42 @@ def _typed_select(dataset: Dataset, source: Source, rules: TimeRules, key: bytes
         return hmac_sql(f"{value}::VARCHAR", _need_key(key, dataset)) if dataset.column(c).person else value
 
     record = "{" + ", ".join(f"{quote_literal(c)}: {shown(c)}" for c in dataset.column_names) + "}"
-    outputs = ", ".join(f"{out(c)} AS {quote_ident(c)}" for c in dataset.column_names)
+    outputs = ", ".join(f"{out(c)} AS {quote_ident(c)}" for c in columns)
     inner = (f"SELECT {file_index} AS _file, _row, {outputs}, "
              f"CASE WHEN _refused THEN coalesce(_refusal, concat_ws('; ', {reasons})) END AS _reason, "
              f"CASE WHEN _refused AND _refusal IS NULL THEN coalesce({first}) END AS _column, "
              f"CASE WHEN _refused THEN to_json({record})::VARCHAR END AS _record FROM ({layer3})")
     # The row hash is over the stored values (pseudonyms, not raw person ids), as `_upsert` compares them.
-    cols = ", ".join(quote_ident(c) for c in dataset.column_names)
-    return (f"SELECT _file, _row, {cols}, {_hash(dataset)} AS _h, _reason, _column, _record "
+    cols = ", ".join(quote_ident(c) for c in columns)
+    unwritten = [c for c in dataset.column_names if c not in columns]  # NULL in the store too
+    return (f"SELECT _file, _row, {cols}, {_hash(dataset, nulls=unwritten)} AS _h, _reason, _column, _record "
             f"FROM ({inner})")
+
+
+def _key_hash(dataset: Dataset, absent: frozenset[str]) -> str:
+    """The key of a hash-keyed dataset: md5 of every value's exact text (NUL for NULL), joined by chr(31).
+    A run of columns the file lacks is one constant (NUL, separator, NUL, ...): the same text, written out
+    once instead of joined value by value in every row.
+
+    A file with only the first of cost's 58 value columns:
+
+    >>> from engmetrics.store import REGISTRY
+    >>> cost = REGISTRY.get_dataset("cost")
+    >>> _key_hash(cost, frozenset(cost.value_columns[1:])).removeprefix("md5(concat_ws(chr(31), ")
+    'coalesce(epoch_us("BillingPeriodStart")::VARCHAR, chr(0)), repeat(chr(0) || chr(31), 56) || chr(0)))'
+    """
+    parts: list[str] = []
+    run = 0
+    for v in [*dataset.value_columns, None]:
+        if v is not None and v in absent:
+            run += 1
+            continue
+        if run:
+            parts.append(f"repeat(chr(0) || chr(31), {run - 1}) || chr(0)" if run > 1 else "chr(0)")
+            run = 0
+        if v is not None:
+            parts.append(f"coalesce({_text(dataset.column(v))}, chr(0))")
+    return f"md5(concat_ws(chr(31), {', '.join(parts)}))"
 
 
 def _text(column: Column) -> str:
@@ -153,9 +178,23 @@ def _need_key(key: bytes | None, dataset: Dataset) -> bytes:
     return key
 
 
+def _written_columns(dataset: Dataset, sources: Sequence[Source], bots: Sequence[str]) -> list[str]:
+    """The dataset's columns the batch writes: all but those every file lacks. Those are NULL in every row,
+    and the store fills a column left out of an INSERT with NULL; not staging and inserting them spares
+    the engine millions of NULLs (a FOCUS export without the 1.1/1.2 columns lacks 36 of 59). The key, the
+    replaced partitions and a bot flag set from names are always written."""
+    always = {*dataset.key, *dataset.replace_partitions}
+    if _bot_sql(dataset, bots) is not None:
+        always.add(dataset.bot_flag[0])  # type: ignore[index]
+    return [c for c in dataset.column_names if c in always or any(c not in s.absent for s in sources)]
+
+
 def _stage_file(con, dataset: Dataset, source: Source, rules: TimeRules, key: bytes | None, index: int,
-                bots: Sequence[str]) -> None:
-    con.execute(f"INSERT INTO {_T} {_typed_select(dataset, source, rules, key, index, bots)}")
+                columns: Sequence[str], bots: Sequence[str]) -> None:
+    if source.fmt == "csv":  # the reader's rejects are per file
+        for table in (REJECTS, REJECTS + "_scan"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+    con.execute(f"INSERT INTO {_T} {_typed_select(dataset, source, rules, key, index, columns, bots)}")
     con.execute(f"INSERT INTO _em_files SELECT ?, ?, min(rowid) FROM {_T} WHERE _file = ?",
                 [index, source.fmt, index])
     if source.fmt != "csv":
@@ -211,13 +250,15 @@ def _quarantine(con, dataset: Dataset, files: list[str], batch: str) -> None:
           AND o.reason = n.reason AND o.record IS NOT DISTINCT FROM n.record""")
 
 
-def _hash(dataset: Dataset, alias: str = "") -> str:
-    """A hash of the row's value columns, to tell an update from an unchanged row. A hash-keyed dataset's key
-    already is a hash of every value, so equal keys mean equal values and the constant 0 does."""
+def _hash(dataset: Dataset, alias: str = "", nulls: Sequence[str] = ()) -> str:
+    """A hash of the row's value columns, to tell an update from an unchanged row; `nulls` are typed NULLs.
+    A hash-keyed dataset's key already is a hash of every value, so equal keys mean equal values and the
+    constant 0 does."""
     prefix, cols = f"{alias}." if alias else "", dataset.value_columns
     if dataset.hash_key or not cols:
         return "0"
-    return f"hash({', '.join(prefix + quote_ident(c) for c in cols)})"
+    values = (f"NULL::{dataset.column(c).sql_type}" if c in nulls else prefix + quote_ident(c) for c in cols)
+    return f"hash({', '.join(values)})"
 
 
 def _counts(con, dataset: Dataset, valid: str) -> tuple[int, int, int, int]:
@@ -263,9 +304,9 @@ def _replace_partitions(con, dataset: Dataset, valid: str) -> int:
         WHERE {same} AND NOT EXISTS (SELECT 1 FROM {valid} f WHERE {kept})""").fetchone()[0]
 
 
-def _upsert(con, dataset: Dataset, result: IngestResult) -> None:
+def _upsert(con, dataset: Dataset, result: IngestResult, columns: Sequence[str]) -> None:
     target, key = quote_ident(dataset.name), dataset.key
-    cols = ", ".join(quote_ident(c) for c in dataset.column_names)
+    cols = ", ".join(quote_ident(c) for c in columns)
     on = " AND ".join(f"t.{quote_ident(k)} = f.{quote_ident(k)}" for k in key)
     keys = ", ".join(quote_ident(k) for k in key)
     valid = f"(SELECT *, rowid AS _seq FROM {_T} WHERE _reason IS NULL)"  # rowid: file order, file by file
@@ -294,8 +335,8 @@ def _upsert(con, dataset: Dataset, result: IngestResult) -> None:
             con.execute("RESET preserve_insertion_order")
 
 
-def _prepare(con, dataset: Dataset, files: list[Path]) -> None:
-    types = ", ".join(f"{quote_ident(c.name)} {c.sql_type}" for c in dataset.columns)
+def _prepare(con, dataset: Dataset, columns: Sequence[str]) -> None:
+    types = ", ".join(f"{quote_ident(c)} {dataset.column(c).sql_type}" for c in columns)
     con.execute(f"CREATE TEMP TABLE {_T} (_file INTEGER, _row BIGINT, {types}, _h UBIGINT, _reason VARCHAR, "
                 f"_column VARCHAR, _record VARCHAR)")
     con.execute("CREATE TEMP TABLE _em_structural (_file INTEGER, line BIGINT, \"column\" VARCHAR, "
@@ -320,13 +361,13 @@ def _strict_failure(con, batch: str, quarantined: int) -> InputError:
 
 
 def _write(con, spec: Dataset, names: list[str], batch: str, strict: bool, result: IngestResult,
-           started: datetime) -> None:
+           started: datetime, columns: Sequence[str]) -> None:
     """The batch's writes (quarantine, upsert, ingest log), inside the caller's transaction."""
     _quarantine(con, spec, names, batch)
     result.quarantined = con.execute("SELECT count(*) FROM _quarantine WHERE batch_id = ?", [batch]).fetchone()[0]
     if strict and result.quarantined:
         raise _strict_failure(con, batch, result.quarantined)
-    _upsert(con, spec, result)
+    _upsert(con, spec, result, columns)
     result.read = result.inserted + result.updated + result.unchanged + result.quarantined
     con.execute("INSERT INTO _ingests VALUES (?, ?, ?, ?, now(), ?, ?, ?, ?, ?)",
                 [batch, spec.name, result.files, started, result.read, result.inserted, result.updated,
@@ -368,17 +409,18 @@ def ingest_files(store: Store, dataset: str, files: Sequence[Path], *, fmt: str 
     try:
         # Staging lives in temporary tables outside the transaction (they die with the process); only
         # the writes to the store's own tables form the transaction, which keeps it short and fast.
-        _prepare(con, spec, paths)
-        for index, path in enumerate(paths):
+        sources = [open_source(con, spec, path, fmt, reasons=reasons) for path in paths]
+        columns = _written_columns(spec, sources, bots)
+        _prepare(con, spec, columns)
+        for index, (path, source) in enumerate(zip(paths, sources, strict=True)):
             with watching(con, progress, f"reading {path.name}", index, steps):
-                source = open_source(con, spec, path, fmt, reasons=reasons)
                 if source.ignored_columns:
                     result.ignored_columns[shown[index]] = source.ignored_columns
-                _stage_file(con, spec, source, rules, pseudonym_key, index, bots)
+                _stage_file(con, spec, source, rules, pseudonym_key, index, columns, bots)
         with watching(con, progress, f"writing {dataset}", len(paths), steps):
             con.execute("BEGIN TRANSACTION")
             try:
-                _write(con, spec, shown, batch, strict, result, started)
+                _write(con, spec, shown, batch, strict, result, started, columns)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")

@@ -199,8 +199,6 @@ def csv_units(path: Path) -> str:
 def _csv(con, dataset: Dataset, path: Path) -> Source:
     header = csv_header(path)
     filled, others = _columns(dataset, header, path)
-    for table in (REJECTS, REJECTS + "_scan"):
-        con.execute(f"DROP TABLE IF EXISTS {table}")
     reader = csv_text_reader(path, header, REJECTS, dataset.null_strings)
     columns, ignored = _select(dataset, filled, others)
     query = f"SELECT NULL::BIGINT AS _row, NULL::VARCHAR AS _refusal, {columns} FROM {reader}"

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..durations import duration_seconds
+
 __all__ = ["AnomalySettings", "InsightsSettings", "WatchSettings", "interval_seconds"]
 
 
@@ -16,8 +18,6 @@ def interval_seconds(text: str) -> int:
     >>> interval_seconds("0s"), interval_seconds("1h30m")
     (0, 5400)
     """
-    from ..slo.durations import duration_seconds  # here: the slo package imports the settings
-
     if text.strip("0") in ("s", "m", "h", "d", "w") and text[0] == "0":
         return 0
     return duration_seconds(text)

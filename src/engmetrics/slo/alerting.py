@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .durations import duration_seconds
+from ..durations import duration_seconds
 from .sloth import AlertWindows
 
 __all__ = ["DEFAULT_TABLE", "STATUS_WINDOWS", "WORKBOOK_TABLE", "AlertTable", "AlertTier", "Severity",

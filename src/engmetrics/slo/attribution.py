@@ -56,9 +56,9 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import ibis.expr.types as ir
 
+from ..durations import duration_seconds
 from ..timeutil import UTC_TIMESTAMP, as_utc
 from .budget import slice_seconds, slice_start
-from .durations import duration_seconds
 from .incidents_window import incident_window
 from .loader import SloSet
 from .resolve import Indicator, events_of, resolve_indicator

@@ -68,10 +68,10 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from ..durations import duration_seconds
 from ..quantiles import percentile
 from ..timeutil import UTC_TIMESTAMP, as_utc
 from .alerting import DEFAULT_TABLE, AlertTable, AlertTier, Severity
-from .durations import duration_seconds
 from .incidents_window import LIFECYCLE, incident_window
 
 __all__ = [

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import ibis.expr.types as ir
 
-from .durations import SINGLE_UNIT, duration_seconds
+from ..durations import SINGLE_UNIT, duration_seconds
 from .openslo import BudgetingMethod
 
 __all__ = ["BudgetResult", "budget_from_counts", "slice_seconds", "slice_start"]

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 import ibis
 
-from .durations import duration_seconds
+from ..durations import duration_seconds
 from .openslo import Correction
 from .rrules import parse_rule
 

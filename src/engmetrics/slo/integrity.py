@@ -59,10 +59,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import ibis
 
+from ..durations import duration_seconds
 from ..timeutil import as_utc
 from . import openslo
 from .alerting import DEFAULT_TABLE, AlertTable, table_from_sloth
-from .durations import duration_seconds
 from .exclusions import ALL_SERVICES, Exclusion, correction_periods, maintenance_periods
 from .incidents_window import incident_window
 from .loader import SloSet, SpecDocument

@@ -16,9 +16,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ..durations import duration_seconds
 from .alerting import DEFAULT_TABLE, WORKBOOK_TABLE, AlertTable, table_from_sloth
 from .backtest import BacktestReport, backtest
-from .durations import duration_seconds
 from .loader import SloSet
 from .resolve import events_of, resolve_indicator
 from .sloth import AlertWindows

@@ -81,11 +81,11 @@ from typing import Any
 import yaml
 
 from .. import __version__
+from ..durations import duration_label, duration_seconds
 from ..errors import Issue
 from ..timeutil import as_utc
 from . import openslo, sloth
 from .alerting import AlertTable, AlertTier, choose_table
-from .durations import duration_label, duration_seconds
 from .loader import SloSet, SpecDocument
 from .status import ALERT_WINDOWS
 from .versions import SloVersion, in_force, slo_versions

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ..durations import duration_seconds
 from ..timeutil import as_utc
 from .alerting import STATUS_WINDOWS, AlertTable, choose_table
 from .budget import BudgetResult, budget_from_counts
-from .durations import duration_seconds
 from .engine import Bands, Slices, band_sums, slice_sums
 from .exclusions import Exclusion, correction_periods, maintenance_periods
 from .loader import SloSet

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
-from .durations import SINGLE_UNIT, duration_seconds
+from ..durations import SINGLE_UNIT, duration_seconds
 from .openslo import TimeWindow
 
 __all__ = ["Window", "resolve_window", "step"]

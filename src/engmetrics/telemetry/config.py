@@ -6,6 +6,8 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..durations import duration_seconds
+
 __all__ = ["OVERLAP_WINDOW_SECONDS", "ClockPolicy", "ReceiverSettings", "ScrapeSettings", "ScrapeTarget",
            "TelemetrySettings"]
 
@@ -26,8 +28,6 @@ class ClockPolicy(BaseModel):
 
 
 def _duration(text: str) -> str:
-    from ..slo.durations import duration_seconds  # here: the slo package imports the settings
-
     duration_seconds(text)  # its ValueError names the value and the expected form
     return text
 
@@ -98,8 +98,6 @@ class ScrapeSettings(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> ScrapeSettings:
-        from ..slo.durations import duration_seconds
-
         names = [t.name for t in self.targets]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:

@@ -23,9 +23,9 @@ from urllib.request import Request, urlopen
 import numpy as np
 import pyarrow as pa
 
+from ..durations import duration_seconds
 from ..errors import InputError
 from ..incidents.search import parse_bound
-from ..slo.durations import duration_seconds
 from .batch import SCHEMA, build_batch
 
 __all__ = ["MAX_POINTS", "PrometheusError", "RangeResult", "parse_instant", "pieces", "query_range"]

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import ibis
 import ibis.expr.types as ir
 
+from ..durations import duration_seconds
 from ..timeutil import UTC_TIMESTAMP, as_utc
 
 if TYPE_CHECKING:  # the store package imports the SLO sources, which read through this module
@@ -73,8 +74,6 @@ def resolution_widths(store: Store) -> dict[str, int]:
     >>> resolution_widths(store)
     {'5m': 300}
     """
-    from ..slo.durations import duration_seconds  # here: the slo package imports this module
-
     found = store.table(ROLLUPS).select("resolution").distinct().execute()["resolution"].tolist()
     return {r: duration_seconds(r) for r in found}
 

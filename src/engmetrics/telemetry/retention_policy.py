@@ -36,8 +36,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..durations import duration_seconds
 from ..errors import Issue, ValidationFailed
-from ..slo.durations import duration_seconds
 from ..store.datasets import REGISTRY
 from ..validation import read_policy
 from ..yamlio import locate

@@ -42,8 +42,8 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families as text_families
 from prometheus_client.samples import Sample, Timestamp
 
+from ..durations import duration_seconds
 from ..errors import EngmetricsError
-from ..slo.durations import duration_seconds
 from ..store import Store
 from .batch import SCHEMA, build_batch
 from .config import OVERLAP_WINDOW_SECONDS, ClockPolicy, ScrapeSettings, ScrapeTarget
