@@ -152,6 +152,39 @@ def test_telemetry_gauge_and_counter_shifts(store):
     assert (found["req"].offset_seconds, found["req"].score) == (0.0, 0.3375)
 
 
+def test_telemetry_is_read_across_retention_tiers(store):
+    """Minute samples from T0 - 60 min to T0 + 59 min; retention rolled those before T0 - 30 min up into
+    5-minute buckets (rows as `retention apply` writes them), the rest is raw. The gauge steps 100 -> 300 at
+    T0 - 45 min, inside the rolled-up part: it is found only if the buckets are read. With buckets in the
+    window, both series are read in 5-minute buckets (raw samples summed into them)."""
+    incident(store, "inc-1", "checkout", T0)
+    labels = json.dumps({"service": "checkout"})
+    gauge = [100.0 if i < 15 else 300.0 for i in range(120)]  # minute i is T0 - 60 min + i
+    counter = list(np.cumsum([10.0 if i < 60 else 40.0 for i in range(120)]) + 1000)  # began long before
+    raw = [(name, T0 + (i - 60) * MIN, metric, labels, values[i], None) for i in range(30, 120)
+           for name, metric, values in (("lat", "latency_ms", gauge), ("req", "requests_total", counter))]
+    store.sql.executemany("INSERT INTO telemetry_samples (series, ts, metric, labels, value, source) "
+                          "VALUES (?, ?, ?, ?, ?, ?)", raw)
+    buckets = []
+    for b in range(6):
+        minutes = range(5 * b, 5 * b + 5)
+        for name, metric, values, increase in (("lat", "latency_ms", gauge, None), ("req", "requests_total", counter,
+                                                                                      50.0)):
+            part = [values[i] for i in minutes]
+            buckets.append((name, "5m", T0 + (5 * b - 60) * MIN, metric, labels, sum(part), 5, min(part), max(part),
+                            increase, part[-1]))
+    store.sql.executemany("INSERT INTO _telemetry_rollups (series, resolution, ts, metric, labels, sum, count, min, "
+                          "max, increase, last) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", buckets)
+    found = {e.detail["series"]: e for e in correlate_incident(store, "inc-1", window_hours=2.0)
+             if e.kind == "change_point"}
+    # gauge, 24 buckets: 3 of 100, then 300 from T0 - 45 min (median 300): 0.45 x 200/300 x exp(-45/60) = 0.1417
+    assert (found["lat"].offset_seconds, found["lat"].score) == (-2700.0, 0.1417)
+    # counter: 12 buckets of 5 x 10, then 12 of 5 x 40 from T0 (the first raw sample's increase is counted
+    # from the last bucket's `last`); median 125: 0.45 x 150/200 x 1 = 0.3375
+    assert (found["req"].offset_seconds, found["req"].score) == (0.0, 0.3375)
+    assert found["req"].detail["before"] == 50.0 and found["req"].detail["after"] == 200.0
+
+
 def test_similar_past_incidents_only(store):
     incident(store, "old", "checkout", T0 - timedelta(days=30), "Checkout database connection pool exhausted")
     incident(store, "inc-1", "checkout", T0, "Checkout database connection pool exhausted")

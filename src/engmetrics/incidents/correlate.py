@@ -23,7 +23,11 @@ successful one a minute before.
   start + W)`` of the service's SLI error ratio (`sli_events`, 1 - sum good / sum total per indicator and
   bucket, buckets with no events dropped) and of its `telemetry_samples` series (label ``service`` equal to
   the incident's service; counters named ``*_total``, ``*_count`` or ``*_sum`` are turned into increases,
-  a drop counting as a reset; ``*_bucket`` histogram series are skipped). At most 3 per series. Floors (so
+  a drop counting as a reset; ``*_bucket`` histogram series are skipped). Telemetry is read from every
+  retention tier (`engmetrics.telemetry.retention_points`): where retention rolled raw samples up, their
+  buckets; when the window holds any bucket, every series is read at the coarsest rollup in it (raw samples
+  summed into its buckets: a gauge's mean, a counter's increase), never mixing resolutions. At most 3 per
+  series. Floors (so
   blips on a near-zero series are not shifts, or score low): an error ratio's noise sigma is at least 0.001
   and its magnitude is judged against at least 0.01 (one percentage point); a telemetry series' sigma is at
   least 1 % of its median absolute value and its magnitude is judged against at least that median. Score =
@@ -44,20 +48,22 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import numpy as np
+import pyarrow as pa
 
 from ..auth.roles import Principal
 from ..errors import InputError
 from ..slo.incidents_window import incident_window
 from ..slo.sources import label_value
 from ..store import Store
+from ..telemetry.retention_points import ROLLUPS, points, resolution_widths, within
 from ..timeutil import UTC_TIMESTAMP
 from .changepoints import shifts
 from .confidentiality import can_read
@@ -190,33 +196,64 @@ def _sli_evidence(store: Store, service: str, start: datetime, window: timedelta
     for r in rows:
         series[r["indicator"]].append(r)
     found = []
-    for indicator, points in series.items():
-        ratio = np.array([1 - p["good"] / p["total"] for p in points])
-        found += _shift_evidence([p["ts"] for p in points], ratio, start, window,
+    for indicator, buckets in series.items():
+        ratio = np.array([1 - b["good"] / b["total"] for b in buckets])
+        found += _shift_evidence([b["ts"] for b in buckets], ratio, start, window,
                                  {"source": "sli_events", "series": indicator, "metric": "error_ratio"},
                                  min_sigma=RATIO_MIN_SIGMA, floor=RATIO_FLOOR)
     return found
 
 
-def _increases(values: np.ndarray) -> np.ndarray:
-    """Per-sample increases of a cumulative counter; a drop is a reset (the increase is the new value)."""
-    diff = np.diff(values)
-    return np.where(diff < 0, values[1:], diff)
+def _service_points(store: Store, service: str, lo: datetime, hi: datetime) -> tuple[pa.Table, int]:
+    """The service's telemetry rows wholly inside [lo, hi) from every retention tier (`retention_points`), in
+    series and time order, and the width in seconds of the coarsest rollup among them (0: raw samples only)."""
+    widths = resolution_widths(store)
+
+    def mine(t: ir.Table) -> ir.Table:
+        return t.filter(label_value(t.labels, "service") == service, t.ts >= _at(lo), t.ts < _at(hi),
+                        ~t.metric.endswith("_bucket"))
+
+    p = points(mine(store.table("telemetry_samples")), mine(store.table(ROLLUPS)))
+    p = p.filter(within(p, lo, hi, widths))
+    rows = p.select("series", "metric", "ts", "resolution", "sum", "count", "increase").order_by(
+        ["series", "ts", "resolution"]).to_pyarrow()
+    present = set(rows.column("resolution").unique().to_pylist()) - {"raw"}
+    return rows, max((widths[r] for r in present), default=0)
+
+
+def _series_values(rows: pa.Table, width: int) -> Iterator[tuple[str, str, list[datetime], np.ndarray]]:
+    """Each series' (name, metric, times, values): a gauge's values, a counter's increases (its first sample,
+    whose increase is unknown, dropped). With rollups in the window (`width` > 0) every series is read at that
+    resolution, raw samples summed into its buckets, so a series never mixes per-sample and per-bucket points:
+    a gauge's value is the bucket's mean, a counter's the bucket's increase."""
+    names = rows.column("series").to_numpy(zero_copy_only=False)
+    cuts = np.flatnonzero(names[1:] != names[:-1]) + 1
+    for part in np.split(np.arange(len(names)), cuts):
+        if not len(part):
+            continue
+        one = rows.take(part)
+        metric = one.column("metric")[0].as_py()
+        counter = metric.endswith(COUNTER_SUFFIXES)
+        values = one.column("increase" if counter else "sum").to_numpy(zero_copy_only=False).astype(float)
+        ts = one.column("ts").to_pylist()
+        if width:
+            seconds = one.column("ts").cast(pa.timestamp("us", "UTC")).cast(pa.int64()).to_numpy() // 1_000_000
+            start, at = np.unique(seconds // width * width, return_inverse=True)
+            known = ~np.isnan(values)
+            total = np.bincount(at, np.where(known, values, 0.0), minlength=len(start))
+            if counter:
+                values = np.where(np.bincount(at, known, minlength=len(start)) > 0, total, np.nan)
+            else:
+                values = total / np.bincount(at, one.column("count").to_numpy().astype(float), minlength=len(start))
+            ts = [datetime.fromtimestamp(int(t), UTC) for t in start]
+        keep = ~np.isnan(values)
+        yield str(names[part[0]]), metric, [t for t, k in zip(ts, keep, strict=True) if k], values[keep]
 
 
 def _telemetry_evidence(store: Store, service: str, start: datetime, window: timedelta) -> list[Evidence]:
-    t = store.table("telemetry_samples")
-    t = t.filter(label_value(t.labels, "service") == service, t.ts >= _at(start - window),
-                 t.ts < _at(start + window), ~t.metric.endswith("_bucket"))
-    rows = t.select("series", "metric", "ts", "value").order_by(["series", "ts"]).to_pyarrow().to_pylist()
-    series: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in rows:
-        series[r["series"]].append(r)
     found = []
-    for name, points in series.items():
-        metric, ts, values = points[0]["metric"], [p["ts"] for p in points], np.array([p["value"] for p in points])
-        if metric.endswith(COUNTER_SUFFIXES):
-            ts, values = ts[1:], _increases(values)
+    rows, width = _service_points(store, service, start - window, start + window)
+    for name, metric, ts, values in _series_values(rows, width):
         level = float(np.median(np.abs(values))) if len(values) else 0.0
         found += _shift_evidence(ts, values, start, window,
                                  {"source": "telemetry_samples", "series": name, "metric": metric},
