@@ -185,6 +185,21 @@ def test_telemetry_is_read_across_retention_tiers(store):
     assert found["req"].detail["before"] == 50.0 and found["req"].detail["after"] == 200.0
 
 
+def test_tiered_window_leaves_out_buckets_its_edges_cut(store):
+    """A steady counter (10 a minute) over the whole window and one 5-minute bucket of another series: the
+    counter is read in 5-minute buckets. A window of 1.99 h starts 0.6 min after a bucket boundary; the raw
+    samples of that first, cut bucket would sum to 40 instead of 50 and look like a shift. Left out: none."""
+    incident(store, "inc-1", "checkout", T0)
+    labels = json.dumps({"service": "checkout"})
+    raw = [("req", T0 + i * MIN, "requests_total", labels, 1000.0 + 10 * i, None) for i in range(-130, 131)]
+    store.sql.executemany("INSERT INTO telemetry_samples (series, ts, metric, labels, value, source) "
+                          "VALUES (?, ?, ?, ?, ?, ?)", raw)
+    store.sql.execute("INSERT INTO _telemetry_rollups (series, resolution, ts, metric, labels, sum, count, min, max, "
+                      "increase, last) VALUES ('lat', '5m', ?, 'latency_ms', ?, 500, 5, 100, 100, NULL, 100)",
+                      [T0 - 100 * MIN, labels])
+    assert [e for e in correlate_incident(store, "inc-1", window_hours=1.99) if e.kind == "change_point"] == []
+
+
 def test_similar_past_incidents_only(store):
     incident(store, "old", "checkout", T0 - timedelta(days=30), "Checkout database connection pool exhausted")
     incident(store, "inc-1", "checkout", T0, "Checkout database connection pool exhausted")

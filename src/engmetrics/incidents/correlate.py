@@ -57,13 +57,14 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..auth.roles import Principal
 from ..errors import InputError
 from ..slo.incidents_window import incident_window
 from ..slo.sources import label_value
 from ..store import Store
-from ..telemetry.retention_points import ROLLUPS, points, resolution_widths, within
+from ..telemetry.retention_points import ROLLUPS, floor_to, points, resolution_widths, within
 from ..timeutil import UTC_TIMESTAMP
 from .changepoints import shifts
 from .confidentiality import can_read
@@ -206,7 +207,9 @@ def _sli_evidence(store: Store, service: str, start: datetime, window: timedelta
 
 def _service_points(store: Store, service: str, lo: datetime, hi: datetime) -> tuple[pa.Table, int]:
     """The service's telemetry rows wholly inside [lo, hi) from every retention tier (`retention_points`), in
-    series and time order, and the width in seconds of the coarsest rollup among them (0: raw samples only)."""
+    series and time order, and the width in seconds of the coarsest rollup among them (0: raw samples only).
+    With a width, only rows of that width's buckets lying wholly in the window: a bucket the window's edge
+    cuts would hold part of its samples (a counter's increase would look like a drop)."""
     widths = resolution_widths(store)
 
     def mine(t: ir.Table) -> ir.Table:
@@ -218,7 +221,13 @@ def _service_points(store: Store, service: str, lo: datetime, hi: datetime) -> t
     rows = p.select("series", "metric", "ts", "resolution", "sum", "count", "increase").order_by(
         ["series", "ts", "resolution"]).to_pyarrow()
     present = set(rows.column("resolution").unique().to_pylist()) - {"raw"}
-    return rows, max((widths[r] for r in present), default=0)
+    width = max((widths[r] for r in present), default=0)
+    if width:
+        first, end = floor_to(lo + timedelta(seconds=width - 1e-6), width), floor_to(hi, width)
+        ts = rows.column("ts")
+        inside = pc.and_(pc.greater_equal(ts, pa.scalar(first, ts.type)), pc.less(ts, pa.scalar(end, ts.type)))
+        rows = rows.filter(inside)
+    return rows, width
 
 
 def _series_values(rows: pa.Table, width: int) -> Iterator[tuple[str, str, list[datetime], np.ndarray]]:
