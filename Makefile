@@ -39,7 +39,7 @@ $(BIN)/python: | $(SYSTEM_STAMP)
 # Byte-compiled here (quick when current) because an environment with PYTHONDONTWRITEBYTECODE would otherwise
 # compile the package at every start of the CLI: about 0.3 s.
 install: $(STAMP)
-	@$(BIN)/python -m compileall -q src >/dev/null
+	@$(BIN)/python -m compileall -q src
 $(STAMP): pyproject.toml $(SYSTEM_STAMP) | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev,spark]'

@@ -48,10 +48,10 @@ from typing import Any
 import pandas as pd
 from common import best_of, cached_store, close, leg_line, peak_rss_mib, print_legs
 
+from engmetrics.durations import duration_seconds
 from engmetrics.slo import check_files
 from engmetrics.slo import status as status_module
 from engmetrics.slo.alerting import DEFAULT_TABLE, STATUS_WINDOWS
-from engmetrics.slo.durations import duration_seconds
 from engmetrics.slo.status import slo_status
 from engmetrics.store import Store
 

@@ -109,6 +109,22 @@ def test_reingest_keeps_one_quarantine_entry_per_bad_row(write, ingest, rows):
     assert rows("SELECT count(*) FROM _quarantine") == [(3,)]
 
 
+def test_a_file_lacking_a_column_compares_it_as_null_with_the_store(write, ingest, rows):
+    # the column the file lacks is neither staged nor inserted; its typed NULL still enters the value hash,
+    # so it equals a stored NULL (unchanged) and differs from a stored value (updated, to NULL)
+    ingest("holidays", write("b.csv", HEAD + "uk,2026-12-25,\nuk,2026-12-26,Boxing Day\n"))
+    result = ingest("holidays", write("a.csv", "calendar,date\nuk,2026-12-25\nuk,2026-12-26\n"))
+    assert counts(result) == (2, 0, 1, 1, 0)
+    assert rows("SELECT name FROM holidays") == [(None,), (None,)]
+    # a list-typed column (services.depends_on) and an int one (tier): NULL, then lacking: unchanged
+    ingest("services", write("s.csv", "service,team,tier,depends_on\ncheckout,payments,,\n"))
+    assert counts(ingest("services", write("t.csv", "service,team\ncheckout,payments\n"))) == (1, 0, 0, 1, 0)
+    assert counts(ingest("services", write("u.jsonl", '{"service": "checkout", "team": "payments", '
+                                                       '"depends_on": ["db"]}\n'))) == (1, 0, 1, 0, 0)
+    assert counts(ingest("services", write("t2.csv", "service,team\ncheckout,payments\n"))) == (1, 0, 1, 0, 0)
+    assert rows("SELECT depends_on FROM services") == [(None,)]
+
+
 def test_cost_key_is_the_md5_of_every_value_as_exact_text(write, ingest, rows):
     # The documented key, built here by hand: each value column in registry order, its exact text (timestamps
     # as epoch microseconds), NUL for NULL and for a column the file lacks, joined by chr(31). Runs of lacking

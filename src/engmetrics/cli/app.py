@@ -110,6 +110,8 @@ def command_named(args: list[str]) -> str | None:
 
     >>> command_named(["-w", "ws", "--store-url=duckdb://", "ingest", "cost", "a.csv"])
     'ingest'
+    >>> command_named(["-wws", "--workspace=ws", "slo", "status"])
+    'slo'
     >>> command_named(["--help"]) is None
     True
     """
