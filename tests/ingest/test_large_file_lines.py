@@ -61,6 +61,6 @@ def test_progress_reports_each_stage_in_order_with_fractions_in_range(tmp_path):
         ingest_files(store, "sli_events", [path, path], progress=lambda *event: seen.append(event))
     stages = [what for what, _, _ in seen]
     assert [s for i, s in enumerate(stages) if i == 0 or stages[i - 1] != s] == [
-        "reading sli.csv", "writing sli_events", "done"]
+        "checking sli.csv", "reading sli.csv", "writing sli_events", "done"]
     done = [step for _, step, _ in seen]
-    assert done == sorted(done) and done[0] == 0 and done[-1] == 3 and {n for *_, n in seen} == {3}
+    assert done == sorted(done) and done[0] == 0 and done[-1] == 5 and {n for *_, n in seen} == {5}

@@ -405,7 +405,7 @@ def ingest_files(store: Store, dataset: str, files: Sequence[Path], *, fmt: str 
     rules = TimeRules(assume_tz=assume_tz, naive_is_utc=spec.naive_timestamps_utc)
     con = store.sql
     batch = uuid.uuid4().hex
-    steps = len(paths) + 1
+    steps = 2 * len(paths) + 1  # check each file, read each, write
     started = datetime.now(UTC)
     try:
         # Staging lives in temporary tables outside the transaction (they die with the process); only
@@ -417,11 +417,11 @@ def ingest_files(store: Store, dataset: str, files: Sequence[Path], *, fmt: str 
         columns = _written_columns(spec, sources, bots)
         _prepare(con, spec, columns)
         for index, (path, source) in enumerate(zip(paths, sources, strict=True)):
-            with watching(con, progress, f"reading {path.name}", index, steps):
+            with watching(con, progress, f"reading {path.name}", len(paths) + index, steps):
                 if source.ignored_columns:
                     result.ignored_columns[shown[index]] = source.ignored_columns
                 _stage_file(con, spec, source, rules, pseudonym_key, index, columns, bots)
-        with watching(con, progress, f"writing {dataset}", len(paths), steps):
+        with watching(con, progress, f"writing {dataset}", 2 * len(paths), steps):
             con.execute("BEGIN TRANSACTION")
             try:
                 _write(con, spec, shown, batch, strict, result, started, columns)
