@@ -152,43 +152,55 @@ def test_telemetry_gauge_and_counter_shifts(store):
     assert (found["req"].offset_seconds, found["req"].score) == (0.0, 0.3375)
 
 
+def _change_points(store: Store, window_hours: float) -> list[tuple]:
+    """inc-1's change points: series, offset, score, before, after and the bucket width (None: per sample)."""
+    found = correlate_incident(store, "inc-1", window_hours=window_hours)
+    return sorted((e.detail["series"], e.offset_seconds, e.score, e.detail["before"], e.detail["after"],
+                   e.detail.get("bucket_seconds")) for e in found if e.kind == "change_point")
+
+
 def test_telemetry_is_read_across_retention_tiers(store):
     """Minute samples from T0 - 60 min to T0 + 59 min; retention rolled those before T0 - 30 min up into
-    5-minute buckets (rows as `retention apply` writes them), the rest is raw. The gauge steps 100 -> 300 at
-    T0 - 45 min, inside the rolled-up part: it is found only if the buckets are read. With buckets in the
-    window, both series are read in 5-minute buckets (raw samples summed into them)."""
+    5-minute buckets (rows as `retention apply` writes them), the rest is raw. The gauge `lat` and the counter
+    `err` step at T0 - 45 min, inside the rolled-up part: found only if the buckets (and their stored counter
+    increases) are read. With buckets in the window, every series is read in 5-minute buckets."""
     incident(store, "inc-1", "checkout", T0)
     labels = json.dumps({"service": "checkout"})
     gauge = [100.0 if i < 15 else 300.0 for i in range(120)]  # minute i is T0 - 60 min + i
-    counter = list(np.cumsum([10.0 if i < 60 else 40.0 for i in range(120)]) + 1000)  # began long before
+    requests = list(np.cumsum([10.0 if i < 60 else 40.0 for i in range(120)]) + 1000)  # began long before
+    errors = list(np.cumsum([2.0 if i < 15 else 6.0 for i in range(120)]) + 100)
+    series = (("lat", "latency_ms", gauge), ("req", "requests_total", requests), ("err", "errors_total", errors))
     raw = [(name, T0 + (i - 60) * MIN, metric, labels, values[i], None) for i in range(30, 120)
-           for name, metric, values in (("lat", "latency_ms", gauge), ("req", "requests_total", counter))]
+           for name, metric, values in series]
     store.sql.executemany("INSERT INTO telemetry_samples (series, ts, metric, labels, value, source) "
                           "VALUES (?, ?, ?, ?, ?, ?)", raw)
     buckets = []
     for b in range(6):
         minutes = range(5 * b, 5 * b + 5)
-        for name, metric, values, increase in (("lat", "latency_ms", gauge, None), ("req", "requests_total", counter,
-                                                                                      50.0)):
+        for name, metric, values in series:
             part = [values[i] for i in minutes]
+            # a counter bucket's increase: its samples' increases, the first from the previous bucket's last
+            increase = None if name == "lat" else part[-1] - values[5 * b - 1] if b else 5 * (part[1] - part[0])
             buckets.append((name, "5m", T0 + (5 * b - 60) * MIN, metric, labels, sum(part), 5, min(part), max(part),
                             increase, part[-1]))
     store.sql.executemany("INSERT INTO _telemetry_rollups (series, resolution, ts, metric, labels, sum, count, min, "
                           "max, increase, last) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", buckets)
-    found = {e.detail["series"]: e for e in correlate_incident(store, "inc-1", window_hours=2.0)
-             if e.kind == "change_point"}
-    # gauge, 24 buckets: 3 of 100, then 300 from T0 - 45 min (median 300): 0.45 x 200/300 x exp(-45/60) = 0.1417
-    assert (found["lat"].offset_seconds, found["lat"].score) == (-2700.0, 0.1417)
-    # counter: 12 buckets of 5 x 10, then 12 of 5 x 40 from T0 (the first raw sample's increase is counted
-    # from the last bucket's `last`); median 125: 0.45 x 150/200 x 1 = 0.3375
-    assert (found["req"].offset_seconds, found["req"].score) == (0.0, 0.3375)
-    assert found["req"].detail["before"] == 50.0 and found["req"].detail["after"] == 200.0
+    assert _change_points(store, 2.0) == [
+        # 24 buckets: 3 of 5 x 2, then 5 x 6 from T0 - 45 min (median 30): 0.45 x 20/30 x exp(-45/60) = 0.1417
+        ("err", -2700.0, 0.1417, 10.0, 30.0, 300),
+        # gauge means: 3 of 100, then 300 from T0 - 45 min (median 300): 0.45 x 200/300 x exp(-45/60) = 0.1417
+        ("lat", -2700.0, 0.1417, 100.0, 300.0, 300),
+        # 12 buckets of 5 x 10, then 12 of 5 x 40 from T0 (the first raw sample's increase is counted from the
+        # last bucket's `last`); median 125: 0.45 x 150/200 x 1 = 0.3375
+        ("req", 0.0, 0.3375, 50.0, 200.0, 300)]
 
 
-def test_tiered_window_leaves_out_buckets_its_edges_cut(store):
+def test_tiered_window_leaves_out_buckets_it_holds_in_part(store):
     """A steady counter (10 a minute) over the whole window and one 5-minute bucket of another series: the
-    counter is read in 5-minute buckets. A window of 1.99 h starts 0.6 min after a bucket boundary; the raw
-    samples of that first, cut bucket would sum to 40 instead of 50 and look like a shift. Left out: none."""
+    counter is read in 5-minute buckets, and none may look like a shift. A window of 2 h starts on a bucket
+    boundary, so the first bucket's first sample has no increase (its previous sample is outside): that
+    bucket would sum to 40. A window of 1.96 h ends 2.4 min into a bucket, whose three samples would sum to 30.
+    Both are left out."""
     incident(store, "inc-1", "checkout", T0)
     labels = json.dumps({"service": "checkout"})
     raw = [("req", T0 + i * MIN, "requests_total", labels, 1000.0 + 10 * i, None) for i in range(-130, 131)]
@@ -197,7 +209,8 @@ def test_tiered_window_leaves_out_buckets_its_edges_cut(store):
     store.sql.execute("INSERT INTO _telemetry_rollups (series, resolution, ts, metric, labels, sum, count, min, max, "
                       "increase, last) VALUES ('lat', '5m', ?, 'latency_ms', ?, 500, 5, 100, 100, NULL, 100)",
                       [T0 - 100 * MIN, labels])
-    assert [e for e in correlate_incident(store, "inc-1", window_hours=1.99) if e.kind == "change_point"] == []
+    assert _change_points(store, 2.0) == []
+    assert _change_points(store, 1.96) == []
 
 
 def test_similar_past_incidents_only(store):

@@ -26,7 +26,8 @@ successful one a minute before.
   a drop counting as a reset; ``*_bucket`` histogram series are skipped). Telemetry is read from every
   retention tier (`engmetrics.telemetry.retention_points`): where retention rolled raw samples up, their
   buckets; when the window holds any bucket, every series is read at the coarsest rollup in it (raw samples
-  summed into its buckets: a gauge's mean, a counter's increase), never mixing resolutions. At most 3 per
+  summed into its buckets: a gauge's mean, a counter's increase; the detail's ``bucket_seconds`` gives the
+  width), never mixing resolutions, and buckets the window holds only in part are left out. At most 3 per
   series. Floors (so
   blips on a near-zero series are not shifts, or score low): an error ratio's noise sigma is at least 0.001
   and its magnitude is judged against at least 0.01 (one percentage point); a telemetry series' sigma is at
@@ -46,9 +47,10 @@ small arrays in Python.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -177,14 +179,15 @@ def _deployment_evidence(store: Store, inc: dict[str, Any], window: timedelta,
     return found
 
 
-def _shift_evidence(ts: list[datetime], values: np.ndarray, start: datetime, window: timedelta,
+def _shift_evidence(at: Callable[[int], datetime], values: np.ndarray, start: datetime, window: timedelta,
                     detail: dict[str, Any], *, min_sigma: float, floor: float) -> list[Evidence]:
+    """Change points of `values`; `at(i)` is the time of value i."""
     found = []
     for s in shifts(values, max_points=3, min_sigma=min_sigma, floor=floor):
-        offset = ts[s.index] - start
-        score = CHANGE_POINT_WEIGHT * s.magnitude * closeness(offset, window)
-        found.append(Evidence("change_point", offset.total_seconds(), score,
-                              {**detail, "at": ts[s.index].isoformat(), "before": s.before, "after": s.after}))
+        when = at(s.index)
+        score = CHANGE_POINT_WEIGHT * s.magnitude * closeness(when - start, window)
+        found.append(Evidence("change_point", (when - start).total_seconds(), score,
+                              {**detail, "at": when.isoformat(), "before": s.before, "after": s.after}))
     return found
 
 
@@ -199,7 +202,7 @@ def _sli_evidence(store: Store, service: str, start: datetime, window: timedelta
     found = []
     for indicator, buckets in series.items():
         ratio = np.array([1 - b["good"] / b["total"] for b in buckets])
-        found += _shift_evidence([b["ts"] for b in buckets], ratio, start, window,
+        found += _shift_evidence(lambda i, b=buckets: b[i]["ts"], ratio, start, window,
                                  {"source": "sli_events", "series": indicator, "metric": "error_ratio"},
                                  min_sigma=RATIO_MIN_SIGMA, floor=RATIO_FLOOR)
     return found
@@ -230,42 +233,50 @@ def _service_points(store: Store, service: str, lo: datetime, hi: datetime) -> t
     return rows, width
 
 
-def _series_values(rows: pa.Table, width: int) -> Iterator[tuple[str, str, list[datetime], np.ndarray]]:
-    """Each series' (name, metric, times, values): a gauge's values, a counter's increases (its first sample,
-    whose increase is unknown, dropped). With rollups in the window (`width` > 0) every series is read at that
-    resolution, raw samples summed into its buckets, so a series never mixes per-sample and per-bucket points:
-    a gauge's value is the bucket's mean, a counter's the bucket's increase."""
+def _series_values(rows: pa.Table, width: int) -> Iterator[tuple[str, str, np.ndarray, np.ndarray]]:
+    """Each series' (name, metric, times in epoch microseconds, values): a gauge's values, a counter's
+    increases (its first sample, whose increase is unknown, dropped). With rollups in the window (`width` > 0)
+    every series is read at that resolution, raw samples summed into its buckets, so a series never mixes
+    per-sample and per-bucket points: a gauge's value is the bucket's mean, a counter's the bucket's increase,
+    known only when the increase of every row in it is (the series' first sample's is not)."""
+    rows = rows.combine_chunks()
     names = rows.column("series").to_numpy(zero_copy_only=False)
-    cuts = np.flatnonzero(names[1:] != names[:-1]) + 1
-    for part in np.split(np.arange(len(names)), cuts):
-        if not len(part):
+    micros = rows.column("ts").cast(pa.timestamp("us", "UTC")).cast(pa.int64()).to_numpy()
+    bounds = [0, *(np.flatnonzero(names[1:] != names[:-1]) + 1).tolist(), len(names)]
+    for lo, hi in itertools.pairwise(bounds):
+        if lo == hi:
             continue
-        one = rows.take(part)
+        one, ts = rows.slice(lo, hi - lo), micros[lo:hi]
         metric = one.column("metric")[0].as_py()
         counter = metric.endswith(COUNTER_SUFFIXES)
         values = one.column("increase" if counter else "sum").to_numpy(zero_copy_only=False).astype(float)
-        ts = one.column("ts").to_pylist()
         if width:
-            seconds = one.column("ts").cast(pa.timestamp("us", "UTC")).cast(pa.int64()).to_numpy() // 1_000_000
-            start, at = np.unique(seconds // width * width, return_inverse=True)
+            step = width * 1_000_000
+            ts, at = np.unique(ts // step * step, return_inverse=True)
             known = ~np.isnan(values)
-            total = np.bincount(at, np.where(known, values, 0.0), minlength=len(start))
+            total = np.bincount(at, np.where(known, values, 0.0), minlength=len(ts))
             if counter:
-                values = np.where(np.bincount(at, known, minlength=len(start)) > 0, total, np.nan)
+                values = np.where(np.bincount(at, ~known, minlength=len(ts)) == 0, total, np.nan)
             else:
-                values = total / np.bincount(at, one.column("count").to_numpy().astype(float), minlength=len(start))
-            ts = [datetime.fromtimestamp(int(t), UTC) for t in start]
+                count = np.bincount(at, one.column("count").to_numpy().astype(float), minlength=len(ts))
+                values = np.divide(total, count, out=np.full(len(ts), np.nan), where=count > 0)
         keep = ~np.isnan(values)
-        yield str(names[part[0]]), metric, [t for t, k in zip(ts, keep, strict=True) if k], values[keep]
+        yield str(names[lo]), metric, ts[keep], values[keep]
+
+
+def _instant(micros: np.ndarray) -> Callable[[int], datetime]:
+    """The time of index i of epoch microseconds `micros` (made only for the few change points found)."""
+    return lambda i: datetime.fromtimestamp(0, UTC) + timedelta(microseconds=int(micros[i]))
 
 
 def _telemetry_evidence(store: Store, service: str, start: datetime, window: timedelta) -> list[Evidence]:
     found = []
     rows, width = _service_points(store, service, start - window, start + window)
+    tiered = {"bucket_seconds": width} if width else {}  # values are per bucket, not per sample
     for name, metric, ts, values in _series_values(rows, width):
         level = float(np.median(np.abs(values))) if len(values) else 0.0
-        found += _shift_evidence(ts, values, start, window,
-                                 {"source": "telemetry_samples", "series": name, "metric": metric},
+        found += _shift_evidence(_instant(ts), values, start, window,
+                                 {"source": "telemetry_samples", "series": name, "metric": metric, **tiered},
                                  min_sigma=TELEMETRY_SIGMA_FRACTION * level, floor=level)
     return found
 
