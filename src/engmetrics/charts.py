@@ -214,8 +214,9 @@ def history_chart(points: list[HistoryPoint], thresholds: Thresholds | None, *, 
     Periods are evenly spaced categories: period ``i`` of ``n`` sits at the centre of its slot,
     ``56 + (i + 0.5) * plot_width / n``. The value axis runs over round ticks (see `nice_ticks`) that
     cover the values, the finite band bounds and zero (when every value is non-negative). A period
-    without data breaks the line (a gap) and is listed in the description. A group-by indicator gets
-    one line per group (different dash patterns, with a legend).
+    without data breaks the line (a gap) and is listed in the description. A value estimated from sampled
+    data gets a whisker over its 95 % interval (the axis covers it). A group-by indicator gets one line per
+    group (different dash patterns, with a legend).
     """
     left, right, top, bottom = 56.0, 16.0, 16.0, 40.0
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -225,7 +226,8 @@ def history_chart(points: list[HistoryPoint], thresholds: Thresholds | None, *, 
     known = [p.value for p in points if p.value is not None]
     bounds = [b for _, band in (thresholds.bands() if thresholds else []) for b in (band.min, band.max)
               if b is not None]
-    domain = known + bounds
+    intervals = [p for p in points if p.value is not None and p.low is not None and p.high is not None]
+    domain = known + bounds + [v for p in intervals for v in (p.low, p.high)]
     low, high = (min(domain), max(domain)) if domain else (0.0, 1.0)
     if low >= 0 and (known or not bounds):
         low = 0.0
@@ -253,6 +255,9 @@ def history_chart(points: list[HistoryPoint], thresholds: Thresholds | None, *, 
     for p in latest:
         who = f" ({p.group})" if p.group is not None else ""
         desc_parts.append(f"latest{who} {format_value(p.value)} {unit}, status {p.status or 'none'}".rstrip())
+    if intervals:
+        desc_parts.append(f"{len(intervals)} of {len(known)} values estimated from sampled data, shown with their "
+                          "95 % intervals")
     if missing:
         desc_parts.append("no data for " + ", ".join(
             _when(p.period_start) + (f" ({p.group})" if p.group is not None else "") for p in missing))
@@ -309,8 +314,13 @@ def history_chart(points: list[HistoryPoint], thresholds: Thresholds | None, *, 
             if y is not None:
                 who = f"{p.group}: " if p.group is not None else ""
                 sample = f", sample {p.sample_size}" if p.sample_size else ""
+                estimate = ""
+                if p.low is not None and p.high is not None:  # a whisker over the 95 % interval of an estimate
+                    estimate = f", estimate, 95 % interval {format_value(p.low)} to {format_value(p.high)}"
+                    out.append(f'<line class="interval" x1="{_n(x)}" y1="{_n(sy(p.high))}" x2="{_n(x)}" '
+                               f'y2="{_n(sy(p.low))}" stroke="{LINE_COLOUR}" stroke-width="1.5"/>')
                 tip = f"{who}{_span(p.period_start, p.period_end)}: {format_value(p.value)} {unit}, " \
-                      f"status {p.status or 'none'}{sample}"
+                      f"status {p.status or 'none'}{sample}{estimate}"
                 out.append(_marker(p.status, x, y, tip))
         out.append("</g>")
     if len(groups) > 1:

@@ -10,6 +10,7 @@ import pytest
 
 from engmetrics.catalog.compute import compute
 from engmetrics.catalog.evaluate import ESTIMATE_NOTE, evaluate_definition, save_results
+from engmetrics.catalog.history import history
 from engmetrics.catalog.loader import Definition, load_catalog
 from engmetrics.catalog.model import Calculation, Indicator
 from engmetrics.catalog.periods import Period
@@ -141,3 +142,18 @@ def test_a_percentile_over_sampled_rows_is_refused_at_load(workspace):
         load_catalog(workspace)
     [issue] = [i for i in caught.value.issues if "sampled rows" in i.message]
     assert (issue.file, issue.line) == ("metrics/p.yaml", 11)
+
+
+def test_history_points_of_an_estimate_carry_its_interval(store, events, write, ingest):
+    # the week's count is the estimate above (12, Var 26); the week before has no rows: no value, no interval
+    points = history(store, _indicator({"dataset": "request_events", "measure": {"type": "count"}}),
+                     date(2026, 3, 8), periods=2)
+    assert [(p.period_end, p.value, p.low is None) for p in points] == [
+        (date(2026, 3, 1), None, True), (date(2026, 3, 8), 12.0, False)]
+    assert (points[1].low, points[1].high) == pytest.approx((12 - Z95 * sqrt(26), 12 + Z95 * sqrt(26)))
+    # an exact value (an unsampled dataset) has none
+    ingest("deployments", write("d.csv", "deployment_id,service,environment,started_at,status\n"
+                                         "d1,api,production,2026-03-03T10:00:00Z,success\n"))
+    [exact] = history(store, _indicator({"dataset": "deployments", "measure": {"type": "count"},
+                                         "time_column": "started_at"}), date(2026, 3, 8), periods=1)
+    assert (exact.value, exact.low, exact.high) == (1.0, None, None)

@@ -8,6 +8,7 @@ from datetime import date
 from engmetrics.catalog.history import HistoryPoint
 from engmetrics.catalog.model import Thresholds
 from engmetrics.charts import history_chart, nice_ticks, sparkline
+from engmetrics.web.render import _environment
 
 NS = {"s": "http://www.w3.org/2000/svg"}
 THRESHOLDS = Thresholds.model_validate({"green": {"min": 5}, "amber": {"min": 2, "max": 5}, "red": {"max": 2}})
@@ -52,6 +53,26 @@ def test_history_chart_coordinates():
     assert y_labels == ["0", "2", "4", "6", "deploys"]
     x_labels = [t.text for t in svg.find("s:g[@class='axis axis-x']", NS).findall("s:text", NS)]
     assert x_labels == ["7 Jan", "14 Jan", "period ending"]
+
+
+def test_history_chart_whisker_over_an_estimate_interval():
+    estimate = HistoryPoint(date(2026, 1, 8), date(2026, 1, 14), 4.0, "amber", 40, None, 3.0, 5.0)
+    svg = ET.fromstring(history_chart([_point(1, 1.0, "red"), estimate], THRESHOLDS, unit="deploys", title="D"))
+    # ticks 0..8 (the open green band adds a quarter of the range above 5); y = 16 + (8 - v) / 8 * 184;
+    # the second slot's centre x = 56 + 1.5 * 284
+    [whisker] = svg.findall(".//s:line[@class='interval']", NS)
+    assert (whisker.get("x1"), whisker.get("y1"), whisker.get("x2"), whisker.get("y2")) == ("482", "85", "482", "131")
+    assert "1 of 2 values estimated from sampled data" in svg.find("s:desc", NS).text
+    tips = [t.text for t in svg.iter(f"{{{NS['s']}}}title")]
+    assert tips[-1].endswith("sample 40, estimate, 95 % interval 3 to 5") and "estimate" not in tips[1]
+
+
+def test_history_table_has_an_interval_column_only_for_estimates():
+    table = _environment().from_string('{% from "macros.html" import history_table %}{{ history_table(info, "H") }}')
+    estimate = HistoryPoint(date(2026, 1, 8), date(2026, 1, 14), 4.0, "amber", 40, None, 3.0, 5.0)
+    with_estimate = table.render(info={"points": [_point(1, 1.0, "red"), estimate]})
+    assert "95 % interval (estimate)" in with_estimate and '<td class="num">3 – 5</td>' in with_estimate
+    assert "95 % interval" not in table.render(info={"points": [_point(1, 1.0, "red")]})
 
 
 def test_history_chart_gap_escaping_and_determinism():
