@@ -206,6 +206,16 @@ def _marker(status: str | None, x: float, y: float, tip: str) -> str:
     return f'<polygon {cls} points="{pts}" fill="{colour}">{inner}</polygon>'
 
 
+def _interval_text(p: HistoryPoint, unit: str) -> str:
+    """`, estimate (95 % interval LOW to HIGH UNIT)` for an estimated point, flagged when it is not to be
+    trusted; empty for an exact one."""
+    if p.low is None or p.high is None:
+        return ""
+    bounds = f"{format_value(p.low)} to {format_value(p.high)}" + (f" {unit}" if unit else "")
+    doubt = "; too few sampled rows to trust it" if p.reliable is False else ""
+    return f", estimate (95 % interval {bounds}{doubt})"
+
+
 def history_chart(points: list[HistoryPoint], thresholds: Thresholds | None, *, unit: str, title: str,
                   width: int = 640, height: int = 240) -> str:
     """An indicator's history as a line over its shaded threshold bands.
@@ -215,8 +225,9 @@ def history_chart(points: list[HistoryPoint], thresholds: Thresholds | None, *, 
     ``56 + (i + 0.5) * plot_width / n``. The value axis runs over round ticks (see `nice_ticks`) that
     cover the values, the finite band bounds and zero (when every value is non-negative). A period
     without data breaks the line (a gap) and is listed in the description. A value estimated from sampled
-    data gets a whisker over its 95 % interval (the axis covers it). A group-by indicator gets one line per
-    group (different dash patterns, with a legend).
+    data gets a whisker over its 95 % interval (the axis covers it; below zero only when a value is; dotted
+    when the interval is not to be trusted). A group-by indicator gets one line per group (different dash
+    patterns, whiskers included, with a legend).
     """
     left, right, top, bottom = 56.0, 16.0, 16.0, 40.0
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -227,7 +238,12 @@ def history_chart(points: list[HistoryPoint], thresholds: Thresholds | None, *, 
     bounds = [b for _, band in (thresholds.bands() if thresholds else []) for b in (band.min, band.max)
               if b is not None]
     intervals = [p for p in points if p.value is not None and p.low is not None and p.high is not None]
-    domain = known + bounds + [v for p in intervals for v in (p.low, p.high)]
+    floor = 0.0 if all(v >= 0 for v in known) else -math.inf  # a normal interval may reach below a count's 0
+
+    def whisker(p: HistoryPoint) -> tuple[float, float]:
+        return max(p.low, floor), p.high  # type: ignore[arg-type,return-value]
+
+    domain = known + bounds + [v for p in intervals for v in whisker(p)]
     low, high = (min(domain), max(domain)) if domain else (0.0, 1.0)
     if low >= 0 and (known or not bounds):
         low = 0.0
@@ -254,7 +270,8 @@ def history_chart(points: list[HistoryPoint], thresholds: Thresholds | None, *, 
         desc_parts[0] += f" from {_when(periods[0][0])} to {_when(periods[-1][1])}"
     for p in latest:
         who = f" ({p.group})" if p.group is not None else ""
-        desc_parts.append(f"latest{who} {format_value(p.value)} {unit}, status {p.status or 'none'}".rstrip())
+        desc_parts.append(f"latest{who} {format_value(p.value)} {unit}{_interval_text(p, unit)}, "
+                          f"status {p.status or 'none'}".rstrip())
     if intervals:
         desc_parts.append(f"{len(intervals)} of {len(known)} values estimated from sampled data, shown with their "
                           "95 % intervals")
@@ -314,13 +331,14 @@ def history_chart(points: list[HistoryPoint], thresholds: Thresholds | None, *, 
             if y is not None:
                 who = f"{p.group}: " if p.group is not None else ""
                 sample = f", sample {p.sample_size}" if p.sample_size else ""
-                estimate = ""
                 if p.low is not None and p.high is not None:  # a whisker over the 95 % interval of an estimate
-                    estimate = f", estimate, 95 % interval {format_value(p.low)} to {format_value(p.high)}"
-                    out.append(f'<line class="interval" x1="{_n(x)}" y1="{_n(sy(p.high))}" x2="{_n(x)}" '
-                               f'y2="{_n(sy(p.low))}" stroke="{LINE_COLOUR}" stroke-width="1.5"/>')
-                tip = f"{who}{_span(p.period_start, p.period_end)}: {format_value(p.value)} {unit}, " \
-                      f"status {p.status or 'none'}{sample}{estimate}"
+                    bottom_value, top_value = whisker(p)
+                    trusted = p.reliable is not False  # dotted when not to be trusted, else the series' dash
+                    kind, pattern = ("", dash_attr) if trusted else (" interval-untrusted", ' stroke-dasharray="1 3"')
+                    out.append(f'<line class="interval{kind}" x1="{_n(x)}" y1="{_n(sy(top_value))}" x2="{_n(x)}" '
+                               f'y2="{_n(sy(bottom_value))}" stroke="{LINE_COLOUR}" stroke-width="1.5"{pattern}/>')
+                tip = f"{who}{_span(p.period_start, p.period_end)}: {format_value(p.value)} {unit}" \
+                      f"{_interval_text(p, unit)}, status {p.status or 'none'}{sample}"
                 out.append(_marker(p.status, x, y, tip))
         out.append("</g>")
     if len(groups) > 1:

@@ -257,3 +257,16 @@ def test_pdf_renders_with_chromium(report, tmp_path):
     if shutil.which("pdftotext"):
         text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True, check=True).stdout
         assert "Acme report" in text and "Red indicators (2)" in text
+
+
+def test_ratio_charts_scale_an_estimate_interval_with_its_value():
+    # a ratio is drawn in percent: 0.003 with 95 % interval 0.002..0.004 becomes 0.3 % with 0.2..0.4 %
+    from engmetrics.catalog.history import HistoryPoint
+    from engmetrics.report.html import _charts
+    from engmetrics.report.model import IndicatorHistory
+
+    points = [HistoryPoint(date(2026, 1, 1), date(2026, 1, 1), 0.003, "amber", 500, None, 0.002, 0.004, True)]
+    history = IndicatorHistory("err", "Errors", "ratio", "lower_is_better", "daily", None, points)
+    report = type("R", (), {"histories": [history]})()
+    [(_, svg)] = _charts(report)
+    assert "0.3 %, estimate (95 % interval 0.2 to 0.4 %)" in str(svg)

@@ -64,7 +64,20 @@ def test_history_chart_whisker_over_an_estimate_interval():
     assert (whisker.get("x1"), whisker.get("y1"), whisker.get("x2"), whisker.get("y2")) == ("482", "85", "482", "131")
     assert "1 of 2 values estimated from sampled data" in svg.find("s:desc", NS).text
     tips = [t.text for t in svg.iter(f"{{{NS['s']}}}title")]
-    assert tips[-1].endswith("sample 40, estimate, 95 % interval 3 to 5") and "estimate" not in tips[1]
+    assert tips[-1] == "2026-01-08 to 2026-01-14: 4 deploys, estimate (95 % interval 3 to 5 deploys), status amber, " \
+                       "sample 40" and "estimate" not in tips[1]
+
+
+def test_history_chart_axis_covers_intervals_stops_a_count_at_zero_and_dots_untrusted_ones():
+    wide = HistoryPoint(date(2026, 1, 8), date(2026, 1, 14), 4.0, "amber", 40, None, -3.0, 12.0, False)
+    svg = ET.fromstring(history_chart([_point(1, 1.0, "red"), wide], THRESHOLDS, unit="deploys", title="D"))
+    # the interval reaches 12, past every value and band: ticks 0, 5, 10, 15; y = 16 + (15 - v) / 15 * 184, so
+    # 12 is at 52.8. Every value is >= 0, so the whisker and the axis stop at 0 (y 200), not at -3; dotted.
+    y_labels = [t.text for t in svg.find("s:g[@class='axis axis-y']", NS).findall("s:text", NS)]
+    assert y_labels == ["0", "5", "10", "15", "deploys"]
+    [whisker] = svg.findall(".//s:line[@class='interval interval-untrusted']", NS)
+    assert (whisker.get("y1"), whisker.get("y2"), whisker.get("stroke-dasharray")) == ("52.8", "200", "1 3")
+    assert "-3 to 12 deploys; too few sampled rows to trust it" in svg.find("s:desc", NS).text
 
 
 def test_history_table_has_an_interval_column_only_for_estimates():
@@ -73,6 +86,8 @@ def test_history_table_has_an_interval_column_only_for_estimates():
     with_estimate = table.render(info={"points": [_point(1, 1.0, "red"), estimate]})
     assert "95 % interval (estimate)" in with_estimate and '<td class="num">3 – 5</td>' in with_estimate
     assert "95 % interval" not in table.render(info={"points": [_point(1, 1.0, "red")]})
+    untrusted = HistoryPoint(date(2026, 1, 8), date(2026, 1, 14), 0.0, "red", 0, None, 0.0, 0.0, False)
+    assert "0 – 0 (too few sampled rows to trust)" in table.render(info={"points": [untrusted]})
 
 
 def test_history_chart_gap_escaping_and_determinism():

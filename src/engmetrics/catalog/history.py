@@ -25,7 +25,7 @@ __all__ = ["HistoryPoint", "history", "periods_back"]
 class HistoryPoint:
     """One period of an indicator (and group). `value` None means no data; `status` is None only for
     an indicator without thresholds (a proposed one). A value estimated from sampled data has its 95 %
-    interval `low`..`high` (None for exact values)."""
+    interval `low`..`high` and whether that interval can be trusted (`reliable`; all None for exact values)."""
 
     period_start: date
     period_end: date
@@ -35,6 +35,7 @@ class HistoryPoint:
     group: str | None = None
     low: float | None = None
     high: float | None = None
+    reliable: bool | None = None
 
 
 def periods_back(cadence: str, as_of: date, count: int) -> list[Period]:
@@ -61,7 +62,7 @@ def history(store: Any, definition: Definition, as_of: date, periods: int = 12) 
         for group in sorted(values, key=lambda g: (g is not None, g or "")):
             value = values[group]
             status = rag_status(value.value, ind.thresholds) if ind.thresholds else None
-            interval = (value.low, value.high) if value.estimated else (None, None)
+            interval = (value.low, value.high, value.reliable) if value.estimated else (None, None, None)
             points.append(HistoryPoint(period.start, period.end, value.value, status, value.sample_size, group,
                                        *interval))
     return points

@@ -54,7 +54,8 @@ def _charts(report: Report) -> list[tuple[str, Markup]]:
         unit = "%" if h.unit == "ratio" else h.unit
         points = h.points
         if h.unit == "ratio":  # draw ratios as percentages, as the tables show them
-            points = [replace(p, value=None if p.value is None else p.value * 100) for p in h.points]
+            points = [replace(p, **{k: None if getattr(p, k) is None else getattr(p, k) * 100
+                                    for k in ("value", "low", "high")}) for p in h.points]
             thresholds = h.thresholds and h.thresholds.model_copy(update={
                 name: band.model_copy(update={"min": None if band.min is None else band.min * 100,
                                               "max": None if band.max is None else band.max * 100})
