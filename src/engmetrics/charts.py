@@ -209,7 +209,7 @@ def _marker(status: str | None, x: float, y: float, tip: str) -> str:
 def _interval_text(p: HistoryPoint, unit: str) -> str:
     """`, estimate (95 % interval LOW to HIGH UNIT)` for an estimated point, flagged when it is not to be
     trusted; empty for an exact one."""
-    if p.low is None or p.high is None:
+    if not p.estimated:
         return ""
     bounds = f"{format_value(p.low)} to {format_value(p.high)}" + (f" {unit}" if unit else "")
     doubt = "; too few sampled rows to trust it" if p.reliable is False else ""
@@ -237,7 +237,7 @@ def history_chart(points: list[HistoryPoint], thresholds: Thresholds | None, *, 
     known = [p.value for p in points if p.value is not None]
     bounds = [b for _, band in (thresholds.bands() if thresholds else []) for b in (band.min, band.max)
               if b is not None]
-    intervals = [p for p in points if p.value is not None and p.low is not None and p.high is not None]
+    intervals = [p for p in points if p.value is not None and p.estimated]
     floor = 0.0 if all(v >= 0 for v in known) else -math.inf  # a normal interval may reach below a count's 0
 
     def whisker(p: HistoryPoint) -> tuple[float, float]:
@@ -331,7 +331,7 @@ def history_chart(points: list[HistoryPoint], thresholds: Thresholds | None, *, 
             if y is not None:
                 who = f"{p.group}: " if p.group is not None else ""
                 sample = f", sample {p.sample_size}" if p.sample_size else ""
-                if p.low is not None and p.high is not None:  # a whisker over the 95 % interval of an estimate
+                if p.estimated:  # a whisker over the 95 % interval
                     bottom_value, top_value = whisker(p)
                     trusted = p.reliable is not False  # dotted when not to be trusted, else the series' dash
                     kind, pattern = ("", dash_attr) if trusted else (" interval-untrusted", ' stroke-dasharray="1 3"')

@@ -37,6 +37,11 @@ class HistoryPoint:
     high: float | None = None
     reliable: bool | None = None
 
+    @property
+    def estimated(self) -> bool:
+        """Whether the value is an estimate with its interval."""
+        return self.low is not None and self.high is not None
+
 
 def periods_back(cadence: str, as_of: date, count: int) -> list[Period]:
     """The `count` consecutive periods of `cadence` ending on `as_of`, oldest first."""

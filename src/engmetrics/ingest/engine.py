@@ -18,6 +18,7 @@ was.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -38,6 +39,7 @@ __all__ = ["IngestResult", "ingest_files"]
 
 _T = "_em_typed"
 _F = "_em_final"
+_REJECT_TABLES = (REJECTS, REJECTS + "_scan")  # the CSV reader's, per file
 
 
 @dataclass
@@ -151,16 +153,12 @@ def _key_hash(dataset: Dataset, absent: frozenset[str]) -> str:
     'coalesce(epoch_us("BillingPeriodStart")::VARCHAR, chr(0)), repeat(chr(0) || chr(31), 56) || chr(0)))'
     """
     parts: list[str] = []
-    run = 0
-    for v in [*dataset.value_columns, None]:
-        if v is not None and v in absent:
-            run += 1
-            continue
-        if run:
-            parts.append(f"repeat(chr(0) || chr(31), {run - 1}) || chr(0)")
-            run = 0
-        if v is not None:
-            parts.append(f"coalesce({_text(dataset.column(v))}, chr(0))")
+    for lacking, run in itertools.groupby(dataset.value_columns, key=absent.__contains__):
+        names = list(run)
+        if lacking:
+            parts.append(f"repeat(chr(0) || chr(31), {len(names) - 1}) || chr(0)")
+        else:
+            parts += [f"coalesce({_text(dataset.column(v))}, chr(0))" for v in names]
     return f"md5(concat_ws(chr(31), {', '.join(parts)}))"
 
 
@@ -192,9 +190,8 @@ def _written_columns(dataset: Dataset, sources: Sequence[Source], bots: Sequence
 
 def _stage_file(con, dataset: Dataset, source: Source, rules: TimeRules, key: bytes | None, index: int,
                 columns: Sequence[str], bots: Sequence[str]) -> None:
-    if source.fmt == "csv":  # the reader's rejects are per file
-        for table in (REJECTS, REJECTS + "_scan"):
-            con.execute(f"DROP TABLE IF EXISTS {table}")
+    if source.fmt == "csv":
+        _drop(con, _REJECT_TABLES)
     con.execute(f"INSERT INTO {_T} {_typed_select(dataset, source, rules, key, index, columns, bots)}")
     con.execute(f"INSERT INTO _em_files SELECT ?, ?, min(rowid) FROM {_T} WHERE _file = ?",
                 [index, source.fmt, index])
@@ -347,11 +344,13 @@ def _prepare(con, dataset: Dataset, columns: Sequence[str]) -> None:
     con.execute("CREATE TEMP TABLE _em_records (_file INTEGER, good BIGINT, line BIGINT)")
 
 
-def _cleanup(con) -> None:
-    temporary = (_T, _F, "_em_structural", "_em_files", "_em_units", "_em_records")
-    rejects = (REJECTS, REJECTS + "_scan")
-    for table in temporary + rejects:
+def _drop(con, tables: Sequence[str]) -> None:
+    for table in tables:
         con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _cleanup(con) -> None:
+    _drop(con, (_T, _F, "_em_structural", "_em_files", "_em_units", "_em_records", *_REJECT_TABLES))
 
 
 def _strict_failure(con, batch: str, quarantined: int) -> InputError:
