@@ -185,7 +185,7 @@ def test_the_cli_starts_without_scipy():
 
 def test_the_console_script_imports_only_the_command_it_runs(tmp_path):
     """`engmetrics -w DIR ingest ...` loads the ingest command, not the cost, incidents or SLO ones (nor pandas,
-    which only they need); `--help` lists every command."""
+    which only they need); a bare `--version` loads no command; `--help` lists every command."""
     code = ("import sys; from engmetrics.cli.app import run\n"
             "try:\n    run()\nexcept SystemExit as exc:\n    code = exc.code\n"
             "print(code, sorted(m for m in ('engmetrics.cli.cost', 'engmetrics.cli.incidents', 'engmetrics.cli.slo',"
@@ -196,6 +196,7 @@ def test_the_console_script_imports_only_the_command_it_runs(tmp_path):
         return done.stdout.strip().splitlines()[-1]
 
     assert run("-w", str(tmp_path), "ingest", "--help") == "0 ['engmetrics.cli.ingest'] False"
+    assert run("--version") == "0 [] False"
     assert run("--help").startswith("0 ['engmetrics.cli.cost', 'engmetrics.cli.incidents', 'engmetrics.cli.ingest', "
                                     "'engmetrics.cli.slo']")
 

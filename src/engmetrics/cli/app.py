@@ -2,8 +2,8 @@
 
 The console script runs `run`, which imports only the module of the command it is given (every module
 imports the library parts it needs, so importing them all cost most of a second at each start); `--help`
-and anything else that names no known command register them all. `engmetrics.cli.main.app` is the app with
-every command, for tests and tools.
+and anything else that names no known command register them all; a bare `--version` registers none.
+`engmetrics.cli.main.app` is the app with every command, for tests and tools.
 """
 
 from __future__ import annotations
@@ -124,7 +124,22 @@ def command_named(args: list[str]) -> str | None:
     return None
 
 
+def commands_needed(args: list[str]) -> set[str] | None:
+    """The commands to register for `args`: the one named, none for a bare `--version`, else all (None).
+
+    >>> commands_needed(["-w", "ws", "slo", "status"]), commands_needed(["--version"])
+    ({'slo'}, set())
+    >>> commands_needed(["--version", "--help"]) is None  # help lists every command
+    True
+    """
+    name = command_named(args)
+    if name in COMMANDS:
+        return {name}
+    if "--version" in args and not {"-h", "--help"} & set(args):
+        return set()
+    return None
+
+
 def run() -> None:
-    """The console script: register the command given (or all of them), then run the app."""
-    name = command_named(sys.argv[1:])
-    register({name} if name in COMMANDS else None)()
+    """The console script: register the commands needed (`commands_needed`), then run the app."""
+    register(commands_needed(sys.argv[1:]))()
