@@ -51,6 +51,7 @@ __all__ = ["COLUMNS", "Stored", "overlaps", "rank_sql", "store_samples"]
 
 # The pushed batch: the samples batch (`telemetry.batch.SCHEMA`) plus these, and `_req` (arrival order).
 COLUMNS = ("series", "ts", "metric", "labels", "value", "source", "received_at")
+_INSERT = f"INSERT INTO telemetry_samples ({', '.join(COLUMNS)}) SELECT {', '.join(COLUMNS)} FROM "
 _IN = "_em_push"
 _TEMP = ("_em_in", "_em_src", "_em_near", "_em_beaten", "_em_win", "_em_evict")
 
@@ -100,9 +101,10 @@ def _all_new(con: Any, batch: pa.Table, params: dict[str, Any]) -> bool:
 
     The common batch (one source, new timestamps, no other source stored in its range) is decided by two cheap
     checks. A stored (series, ts) of the batch lies within the batch's own time range, so one aggregate over
-    the batch and the stored rows of that range finds a (series, ts) repeated or already stored (DuckDB skips
-    the other row groups by their ts bounds; the series keys of the window around it are never read; a stored
-    duplicate there only sends the batch the exact way). "Another source within the widened range" is a
+    the batch and the stored rows of that range finds a (series, ts) repeated or already stored. It groups by
+    the series' 64-bit hash, cheaper than its text: a collision only sends the batch the exact way, as a stored
+    duplicate does. DuckDB skips the other row groups by their ts bounds, and the series keys of the window
+    around the range are never read. "Another source within the widened range" is a
     filter on the `ts` and `source` columns with the batch's source as a constant. When there is one (two
     pipelines pushing at once), a third check reads the `metric` column of those rows: a series is its
     metric name followed by its labels (the dataset's rule; the decoders and scrapes build it so), so another
@@ -113,9 +115,9 @@ def _all_new(con: Any, batch: pa.Table, params: dict[str, Any]) -> bool:
     params = {**params, "src": sources[0].as_py()}
     others = "SELECT 1 FROM telemetry_samples WHERE ts BETWEEN $lo AND $hi AND source IS DISTINCT FROM $src"
     twice, near = _run(con, f"""
-        SELECT EXISTS (SELECT 1 FROM (SELECT series, ts FROM {_IN} UNION ALL
-                                      SELECT series, ts FROM telemetry_samples WHERE ts BETWEEN $t0 AND $t1)
-                       GROUP BY series, ts HAVING count(*) > 1),
+        SELECT EXISTS (SELECT 1 FROM (SELECT hash(series) AS h, ts FROM {_IN} UNION ALL
+                                      SELECT hash(series), ts FROM telemetry_samples WHERE ts BETWEEN $t0 AND $t1)
+                       GROUP BY h, ts HAVING count(*) > 1),
                {f'EXISTS ({others})' if alone else 'true'}""", params).fetchone()
     if twice:
         return False
@@ -226,13 +228,20 @@ def store_samples(store: Store, batch: pa.Table, priority: Sequence[str] = (),
     con = store.sql
     if not batch.num_rows:
         return Stored(0, 0, 0)
-    columns = ", ".join(COLUMNS)
     con.register(_IN, batch)
     try:
         params = _params(batch, window)
         if _all_new(con, batch, params):
-            con.execute(f"INSERT INTO telemetry_samples ({columns}) SELECT {columns} FROM {_IN}")
+            con.execute(_INSERT + _IN)
             return Stored(batch.num_rows, 0, 0)
+        return _store_exactly(con, batch.num_rows, priority, params)
+    finally:
+        con.unregister(_IN)
+
+
+def _store_exactly(con: Any, rows: int, priority: Sequence[str], params: dict[str, Any]) -> Stored:
+    """`store_samples` of a batch `_all_new` could not clear: decided row by row in temporary tables."""
+    try:
         _candidates(con, priority, params)
         _decide(con, priority, params)
         _count_overlaps(con)
@@ -245,14 +254,13 @@ def store_samples(store: Store, batch: pa.Table, priority: Sequence[str] = (),
             DELETE FROM telemetry_samples t USING (
                 SELECT series, ts FROM _em_evict UNION ALL SELECT series, ts FROM _em_win WHERE _held AND NOT _same
             ) d WHERE t.series = d.series AND t.ts = d.ts AND t.ts BETWEEN $lo AND $hi""", params)
-        con.execute(f"INSERT INTO telemetry_samples ({columns}) SELECT {columns} FROM _em_win WHERE NOT _same")
+        con.execute(_INSERT + "_em_win WHERE NOT _same")
     finally:
-        con.unregister(_IN)
         for table in _TEMP:
             con.execute(f"DROP TABLE IF EXISTS {table}")
     replaced = held + at_winner
     return Stored(inserted=won - replaced, replaced=replaced, dropped=dropped, unchanged=same,
-                  superseded=batch.num_rows - won - dropped, evicted=evicted - at_winner)
+                  superseded=rows - won - dropped, evicted=evicted - at_winner)
 
 
 def overlaps(store: Store) -> list[dict[str, Any]]:

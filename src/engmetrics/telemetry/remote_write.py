@@ -210,10 +210,11 @@ def decode_write_request(body: bytes, *, compressed: bool = True, max_bytes: int
         raise InputError(f"remote-write sample timestamp {int(times[out_of_range][0])} ms is out of range; "
                          "expected milliseconds since 1970-01-01 UTC")
     keep = value.view(np.uint64) != STALE_NAN_BITS
-    rows = pa.array(sample_series[keep])
-    batch = pa.table([texts.column("series").take(rows), pa.array(times[keep] * 1000).cast(SCHEMA.field("ts").type),
-                      texts.column("metric").take(rows), texts.column("labels").take(rows), pa.array(value[keep])],
-                     schema=SCHEMA)
+    rows = sample_series[keep]
+    if rows.size != ends.size or np.any(rows != np.arange(rows.size)):  # else: a sample per series, in order
+        texts = texts.take(pa.array(rows))
+    batch = pa.table([texts.column("series"), pa.array(times[keep] * 1000).cast(SCHEMA.field("ts").type),
+                      texts.column("metric"), texts.column("labels"), pa.array(value[keep])], schema=SCHEMA)
     return Decoded(batch, stale=int(keep.size - keep.sum()))
 
 
