@@ -125,17 +125,18 @@ def command_named(args: list[str]) -> str | None:
 
 
 def commands_needed(args: list[str]) -> set[str] | None:
-    """The commands to register for `args`: the one named, none for a bare `--version`, else all (None).
+    """The commands to register for `args`: the one named, none for a bare `--version`, else all (None: help
+    lists every command, and an unknown one gets "did you mean").
 
     >>> commands_needed(["-w", "ws", "slo", "status"]), commands_needed(["--version"])
     ({'slo'}, set())
-    >>> commands_needed(["--version", "--help"]) is None  # help lists every command
-    True
+    >>> commands_needed(["--version", "--help"]) is None, commands_needed(["sloo", "--version"]) is None
+    (True, True)
     """
     name = command_named(args)
     if name in COMMANDS:
         return {name}
-    if "--version" in args and not {"-h", "--help"} & set(args):
+    if name is None and "--version" in args and not {"-h", "--help"} & set(args):
         return set()
     return None
 

@@ -240,24 +240,23 @@ def store_samples(store: Store, batch: pa.Table, priority: Sequence[str] = (),
 
 
 def _store_exactly(con: Any, rows: int, priority: Sequence[str], params: dict[str, Any]) -> Stored:
-    """`store_samples` of a batch `_all_new` could not clear: decided row by row in temporary tables."""
-    try:
-        _candidates(con, priority, params)
-        _decide(con, priority, params)
-        _count_overlaps(con)
-        won, held, same, dropped, evicted, at_winner = con.execute("""
-            SELECT (SELECT count(*) FROM _em_win), (SELECT count(*) FROM _em_win WHERE _held),
-                   (SELECT count(*) FROM _em_win WHERE _same), (SELECT count(*) FROM _em_beaten),
-                   (SELECT count(*) FROM _em_evict),
-                   (SELECT count(*) FROM _em_evict e SEMI JOIN _em_win w USING (series, ts))""").fetchone()
-        _run(con, """
-            DELETE FROM telemetry_samples t USING (
-                SELECT series, ts FROM _em_evict UNION ALL SELECT series, ts FROM _em_win WHERE _held AND NOT _same
-            ) d WHERE t.series = d.series AND t.ts = d.ts AND t.ts BETWEEN $lo AND $hi""", params)
-        con.execute(_INSERT + "_em_win WHERE NOT _same")
-    finally:
-        for table in _TEMP:
-            con.execute(f"DROP TABLE IF EXISTS {table}")
+    """`store_samples` of a batch `_all_new` could not clear: decided row by row in temporary tables, dropped
+    at the end (after a failure the caller's ROLLBACK removes them, and its error is the one raised)."""
+    _candidates(con, priority, params)
+    _decide(con, priority, params)
+    _count_overlaps(con)
+    won, held, same, dropped, evicted, at_winner = con.execute("""
+        SELECT (SELECT count(*) FROM _em_win), (SELECT count(*) FROM _em_win WHERE _held),
+               (SELECT count(*) FROM _em_win WHERE _same), (SELECT count(*) FROM _em_beaten),
+               (SELECT count(*) FROM _em_evict),
+               (SELECT count(*) FROM _em_evict e SEMI JOIN _em_win w USING (series, ts))""").fetchone()
+    _run(con, """
+        DELETE FROM telemetry_samples t USING (
+            SELECT series, ts FROM _em_evict UNION ALL SELECT series, ts FROM _em_win WHERE _held AND NOT _same
+        ) d WHERE t.series = d.series AND t.ts = d.ts AND t.ts BETWEEN $lo AND $hi""", params)
+    con.execute(_INSERT + "_em_win WHERE NOT _same")
+    for table in _TEMP:
+        con.execute(f"DROP TABLE {table}")
     replaced = held + at_winner
     return Stored(inserted=won - replaced, replaced=replaced, dropped=dropped, unchanged=same,
                   superseded=rows - won - dropped, evicted=evicted - at_winner)
