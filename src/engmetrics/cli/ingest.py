@@ -122,7 +122,7 @@ def ingest(
         else:
             with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                           console=stderr, transient=True) as bar:
-                task = bar.add_task("ingest", total=2 * len(files) + 1)
+                task = bar.add_task("ingest", total=None)  # the engine's first report gives the steps
 
                 def report(what: str, step: int, steps: int) -> None:
                     bar.update(task, description=what, completed=step, total=steps)
